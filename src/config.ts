@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * Everything the server can be configured with, parsed once at the edge (src/cli) from the environment.
+ * No other module reads process.env: they receive this object (or the part they need).
+ */
+export type FalBackendChoice = 'auto' | 'fal' | 'simulator';
+
+export interface Config {
+  http: { port: number; host: string };
+  dataDir: string;
+  database: { kind: 'pglite'; dataDir: string | null } | { kind: 'postgres'; url: string; poolSize: number };
+  fal: {
+    /** Resolved backend: `auto` becomes `fal` when a key is present, else `simulator`. */
+    backend: 'fal' | 'simulator';
+    key: string | null;
+    /** Origins the fal client is redirected to (paths unchanged). Ignored for the simulator backend. */
+    queueUrl: string;
+    restUrl: string;
+    endpointId: string;
+  };
+  tracking: {
+    /** Poll interval when following a generation by polling instead of the status stream. */
+    pollIntervalMs: number;
+    /** Consecutive failed stream connections before a tracker settles on polling. */
+    maxStreamFailures: number;
+    /** While streaming, a status poll every this often catches a stream that stays open after completion. */
+    streamSafetyPollMs: number;
+  };
+  /** Simulator timings for keyless local runs; tests pass their own. */
+  simulator: { preset: 'realistic' | 'fast' };
+}
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+  .transform((u) => u.replace(/\/+$/, ''));
+const postgresUrl = z
+  .string()
+  .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL');
+
+const EnvSchema = z.object({
+  PORT: port.default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
+  FAL_KEY: z.string().min(1).optional(),
+  FAL_BACKEND: z.enum(['auto', 'fal', 'simulator']).default('auto'),
+  FAL_QUEUE_URL: httpUrl.default('https://queue.fal.run'),
+  FAL_REST_URL: httpUrl.default('https://rest.fal.ai'),
+  FAL_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
+  SIMULATOR_PRESET: z.enum(['realistic', 'fast']).default('realistic'),
+});
+
+export class ConfigError extends Error {
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export const KLING_O3_STANDARD_I2V = 'fal-ai/kling-video/o3/standard/image-to-video';
+
+/**
+ * Parses the environment into a Config. Every problem is reported at once, each naming its variable;
+ * values are never echoed (FAL_KEY and DATABASE_URL may hold secrets).
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings count as unset: `FAL_KEY= npm start` should mean "no key", not "invalid key".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  if (e.FAL_BACKEND === 'fal' && !e.FAL_KEY) {
+    throw new ConfigError(['FAL_BACKEND: is "fal" but FAL_KEY is not set']);
+  }
+  const backend = e.FAL_BACKEND === 'auto' ? (e.FAL_KEY ? 'fal' : 'simulator') : e.FAL_BACKEND;
+  return {
+    http: { port: e.PORT, host: e.HOST },
+    dataDir: e.DATA_DIR,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
+      : { kind: 'pglite', dataDir: `${e.DATA_DIR.replace(/\/+$/, '')}/pglite` },
+    fal: {
+      backend,
+      key: e.FAL_KEY ?? null,
+      queueUrl: e.FAL_QUEUE_URL,
+      restUrl: e.FAL_REST_URL,
+      endpointId: KLING_O3_STANDARD_I2V,
+    },
+    tracking: { pollIntervalMs: e.FAL_POLL_INTERVAL_MS, maxStreamFailures: 3, streamSafetyPollMs: 10_000 },
+    simulator: { preset: e.SIMULATOR_PRESET },
+  };
+}

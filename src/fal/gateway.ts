@@ -1,0 +1,178 @@
+import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
+import { FalRequestError, type FalGateway, type FalLogLine, type FalResult, type FalStatus } from './types.ts';
+
+export interface FalGatewayOptions {
+  /** fal API key; null sends no Authorization header (the simulator needs none). */
+  key: string | null;
+  /** Where https://queue.fal.run and https://rest.fal.ai requests really go (paths unchanged). */
+  queueUrl: string;
+  restUrl: string;
+}
+
+const QUEUE_ORIGIN = 'https://queue.fal.run';
+const REST_ORIGIN = 'https://rest.fal.ai';
+
+/**
+ * The fal gateway over the official client. The client has no base-URL setting (protocol §1.1), so origins
+ * are rewritten in a request middleware; storage PUTs go to the upload_url the server hands out (§8, §10).
+ */
+export function createFalGateway(options: FalGatewayOptions): FalGateway {
+  const rewrite = (url: string): string => {
+    if (url.startsWith(QUEUE_ORIGIN)) return options.queueUrl + url.slice(QUEUE_ORIGIN.length);
+    if (url.startsWith(REST_ORIGIN)) return options.restUrl + url.slice(REST_ORIGIN.length);
+    return url;
+  };
+  const client = createFalClient({
+    // A resolver, not a string: the client's default resolver would read FAL_KEY from process.env itself.
+    credentials: () => options.key ?? undefined,
+    suppressLocalCredentialsWarning: true,
+    requestMiddleware: async (request) => ({ ...request, url: rewrite(request.url) }),
+  });
+
+  return {
+    async submit(endpointId, input, submitOptions = {}) {
+      let submitted;
+      try {
+        submitted = await client.queue.submit(endpointId, {
+          input: input as never,
+          webhookUrl: submitOptions.webhookUrl,
+          startTimeout: submitOptions.startTimeoutSeconds,
+        });
+      } catch (error) {
+        if (error instanceof ApiError) {
+          const { code, message, httpStatus } = describeApiError(error);
+          throw new FalRequestError(code, message, httpStatus);
+        }
+        // Never pass the transport error's text on: it can carry the origin we were redirected to.
+        throw new FalRequestError('FAL_UNREACHABLE', 'could not reach fal (network error)', null);
+      }
+      return { requestId: submitted.request_id, queuePosition: numberOrNull(submitted.queue_position) };
+    },
+
+    async status(endpointId, requestId) {
+      return toStatus(await client.queue.status(endpointId, { requestId, logs: true }));
+    },
+
+    async streamStatus(endpointId, requestId, onStatus, signal) {
+      const stream = await client.queue.streamStatus(endpointId, { requestId, logs: true });
+      // FalStream's async iterator polls a buffer every 16 ms and never ends after abort(), so we listen
+      // to its events and chain the handler calls to keep them strictly in order.
+      return new Promise<FalStatus | null>((resolve, reject) => {
+        let chain = Promise.resolve();
+        let last: FalStatus | null = null;
+        let settled = false;
+        const settle = (fn: () => void) => {
+          if (settled) return;
+          settled = true;
+          signal.removeEventListener('abort', onAbort);
+          chain.then(fn, reject);
+        };
+        const onAbort = () => {
+          stream.abort();
+          settle(() => resolve(null));
+        };
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        stream.on('data', (raw: unknown) => {
+          if (settled) return;
+          let status: FalStatus;
+          try {
+            status = toStatus(raw);
+          } catch (error) {
+            stream.abort();
+            return settle(() => reject(error));
+          }
+          last = status;
+          chain = chain.then(() => onStatus(status));
+          chain.catch((error) => {
+            stream.abort();
+            settle(() => reject(error));
+          });
+        });
+        stream.on('done', () => settle(() => resolve(last)));
+        stream.on('error', (error: unknown) => settle(() => reject(error)));
+      });
+    },
+
+    async result(endpointId, requestId): Promise<FalResult> {
+      try {
+        const result = await client.queue.result(endpointId, { requestId });
+        const video = (result.data as { video?: Record<string, unknown> } | undefined)?.video;
+        if (!video || typeof video.url !== 'string') {
+          return { ok: false, code: 'FAL_INVALID_OUTPUT', message: 'fal returned a result without a video file', httpStatus: 200 };
+        }
+        return {
+          ok: true,
+          video: {
+            url: video.url,
+            contentType: stringOrNull(video.content_type),
+            fileName: stringOrNull(video.file_name),
+            fileSize: numberOrNull(video.file_size),
+          },
+        };
+      } catch (error) {
+        if (error instanceof ApiError) return { ok: false, ...describeApiError(error) };
+        throw error;
+      }
+    },
+
+    async cancel(endpointId, requestId) {
+      try {
+        await client.queue.cancel(endpointId, { requestId });
+        return 'requested';
+      } catch (error) {
+        // Protocol §6: 400 {"status":"ALREADY_COMPLETED"}, 404 NOT_FOUND.
+        if (error instanceof ApiError && error.status === 400) return 'already-completed';
+        if (error instanceof ApiError && error.status === 404) return 'not-found';
+        throw error;
+      }
+    },
+  };
+}
+
+/** Turns fal's error bodies (protocol §5.1) into a code and a message a person can act on. */
+export function describeApiError(error: ApiError<unknown>): { code: string; message: string; httpStatus: number } {
+  const body = error.body as { detail?: unknown; error_type?: unknown } | undefined;
+  if (error instanceof ValidationError || error.status === 422) {
+    const details = Array.isArray(body?.detail) ? (body.detail as Array<Record<string, unknown>>) : [];
+    const parts = details.map((d) => {
+      const loc = Array.isArray(d.loc) ? d.loc.filter((p) => p !== 'body').join('.') : '';
+      return loc ? `${loc}: ${String(d.msg ?? '')}` : String(d.msg ?? '');
+    });
+    const message = parts.length > 0 ? parts.join('; ') : typeof body?.detail === 'string' ? body.detail : error.message;
+    const type = details.find((d) => typeof d.type === 'string')?.type;
+    return { code: type === 'content_policy_violation' ? 'FAL_CONTENT_POLICY' : 'FAL_VALIDATION_ERROR', message, httpStatus: error.status };
+  }
+  const detail = typeof body?.detail === 'string' ? body.detail : error.message;
+  const errorType = typeof body?.error_type === 'string' ? body.error_type : null;
+  if (error.isUserTimeout) return { code: 'FAL_START_TIMEOUT', message: detail, httpStatus: error.status };
+  return { code: errorType ? `FAL_${errorType.toUpperCase()}` : `FAL_HTTP_${error.status}`, message: detail, httpStatus: error.status };
+}
+
+function toStatus(raw: unknown): FalStatus {
+  if (!raw || typeof raw !== 'object') throw new Error('fal sent a status that is not an object');
+  const body = raw as Record<string, unknown>;
+  const logs = Array.isArray(body.logs) ? body.logs.map(toLogLine) : [];
+  switch (body.status) {
+    case 'IN_QUEUE':
+      return { status: 'IN_QUEUE', queuePosition: numberOrNull(body.queue_position), logs };
+    case 'IN_PROGRESS':
+      return { status: 'IN_PROGRESS', logs };
+    case 'COMPLETED':
+      return { status: 'COMPLETED', logs, error: stringOrNull(body.error) };
+    default:
+      throw new Error(`fal sent an unknown status ${JSON.stringify(body.status)}`);
+  }
+}
+
+function toLogLine(raw: unknown): FalLogLine {
+  const line = (raw ?? {}) as Record<string, unknown>;
+  return {
+    message: typeof line.message === 'string' ? line.message : String(line.message ?? ''),
+    level: typeof line.level === 'string' ? line.level : 'INFO',
+    timestamp: typeof line.timestamp === 'string' ? line.timestamp : new Date().toISOString(),
+  };
+}
+
+const numberOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const stringOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);

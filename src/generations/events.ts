@@ -1,0 +1,38 @@
+import type { GenerationStatus } from './status.ts';
+
+/** One entry of a generation's ordered event log, as stored and as delivered to subscribers. */
+export type GenerationEvent =
+  | { kind: 'STATUS'; generationId: string; sequence: number; status: GenerationStatus; queuePosition: number | null; at: Date }
+  | { kind: 'LOG'; generationId: string; sequence: number; log: GenerationLogLine; at: Date };
+
+export interface GenerationLogLine {
+  sequence: number;
+  message: string;
+  level: string;
+  timestamp: Date;
+}
+
+/**
+ * The same event on the wire between instances (dates as ISO strings, so it survives JSON over Redis).
+ * Small on purpose: clients' selections are resolved from the database, not from the message.
+ */
+export type GenerationEventMessage =
+  | { kind: 'STATUS'; generationId: string; sequence: number; status: GenerationStatus; queuePosition: number | null; at: string }
+  | { kind: 'LOG'; generationId: string; sequence: number; log: { sequence: number; message: string; level: string; timestamp: string }; at: string };
+
+export interface GenerationUpdatedMessage {
+  id: string;
+  tenantId: string;
+}
+
+export function toMessage(event: GenerationEvent): GenerationEventMessage {
+  return event.kind === 'STATUS'
+    ? { ...event, at: event.at.toISOString() }
+    : { ...event, at: event.at.toISOString(), log: { ...event.log, timestamp: event.log.timestamp.toISOString() } };
+}
+
+export function fromMessage(message: GenerationEventMessage): GenerationEvent {
+  return message.kind === 'STATUS'
+    ? { ...message, at: new Date(message.at) }
+    : { ...message, at: new Date(message.at), log: { ...message.log, timestamp: new Date(message.log.timestamp) } };
+}

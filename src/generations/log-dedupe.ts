@@ -1,0 +1,56 @@
+import type { FalLogLine } from '../fal/types.ts';
+import type { NewLogLine } from './store.ts';
+
+/**
+ * fal sends log lines two ways: polling returns every line so far on each call, the status stream sends
+ * only new lines per event (protocol §3 and §4.8), and what a re-opened stream replays is unverified.
+ * So a line is identified by its content (level, timestamp, message) and counted: within one response or
+ * one stream connection, the n-th occurrence of a line is new only if fewer than n are stored. That is
+ * right for cumulative lists, for incremental events, and for a reconnect that replays some history.
+ */
+export function createLogDeduper(stored: NewLogLine[]) {
+  const storedCounts = new Map<string, number>();
+  for (const line of stored) bump(storedCounts, key(line));
+
+  return {
+    /** Starts a new source: a stream connection or one poll response. */
+    source() {
+      const seen = new Map<string, number>();
+      return (lines: FalLogLine[]): NewLogLine[] => {
+        const fresh: NewLogLine[] = [];
+        for (const raw of lines) {
+          const line = toNewLine(raw);
+          const k = key(line);
+          const n = bump(seen, k);
+          if (n > (storedCounts.get(k) ?? 0)) {
+            storedCounts.set(k, n);
+            fresh.push(line);
+          }
+        }
+        return fresh;
+      };
+    },
+  };
+}
+
+export type LogDeduper = ReturnType<typeof createLogDeduper>;
+
+function bump(map: Map<string, number>, k: string): number {
+  const n = (map.get(k) ?? 0) + 1;
+  map.set(k, n);
+  return n;
+}
+
+const key = (line: NewLogLine) => `${line.level}\u0000${line.timestamp.getTime()}\u0000${line.message}`;
+
+/** fal timestamps carry no zone suffix and are UTC ("2026-02-10T12:00:01.123456"). */
+export function parseFalTimestamp(value: string): Date {
+  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(value);
+  const date = new Date(hasZone ? value : `${value}Z`);
+  // A malformed timestamp maps to a fixed instant, not to "now": the line must look the same on every poll.
+  return Number.isNaN(date.getTime()) ? new Date(0) : date;
+}
+
+function toNewLine(line: FalLogLine): NewLogLine {
+  return { message: line.message, level: line.level, timestamp: parseFalTimestamp(line.timestamp) };
+}

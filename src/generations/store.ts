@@ -1,0 +1,152 @@
+import type { Prisma, PrismaClient } from '../db/index.ts';
+import type { GenerationEvent, GenerationLogLine } from './events.ts';
+import { ACTIVE_STATUSES, ALLOWED_FROM, type GenerationStatus } from './status.ts';
+
+export interface NewLogLine {
+  message: string;
+  level: string;
+  timestamp: Date;
+}
+
+export interface TransitionDetails {
+  queuePosition?: number | null;
+  error?: { code: string; message: string };
+  video?: { sourceUrl: string; contentType: string | null; fileName: string | null; fileSize: number | null };
+}
+
+/**
+ * Every write to a generation's state. Each transition is one guarded, idempotent write: it only applies
+ * from the states in ALLOWED_FROM, and it allocates the event's sequence number in the same transaction
+ * that inserts the event, so the event log has no gaps and no duplicates whoever writes.
+ */
+export function createGenerationStore(db: PrismaClient) {
+  return {
+    /** Moves a generation to `to` and records the status event; null when the guard says it already happened. */
+    async transition(id: string, to: GenerationStatus, details: TransitionDetails = {}): Promise<GenerationEvent | null> {
+      const queuePosition = to === 'IN_QUEUE' ? (details.queuePosition ?? null) : null;
+      const now = new Date();
+      return db.$transaction(async (tx) => {
+        const rows = await tx.generation.updateManyAndReturn({
+          where: {
+            id,
+            status: { in: [...ALLOWED_FROM[to]] },
+            // An identical report (same state, same queue position) is not a change.
+            NOT: { status: to, queuePosition },
+          },
+          data: {
+            status: to,
+            queuePosition,
+            lastSequence: { increment: 1 },
+            updatedAt: now,
+            ...(to === 'IN_PROGRESS' ? { startedAt: now } : {}),
+            ...(to === 'COMPLETED' || to === 'FAILED' || to === 'CANCELLED' ? { completedAt: now } : {}),
+            ...(details.error ? { errorCode: details.error.code, errorMessage: details.error.message } : {}),
+          },
+          select: { lastSequence: true },
+        });
+        if (rows.length === 0) return null;
+        const sequence = rows[0].lastSequence;
+        await tx.generationEvent.create({
+          data: { generationId: id, sequence, kind: 'STATUS', status: to, queuePosition, createdAt: now },
+        });
+        if (details.video) {
+          await tx.videoOutput.create({ data: { generationId: id, ...details.video } });
+        }
+        return { kind: 'STATUS', generationId: id, sequence, status: to, queuePosition, at: now } satisfies GenerationEvent;
+      });
+    },
+
+    /** Appends log lines in order while the generation is still active; returns the events written. */
+    async appendLogs(id: string, lines: NewLogLine[]): Promise<GenerationEvent[]> {
+      if (lines.length === 0) return [];
+      const now = new Date();
+      return db.$transaction(async (tx) => {
+        const rows = await tx.generation.updateManyAndReturn({
+          where: { id, status: { in: [...ACTIVE_STATUSES] } },
+          data: { lastSequence: { increment: lines.length }, updatedAt: now },
+          select: { lastSequence: true },
+        });
+        if (rows.length === 0) return [];
+        const first = rows[0].lastSequence - lines.length + 1;
+        const events = lines.map((line, i): GenerationEvent => ({
+          kind: 'LOG',
+          generationId: id,
+          sequence: first + i,
+          log: { sequence: first + i, message: line.message, level: line.level, timestamp: line.timestamp },
+          at: now,
+        }));
+        await tx.generationEvent.createMany({
+          data: lines.map((line, i) => ({
+            generationId: id,
+            sequence: first + i,
+            kind: 'LOG' as const,
+            logMessage: line.message,
+            logLevel: line.level,
+            logTimestamp: line.timestamp,
+            createdAt: now,
+          })),
+        });
+        return events;
+      });
+    },
+
+    /** Records fal's request id the moment it is known: from then on the paid request can always be found. */
+    async recordSubmission(id: string, falRequestId: string): Promise<boolean> {
+      const { count } = await db.generation.updateMany({
+        where: { id, falRequestId: null },
+        data: { falRequestId, updatedAt: new Date() },
+      });
+      return count === 1;
+    },
+
+    async eventsAfter(id: string, afterSequence: number, limit = 1000): Promise<GenerationEvent[]> {
+      const rows = await db.generationEvent.findMany({
+        where: { generationId: id, sequence: { gt: afterSequence } },
+        orderBy: { sequence: 'asc' },
+        take: limit,
+      });
+      return rows.map(toEvent);
+    },
+
+    async logs(id: string): Promise<GenerationLogLine[]> {
+      const rows = await db.generationEvent.findMany({
+        where: { generationId: id, kind: 'LOG' },
+        orderBy: { sequence: 'asc' },
+      });
+      return rows.map((row) => ({ sequence: row.sequence, message: row.logMessage ?? '', level: row.logLevel ?? 'INFO', timestamp: row.logTimestamp ?? row.createdAt }));
+    },
+
+    async activeIds(): Promise<string[]> {
+      const rows = await db.generation.findMany({
+        where: { status: { in: [...ACTIVE_STATUSES] } },
+        select: { id: true },
+        orderBy: { createdAt: 'asc' },
+      });
+      return rows.map((r) => r.id);
+    },
+  };
+}
+
+export type GenerationStore = ReturnType<typeof createGenerationStore>;
+
+type EventRow = Prisma.GenerationEventGetPayload<object>;
+
+function toEvent(row: EventRow): GenerationEvent {
+  if (row.kind === 'LOG') {
+    return {
+      kind: 'LOG',
+      generationId: row.generationId,
+      sequence: row.sequence,
+      log: { sequence: row.sequence, message: row.logMessage ?? '', level: row.logLevel ?? 'INFO', timestamp: row.logTimestamp ?? row.createdAt },
+      at: row.createdAt,
+    };
+  }
+  return {
+    kind: 'STATUS',
+    generationId: row.generationId,
+    sequence: row.sequence,
+    status: row.status as GenerationStatus,
+    queuePosition: row.queuePosition,
+    at: row.createdAt,
+  };
+}

@@ -1,0 +1,215 @@
+import type { FalGateway, FalStatus } from '../fal/types.ts';
+import type { GenerationEvent } from './events.ts';
+import { createLogDeduper, type LogDeduper } from './log-dedupe.ts';
+import type { GenerationStore } from './store.ts';
+
+export interface TrackerOptions {
+  pollIntervalMs: number;
+  maxStreamFailures: number;
+  streamSafetyPollMs: number;
+}
+
+export interface TrackerDeps {
+  store: GenerationStore;
+  fal: FalGateway;
+  publish: (events: GenerationEvent[]) => void;
+  options: TrackerOptions;
+  log: (message: string) => void;
+}
+
+export interface TrackedGeneration {
+  id: string;
+  endpointId: string;
+  falRequestId: string;
+  /** True when tracking restarts for a request that was already followed before (restart, take-over). */
+  resumed: boolean;
+}
+
+/**
+ * Follows one fal request to its end: the status stream (with logs) first; when it drops or errors, one
+ * status poll to catch up, then a new stream; after `maxStreamFailures` consecutive failures, polling only.
+ * Resolves when the generation is terminal or `signal` aborts (shutdown: nothing is marked failed then,
+ * the next start picks the generation up again).
+ */
+export async function trackGeneration(deps: TrackerDeps, generation: TrackedGeneration, signal: AbortSignal): Promise<void> {
+  const { store, fal, options } = deps;
+  const { id, endpointId, falRequestId } = generation;
+  const deduper = createLogDeduper(await store.logs(id));
+  let streamFailures = 0;
+  let attempt = 0;
+
+  const apply = async (status: FalStatus, newLines: ReturnType<LogDeduper['source']>): Promise<void> => {
+    const events: GenerationEvent[] = [];
+    if (status.status === 'IN_QUEUE') {
+      const event = await store.transition(id, 'IN_QUEUE', { queuePosition: status.queuePosition });
+      if (event) events.push(event);
+    } else if (status.status === 'IN_PROGRESS') {
+      const event = await store.transition(id, 'IN_PROGRESS');
+      if (event) events.push(event);
+    }
+    const lines = newLines(status.logs);
+    if (status.status !== 'IN_QUEUE' || lines.length > 0) events.push(...(await store.appendLogs(id, lines)));
+    if (events.length > 0) deps.publish(events);
+  };
+
+  const poll = async (): Promise<FalStatus> => {
+    const status = await fal.status(endpointId, falRequestId);
+    await apply(status, deduper.source());
+    return status;
+  };
+
+  // A resumed tracker (restart, lease take-over) first polls: the stream sends only new lines from the
+  // moment it opens (protocol §4.7-4.8), so lines logged while nobody was listening come from the poll.
+  if (generation.resumed) {
+    try {
+      if ((await poll()).status === 'COMPLETED') return await finish(deps, generation, signal);
+    } catch (error) {
+      if (signal.aborted) return;
+      deps.log(`generation ${id}: catch-up poll failed: ${describe(error)}`);
+    }
+  }
+
+  while (!signal.aborted) {
+    attempt += 1;
+    try {
+      if (streamFailures < options.maxStreamFailures) {
+        const outcome = await followStream(deps, generation, deduper, apply, signal);
+        if (outcome === 'stopped') return;
+        if (outcome === 'completed') return await finish(deps, generation, signal, poll);
+        // The stream ended before COMPLETED (protocol §4.4: the client would fetch an unfinished result).
+        streamFailures = outcome === 'dropped-after-progress' ? 1 : streamFailures + 1;
+        deps.log(`generation ${id}: status stream closed early (${streamFailures} in a row), catching up by polling`);
+      }
+      const status = await poll();
+      if (status.status === 'COMPLETED') return await finish(deps, generation, signal);
+      const wait = streamFailures < options.maxStreamFailures ? backoffMs(streamFailures) : options.pollIntervalMs;
+      await sleep(wait, signal);
+    } catch (error) {
+      if (signal.aborted) return;
+      if (isNotFound(error)) {
+        const event = await store.transition(id, 'FAILED', {
+          error: { code: 'FAL_REQUEST_NOT_FOUND', message: 'fal no longer knows this request' },
+        });
+        if (event) deps.publish([event]);
+        return;
+      }
+      streamFailures += 1;
+      deps.log(`generation ${id}: tracking attempt ${attempt} failed: ${describe(error)}`);
+      await sleep(Math.min(backoffMs(streamFailures), 30_000), signal);
+    }
+  }
+}
+
+type StreamOutcome = 'completed' | 'stopped' | 'dropped' | 'dropped-after-progress';
+
+async function followStream(
+  deps: TrackerDeps,
+  generation: TrackedGeneration,
+  deduper: LogDeduper,
+  apply: (status: FalStatus, newLines: ReturnType<LogDeduper['source']>) => Promise<void>,
+  signal: AbortSignal,
+): Promise<StreamOutcome> {
+  const connection = new AbortController();
+  const stopConnection = () => connection.abort();
+  signal.addEventListener('abort', stopConnection, { once: true });
+  let progressed = false;
+  let completedByPoll = false;
+  // Protocol §4.5: a stream that never closes hangs the client forever, so a slow side poll watches for
+  // completion and ends the connection itself.
+  const safety = setInterval(() => {
+    deps.fal.status(generation.endpointId, generation.falRequestId).then(
+      (status) => {
+        if (status.status === 'COMPLETED') {
+          completedByPoll = true;
+          connection.abort();
+        }
+      },
+      () => undefined,
+    );
+  }, deps.options.streamSafetyPollMs);
+  try {
+    const newLines = deduper.source();
+    const last = await deps.fal.streamStatus(
+      generation.endpointId,
+      generation.falRequestId,
+      async (status) => {
+        progressed = true;
+        await apply(status, newLines);
+      },
+      connection.signal,
+    );
+    if (signal.aborted) return 'stopped';
+    if (last?.status === 'COMPLETED') return 'completed';
+    if (completedByPoll) {
+      // Collect every log line the hung stream did not deliver before fetching the result.
+      await apply(await deps.fal.status(generation.endpointId, generation.falRequestId), deduper.source());
+      return 'completed';
+    }
+    return progressed ? 'dropped-after-progress' : 'dropped';
+  } finally {
+    clearInterval(safety);
+    signal.removeEventListener('abort', stopConnection);
+  }
+}
+
+/**
+ * fal said COMPLETED: fetch the result and record the outcome exactly once (the write is guarded).
+ * `catchUp`, when the completion came from a stream, polls once for the cumulative log first, so a line
+ * logged between a catch-up poll and the stream opening is not lost.
+ */
+async function finish(deps: TrackerDeps, generation: TrackedGeneration, signal: AbortSignal, catchUp?: () => Promise<unknown>): Promise<void> {
+  if (catchUp) {
+    try {
+      await catchUp();
+    } catch (error) {
+      deps.log(`generation ${generation.id}: final log poll failed: ${describe(error)}`);
+    }
+  }
+  for (let attempt = 1; !signal.aborted; attempt += 1) {
+    try {
+      const result = await deps.fal.result(generation.endpointId, generation.falRequestId);
+      const event = result.ok
+        ? await deps.store.transition(generation.id, 'COMPLETED', { video: { sourceUrl: result.video.url, ...withoutUrl(result.video) } })
+        : await deps.store.transition(generation.id, 'FAILED', { error: { code: result.code, message: result.message } });
+      if (event) deps.publish([event]);
+      return;
+    } catch (error) {
+      // Transport failures after the client's own retries: the result is still at fal, keep asking.
+      deps.log(`generation ${generation.id}: fetching the result failed (attempt ${attempt}): ${describe(error)}`);
+      await sleep(Math.min(backoffMs(attempt), 30_000), signal);
+    }
+  }
+}
+
+function withoutUrl<T extends { url: string }>(value: T): Omit<T, 'url'> {
+  const { url: _url, ...rest } = value;
+  return rest;
+}
+
+const backoffMs = (failures: number) => Math.min(250 * 2 ** Math.max(0, failures - 1), 5_000);
+
+function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { status?: unknown }).status === 404;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const status = (error as { status?: unknown }).status;
+    return typeof status === 'number' ? `${error.message} (HTTP ${status})` : error.message;
+  }
+  return String(error);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

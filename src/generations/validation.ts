@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { InputValidationError } from './errors.ts';
+
+/** The request as a client gives it (GraphQL `GenerateVideoInput`, the CLI, ...). */
+export interface GenerateVideoRequest {
+  imageUrl: string;
+  endImageUrl?: string | null;
+  prompt?: string | null;
+  multiPrompt?: Array<{ prompt: string; duration?: number | null }> | null;
+  duration?: number | null;
+  generateAudio?: boolean | null;
+  shotType?: string | null;
+}
+
+export interface VideoShot {
+  prompt: string;
+  duration: number | null;
+}
+
+/** A request that passed every check, with defaults applied. */
+export interface ValidGenerateVideoRequest {
+  imageUrl: string;
+  endImageUrl: string | null;
+  prompt: string | null;
+  multiPrompt: VideoShot[] | null;
+  duration: number;
+  generateAudio: boolean;
+  shotType: string;
+}
+
+// Limits from the model page (../shared/seed) and the protocol reference §12: 3-15 s, prompt <= 2,500
+// characters (a longer one is a 422 at fal, after the request was queued).
+export const MIN_DURATION_S = 3;
+export const MAX_DURATION_S = 15;
+export const MAX_PROMPT_CHARS = 2500;
+
+const httpUrl = z
+  .string({ error: 'is required' })
+  .trim()
+  .min(1, 'is required')
+  .max(4096, 'must be at most 4096 characters')
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL');
+
+const promptText = z
+  .string()
+  .refine((p) => p.trim().length > 0, 'must not be empty')
+  .refine((p) => p.length <= MAX_PROMPT_CHARS, `must be at most ${MAX_PROMPT_CHARS} characters`);
+
+const shot = z.object({
+  prompt: promptText,
+  duration: z.number().int().min(1, 'must be between 1 and 15 seconds').max(MAX_DURATION_S, 'must be between 1 and 15 seconds').nullish(),
+});
+
+const schema = z
+  .object({
+    imageUrl: httpUrl,
+    endImageUrl: httpUrl.nullish(),
+    prompt: promptText.nullish(),
+    multiPrompt: z.array(shot).min(1, 'must contain at least one shot').max(20, 'must contain at most 20 shots').nullish(),
+    duration: z
+      .number()
+      .int('must be a whole number of seconds')
+      .min(MIN_DURATION_S, `must be between ${MIN_DURATION_S} and ${MAX_DURATION_S} seconds`)
+      .max(MAX_DURATION_S, `must be between ${MIN_DURATION_S} and ${MAX_DURATION_S} seconds`)
+      .nullish(),
+    generateAudio: z.boolean().nullish(),
+    shotType: z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').nullish(),
+  })
+  .superRefine((value, ctx) => {
+    const hasPrompt = value.prompt !== null && value.prompt !== undefined;
+    const hasShots = value.multiPrompt !== null && value.multiPrompt !== undefined;
+    if (hasPrompt && hasShots) {
+      ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'give either prompt or multiPrompt, not both' });
+    } else if (!hasPrompt && !hasShots) {
+      ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'give either prompt or multiPrompt' });
+    }
+  });
+
+/**
+ * Checks a request before any money is spent. Throws InputValidationError listing every problem with its
+ * path from `input` down, so a client can point at the offending form field.
+ */
+export function validateGenerateVideoRequest(request: GenerateVideoRequest, pathPrefix: string[] = ['input']): ValidGenerateVideoRequest {
+  const parsed = schema.safeParse(request);
+  if (!parsed.success) {
+    throw new InputValidationError(
+      parsed.error.issues.map((issue) => ({
+        path: [...pathPrefix, ...issue.path.map(String)],
+        message: issue.message,
+      })),
+    );
+  }
+  const v = parsed.data;
+  return {
+    imageUrl: v.imageUrl,
+    endImageUrl: v.endImageUrl ?? null,
+    prompt: v.prompt ?? null,
+    multiPrompt: v.multiPrompt ? v.multiPrompt.map((s) => ({ prompt: s.prompt, duration: s.duration ?? null })) : null,
+    duration: v.duration ?? 5,
+    generateAudio: v.generateAudio ?? false,
+    shotType: v.shotType ?? 'customize',
+  };
+}
+
+/** The JSON body fal's Kling O3 image-to-video endpoint expects (durations are strings there, §12). */
+export function toFalInput(request: ValidGenerateVideoRequest): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    image_url: request.imageUrl,
+    duration: String(request.duration),
+    generate_audio: request.generateAudio,
+    shot_type: request.shotType,
+  };
+  if (request.endImageUrl) body.end_image_url = request.endImageUrl;
+  if (request.prompt !== null) body.prompt = request.prompt;
+  if (request.multiPrompt) {
+    body.multi_prompt = request.multiPrompt.map((s) => (s.duration === null ? { prompt: s.prompt } : { prompt: s.prompt, duration: String(s.duration) }));
+  }
+  return body;
+}

@@ -1,0 +1,134 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ExecutionArgs, GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga, type YogaInitialContext } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../logger.ts';
+import type { GraphQLContext } from '../schema/context.ts';
+
+export interface HttpServerOptions {
+  schema: GraphQLSchema;
+  /** Builds the per-operation context from the incoming HTTP request (also the WebSocket upgrade request). */
+  context: (request: IncomingMessage | Request) => Promise<GraphQLContext> | GraphQLContext;
+  logger: Logger;
+  graphiql: boolean;
+  /** Extra routes served before GraphQL (health checks, files); return true when handled. */
+  routes?: (request: Request) => Promise<Response | null> | Response | null;
+}
+
+export interface HttpServer {
+  listen(port: number, host: string): Promise<{ url: string; port: number }>;
+  close(): Promise<void>;
+  readonly server: Server;
+}
+
+export const GRAPHQL_PATH = '/graphql';
+
+/**
+ * One port and one path for everything GraphQL: queries and mutations over HTTP, subscriptions over
+ * Server-Sent Events (Yoga's built-in) and over graphql-ws WebSockets on the same path.
+ */
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const yoga = createYoga<{ nodeRequest?: IncomingMessage }>({
+    schema: options.schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    // GraphiQL talks to subscriptions over graphql-ws, the same socket dashboards use.
+    graphiql: options.graphiql ? { subscriptionsProtocol: 'WS', title: 'reelgraph' } : false,
+    // Unexpected errors are masked ("Unexpected error.") so no stack trace, URL or secret leaves the server.
+    maskedErrors: true,
+    logging: {
+      debug: () => {},
+      info: (...args: unknown[]) => options.logger.info(args.map(String).join(' ')),
+      warn: (...args: unknown[]) => options.logger.warn(args.map(String).join(' ')),
+      error: (...args: unknown[]) => options.logger.error(args.map(describe).join(' ')),
+    },
+    context: async (initial: YogaInitialContext) => options.context(initial.request),
+    plugins: options.routes
+      ? [
+          {
+            async onRequest({ request, endResponse }) {
+              const response = await options.routes?.(request);
+              if (response) endResponse(response);
+            },
+          },
+        ]
+      : [],
+  });
+
+  const server = createServer(yoga);
+  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
+  useServer(
+    {
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+        });
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error as never];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        const args: ExecutionArgs = {
+          schema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue: await options.context(ctx.extra.request),
+          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
+        };
+        return args;
+      },
+    },
+    wss,
+  );
+
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  return {
+    server,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve({ url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`, port: address.port });
+        });
+      });
+    },
+    async close() {
+      // 1001 "going away": clients such as graphql-ws retry against the next instance.
+      for (const client of wss.clients) client.close(1001, 'Server shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive sockets and open SSE responses would hold close() forever.
+      server.closeIdleConnections();
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+interface EnvelopedRoot {
+  execute: (args: ExecutionArgs) => unknown;
+  subscribe: (args: ExecutionArgs) => unknown;
+}
+
+function describe(value: unknown): string {
+  return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
+}

@@ -1,0 +1,16 @@
+import type { PrismaClient } from '../db/index.ts';
+import type { Caller, FalBackendName, GenerationService } from '../generations/service.ts';
+
+/** Per-request context: runtime instances come from here, never from module scope. */
+export interface GraphQLContext {
+  db: PrismaClient;
+  generations: GenerationService;
+  caller: Caller;
+  server: ServerInfo;
+}
+
+export interface ServerInfo {
+  falBackend: FalBackendName;
+  endpointId: string;
+  version: string;
+}

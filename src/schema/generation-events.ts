@@ -1,0 +1,75 @@
+import { GraphQLError } from 'graphql';
+import { GenerationNotFoundError } from '../generations/errors.ts';
+import type { GenerationEvent, GenerationUpdatedMessage } from '../generations/events.ts';
+import { builder } from './builder.ts';
+import { generationIdFromArg } from './ids.ts';
+import { GenerationLogRef, VideoGenerationRef, VideoGenerationStatusEnum } from './video-generation.ts';
+
+type StatusEvent = Extract<GenerationEvent, { kind: 'STATUS' }>;
+type LogEvent = Extract<GenerationEvent, { kind: 'LOG' }>;
+
+const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGenerationEvent').implement({
+  description: 'One entry of a generation\'s ordered event log; sequence numbers start at 1 and have no gaps.',
+  resolveType: (event) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent'),
+  fields: (t) => ({
+    sequence: t.exposeInt('sequence'),
+    generation: t.prismaField({
+      type: 'Generation',
+      resolve: (query, event, _args, ctx) => ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: event.generationId } }),
+    }),
+  }),
+});
+
+builder.objectRef<StatusEvent>('VideoGenerationStatusEvent').implement({
+  interfaces: [VideoGenerationEventRef],
+  isTypeOf: (event) => (event as GenerationEvent).kind === 'STATUS',
+  fields: (t) => ({
+    status: t.field({ type: VideoGenerationStatusEnum, resolve: (event) => event.status }),
+    queuePosition: t.exposeInt('queuePosition', { nullable: true }),
+  }),
+});
+
+builder.objectRef<LogEvent>('VideoGenerationLogEvent').implement({
+  interfaces: [VideoGenerationEventRef],
+  isTypeOf: (event) => (event as GenerationEvent).kind === 'LOG',
+  fields: (t) => ({
+    log: t.field({ type: GenerationLogRef, resolve: (event) => event.log }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+  videoGenerationEvents: t.field({
+    type: VideoGenerationEventRef,
+    description:
+      'Everything that happened to one generation after afterSequence (from the start when omitted), then live events, in order; completes after the terminal status.',
+    args: {
+      id: t.arg.id({ required: true }),
+      afterSequence: t.arg.int({ required: false }),
+    },
+    subscribe: async (_root, args, ctx) => {
+      const id = generationIdFromArg(String(args.id));
+      if (args.afterSequence !== null && args.afterSequence !== undefined && args.afterSequence < 0) {
+        throw new GraphQLError('afterSequence must be 0 or more', { extensions: { code: 'BAD_USER_INPUT' } });
+      }
+      try {
+        if (!id) throw new GenerationNotFoundError(String(args.id));
+        return await ctx.generations.subscribeToEvents(id, args.afterSequence ?? null, ctx.caller);
+      } catch (error) {
+        if (error instanceof GenerationNotFoundError) {
+          throw new GraphQLError(error.message, { extensions: { code: 'NOT_FOUND' } });
+        }
+        throw error;
+      }
+    },
+    resolve: (event: GenerationEvent) => event,
+  }),
+  videoGenerationUpdated: t.prismaField({
+    type: 'Generation',
+    description: 'The generation, each time any of the caller\'s generations changes (for live dashboards).',
+    subscribe: (_root, _args, ctx) => ctx.generations.subscribeToUpdates(ctx.caller),
+    resolve: (query, message, _args, ctx) =>
+      ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: (message as unknown as GenerationUpdatedMessage).id } }),
+  }),
+}));
+
+export { VideoGenerationRef };

@@ -1,0 +1,126 @@
+import type { GenerationLogLine } from '../generations/events.ts';
+import { builder } from './builder.ts';
+import { generationIdFromArg } from './ids.ts';
+
+export const VideoGenerationStatusEnum = builder.enumType('VideoGenerationStatus', {
+  values: ['PENDING', 'IN_QUEUE', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED'] as const,
+});
+
+export const FalBackendEnum = builder.enumType('FalBackend', {
+  description: 'Where a generation was sent: the real fal.ai, or the built-in simulator (no real video).',
+  values: ['FAL', 'SIMULATOR'] as const,
+});
+
+export const GenerationLogRef = builder.objectRef<GenerationLogLine>('GenerationLog').implement({
+  fields: (t) => ({
+    sequence: t.exposeInt('sequence', { description: 'Position in the generation\'s event sequence.' }),
+    message: t.exposeString('message'),
+    level: t.exposeString('level'),
+    timestamp: t.field({ type: 'DateTime', resolve: (line) => line.timestamp }),
+  }),
+});
+
+const VideoShotRef = builder.objectRef<{ prompt: string; duration: number | null }>('VideoShot').implement({
+  fields: (t) => ({
+    prompt: t.exposeString('prompt'),
+    duration: t.exposeInt('duration', { nullable: true }),
+  }),
+});
+
+const GenerationErrorRef = builder.objectRef<{ code: string; message: string }>('GenerationError').implement({
+  fields: (t) => ({
+    message: t.exposeString('message'),
+    code: t.exposeString('code'),
+  }),
+});
+
+builder.prismaObject('VideoOutput', {
+  name: 'VideoFile',
+  fields: (t) => ({
+    url: t.exposeString('sourceUrl'),
+    contentType: t.exposeString('contentType', { nullable: true }),
+    fileName: t.exposeString('fileName', { nullable: true }),
+    fileSize: t.exposeInt('fileSize', { nullable: true }),
+  }),
+});
+
+export const VideoGenerationRef = builder.prismaNode('Generation', {
+  name: 'VideoGeneration',
+  id: { field: 'id' },
+  // node(id) only finds the caller's own generations: a foreign id looks exactly like an unknown one.
+  findUnique: (id, ctx) => ({ id, tenantId: ctx.caller.tenantId }),
+  fields: (t) => ({
+    status: t.field({ type: VideoGenerationStatusEnum, resolve: (g) => g.status }),
+    queuePosition: t.exposeInt('queuePosition', { nullable: true }),
+    endpointId: t.exposeString('endpointId'),
+    falRequestId: t.exposeString('falRequestId', { nullable: true }),
+    backend: t.field({ type: FalBackendEnum, resolve: (g) => g.backend }),
+    imageUrl: t.exposeString('imageUrl'),
+    endImageUrl: t.exposeString('endImageUrl', { nullable: true }),
+    prompt: t.exposeString('prompt', { nullable: true }),
+    multiPrompt: t.field({
+      type: [VideoShotRef],
+      nullable: true,
+      resolve: (g) => (Array.isArray(g.multiPrompt) ? (g.multiPrompt as Array<{ prompt: string; duration?: number | null }>).map((s) => ({ prompt: s.prompt, duration: s.duration ?? null })) : null),
+    }),
+    duration: t.exposeInt('duration'),
+    generateAudio: t.exposeBoolean('generateAudio'),
+    shotType: t.exposeString('shotType'),
+    logs: t.field({
+      type: [GenerationLogRef],
+      select: { events: { where: { kind: 'LOG' }, orderBy: { sequence: 'asc' } } },
+      resolve: (g) =>
+        g.events.map((e) => ({ sequence: e.sequence, message: e.logMessage ?? '', level: e.logLevel ?? 'INFO', timestamp: e.logTimestamp ?? e.createdAt })),
+    }),
+    video: t.relation('video', { nullable: true }),
+    error: t.field({
+      type: GenerationErrorRef,
+      nullable: true,
+      resolve: (g) => (g.errorCode ? { code: g.errorCode, message: g.errorMessage ?? g.errorCode } : null),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const VideoGenerationFilter = builder.inputType('VideoGenerationFilter', {
+  fields: (t) => ({
+    status: t.field({ type: [VideoGenerationStatusEnum], required: false, description: 'Only generations in one of these states.' }),
+    backend: t.field({ type: FalBackendEnum, required: false }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  videoGeneration: t.prismaField({
+    type: 'Generation',
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, ctx) => {
+      const id = generationIdFromArg(String(args.id));
+      if (!id) return null;
+      return ctx.db.generation.findFirst({ ...query, where: { id, tenantId: ctx.caller.tenantId } });
+    },
+  }),
+  videoGenerations: t.prismaConnection(
+    {
+    type: 'Generation',
+    cursor: 'id',
+    description: 'Every generation of the caller, newest first (Relay connection).',
+    args: { filter: t.arg({ type: VideoGenerationFilter, required: false }) },
+    resolve: (query, _root, args, ctx) =>
+      ctx.db.generation.findMany({
+        ...query,
+        where: {
+          tenantId: ctx.caller.tenantId,
+          ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}),
+          ...(args.filter?.backend ? { backend: args.filter.backend } : {}),
+        },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    },
+    { name: 'VideoGenerationConnection' },
+    { name: 'VideoGenerationEdge' },
+  ),
+}));

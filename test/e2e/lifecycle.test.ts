@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, collectSse, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient, type GraphQLResponse } from '../helpers/graphql.ts';
+import { startTestServer, type TestServer } from '../helpers/app.ts';
+
+const IMAGE = 'https://example.com/start.png';
+
+type Event = {
+  __typename: string;
+  sequence: number;
+  generation: { id: string; status: string };
+  status?: string;
+  queuePosition?: number | null;
+  log?: { sequence: number; message: string; level: string; timestamp: string };
+};
+
+const events = (payloads: Array<GraphQLResponse<{ videoGenerationEvents: Event }>>) =>
+  payloads.map((p) => {
+    expect(p.errors).toBeUndefined();
+    return p.data!.videoGenerationEvents;
+  });
+
+async function generate(server: TestServer, input: Record<string, unknown> = {}) {
+  const result = await gql(server.url, GENERATE, { input: { imageUrl: IMAGE, prompt: 'a cat walks', ...input } });
+  expect(result.errors).toBeUndefined();
+  expect(result.data.generateVideo.__typename).toBe('GenerateVideoSuccess');
+  return result.data.generateVideo.generation as { id: string; status: string; falRequestId: string; backend: string };
+}
+
+describe('a generation from submission to COMPLETED', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ behaviour: { queuePosition: 2, logCount: 5 } });
+  });
+  afterAll(() => server?.dispose());
+
+  it('streams every status and log event in order over graphql-ws, then completes', async () => {
+    const generation = await generate(server);
+    expect(generation.backend).toBe('SIMULATOR');
+    expect(generation.falRequestId).toMatch(/[0-9a-f-]{36}/);
+
+    const client = wsClient(server.url);
+    try {
+      const received = events(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id }).done);
+      expect(received.map((e) => e.sequence)).toEqual(received.map((_, i) => i + 1));
+      const statuses = received.filter((e) => e.__typename === 'VideoGenerationStatusEvent');
+      expect(statuses[0].status).toBe('PENDING');
+      expect(statuses.at(-1)!.status).toBe('COMPLETED');
+      expect(received.at(-1)!.__typename).toBe('VideoGenerationStatusEvent');
+      const order = statuses.map((e) => e.status).filter((s, i, all) => all.indexOf(s) === i);
+      expect(order).toEqual(['PENDING', 'IN_QUEUE', 'IN_PROGRESS', 'COMPLETED']);
+      // The queue position only ever falls.
+      const positions = statuses.filter((e) => e.status === 'IN_QUEUE').map((e) => e.queuePosition!);
+      expect(positions).toEqual([...positions].sort((a, b) => b - a));
+
+      const simLogs = server.sim.requests.get(generation.falRequestId)!.logs.map((l) => l.message);
+      expect(simLogs).toHaveLength(5);
+      const logEvents = received.filter((e) => e.__typename === 'VideoGenerationLogEvent');
+      expect(logEvents.map((e) => e.log!.message)).toEqual(simLogs);
+      for (const e of logEvents) expect(e.log!.sequence).toBe(e.sequence);
+      // Logs come while IN_PROGRESS: after that status event and before COMPLETED.
+      const inProgressAt = statuses.find((e) => e.status === 'IN_PROGRESS')!.sequence;
+      expect(logEvents.every((e) => e.sequence > inProgressAt)).toBe(true);
+
+      const final = await gql(
+        server.url,
+        `query($id: ID!) { videoGeneration(id: $id) { status startedAt completedAt video { url contentType fileName fileSize } logs { sequence message } error { code } } }`,
+        { id: generation.id },
+      );
+      const g = final.data.videoGeneration;
+      expect(g.status).toBe('COMPLETED');
+      expect(g.error).toBeNull();
+      expect(g.video.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+      expect(g.video.contentType).toBe('video/mp4');
+      expect(g.video.fileSize).toBeGreaterThan(1000);
+      expect(g.logs.map((l: { message: string }) => l.message)).toEqual(simLogs);
+      expect(new Date(g.completedAt).getTime()).toBeGreaterThanOrEqual(new Date(g.startedAt).getTime());
+
+      // The video is a real MP4 (ftyp box at offset 4).
+      const bytes = new Uint8Array(await (await fetch(g.video.url)).arrayBuffer());
+      expect(new TextDecoder().decode(bytes.slice(4, 8))).toBe('ftyp');
+
+      // A late subscriber gets the whole history once, and completes.
+      const replay = events(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id }).done);
+      expect(replay).toEqual(received.map((e) => ({ ...e, generation: { ...e.generation, status: 'COMPLETED' } })));
+
+      // With afterSequence, only what came after it.
+      const tail = events(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id, after: 3 }).done);
+      expect(tail.map((e) => e.sequence)).toEqual(received.slice(3).map((e) => e.sequence));
+      const none = events(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id, after: received.length }).done);
+      expect(none).toEqual([]);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('delivers the same events over Server-Sent Events', async () => {
+    const generation = await generate(server);
+    const received = events(await collectSse(server.url, EVENTS_SUBSCRIPTION, { id: generation.id }));
+    expect(received.map((e) => e.sequence)).toEqual(received.map((_, i) => i + 1));
+    expect(received.at(-1)!.status).toBe('COMPLETED');
+    expect(received.filter((e) => e.log).map((e) => e.log!.message)).toEqual(
+      server.sim.requests.get(generation.falRequestId)!.logs.map((l) => l.message),
+    );
+  });
+
+  it('rejects a subscription to an unknown id with a clear error', async () => {
+    const client = wsClient(server.url);
+    try {
+      const unknown = collect(client, EVENTS_SUBSCRIPTION, { id: '0190d6a4-0000-7000-8000-000000000000' });
+      await expect(unknown.done).rejects.toThrow(/No video generation with id/);
+      const malformed = collect(client, EVENTS_SUBSCRIPTION, { id: 'not-an-id' });
+      await expect(malformed.done).rejects.toThrow(/No video generation with id/);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('reports the backend in serverInfo', async () => {
+    const info = await gql(server.url, '{ serverInfo { falBackend simulated endpointId version } }');
+    expect(info.data.serverInfo).toMatchObject({
+      falBackend: 'SIMULATOR',
+      simulated: true,
+      endpointId: 'fal-ai/kling-video/o3/standard/image-to-video',
+    });
+  });
+});
+
+describe('one upstream stream per generation', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ behaviour: { queuePosition: 1, logCount: 3, pauseBefore: 'COMPLETED' } });
+  });
+  afterAll(() => server?.dispose());
+
+  it('serves 100 subscribers from exactly one fal status stream', async () => {
+    const generation = await generate(server);
+    const clients = Array.from({ length: 4 }, () => wsClient(server.url));
+    try {
+      const subs = Array.from({ length: 100 }, (_, i) => collect(clients[i % clients.length], EVENTS_SUBSCRIPTION, { id: generation.id }));
+      // Everyone has seen the history up to the last log line before fal is allowed to finish.
+      await Promise.all(subs.map((s) => s.waitFor(6)));
+      server.sim.resume(generation.falRequestId);
+      const all = await Promise.all(subs.map((s) => s.done));
+      const first = events(all[0]);
+      expect(first.at(-1)!.status).toBe('COMPLETED');
+      for (const payloads of all) expect(events(payloads).map((e) => e.sequence)).toEqual(first.map((e) => e.sequence));
+      expect(server.sim.stats.streamsOpened).toBe(1);
+      expect(server.sim.stats.submits).toBe(1);
+    } finally {
+      await Promise.all(clients.map((c) => c.dispose()));
+    }
+  });
+});
