@@ -1,6 +1,14 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // graphql ships CommonJS (index.js) and ESM (index.mjs) side by side. Under vitest the dependencies it
+    // leaves external (graphql-yoga, Pothos) load graphql's CommonJS build, while our own sources would get
+    // a second copy: two GraphQLError classes, and Yoga would mask our deliberate errors as unexpected.
+    // Pin the same build for our sources. (Plain `node` in production uses the ESM build everywhere.)
+    alias: [{ find: /^graphql$/, replacement: fileURLToPath(new URL('./node_modules/graphql/index.js', import.meta.url)) }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // Each file gets its own PGlite database and servers on port 0, so files can run in parallel;

@@ -55,6 +55,9 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
 
     async streamStatus(endpointId, requestId, onStatus, signal) {
       const stream = await client.queue.streamStatus(endpointId, { requestId, logs: true });
+      // FalStream rejects its internal done() promise on every error; we listen to 'error' instead, so mark
+      // that promise handled or each dropped stream would surface as an unhandled rejection.
+      stream.done().catch(() => {});
       // FalStream's async iterator polls a buffer every 16 ms and never ends after abort(), so we listen
       // to its events and chain the handler calls to keep them strictly in order.
       return new Promise<FalStatus | null>((resolve, reject) => {

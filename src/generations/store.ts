@@ -1,6 +1,6 @@
 import type { Prisma, PrismaClient } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
-import { ACTIVE_STATUSES, ALLOWED_FROM, type GenerationStatus } from './status.ts';
+import { ACTIVE_STATUSES, ALLOWED_FROM, isTerminal, type GenerationStatus } from './status.ts';
 
 export interface NewLogLine {
   message: string;
@@ -116,14 +116,12 @@ export function createGenerationStore(db: PrismaClient) {
       return rows.map((row) => ({ sequence: row.sequence, message: row.logMessage ?? '', level: row.logLevel ?? 'INFO', timestamp: row.logTimestamp ?? row.createdAt }));
     },
 
-    async activeIds(): Promise<string[]> {
-      const rows = await db.generation.findMany({
-        where: { status: { in: [...ACTIVE_STATUSES] } },
-        select: { id: true },
-        orderBy: { createdAt: 'asc' },
-      });
-      return rows.map((r) => r.id);
+    /** True when the generation is terminal and has no event after `sequence`. */
+    async isFinishedAt(id: string, sequence: number): Promise<boolean> {
+      const row = await db.generation.findUnique({ where: { id }, select: { status: true, lastSequence: true } });
+      return row !== null && isTerminal(row.status) && row.lastSequence <= sequence;
     },
+
   };
 }
 

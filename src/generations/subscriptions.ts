@@ -51,6 +51,9 @@ export function generationEventStream(bus: EventBus, store: GenerationStore, gen
 
     try {
       await catchUp();
+      // Nothing more will ever come for a finished generation whose history the caller already has
+      // (afterSequence at or past its terminal event).
+      if (!ended && (await store.isFinishedAt(generationId, last))) ended = true;
       while (!stopped && !ended) {
         const next = inbox.shift();
         if (!next) {

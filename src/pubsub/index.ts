@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /**
  * The one seam between a single process and many: events travel over an EventTarget. In-memory by default;
  * `@graphql-yoga/redis-event-target` implements the same interface over Redis (issue: scale-out), so the
@@ -15,7 +17,7 @@ export interface BusEventTarget {
   dispatchEvent(event: Event): boolean;
 }
 
-export function createEventBus(target: BusEventTarget = new EventTarget()): EventBus {
+export function createEventBus(target: BusEventTarget = createLocalTarget()): EventBus {
   return {
     publish(topic, payload) {
       target.dispatchEvent(new CustomEvent(topic, { detail: payload }));
@@ -35,3 +37,10 @@ export const topics = {
   /** Any change to any generation, payload: { id, tenantId }. */
   generationsUpdated: 'generations:updated',
 } as const;
+
+function createLocalTarget(): EventTarget {
+  const target = new EventTarget();
+  // One listener per subscriber on a topic is the design, not a leak: lift Node's warning threshold of 10.
+  setMaxListeners(0, target);
+  return target;
+}

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 
@@ -45,17 +45,23 @@ describe('validation before any money is spent', () => {
     ['an empty shot list', { imageUrl: IMAGE, multiPrompt: [] }, ['input', 'multiPrompt']],
   ];
 
+  // One server for every rejection: none of them may leave a trace, so they cannot disturb each other.
+  let shared: TestServer;
+  beforeAll(async () => {
+    shared = await startTestServer();
+  });
+  afterAll(() => shared?.dispose());
+
   it.each(cases)('rejects %s with InputValidationError and its field path', async (_name, input, path) => {
-    server = await startTestServer();
-    const result = await gql(server.url, GENERATE, { input });
+    const result = await gql(shared.url, GENERATE, { input });
     expect(result.errors).toBeUndefined();
     const payload = result.data.generateVideo;
     expect(payload.__typename).toBe('InputValidationError');
     expect(payload.fieldErrors.map((e: { path: string[] }) => e.path)).toContainEqual(path);
     expect(payload.message).not.toMatch(/at .*\.ts:\d+/);
-    expect(server.sim.stats.submits).toBe(0);
-    expect(await server.running.database.prisma.generation.count()).toBe(0);
-    expect(await server.running.database.prisma.generationEvent.count()).toBe(0);
+    expect(shared.sim.stats.submits).toBe(0);
+    expect(await shared.running.database.prisma.generation.count()).toBe(0);
+    expect(await shared.running.database.prisma.generationEvent.count()).toBe(0);
   });
 
   it('accepts exactly 2,500 characters, the bounds 3 and 15, and a shot list', async () => {
@@ -63,7 +69,7 @@ describe('validation before any money is spent', () => {
     for (const input of [
       { prompt: 'a'.repeat(2500), duration: 3 },
       { prompt: 'b', duration: 15, generateAudio: true, endImageUrl: 'http://example.com/end.png' },
-      { multiPrompt: [{ prompt: 'wide shot', duration: 2 }, { prompt: 'close up' }], duration: 5 },
+      { prompt: null, multiPrompt: [{ prompt: 'wide shot', duration: 2 }, { prompt: 'close up' }], duration: 5 },
     ]) {
       await generateOk(server, input);
     }
@@ -157,7 +163,13 @@ describe('tracking survives broken streams and restarts', () => {
     const firstRun = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
     // Stop once the first log line has been recorded: some lines come while we are down.
     await firstRun.waitUntil((received) => received.some((p) => p.data?.videoGenerationEvents?.log));
+    const firstRunEnd = firstRun.done.then(
+      () => 'completed',
+      () => 'connection closed',
+    );
     await server.stopApp();
+    // The server went away mid-stream: the subscriber's connection closed rather than completing.
+    expect(await firstRunEnd).toBe('connection closed');
     await client.dispose();
 
     // fal finishes while nobody is listening.

@@ -103,13 +103,19 @@ describe('a generation from submission to COMPLETED', () => {
     );
   });
 
-  it('rejects a subscription to an unknown id with a clear error', async () => {
+  it('answers a subscription to an unknown or malformed id with a clear GraphQL error', async () => {
     const client = wsClient(server.url);
     try {
-      const unknown = collect(client, EVENTS_SUBSCRIPTION, { id: '0190d6a4-0000-7000-8000-000000000000' });
-      await expect(unknown.done).rejects.toThrow(/No video generation with id/);
-      const malformed = collect(client, EVENTS_SUBSCRIPTION, { id: 'not-an-id' });
-      await expect(malformed.done).rejects.toThrow(/No video generation with id/);
+      for (const id of ['0190d6a4-0000-7000-8000-000000000000', 'not-an-id', 'VmlkZW9HZW5lcmF0aW9uOjE=']) {
+        const [payload, ...rest] = await collect(client, EVENTS_SUBSCRIPTION, { id }).done;
+        expect(rest).toEqual([]);
+        expect(payload.data ?? null).toBeNull();
+        expect(payload.errors).toHaveLength(1);
+        expect(payload.errors![0].message).toBe(`No video generation with id "${id}"`);
+        expect(payload.errors![0].extensions).toMatchObject({ code: 'NOT_FOUND' });
+      }
+      const sse = await collectSse(server.url, EVENTS_SUBSCRIPTION, { id: 'not-an-id' });
+      expect(sse[0].errors![0].message).toBe('No video generation with id "not-an-id"');
     } finally {
       await client.dispose();
     }

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { FalLogEntry, SimulatedRequest, SimulatorBehaviour } from './types.ts';
+
+/** What a status stream is told: the request as it is now, and the log lines that just arrived. */
+export interface RequestUpdate {
+  request: SimulatedRequest;
+  newLogs: FalLogEntry[];
+}
+
+export interface LiveRequest extends SimulatedRequest {
+  /** Per-request updates for status streams ('update', RequestUpdate). */
+  readonly updates: EventEmitter;
+  /** Error detail from input validation; when set, the result is a 422 whatever the behaviour says. */
+  validationErrors: unknown[];
+  startTimeoutAt: number | null;
+  timedOut: boolean;
+  pausedAt: 'IN_PROGRESS' | 'COMPLETED' | null;
+  startedAt: number | null;
+  completedAt: number | null;
+}
+
+export interface LifecycleHost {
+  /** setTimeout that the simulator clears on stop(). */
+  schedule(fn: () => void, ms: number): void;
+  /** Whether one more request may start IN_PROGRESS (the account's concurrency limit, protocol §9). */
+  canStart(): boolean;
+  /** Called on every status change or log line, after the request is updated. */
+  onUpdate(request: LiveRequest, newLogs: FalLogEntry[]): void;
+  onComplete(request: LiveRequest): void;
+}
+
+/** fal's log timestamps: UTC, microseconds, no zone suffix (protocol §3). */
+export function falTimestamp(date = new Date()): string {
+  return `${date.toISOString().slice(0, 23)}${String(Math.floor(Math.random() * 1000)).padStart(3, '0')}`;
+}
+
+const LOG_MESSAGES = [
+  'Loading model weights',
+  'Preparing start frame',
+  'Encoding prompt',
+  'Generating frames',
+  'Refining motion',
+  'Upscaling frames',
+  'Synthesising audio track',
+  'Encoding video',
+];
+
+export function createRequest(init: {
+  endpointId: string;
+  input: unknown;
+  headers: Record<string, string>;
+  webhookUrl?: string;
+  behaviour: SimulatorBehaviour;
+  validationErrors: unknown[];
+  startTimeoutSeconds: number | null;
+}): LiveRequest {
+  return {
+    id: randomUUID(),
+    endpointId: init.endpointId,
+    input: init.input,
+    headers: init.headers,
+    status: 'IN_QUEUE',
+    queuePosition: Math.max(0, init.behaviour.queuePosition),
+    logs: [],
+    cancelled: false,
+    webhookUrl: init.webhookUrl,
+    behaviour: init.behaviour,
+    updates: new EventEmitter().setMaxListeners(0),
+    validationErrors: init.validationErrors,
+    startTimeoutAt: init.startTimeoutSeconds === null ? null : Date.now() + init.startTimeoutSeconds * 1000,
+    timedOut: false,
+    pausedAt: null,
+    startedAt: null,
+    completedAt: null,
+  };
+}
+
+/**
+ * Walks a request through IN_QUEUE (position falling to 0), IN_PROGRESS (log lines) and COMPLETED, on timers.
+ * Every step checks the request is still where it expects it, so cancel, completeNow and resume can
+ * interleave with the timers safely.
+ */
+export function createLifecycle(host: LifecycleHost) {
+  const waitingForSlot: LiveRequest[] = [];
+
+  function update(request: LiveRequest, newLogs: FalLogEntry[] = []): void {
+    host.onUpdate(request, newLogs);
+    request.updates.emit('update', { request, newLogs } satisfies RequestUpdate);
+  }
+
+  function queueStep(request: LiveRequest): void {
+    if (request.status !== 'IN_QUEUE') return;
+    if (request.queuePosition > 0) {
+      request.queuePosition -= 1;
+      update(request);
+      host.schedule(() => queueStep(request), request.behaviour.queueStepMs);
+      return;
+    }
+    tryStart(request);
+  }
+
+  function tryStart(request: LiveRequest): void {
+    if (request.status !== 'IN_QUEUE') return;
+    if (request.behaviour.pauseBefore === 'IN_PROGRESS' && request.pausedAt !== 'IN_PROGRESS') {
+      request.pausedAt = 'IN_PROGRESS';
+      return;
+    }
+    if (!host.canStart()) {
+      if (!waitingForSlot.includes(request)) waitingForSlot.push(request);
+      return;
+    }
+    request.pausedAt = null;
+    request.status = 'IN_PROGRESS';
+    request.startedAt = Date.now();
+    update(request);
+    host.schedule(() => logStep(request, 0), request.behaviour.logIntervalMs);
+  }
+
+  function logStep(request: LiveRequest, index: number): void {
+    if (request.status !== 'IN_PROGRESS') return;
+    if (index < request.behaviour.logCount) {
+      const line: FalLogEntry = {
+        message: `${LOG_MESSAGES[index % LOG_MESSAGES.length]} (${index + 1}/${request.behaviour.logCount})`,
+        level: 'INFO',
+        source: 'USER',
+        timestamp: falTimestamp(),
+      };
+      request.logs.push(line);
+      update(request, [line]);
+      host.schedule(() => logStep(request, index + 1), request.behaviour.logIntervalMs);
+      return;
+    }
+    host.schedule(() => finish(request, false), request.behaviour.completeDelayMs);
+  }
+
+  function finish(request: LiveRequest, force: boolean): void {
+    if (request.status === 'COMPLETED') return;
+    if (!force && request.behaviour.pauseBefore === 'COMPLETED' && request.pausedAt !== 'COMPLETED') {
+      request.pausedAt = 'COMPLETED';
+      return;
+    }
+    const wasRunning = request.status === 'IN_PROGRESS';
+    request.pausedAt = null;
+    request.status = 'COMPLETED';
+    request.queuePosition = 0;
+    request.completedAt = Date.now();
+    update(request);
+    host.onComplete(request);
+    if (wasRunning) startWaiting();
+  }
+
+  function startWaiting(): void {
+    while (waitingForSlot.length > 0 && host.canStart()) tryStart(waitingForSlot.shift() as LiveRequest);
+  }
+
+  return {
+    begin(request: LiveRequest): void {
+      if (request.startTimeoutAt !== null) {
+        // Start timeout (x-fal-request-timeout, protocol §9): counts until processing starts.
+        host.schedule(() => {
+          if (request.status !== 'IN_QUEUE') return;
+          request.timedOut = true;
+          remove(request);
+          finish(request, true);
+        }, request.startTimeoutAt - Date.now());
+      }
+      host.schedule(() => queueStep(request), request.behaviour.queueStepMs);
+    },
+    resume(request: LiveRequest): void {
+      if (request.pausedAt === 'IN_PROGRESS') {
+        request.behaviour = { ...request.behaviour, pauseBefore: undefined };
+        tryStart(request);
+      } else if (request.pausedAt === 'COMPLETED') {
+        finish(request, true);
+      } else if (request.behaviour.pauseBefore) {
+        // Not reached yet: let it pass when it gets there.
+        request.behaviour = { ...request.behaviour, pauseBefore: undefined };
+      }
+    },
+    completeNow(request: LiveRequest): void {
+      remove(request);
+      finish(request, true);
+    },
+    /** Cancel: a queued request leaves the queue and completes at once; a running one only if it honours it. */
+    cancel(request: LiveRequest): void {
+      request.cancelled = true;
+      if (request.status === 'IN_QUEUE' || (request.status === 'IN_PROGRESS' && request.behaviour.honourCancelWhileRunning)) {
+        remove(request);
+        finish(request, true);
+      }
+    },
+  };
+
+  function remove(request: LiveRequest): void {
+    const at = waitingForSlot.indexOf(request);
+    if (at >= 0) waitingForSlot.splice(at, 1);
+  }
+}

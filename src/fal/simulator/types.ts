@@ -1,0 +1,105 @@
+import type { EventEmitter } from 'node:events';
+
+/** How one simulated request behaves; fixed at submit time from the simulator's current configuration. */
+export interface SimulatorBehaviour {
+  /** Starting queue position (0-based, like fal's), counting down to 0. */
+  queuePosition: number;
+  queueStepMs: number;
+  logCount: number;
+  logIntervalMs: number;
+  /** Time between the last log line and COMPLETED. */
+  completeDelayMs: number;
+  /** What the result endpoint answers once the request is COMPLETED (input validation errors win). */
+  outcome: { kind: 'success' } | { kind: 'error'; status: number; body: unknown; headers?: Record<string, string> };
+  /** Every stream connection for this request is closed by the server (without COMPLETED) after N data events. */
+  dropStreamAfterEvents?: number;
+  /** The stream stays open after COMPLETED: the real client then hangs (protocol §4.5). */
+  streamNeverCloses?: boolean;
+  /** Hold the request before this step until resume(requestId). */
+  pauseBefore?: 'IN_PROGRESS' | 'COMPLETED';
+  /** A running request stops (and completes with a "cancelled" error) when cancelled. fal leaves this to the app. */
+  honourCancelWhileRunning?: boolean;
+}
+
+export interface SimulatorOptions {
+  host?: string;
+  port?: number;
+  behaviour?: Partial<SimulatorBehaviour>;
+  /** `realistic` (default) takes seconds per step, for keyless local runs; `fast` takes milliseconds, for tests. */
+  preset?: 'realistic' | 'fast';
+  /** Interval of `: keepalive` comments on status streams (protocol §4: 15 s). */
+  keepaliveMs?: number;
+  /** Requests IN_PROGRESS at once; more wait in the queue at position 0 (protocol §9). */
+  maxConcurrent?: number;
+  webhookRetry?: { attempts: number; baseDelayMs: number };
+  /** When set, requests must carry `Authorization: Key <expectedKey>` (401 otherwise). */
+  expectedKey?: string;
+  log?: (line: string) => void;
+}
+
+export type FaultRoute = 'submit' | 'status' | 'stream' | 'result' | 'cancel' | 'upload';
+
+export interface InjectedResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Sent as-is instead of JSON-encoding body (non-JSON error pages). */
+  rawBody?: string;
+}
+
+export interface SimulatorStats {
+  submits: number;
+  statusPolls: number;
+  streamsOpened: number;
+  openStreams: number;
+  resultFetches: number;
+  cancels: number;
+  uploads: number;
+  webhookDeliveries: number;
+}
+
+export interface FalLogEntry {
+  message: string;
+  level: string;
+  source: string;
+  timestamp: string;
+}
+
+export interface SimulatedRequest {
+  id: string;
+  endpointId: string;
+  input: unknown;
+  /** Request headers at submit, with Authorization removed. */
+  headers: Record<string, string>;
+  status: 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED';
+  queuePosition: number;
+  logs: FalLogEntry[];
+  cancelled: boolean;
+  webhookUrl?: string;
+  behaviour: SimulatorBehaviour;
+}
+
+export interface FalSimulator {
+  /** Origin, e.g. http://127.0.0.1:43123 (valid after start()). Serves both the queue and the REST paths. */
+  readonly url: string;
+  readonly jwksUrl: string;
+  readonly stats: SimulatorStats;
+  readonly requests: ReadonlyMap<string, SimulatedRequest>;
+  /**
+   * 'submit'(req), 'status-change'(req), 'log'(req, line), and 'event'({ requestId, at, data }) at the instant
+   * each status or log event is produced (`at` in epoch milliseconds with sub-millisecond precision).
+   */
+  readonly events: EventEmitter;
+  start(): Promise<void>;
+  /** Closes every stream and socket and clears every timer; idempotent. */
+  stop(): Promise<void>;
+  /** Applies to requests submitted from now on. */
+  configure(behaviour: Partial<SimulatorBehaviour>): void;
+  /** The next `times` hits of a route get this response instead. */
+  failNext(route: FaultRoute, response: InjectedResponse, times?: number): void;
+  resume(requestId: string): void;
+  /** Skips the remaining steps. */
+  completeNow(requestId: string): void;
+  /** Headers for a webhook delivery of `body`, signed with the simulator's key (protocol §7.3). */
+  signWebhook(body: string, requestId: string, opts?: { timestamp?: number }): Record<string, string>;
+}
