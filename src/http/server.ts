@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ExecutionArgs, GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.ts';
@@ -25,6 +26,36 @@ export interface HttpServer {
 
 export const GRAPHQL_PATH = '/graphql';
 
+const GRAPHIQL_DEFAULT_QUERY = `# Generate a video, then paste its id into the subscription below and run that.
+mutation Generate {
+  generateVideo(input: {
+    imageUrl: "https://v3b.fal.media/files/b/0a8cfd5a/8ABMp4n9rh3kfD2Rq8fHd_start_frame.png"
+    prompt: "The character walks forward slowly, with the camera following from behind."
+    duration: 5
+  }) {
+    __typename
+    ... on GenerateVideoSuccess { generation { id status backend } }
+    ... on InputValidationError { message fieldErrors { path message } }
+  }
+}
+
+subscription Follow {
+  videoGenerationEvents(id: "PASTE-THE-ID-HERE") {
+    sequence
+    ... on VideoGenerationStatusEvent { status queuePosition }
+    ... on VideoGenerationLogEvent { log { message timestamp } }
+    generation { status video { url } error { code message } }
+  }
+}
+
+query Recent {
+  serverInfo { falBackend simulated }
+  videoGenerations(first: 10) {
+    edges { node { id status prompt createdAt video { url } } }
+  }
+}
+`;
+
 /**
  * One port and one path for everything GraphQL: queries and mutations over HTTP, subscriptions over
  * Server-Sent Events (Yoga's built-in) and over graphql-ws WebSockets on the same path.
@@ -35,7 +66,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     // GraphiQL talks to subscriptions over graphql-ws, the same socket dashboards use.
-    graphiql: options.graphiql ? { subscriptionsProtocol: 'WS', title: 'reelgraph' } : false,
+    graphiql: options.graphiql ? { subscriptionsProtocol: 'WS', title: 'reelgraph', defaultQuery: GRAPHIQL_DEFAULT_QUERY } : false,
+    // GraphiQL's scripts are bundled in the package instead of loaded from a CDN, so it works offline.
+    renderGraphiQL,
     // Unexpected errors are masked ("Unexpected error.") so no stack trace, URL or secret leaves the server.
     maskedErrors: true,
     logging: {

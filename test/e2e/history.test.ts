@@ -64,3 +64,38 @@ describe('history: Relay pagination, node lookup, filters', () => {
     expect(unknown.data.videoGeneration).toBeNull();
   });
 });
+
+describe('videoGenerationUpdated', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ behaviour: { logCount: 2, queuePosition: 1 } });
+  });
+  afterAll(() => server?.dispose());
+
+  it('emits the generation on every change until it completes', async () => {
+    const client = wsClient(server.url);
+    try {
+      const updates = collect(client, 'subscription { videoGenerationUpdated { id status queuePosition } }');
+      // graphql-ws confirms nothing on subscribe: a first generation proves the subscription is live.
+      const warmup = await gql(server.url, GENERATE, { input: { imageUrl: 'https://example.com/w.png', prompt: 'warm up' } });
+      const warmupId = warmup.data.generateVideo.generation.id;
+      await updates.waitUntil((r) => r.some((p) => p.data.videoGenerationUpdated.id === warmupId));
+      const created = await gql(server.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'dashboard' } });
+      const id = created.data.generateVideo.generation.id;
+      await updates.waitUntil((r) => r.some((p) => p.data.videoGenerationUpdated.id === id && p.data.videoGenerationUpdated.status === 'COMPLETED'));
+      updates.cancel();
+      const mine = updates.received.map((p) => p.data.videoGenerationUpdated).filter((g: { id: string }) => g.id === id);
+      const statuses = mine.map((g: { status: string }) => g.status);
+      // The row is re-read when the update is delivered, so the first one may already show IN_QUEUE.
+      expect(['PENDING', 'IN_QUEUE']).toContain(statuses[0]);
+      expect(statuses).toContain('IN_PROGRESS');
+      expect(statuses.at(-1)).toBe('COMPLETED');
+      // Each update shows the row as it is now: status never goes back.
+      const order = ['PENDING', 'IN_QUEUE', 'IN_PROGRESS', 'COMPLETED'];
+      const ranks = statuses.map((s: string) => order.indexOf(s));
+      expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+    } finally {
+      await client.dispose();
+    }
+  });
+});

@@ -32,7 +32,7 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
   const faults = new Map<FaultRoute, InjectedResponse[]>();
   const timers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
-  const streams = new Set<ServerResponse>();
+  const streams = new Set<() => void>();
   const signer = createWebhookSigner();
   const webhookRetry = options.webhookRetry ?? { attempts: 10, baseDelayMs: 1000 };
   const maxConcurrent = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
@@ -79,9 +79,9 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
     },
     cancel: (request) => lifecycle.cancel(request),
     create: createRequest,
-    trackStream: (res) => {
-      streams.add(res);
-      return () => streams.delete(res);
+    trackStream: (closeStream) => {
+      streams.add(closeStream);
+      return () => streams.delete(closeStream);
     },
   };
 
@@ -215,9 +215,7 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
       stopped = true;
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
-      for (const res of streams) res.destroy();
-      streams.clear();
-      stats.openStreams = 0;
+      for (const closeStream of [...streams]) closeStream();
       files.clear();
       const srv = server;
       server = null;

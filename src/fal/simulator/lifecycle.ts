@@ -42,7 +42,7 @@ const LOG_MESSAGES = [
   'Generating frames',
   'Refining motion',
   'Upscaling frames',
-  'Synthesising audio track',
+  'Compositing shots',
   'Encoding video',
 ];
 

@@ -15,7 +15,8 @@ export interface QueueContext {
   begin(request: LiveRequest): void;
   cancel(request: LiveRequest): void;
   create(init: Parameters<typeof import('./lifecycle.ts').createRequest>[0]): LiveRequest;
-  trackStream(res: ServerResponse): () => void;
+  /** Registers a stream's closer so stop() can end it; returns the unregister function. */
+  trackStream(closeStream: () => void): () => void;
 }
 
 /** `{owner}/{alias}` of an endpoint id, with fal's namespace prefixes (protocol §1.2). */
@@ -82,7 +83,6 @@ export function status(ctx: QueueContext, res: ServerResponse, request: LiveRequ
 export function stream(ctx: QueueContext, req: IncomingMessage, res: ServerResponse, request: LiveRequest, url: URL): void {
   ctx.stats.streamsOpened += 1;
   ctx.stats.openStreams += 1;
-  const untrack = ctx.trackStream(res);
   const withLogs = url.searchParams.get('logs') === '1';
   const { dropStreamAfterEvents, streamNeverCloses } = request.behaviour;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-fal-request-id': request.id });
@@ -106,6 +106,7 @@ export function stream(ctx: QueueContext, req: IncomingMessage, res: ServerRespo
     if (dropStreamAfterEvents !== undefined && sent >= dropStreamAfterEvents) close(false);
   };
   const onUpdate = ({ newLogs }: RequestUpdate) => send(newLogs);
+  const untrack = ctx.trackStream(() => close(false));
   request.updates.on('update', onUpdate);
   req.on('close', () => close(false));
   send([]);
