@@ -29,6 +29,31 @@ export interface Config {
   };
   /** Simulator timings for keyless local runs; tests pass their own. */
   simulator: { preset: 'realistic' | 'fast' };
+  /** Our own externally reachable origin (fal webhooks, absolute video URLs); null when not configured. */
+  publicUrl: string | null;
+  webhooks: {
+    /** Where fal's webhook signing keys are published (protocol §7.3). */
+    jwksUrl: string;
+    /** Allowed clock difference for X-Fal-Webhook-Timestamp. */
+    toleranceSeconds: number;
+  };
+  deadlines: {
+    /** fal's startTimeout (x-fal-request-timeout): seconds a request may wait before it starts; null = none. */
+    startTimeoutSeconds: number | null;
+    /** After this long the generation is cancelled at fal and failed with DEADLINE_EXCEEDED. */
+    overallSeconds: number;
+    /** A PENDING row without a fal request id older than this is an orphan (crash between write and submit). */
+    orphanAfterSeconds: number;
+  };
+  archive: {
+    /** Where finished videos are copied to (fal's URLs expire). */
+    dir: string;
+    maxAttempts: number;
+    baseDelayMs: number;
+    maxBytes: number;
+  };
+  /** Upper bound for a graceful stop (SIGTERM/SIGINT) before connections are cut. */
+  shutdownTimeoutMs: number;
 }
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -53,6 +78,15 @@ const EnvSchema = z.object({
   FAL_REST_URL: httpUrl.default('https://rest.fal.ai'),
   FAL_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
   SIMULATOR_PRESET: z.enum(['realistic', 'fast']).default('realistic'),
+  PUBLIC_URL: httpUrl.optional(),
+  FAL_JWKS_URL: httpUrl.default('https://rest.alpha.fal.ai/.well-known/jwks.json'),
+  FAL_START_TIMEOUT_S: z.coerce.number().min(2).max(86_400).optional(),
+  GENERATION_DEADLINE_S: z.coerce.number().int().min(10).max(7 * 86_400).default(3600),
+  ORPHAN_AFTER_S: z.coerce.number().int().min(1).max(86_400).default(900),
+  ARCHIVE_DIR: z.string().min(1).optional(),
+  ARCHIVE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  ARCHIVE_MAX_BYTES: z.coerce.number().int().min(1).default(2 * 1024 * 1024 * 1024),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
 });
 
 export class ConfigError extends Error {
@@ -97,5 +131,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     tracking: { pollIntervalMs: e.FAL_POLL_INTERVAL_MS, maxStreamFailures: 3, streamSafetyPollMs: 10_000 },
     simulator: { preset: e.SIMULATOR_PRESET },
+    publicUrl: e.PUBLIC_URL ?? null,
+    webhooks: { jwksUrl: e.FAL_JWKS_URL, toleranceSeconds: 300 },
+    deadlines: {
+      startTimeoutSeconds: e.FAL_START_TIMEOUT_S ?? null,
+      overallSeconds: e.GENERATION_DEADLINE_S,
+      orphanAfterSeconds: e.ORPHAN_AFTER_S,
+    },
+    archive: {
+      dir: e.ARCHIVE_DIR ?? `${e.DATA_DIR.replace(/\/+$/, '')}/videos`,
+      maxAttempts: e.ARCHIVE_MAX_ATTEMPTS,
+      baseDelayMs: 1000,
+      maxBytes: e.ARCHIVE_MAX_BYTES,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }

@@ -12,7 +12,8 @@ describe('schema.graphql', () => {
     const sdl = printSchemaSDL();
     for (const fragment of [
       'generateVideo(input: GenerateVideoInput!): GenerateVideoResult!',
-      'union GenerateVideoResult = GenerateVideoSuccess | InputValidationError',
+      'union GenerateVideoResult = GenerateVideoSuccess | IdempotencyKeyConflictError | InputValidationError',
+      'cancelVideoGeneration(id: ID!): CancelVideoGenerationResult!',
       'videoGenerationEvents(afterSequence: Int, id: ID!): VideoGenerationEvent!',
       'videoGenerationUpdated: VideoGeneration!',
       'node(id: ID!): Node',

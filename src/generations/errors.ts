@@ -25,3 +25,23 @@ export class GenerationNotFoundError extends Error {
     this.id = id;
   }
 }
+
+export class IdempotencyKeyConflictError extends Error {
+  readonly idempotencyKey: string;
+  constructor(idempotencyKey: string) {
+    super('This idempotency key was already used for a different request in the last 24 hours');
+    this.name = 'IdempotencyKeyConflictError';
+    this.idempotencyKey = idempotencyKey;
+  }
+}
+
+export class GenerationAlreadyFinishedError extends Error {
+  readonly id: string;
+  readonly status: string;
+  constructor(id: string, status: string) {
+    super(`The video generation has already finished (${status})`);
+    this.name = 'GenerationAlreadyFinishedError';
+    this.id = id;
+    this.status = status;
+  }
+}

@@ -1,13 +1,15 @@
+import { createHash } from 'node:crypto';
 import type { Prisma, PrismaClient } from '../db/index.ts';
-import { FalRequestError, type FalGateway } from '../fal/types.ts';
+import { FalRequestError, type FalGateway, type FalResult } from '../fal/types.ts';
 import type { Logger } from '../logger.ts';
 import { topics, type EventBus } from '../pubsub/index.ts';
-import { GenerationNotFoundError } from './errors.ts';
+import { GenerationAlreadyFinishedError, GenerationNotFoundError, IdempotencyKeyConflictError } from './errors.ts';
 import { toMessage, type GenerationEvent, type GenerationUpdatedMessage } from './events.ts';
 import { isTerminal, type GenerationStatus } from './status.ts';
 import { createGenerationStore } from './store.ts';
 import { generationEventStream, generationUpdateStream } from './subscriptions.ts';
-import { trackGeneration, type TrackerOptions } from './tracker.ts';
+import type { TrackerOptions } from './tracker.ts';
+import { createTrackerRegistry } from './trackers.ts';
 import { toFalInput, validateGenerateVideoRequest, type GenerateVideoRequest } from './validation.ts';
 
 export type FalBackendName = 'FAL' | 'SIMULATOR';
@@ -20,6 +22,11 @@ export interface GenerationServiceDeps {
   endpointId: string;
   tracking: TrackerOptions;
   logger: Logger;
+  deadlines: { startTimeoutSeconds: number | null; overallSeconds: number; orphanAfterSeconds: number };
+  /** Where fal should POST its webhook for a generation; null when no public URL is configured. */
+  webhookUrl: (generationId: string) => string | null;
+  /** Told about every generation that reached COMPLETED (archiving). */
+  onCompleted?: (generationId: string) => void;
 }
 
 /** Who is asking. Every generation belongs to a tenant; API keys (security issue) will fill this in. */
@@ -28,34 +35,48 @@ export interface Caller {
 }
 
 export const DEFAULT_TENANT = 'default';
+const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** A webhook delivery after its signature was verified (protocol §7.2). */
+export interface VerifiedWebhook {
+  requestId: string;
+  status: 'OK' | 'ERROR';
+  payload: unknown;
+  error: string | null;
+  /** Our generation id, carried in the webhook URL so a request whose id we never stored can be matched. */
+  generationId: string | null;
+}
 
 /**
- * The domain: create, track, complete, fail, recover. Knows nothing of GraphQL or HTTP; every state change
- * of a generation goes through here (reads may go straight to the database).
+ * The domain: create, track, complete, fail, cancel, recover. Knows nothing of GraphQL or HTTP; every state
+ * change of a generation goes through here (reads may go straight to the database).
  */
 export function createGenerationService(deps: GenerationServiceDeps) {
   const { db, fal, bus, logger } = deps;
   const store = createGenerationStore(db);
-  const trackers = new Map<string, Promise<void>>();
-  const shutdown = new AbortController();
+  const webhookOutcomes = new Map<string, FalResult>();
 
   const publish = (tenantId: string) => (events: GenerationEvent[]) => {
     if (events.length === 0) return;
-    for (const event of events) bus.publish(topics.generationEvents(event.generationId), toMessage(event));
+    for (const event of events) {
+      bus.publish(topics.generationEvents(event.generationId), toMessage(event));
+      if (event.kind === 'STATUS' && isTerminal(event.status)) {
+        webhookOutcomes.delete(event.generationId);
+        if (event.status === 'COMPLETED') deps.onCompleted?.(event.generationId);
+      }
+    }
     bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: events[0].generationId, tenantId });
   };
 
-  function track(generation: { id: string; tenantId: string; endpointId: string; falRequestId: string; resumed: boolean }): void {
-    if (trackers.has(generation.id) || shutdown.signal.aborted) return;
-    const run = trackGeneration(
-      { store, fal, publish: publish(generation.tenantId), options: deps.tracking, log: (m) => logger.warn(m) },
-      generation,
-      shutdown.signal,
-    )
-      .catch((error: unknown) => logger.error(`generation ${generation.id}: tracker stopped: ${error instanceof Error ? error.message : String(error)}`))
-      .finally(() => trackers.delete(generation.id));
-    trackers.set(generation.id, run);
-  }
+  const trackers = createTrackerRegistry({
+    store,
+    fal,
+    publish,
+    options: deps.tracking,
+    logger,
+    deadlineSeconds: deps.deadlines.overallSeconds,
+    webhookOutcome: (id) => webhookOutcomes.get(id),
+  });
 
   async function findOwned(id: string, caller: Caller) {
     const row = await db.generation.findFirst({ where: { id, tenantId: caller.tenantId } });
@@ -63,19 +84,51 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     return row;
   }
 
+  type Row = Awaited<ReturnType<typeof findOwned>>;
+  const targetOf = (row: Row, resumed: boolean) => ({
+    id: row.id,
+    tenantId: row.tenantId,
+    endpointId: row.endpointId,
+    falRequestId: row.falRequestId as string,
+    deadlineAt: row.deadlineAt,
+    resumed,
+  });
+
+  /** Inserts the PENDING row, or finds the generation an earlier request with the same key created. */
+  async function insertOrReuse(data: Prisma.GenerationCreateInput, key: string | null, hash: string, caller: Caller): Promise<{ row: Row; reused: boolean }> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return { row: await db.generation.create({ data }), reused: false };
+      } catch (error) {
+        if (key === null || (error as { code?: string }).code !== 'P2002' || attempt > 2) throw error;
+      }
+      // The key is taken (maybe by a concurrent retry of this same request, maybe on another instance).
+      const existing = await db.generation.findFirst({ where: { tenantId: caller.tenantId, idempotencyKey: key } });
+      if (!existing) continue;
+      if (existing.createdAt.getTime() < Date.now() - IDEMPOTENCY_WINDOW_MS) {
+        // Older than the window: the key is free again. Guarded on createdAt, so a concurrent reuse is safe.
+        await db.generation.updateMany({ where: { id: existing.id, createdAt: existing.createdAt }, data: { idempotencyKey: null } });
+        continue;
+      }
+      if (existing.idempotencyHash !== hash) throw new IdempotencyKeyConflictError(key);
+      return { row: existing, reused: true };
+    }
+  }
+
   return {
     store,
 
     /**
      * Validates, writes the row (PENDING, with the exact fal input) and only then submits to fal, storing
-     * fal's request id the moment it is known. A crash at any point leaves a row that recovery can resolve.
+     * fal's request id the moment it is known. A crash at any point leaves a row that recovery resolves.
      */
     async generateVideo(request: GenerateVideoRequest, caller: Caller) {
       const valid = validateGenerateVideoRequest(request);
       const falInput = toFalInput(valid);
+      const hash = createHash('sha256').update(JSON.stringify(falInput)).digest('hex');
       const now = new Date();
-      const created = await db.generation.create({
-        data: {
+      const { row: created, reused } = await insertOrReuse(
+        {
           tenantId: caller.tenantId,
           backend: deps.backend,
           endpointId: deps.endpointId,
@@ -87,19 +140,29 @@ export function createGenerationService(deps: GenerationServiceDeps) {
           generateAudio: valid.generateAudio,
           shotType: valid.shotType,
           falInput: falInput as Prisma.InputJsonObject,
+          idempotencyKey: valid.idempotencyKey,
+          idempotencyHash: valid.idempotencyKey ? hash : null,
+          deadlineAt: new Date(now.getTime() + deps.deadlines.overallSeconds * 1000),
           lastSequence: 1,
           createdAt: now,
           updatedAt: now,
           events: { create: { sequence: 1, kind: 'STATUS', status: 'PENDING', createdAt: now } },
         },
-      });
+        valid.idempotencyKey,
+        hash,
+        caller,
+      );
+      if (reused) return created;
       const announce = publish(caller.tenantId);
       announce([{ kind: 'STATUS', generationId: created.id, sequence: 1, status: 'PENDING', queuePosition: null, at: now }]);
 
       let falRequestId: string;
       let queuePosition: number | null;
       try {
-        ({ requestId: falRequestId, queuePosition } = await fal.submit(deps.endpointId, falInput));
+        ({ requestId: falRequestId, queuePosition } = await fal.submit(deps.endpointId, falInput, {
+          webhookUrl: deps.webhookUrl(created.id) ?? undefined,
+          startTimeoutSeconds: deps.deadlines.startTimeoutSeconds ?? undefined,
+        }));
       } catch (error) {
         const { code, message } =
           error instanceof FalRequestError ? error : { code: 'FAL_SUBMIT_FAILED', message: 'submitting to fal failed' };
@@ -111,8 +174,65 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       await store.recordSubmission(created.id, falRequestId);
       const queued = await store.transition(created.id, 'IN_QUEUE', { queuePosition });
       if (queued) announce([queued]);
-      track({ id: created.id, tenantId: caller.tenantId, endpointId: deps.endpointId, falRequestId, resumed: false });
-      return db.generation.findUniqueOrThrow({ where: { id: created.id } });
+      const row = await db.generation.findUniqueOrThrow({ where: { id: created.id } });
+      if (row.status === 'CANCELLED') {
+        // Cancelled while we were submitting: pass the cancel on, so fal does not run (and bill) it.
+        await fal.cancel(deps.endpointId, falRequestId).catch(() => undefined);
+      } else {
+        trackers.start(targetOf(row, false));
+      }
+      return row;
+    },
+
+    /**
+     * Cancels at fal. Queued (or not yet submitted) -> CANCELLED at once; running -> fal is asked and the
+     * generation ends however fal reports it (`cancelRequested`); finished -> GenerationAlreadyFinishedError.
+     */
+    async cancelGeneration(id: string, caller: Caller): Promise<{ generation: Row; cancelRequested: boolean }> {
+      const row = await findOwned(id, caller);
+      if (isTerminal(row.status)) throw new GenerationAlreadyFinishedError(row.id, row.status);
+      const announce = publish(row.tenantId);
+      if (row.falRequestId) {
+        const outcome = await fal.cancel(row.endpointId, row.falRequestId);
+        if (outcome === 'already-completed') {
+          // fal finished first; the tracker records how (it may still be fetching the result).
+          throw new GenerationAlreadyFinishedError(row.id, 'COMPLETED');
+        }
+      }
+      if (row.status === 'PENDING' || row.status === 'IN_QUEUE') {
+        const event = await store.transition(row.id, 'CANCELLED', { onlyFrom: ['PENDING', 'IN_QUEUE'] });
+        if (event) {
+          announce([event]);
+          trackers.stopTracking(row.id);
+          return { generation: await db.generation.findUniqueOrThrow({ where: { id: row.id } }), cancelRequested: false };
+        }
+      }
+      // Running at fal: the cancel was sent; fal decides whether and how it stops.
+      await db.generation.updateMany({ where: { id: row.id, cancelRequestedAt: null }, data: { cancelRequestedAt: new Date() } });
+      const current = await db.generation.findUniqueOrThrow({ where: { id: row.id } });
+      if (isTerminal(current.status) && current.status !== 'CANCELLED') throw new GenerationAlreadyFinishedError(row.id, current.status);
+      return { generation: current, cancelRequested: current.status !== 'CANCELLED' };
+    },
+
+    /**
+     * A verified fal webhook. It feeds the same guarded state machine as the stream and polling: it records
+     * a request id we never stored (an orphan), remembers the outcome, and has the tracker catch up now
+     * (logs first, then the result), so completion is recorded once whichever report arrives first.
+     */
+    async handleWebhook(hook: VerifiedWebhook): Promise<'applied' | 'already-finished' | 'unknown'> {
+      let row = hook.generationId ? await db.generation.findUnique({ where: { id: hook.generationId } }) : null;
+      if (row && row.falRequestId && row.falRequestId !== hook.requestId) row = null;
+      row ??= await db.generation.findUnique({ where: { falRequestId: hook.requestId } });
+      if (!row) return 'unknown';
+      if (isTerminal(row.status)) return 'already-finished';
+      if (!row.falRequestId) {
+        if (!(await store.recordSubmission(row.id, hook.requestId))) return 'unknown';
+        logger.info(`generation ${row.id}: matched fal request ${hook.requestId} by its webhook`);
+        row = await db.generation.findUniqueOrThrow({ where: { id: row.id } });
+      }
+      webhookOutcomes.set(row.id, outcomeOf(hook));
+      await trackers.restart(targetOf(row, true));
+      return 'applied';
     },
 
     /** Events of one generation (history, then live), after checking it exists for this caller. */
@@ -130,31 +250,60 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     },
 
     /**
-     * Picks up every generation that is not terminal (after a restart, or after a crash). Requests fal
-     * already knows are tracked again; a PENDING row without a fal request id is left alone here (the
-     * reliability work resolves those without ever submitting twice).
+     * After a restart: every generation fal knows about is tracked again; a PENDING row without a fal request
+     * id (a crash between the write and the submit) is never resubmitted, which could pay twice. It waits
+     * for its webhook, and after `orphanAfterSeconds` is failed with SUBMISSION_UNKNOWN.
      */
-    async recover(): Promise<number> {
+    async recover(): Promise<{ resumed: number; orphansFailed: number }> {
       const rows = await db.generation.findMany({
-        where: { status: { in: ['PENDING', 'IN_QUEUE', 'IN_PROGRESS'] }, falRequestId: { not: null } },
-        select: { id: true, tenantId: true, endpointId: true, falRequestId: true },
+        where: { status: { in: ['PENDING', 'IN_QUEUE', 'IN_PROGRESS'] } },
+        orderBy: { createdAt: 'asc' },
       });
-      for (const row of rows) track({ ...row, falRequestId: row.falRequestId as string, resumed: true });
-      if (rows.length > 0) logger.info(`resumed tracking ${rows.length} in-flight generation(s)`);
-      return rows.length;
+      let resumed = 0;
+      let orphansFailed = 0;
+      const orphanBefore = Date.now() - deps.deadlines.orphanAfterSeconds * 1000;
+      for (const row of rows) {
+        if (row.falRequestId) {
+          trackers.start(targetOf(row, true));
+          resumed += 1;
+        } else if (row.createdAt.getTime() < orphanBefore) {
+          const event = await store.transition(row.id, 'FAILED', {
+            error: {
+              code: 'SUBMISSION_UNKNOWN',
+              message: 'the server stopped while submitting this request; fal may or may not have received it, and it was not resubmitted to avoid paying twice',
+            },
+          });
+          if (event) publish(row.tenantId)([event]);
+          orphansFailed += 1;
+        }
+      }
+      if (resumed > 0) logger.info(`resumed tracking ${resumed} in-flight generation(s)`);
+      if (orphansFailed > 0) logger.warn(`${orphansFailed} generation(s) were interrupted during submission and failed with SUBMISSION_UNKNOWN`);
+      return { resumed, orphansFailed };
     },
 
     /** Number of generations being followed upstream by this process right now. */
-    activeTrackers(): number {
-      return trackers.size;
-    },
+    activeTrackers: () => trackers.size(),
 
     /** Stops every tracker without changing any row: the next start resumes them. */
-    async stop(): Promise<void> {
-      shutdown.abort();
-      await Promise.allSettled([...trackers.values()]);
-    },
+    stop: () => trackers.stop(),
   };
+}
+
+function outcomeOf(hook: VerifiedWebhook): FalResult {
+  const video = (hook.payload as { video?: Record<string, unknown> } | null)?.video;
+  if (hook.status === 'OK' && video && typeof video.url === 'string') {
+    return {
+      ok: true,
+      video: {
+        url: video.url,
+        contentType: typeof video.content_type === 'string' ? video.content_type : null,
+        fileName: typeof video.file_name === 'string' ? video.file_name : null,
+        fileSize: typeof video.file_size === 'number' ? video.file_size : null,
+      },
+    };
+  }
+  return { ok: false, code: 'FAL_WEBHOOK_ERROR', message: hook.error ?? 'fal reported an error', httpStatus: null };
 }
 
 export type GenerationService = ReturnType<typeof createGenerationService>;

@@ -12,6 +12,8 @@ export interface TransitionDetails {
   queuePosition?: number | null;
   error?: { code: string; message: string };
   video?: { sourceUrl: string; contentType: string | null; fileName: string | null; fileSize: number | null };
+  /** Narrows the states the transition may start from (e.g. cancel applies only before fal starts). */
+  onlyFrom?: GenerationStatus[];
 }
 
 /**
@@ -29,7 +31,7 @@ export function createGenerationStore(db: PrismaClient) {
         const rows = await tx.generation.updateManyAndReturn({
           where: {
             id,
-            status: { in: [...ALLOWED_FROM[to]] },
+            status: { in: details.onlyFrom ?? [...ALLOWED_FROM[to]] },
             // An identical report (same state, same queue position) is not a change.
             NOT: { status: to, queuePosition },
           },
@@ -114,6 +116,11 @@ export function createGenerationStore(db: PrismaClient) {
         orderBy: { sequence: 'asc' },
       });
       return rows.map((row) => ({ sequence: row.sequence, message: row.logMessage ?? '', level: row.logLevel ?? 'INFO', timestamp: row.logTimestamp ?? row.createdAt }));
+    },
+
+    async wasCancelRequested(id: string): Promise<boolean> {
+      const row = await db.generation.findUnique({ where: { id }, select: { cancelRequestedAt: true } });
+      return row?.cancelRequestedAt != null;
     },
 
     /** True when the generation is terminal and has no event after `sequence`. */

@@ -1,4 +1,4 @@
-import type { FalGateway, FalStatus } from '../fal/types.ts';
+import type { FalGateway, FalResult, FalStatus } from '../fal/types.ts';
 import type { GenerationEvent } from './events.ts';
 import { createLogDeduper, type LogDeduper } from './log-dedupe.ts';
 import type { GenerationStore } from './store.ts';
@@ -15,6 +15,8 @@ export interface TrackerDeps {
   publish: (events: GenerationEvent[]) => void;
   options: TrackerOptions;
   log: (message: string) => void;
+  /** A verified webhook's account of the outcome, if one arrived (used when the result endpoint fails). */
+  webhookOutcome?: () => FalResult | undefined;
 }
 
 export interface TrackedGeneration {
@@ -167,10 +169,20 @@ async function finish(deps: TrackerDeps, generation: TrackedGeneration, signal: 
   }
   for (let attempt = 1; !signal.aborted; attempt += 1) {
     try {
-      const result = await deps.fal.result(generation.endpointId, generation.falRequestId);
-      const event = result.ok
-        ? await deps.store.transition(generation.id, 'COMPLETED', { video: { sourceUrl: result.video.url, ...withoutUrl(result.video) } })
-        : await deps.store.transition(generation.id, 'FAILED', { error: { code: result.code, message: result.message } });
+      let result = await deps.fal.result(generation.endpointId, generation.falRequestId);
+      // fal keeps results for a limited time (protocol §5): if the result endpoint now answers with an error
+      // but a verified webhook delivered the output, the output wins.
+      const fromWebhook = deps.webhookOutcome?.();
+      if (!result.ok && fromWebhook?.ok) result = fromWebhook;
+      let event;
+      if (result.ok) {
+        event = await deps.store.transition(generation.id, 'COMPLETED', { video: { sourceUrl: result.video.url, ...withoutUrl(result.video) } });
+      } else if (await deps.store.wasCancelRequested(generation.id)) {
+        // We asked fal to cancel a running request and it ended without output: that is a cancellation.
+        event = await deps.store.transition(generation.id, 'CANCELLED', { error: { code: 'CANCELLED', message: `cancelled while running (fal: ${result.message})` } });
+      } else {
+        event = await deps.store.transition(generation.id, 'FAILED', { error: { code: result.code, message: result.message } });
+      }
       if (event) deps.publish([event]);
       return;
     } catch (error) {

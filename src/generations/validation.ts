@@ -10,6 +10,8 @@ export interface GenerateVideoRequest {
   duration?: number | null;
   generateAudio?: boolean | null;
   shotType?: string | null;
+  /** Same key + same input within 24 hours returns the same generation, never a second fal submit. */
+  idempotencyKey?: string | null;
 }
 
 export interface VideoShot {
@@ -26,6 +28,7 @@ export interface ValidGenerateVideoRequest {
   duration: number;
   generateAudio: boolean;
   shotType: string;
+  idempotencyKey: string | null;
 }
 
 // Limits from the model page (../shared/seed) and the protocol reference §12: 3-15 s, prompt <= 2,500
@@ -72,6 +75,7 @@ const schema = z
       .nullish(),
     generateAudio: z.boolean().nullish(),
     shotType: z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').nullish(),
+    idempotencyKey: z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters').nullish(),
   })
   .superRefine((value, ctx) => {
     const hasPrompt = value.prompt !== null && value.prompt !== undefined;
@@ -106,6 +110,7 @@ export function validateGenerateVideoRequest(request: GenerateVideoRequest, path
     duration: v.duration ?? 5,
     generateAudio: v.generateAudio ?? false,
     shotType: v.shotType ?? 'customize',
+    idempotencyKey: v.idempotencyKey ?? null,
   };
 }
 

@@ -14,8 +14,10 @@ export interface HttpServerOptions {
   context: (request: IncomingMessage | Request) => Promise<GraphQLContext> | GraphQLContext;
   logger: Logger;
   graphiql: boolean;
-  /** Extra routes served before GraphQL (health checks, files); return true when handled. */
+  /** Extra routes served before GraphQL (health checks, files); return a Response when handled. */
   routes?: (request: Request) => Promise<Response | null> | Response | null;
+  /** How long close() lets in-flight requests finish before cutting connections. */
+  shutdownTimeoutMs?: number;
 }
 
 export interface HttpServer {
@@ -77,7 +79,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       warn: (...args: unknown[]) => options.logger.warn(args.map(String).join(' ')),
       error: (...args: unknown[]) => options.logger.error(args.map(describe).join(' ')),
     },
-    context: async (initial: YogaInitialContext) => options.context(initial.request),
+    // The Node request carries the Host header the client used (Yoga's Request URL does not).
+    context: async (initial: YogaInitialContext & { req?: IncomingMessage }) => options.context(initial.req ?? initial.request),
     plugins: options.routes
       ? [
           {
@@ -90,7 +93,19 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       : [],
   });
 
-  const server = createServer(yoga);
+  let closing = false;
+  const inFlight = new Map<import('node:http').ServerResponse, IncomingMessage>();
+  const server = createServer((req, res) => {
+    if (closing) {
+      // Stop accepting work: a load balancer retries this on another instance.
+      res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
+      res.end(JSON.stringify({ errors: [{ message: 'Server is shutting down' }] }));
+      return;
+    }
+    inFlight.set(res, req);
+    res.on('close', () => inFlight.delete(res));
+    void yoga(req, res);
+  });
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
   useServer(
     {
@@ -145,14 +160,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       });
     },
     async close() {
-      // 1001 "going away": clients such as graphql-ws retry against the next instance.
-      for (const client of wss.clients) client.close(1001, 'Server shutting down');
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Idle keep-alive sockets and open SSE responses would hold close() forever.
+      // 1001 "going away": clients such as graphql-ws reconnect, to the next instance.
+      for (const client of wss.clients) client.close(1001, 'Server shutting down');
+      const wsClosed = new Promise<void>((resolve) => wss.close(() => resolve()));
+      // Server-Sent Event responses never finish by themselves; end them so clients reconnect elsewhere.
+      for (const [res, req] of inFlight) if (req.headers.accept?.includes('text/event-stream')) res.end();
       server.closeIdleConnections();
+      // Let in-flight requests (a mutation waiting on fal's submit) finish, within the bound.
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, options.shutdownTimeoutMs ?? 10_000).unref());
+      const drained = (async () => {
+        while (inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      })();
+      await Promise.race([drained, deadline]);
       for (const socket of sockets) socket.destroy();
-      await closed;
+      await Promise.all([closed, wsClosed]);
     },
   };
 }

@@ -4,14 +4,21 @@
  */
 export type RangeResult =
   | { kind: 'full' }
+  | { kind: 'malformed' }
   | { kind: 'partial'; start: number; end: number }
   | { kind: 'unsatisfiable' };
 
-export function parseRange(header: string | null | undefined, size: number): RangeResult {
+/**
+ * `strict` reports a syntactically malformed header as such (our archive answers it with a clear 416);
+ * otherwise it is ignored and the whole file served, which RFC 9110 §14.2 allows (the simulator, like a
+ * CDN, does that). A valid multi-range request is always answered with the whole file.
+ */
+export function parseRange(header: string | null | undefined, size: number, options: { strict?: boolean } = {}): RangeResult {
   if (!header) return { kind: 'full' };
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  // A malformed or multi-range header is ignored, not an error (RFC 9110 §14.2).
-  if (!match || (match[1] === '' && match[2] === '')) return { kind: 'full' };
+  const value = header.trim();
+  if (/^bytes=\s*\d*\s*-\s*\d*\s*(,\s*\d*\s*-\s*\d*\s*)+$/.test(value)) return { kind: 'full' };
+  const match = /^bytes=(\d*)-(\d*)$/.exec(value);
+  if (!match || (match[1] === '' && match[2] === '')) return options.strict ? { kind: 'malformed' } : { kind: 'full' };
   let start: number;
   let end: number;
   if (match[1] === '') {
@@ -23,7 +30,7 @@ export function parseRange(header: string | null | undefined, size: number): Ran
   } else {
     start = Number(match[1]);
     end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
-    if (match[2] !== '' && Number(match[2]) < start) return { kind: 'full' };
+    if (match[2] !== '' && Number(match[2]) < start) return options.strict ? { kind: 'malformed' } : { kind: 'full' };
   }
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start >= size || size === 0) return { kind: 'unsatisfiable' };
   return { kind: 'partial', start, end };

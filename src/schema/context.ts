@@ -7,6 +7,8 @@ export interface GraphQLContext {
   generations: GenerationService;
   caller: Caller;
   server: ServerInfo;
+  /** Origin our own URLs (archived videos) are built on: PUBLIC_URL, or the origin the client used. */
+  publicOrigin: string;
 }
 
 export interface ServerInfo {

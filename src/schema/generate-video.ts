@@ -1,4 +1,4 @@
-import { InputValidationError } from '../generations/errors.ts';
+import { IdempotencyKeyConflictError, InputValidationError } from '../generations/errors.ts';
 import { builder } from './builder.ts';
 import { VideoGenerationRef } from './video-generation.ts';
 
@@ -18,6 +18,10 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
     duration: t.int({ required: false, defaultValue: 5, description: 'Seconds of video, 3 to 15.' }),
     generateAudio: t.boolean({ required: false, defaultValue: false, description: 'Generate native audio (costs more).' }),
     shotType: t.string({ required: false, defaultValue: 'customize' }),
+    idempotencyKey: t.string({
+      required: false,
+      description: 'Retrying with the same key and input within 24 hours returns the same generation instead of paying again (at most 255 characters).',
+    }),
   }),
 });
 
@@ -27,7 +31,7 @@ builder.mutationField('generateVideo', (t) =>
     description: 'Validates the input, records the generation and submits it to fal. Follow it with videoGenerationEvents.',
     args: { input: t.arg({ type: GenerateVideoInput, required: true }) },
     errors: {
-      types: [InputValidationError],
+      types: [InputValidationError, IdempotencyKeyConflictError],
       union: { name: 'GenerateVideoResult' },
       result: { name: 'GenerateVideoSuccess' },
       dataField: { name: 'generation' },

@@ -4,6 +4,7 @@ import './scalars.ts';
 import './errors.ts';
 import './video-generation.ts';
 import './generate-video.ts';
+import './cancel-generation.ts';
 import './generation-events.ts';
 import './server-info.ts';
 

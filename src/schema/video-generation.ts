@@ -34,10 +34,21 @@ const GenerationErrorRef = builder.objectRef<{ code: string; message: string }>(
   }),
 });
 
+export const ArchiveStatusEnum = builder.enumType('ArchiveStatus', {
+  description: 'Progress of copying the video from fal (whose URLs expire) into this server\'s own storage.',
+  values: ['PENDING', 'RETRYING', 'ARCHIVED', 'FAILED'] as const,
+});
+
 builder.prismaObject('VideoOutput', {
   name: 'VideoFile',
   fields: (t) => ({
-    url: t.exposeString('sourceUrl'),
+    url: t.string({
+      description: 'Stable URL on this server: the archived copy (with HTTP Range support), or a redirect to fal\'s URL until it is archived.',
+      resolve: (video, _args, ctx) => `${ctx.publicOrigin}/videos/${video.generationId}.mp4`,
+    }),
+    sourceUrl: t.exposeString('sourceUrl', { description: 'fal\'s URL for the file (temporary).' }),
+    archiveStatus: t.field({ type: ArchiveStatusEnum, resolve: (video) => video.archiveStatus }),
+    sha256: t.exposeString('archiveSha256', { nullable: true, description: 'SHA-256 of the archived file.' }),
     contentType: t.exposeString('contentType', { nullable: true }),
     fileName: t.exposeString('fileName', { nullable: true }),
     fileSize: t.exposeInt('fileSize', { nullable: true }),

@@ -36,10 +36,15 @@ export interface Collected<T> {
 /** Subscribes over graphql-ws and collects every payload until the server completes or errors. */
 export function collect<T = any>(client: Client, query: string, variables?: Record<string, unknown>): Collected<T> {
   const received: Array<GraphQLResponse<T>> = [];
-  const waiters: Array<{ ready: () => boolean; resolve: () => void }> = [];
+  const waiters: Array<{ ready: () => boolean; resolve: () => void; reject: (error: Error) => void }> = [];
   let cancel = () => {};
+  let failure: Error | null = null;
   const waitUntil = (ready: () => boolean) =>
-    ready() ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ ready, resolve }));
+    ready()
+      ? Promise.resolve()
+      : failure
+        ? Promise.reject(failure)
+        : new Promise<void>((resolve, reject) => waiters.push({ ready, resolve, reject }));
   const done = new Promise<Array<GraphQLResponse<T>>>((resolve, reject) => {
     cancel = client.subscribe<T>(
       { query, variables },
@@ -53,8 +58,15 @@ export function collect<T = any>(client: Client, query: string, variables?: Reco
             }
           }
         },
-        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
-        complete: () => resolve(received),
+        error: (error) => {
+          failure = error instanceof Error ? error : new Error(`subscription failed: ${describeError(error)}`);
+          for (const w of waiters.splice(0)) w.reject(failure);
+          reject(failure);
+        },
+        complete: () => {
+          for (const w of waiters.splice(0)) w.reject(new Error('subscription completed before the awaited condition'));
+          resolve(received);
+        },
       },
     );
   });
@@ -120,3 +132,11 @@ export const GENERATE = /* GraphQL */ `
     }
   }
 `;
+
+function describeError(error: unknown): string {
+  if (error && typeof error === 'object' && 'code' in error) {
+    const e = error as { code: number; reason?: string };
+    return `WebSocket closed with ${e.code} ${e.reason ?? ''}`.trim();
+  }
+  return JSON.stringify(error);
+}

@@ -23,6 +23,7 @@ describe('validateGenerateVideoRequest', () => {
       duration: 5,
       generateAudio: false,
       shotType: 'customize',
+      idempotencyKey: null,
     });
     expect(toFalInput(valid)).toEqual({ image_url: 'https://x.test/a.png', prompt: 'hi', duration: '5', generate_audio: false, shot_type: 'customize' });
   });

@@ -399,6 +399,23 @@ export type EnumGenerationStatusNullableWithAggregatesFilter<$PrismaModel = neve
   _max?: Prisma.NestedEnumGenerationStatusNullableFilter<$PrismaModel>
 }
 
+export type EnumArchiveStatusFilter<$PrismaModel = never> = {
+  equals?: $Enums.ArchiveStatus | Prisma.EnumArchiveStatusFieldRefInput<$PrismaModel>
+  in?: $Enums.ArchiveStatus[] | Prisma.ListEnumArchiveStatusFieldRefInput<$PrismaModel>
+  notIn?: $Enums.ArchiveStatus[] | Prisma.ListEnumArchiveStatusFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumArchiveStatusFilter<$PrismaModel> | $Enums.ArchiveStatus
+}
+
+export type EnumArchiveStatusWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.ArchiveStatus | Prisma.EnumArchiveStatusFieldRefInput<$PrismaModel>
+  in?: $Enums.ArchiveStatus[] | Prisma.ListEnumArchiveStatusFieldRefInput<$PrismaModel>
+  notIn?: $Enums.ArchiveStatus[] | Prisma.ListEnumArchiveStatusFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumArchiveStatusWithAggregatesFilter<$PrismaModel> | $Enums.ArchiveStatus
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumArchiveStatusFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumArchiveStatusFilter<$PrismaModel>
+}
+
 export type NestedUuidFilter<$PrismaModel = never> = {
   equals?: string | Prisma.StringFieldRefInput<$PrismaModel>
   in?: string[] | Prisma.ListStringFieldRefInput<$PrismaModel>
@@ -739,6 +756,23 @@ export type NestedEnumGenerationStatusNullableWithAggregatesFilter<$PrismaModel 
   _count?: Prisma.NestedIntNullableFilter<$PrismaModel>
   _min?: Prisma.NestedEnumGenerationStatusNullableFilter<$PrismaModel>
   _max?: Prisma.NestedEnumGenerationStatusNullableFilter<$PrismaModel>
+}
+
+export type NestedEnumArchiveStatusFilter<$PrismaModel = never> = {
+  equals?: $Enums.ArchiveStatus | Prisma.EnumArchiveStatusFieldRefInput<$PrismaModel>
+  in?: $Enums.ArchiveStatus[] | Prisma.ListEnumArchiveStatusFieldRefInput<$PrismaModel>
+  notIn?: $Enums.ArchiveStatus[] | Prisma.ListEnumArchiveStatusFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumArchiveStatusFilter<$PrismaModel> | $Enums.ArchiveStatus
+}
+
+export type NestedEnumArchiveStatusWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.ArchiveStatus | Prisma.EnumArchiveStatusFieldRefInput<$PrismaModel>
+  in?: $Enums.ArchiveStatus[] | Prisma.ListEnumArchiveStatusFieldRefInput<$PrismaModel>
+  notIn?: $Enums.ArchiveStatus[] | Prisma.ListEnumArchiveStatusFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumArchiveStatusWithAggregatesFilter<$PrismaModel> | $Enums.ArchiveStatus
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumArchiveStatusFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumArchiveStatusFilter<$PrismaModel>
 }
 
 

@@ -35,3 +35,13 @@ export const GenerationEventKind = {
 } as const
 
 export type GenerationEventKind = (typeof GenerationEventKind)[keyof typeof GenerationEventKind]
+
+
+export const ArchiveStatus = {
+  PENDING: 'PENDING',
+  RETRYING: 'RETRYING',
+  ARCHIVED: 'ARCHIVED',
+  FAILED: 'FAILED'
+} as const
+
+export type ArchiveStatus = (typeof ArchiveStatus)[keyof typeof ArchiveStatus]

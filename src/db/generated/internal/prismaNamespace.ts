@@ -696,6 +696,10 @@ export const GenerationScalarFieldEnum = {
   generateAudio: 'generateAudio',
   shotType: 'shotType',
   falInput: 'falInput',
+  idempotencyKey: 'idempotencyKey',
+  idempotencyHash: 'idempotencyHash',
+  cancelRequestedAt: 'cancelRequestedAt',
+  deadlineAt: 'deadlineAt',
   lastSequence: 'lastSequence',
   errorCode: 'errorCode',
   errorMessage: 'errorMessage',
@@ -731,7 +735,15 @@ export const VideoOutputScalarFieldEnum = {
   contentType: 'contentType',
   fileName: 'fileName',
   fileSize: 'fileSize',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  archiveStatus: 'archiveStatus',
+  archivePath: 'archivePath',
+  archiveSha256: 'archiveSha256',
+  archiveSize: 'archiveSize',
+  archiveAttempts: 'archiveAttempts',
+  archiveError: 'archiveError',
+  nextArchiveAt: 'nextArchiveAt',
+  archivedAt: 'archivedAt'
 } as const
 
 export type VideoOutputScalarFieldEnum = (typeof VideoOutputScalarFieldEnum)[keyof typeof VideoOutputScalarFieldEnum]
@@ -893,6 +905,20 @@ export type EnumGenerationEventKindFieldRefInput<$PrismaModel> = FieldRefInputTy
  * Reference to a field of type 'GenerationEventKind[]'
  */
 export type ListEnumGenerationEventKindFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'GenerationEventKind[]'>
+    
+
+
+/**
+ * Reference to a field of type 'ArchiveStatus'
+ */
+export type EnumArchiveStatusFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'ArchiveStatus'>
+    
+
+
+/**
+ * Reference to a field of type 'ArchiveStatus[]'
+ */
+export type ListEnumArchiveStatusFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'ArchiveStatus[]'>
     
 
 

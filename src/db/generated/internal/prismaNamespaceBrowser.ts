@@ -88,6 +88,10 @@ export const GenerationScalarFieldEnum = {
   generateAudio: 'generateAudio',
   shotType: 'shotType',
   falInput: 'falInput',
+  idempotencyKey: 'idempotencyKey',
+  idempotencyHash: 'idempotencyHash',
+  cancelRequestedAt: 'cancelRequestedAt',
+  deadlineAt: 'deadlineAt',
   lastSequence: 'lastSequence',
   errorCode: 'errorCode',
   errorMessage: 'errorMessage',
@@ -123,7 +127,15 @@ export const VideoOutputScalarFieldEnum = {
   contentType: 'contentType',
   fileName: 'fileName',
   fileSize: 'fileSize',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  archiveStatus: 'archiveStatus',
+  archivePath: 'archivePath',
+  archiveSha256: 'archiveSha256',
+  archiveSize: 'archiveSize',
+  archiveAttempts: 'archiveAttempts',
+  archiveError: 'archiveError',
+  nextArchiveAt: 'nextArchiveAt',
+  archivedAt: 'archivedAt'
 } as const
 
 export type VideoOutputScalarFieldEnum = (typeof VideoOutputScalarFieldEnum)[keyof typeof VideoOutputScalarFieldEnum]

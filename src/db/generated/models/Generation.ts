@@ -52,6 +52,10 @@ export type GenerationMinAggregateOutputType = {
   duration: number | null
   generateAudio: boolean | null
   shotType: string | null
+  idempotencyKey: string | null
+  idempotencyHash: string | null
+  cancelRequestedAt: Date | null
+  deadlineAt: Date | null
   lastSequence: number | null
   errorCode: string | null
   errorMessage: string | null
@@ -77,6 +81,10 @@ export type GenerationMaxAggregateOutputType = {
   duration: number | null
   generateAudio: boolean | null
   shotType: string | null
+  idempotencyKey: string | null
+  idempotencyHash: string | null
+  cancelRequestedAt: Date | null
+  deadlineAt: Date | null
   lastSequence: number | null
   errorCode: string | null
   errorMessage: string | null
@@ -104,6 +112,10 @@ export type GenerationCountAggregateOutputType = {
   generateAudio: number
   shotType: number
   falInput: number
+  idempotencyKey: number
+  idempotencyHash: number
+  cancelRequestedAt: number
+  deadlineAt: number
   lastSequence: number
   errorCode: number
   errorMessage: number
@@ -143,6 +155,10 @@ export type GenerationMinAggregateInputType = {
   duration?: true
   generateAudio?: true
   shotType?: true
+  idempotencyKey?: true
+  idempotencyHash?: true
+  cancelRequestedAt?: true
+  deadlineAt?: true
   lastSequence?: true
   errorCode?: true
   errorMessage?: true
@@ -168,6 +184,10 @@ export type GenerationMaxAggregateInputType = {
   duration?: true
   generateAudio?: true
   shotType?: true
+  idempotencyKey?: true
+  idempotencyHash?: true
+  cancelRequestedAt?: true
+  deadlineAt?: true
   lastSequence?: true
   errorCode?: true
   errorMessage?: true
@@ -195,6 +215,10 @@ export type GenerationCountAggregateInputType = {
   generateAudio?: true
   shotType?: true
   falInput?: true
+  idempotencyKey?: true
+  idempotencyHash?: true
+  cancelRequestedAt?: true
+  deadlineAt?: true
   lastSequence?: true
   errorCode?: true
   errorMessage?: true
@@ -309,6 +333,10 @@ export type GenerationGroupByOutputType = {
   generateAudio: boolean
   shotType: string
   falInput: runtime.JsonValue
+  idempotencyKey: string | null
+  idempotencyHash: string | null
+  cancelRequestedAt: Date | null
+  deadlineAt: Date | null
   lastSequence: number
   errorCode: string | null
   errorMessage: string | null
@@ -359,6 +387,10 @@ export type GenerationWhereInput = {
   generateAudio?: Prisma.BoolFilter<"Generation"> | boolean
   shotType?: Prisma.StringFilter<"Generation"> | string
   falInput?: Prisma.JsonFilter<"Generation">
+  idempotencyKey?: Prisma.StringNullableFilter<"Generation"> | string | null
+  idempotencyHash?: Prisma.StringNullableFilter<"Generation"> | string | null
+  cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
+  deadlineAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   lastSequence?: Prisma.IntFilter<"Generation"> | number
   errorCode?: Prisma.StringNullableFilter<"Generation"> | string | null
   errorMessage?: Prisma.StringNullableFilter<"Generation"> | string | null
@@ -388,6 +420,10 @@ export type GenerationOrderByWithRelationInput = {
   generateAudio?: Prisma.SortOrder
   shotType?: Prisma.SortOrder
   falInput?: Prisma.SortOrder
+  idempotencyKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  idempotencyHash?: Prisma.SortOrderInput | Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  deadlineAt?: Prisma.SortOrderInput | Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrderInput | Prisma.SortOrder
   errorMessage?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -404,6 +440,7 @@ export type GenerationOrderByWithRelationInput = {
 export type GenerationWhereUniqueInput = Prisma.AtLeast<{
   id?: string
   falRequestId?: string
+  tenantId_idempotencyKey?: Prisma.GenerationTenantIdIdempotencyKeyCompoundUniqueInput
   AND?: Prisma.GenerationWhereInput | Prisma.GenerationWhereInput[]
   OR?: Prisma.GenerationWhereInput[]
   NOT?: Prisma.GenerationWhereInput | Prisma.GenerationWhereInput[]
@@ -420,6 +457,10 @@ export type GenerationWhereUniqueInput = Prisma.AtLeast<{
   generateAudio?: Prisma.BoolFilter<"Generation"> | boolean
   shotType?: Prisma.StringFilter<"Generation"> | string
   falInput?: Prisma.JsonFilter<"Generation">
+  idempotencyKey?: Prisma.StringNullableFilter<"Generation"> | string | null
+  idempotencyHash?: Prisma.StringNullableFilter<"Generation"> | string | null
+  cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
+  deadlineAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   lastSequence?: Prisma.IntFilter<"Generation"> | number
   errorCode?: Prisma.StringNullableFilter<"Generation"> | string | null
   errorMessage?: Prisma.StringNullableFilter<"Generation"> | string | null
@@ -431,7 +472,7 @@ export type GenerationWhereUniqueInput = Prisma.AtLeast<{
   completedAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   events?: Prisma.GenerationEventListRelationFilter
   video?: Prisma.XOR<Prisma.VideoOutputNullableScalarRelationFilter, Prisma.VideoOutputWhereInput> | null
-}, "id" | "falRequestId">
+}, "id" | "falRequestId" | "tenantId_idempotencyKey">
 
 export type GenerationOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
@@ -449,6 +490,10 @@ export type GenerationOrderByWithAggregationInput = {
   generateAudio?: Prisma.SortOrder
   shotType?: Prisma.SortOrder
   falInput?: Prisma.SortOrder
+  idempotencyKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  idempotencyHash?: Prisma.SortOrderInput | Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  deadlineAt?: Prisma.SortOrderInput | Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrderInput | Prisma.SortOrder
   errorMessage?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -484,6 +529,10 @@ export type GenerationScalarWhereWithAggregatesInput = {
   generateAudio?: Prisma.BoolWithAggregatesFilter<"Generation"> | boolean
   shotType?: Prisma.StringWithAggregatesFilter<"Generation"> | string
   falInput?: Prisma.JsonWithAggregatesFilter<"Generation">
+  idempotencyKey?: Prisma.StringNullableWithAggregatesFilter<"Generation"> | string | null
+  idempotencyHash?: Prisma.StringNullableWithAggregatesFilter<"Generation"> | string | null
+  cancelRequestedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Generation"> | Date | string | null
+  deadlineAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Generation"> | Date | string | null
   lastSequence?: Prisma.IntWithAggregatesFilter<"Generation"> | number
   errorCode?: Prisma.StringNullableWithAggregatesFilter<"Generation"> | string | null
   errorMessage?: Prisma.StringNullableWithAggregatesFilter<"Generation"> | string | null
@@ -511,6 +560,10 @@ export type GenerationCreateInput = {
   generateAudio: boolean
   shotType: string
   falInput: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  idempotencyHash?: string | null
+  cancelRequestedAt?: Date | string | null
+  deadlineAt?: Date | string | null
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -540,6 +593,10 @@ export type GenerationUncheckedCreateInput = {
   generateAudio: boolean
   shotType: string
   falInput: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  idempotencyHash?: string | null
+  cancelRequestedAt?: Date | string | null
+  deadlineAt?: Date | string | null
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -569,6 +626,10 @@ export type GenerationUpdateInput = {
   generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
   shotType?: Prisma.StringFieldUpdateOperationsInput | string
   falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -598,6 +659,10 @@ export type GenerationUncheckedUpdateInput = {
   generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
   shotType?: Prisma.StringFieldUpdateOperationsInput | string
   falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -627,6 +692,10 @@ export type GenerationCreateManyInput = {
   generateAudio: boolean
   shotType: string
   falInput: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  idempotencyHash?: string | null
+  cancelRequestedAt?: Date | string | null
+  deadlineAt?: Date | string | null
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -654,6 +723,10 @@ export type GenerationUpdateManyMutationInput = {
   generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
   shotType?: Prisma.StringFieldUpdateOperationsInput | string
   falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -681,6 +754,10 @@ export type GenerationUncheckedUpdateManyInput = {
   generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
   shotType?: Prisma.StringFieldUpdateOperationsInput | string
   falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -690,6 +767,11 @@ export type GenerationUncheckedUpdateManyInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+}
+
+export type GenerationTenantIdIdempotencyKeyCompoundUniqueInput = {
+  tenantId: string
+  idempotencyKey: string
 }
 
 export type GenerationCountOrderByAggregateInput = {
@@ -708,6 +790,10 @@ export type GenerationCountOrderByAggregateInput = {
   generateAudio?: Prisma.SortOrder
   shotType?: Prisma.SortOrder
   falInput?: Prisma.SortOrder
+  idempotencyKey?: Prisma.SortOrder
+  idempotencyHash?: Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrder
+  deadlineAt?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrder
   errorMessage?: Prisma.SortOrder
@@ -739,6 +825,10 @@ export type GenerationMaxOrderByAggregateInput = {
   duration?: Prisma.SortOrder
   generateAudio?: Prisma.SortOrder
   shotType?: Prisma.SortOrder
+  idempotencyKey?: Prisma.SortOrder
+  idempotencyHash?: Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrder
+  deadlineAt?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrder
   errorMessage?: Prisma.SortOrder
@@ -764,6 +854,10 @@ export type GenerationMinOrderByAggregateInput = {
   duration?: Prisma.SortOrder
   generateAudio?: Prisma.SortOrder
   shotType?: Prisma.SortOrder
+  idempotencyKey?: Prisma.SortOrder
+  idempotencyHash?: Prisma.SortOrder
+  cancelRequestedAt?: Prisma.SortOrder
+  deadlineAt?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrder
   errorMessage?: Prisma.SortOrder
@@ -874,6 +968,10 @@ export type GenerationCreateWithoutEventsInput = {
   generateAudio: boolean
   shotType: string
   falInput: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  idempotencyHash?: string | null
+  cancelRequestedAt?: Date | string | null
+  deadlineAt?: Date | string | null
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -902,6 +1000,10 @@ export type GenerationUncheckedCreateWithoutEventsInput = {
   generateAudio: boolean
   shotType: string
   falInput: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  idempotencyHash?: string | null
+  cancelRequestedAt?: Date | string | null
+  deadlineAt?: Date | string | null
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -946,6 +1048,10 @@ export type GenerationUpdateWithoutEventsInput = {
   generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
   shotType?: Prisma.StringFieldUpdateOperationsInput | string
   falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -974,6 +1080,10 @@ export type GenerationUncheckedUpdateWithoutEventsInput = {
   generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
   shotType?: Prisma.StringFieldUpdateOperationsInput | string
   falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1002,6 +1112,10 @@ export type GenerationCreateWithoutVideoInput = {
   generateAudio: boolean
   shotType: string
   falInput: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  idempotencyHash?: string | null
+  cancelRequestedAt?: Date | string | null
+  deadlineAt?: Date | string | null
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1030,6 +1144,10 @@ export type GenerationUncheckedCreateWithoutVideoInput = {
   generateAudio: boolean
   shotType: string
   falInput: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  idempotencyHash?: string | null
+  cancelRequestedAt?: Date | string | null
+  deadlineAt?: Date | string | null
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1074,6 +1192,10 @@ export type GenerationUpdateWithoutVideoInput = {
   generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
   shotType?: Prisma.StringFieldUpdateOperationsInput | string
   falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1102,6 +1224,10 @@ export type GenerationUncheckedUpdateWithoutVideoInput = {
   generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
   shotType?: Prisma.StringFieldUpdateOperationsInput | string
   falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1161,6 +1287,10 @@ export type GenerationSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   generateAudio?: boolean
   shotType?: boolean
   falInput?: boolean
+  idempotencyKey?: boolean
+  idempotencyHash?: boolean
+  cancelRequestedAt?: boolean
+  deadlineAt?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1191,6 +1321,10 @@ export type GenerationSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   generateAudio?: boolean
   shotType?: boolean
   falInput?: boolean
+  idempotencyKey?: boolean
+  idempotencyHash?: boolean
+  cancelRequestedAt?: boolean
+  deadlineAt?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1218,6 +1352,10 @@ export type GenerationSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   generateAudio?: boolean
   shotType?: boolean
   falInput?: boolean
+  idempotencyKey?: boolean
+  idempotencyHash?: boolean
+  cancelRequestedAt?: boolean
+  deadlineAt?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1245,6 +1383,10 @@ export type GenerationSelectScalar = {
   generateAudio?: boolean
   shotType?: boolean
   falInput?: boolean
+  idempotencyKey?: boolean
+  idempotencyHash?: boolean
+  cancelRequestedAt?: boolean
+  deadlineAt?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1256,7 +1398,7 @@ export type GenerationSelectScalar = {
   completedAt?: boolean
 }
 
-export type GenerationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "status" | "backend" | "endpointId" | "falRequestId" | "queuePosition" | "imageUrl" | "endImageUrl" | "prompt" | "multiPrompt" | "duration" | "generateAudio" | "shotType" | "falInput" | "lastSequence" | "errorCode" | "errorMessage" | "leaseOwner" | "leaseExpiresAt" | "createdAt" | "updatedAt" | "startedAt" | "completedAt", ExtArgs["result"]["generation"]>
+export type GenerationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "status" | "backend" | "endpointId" | "falRequestId" | "queuePosition" | "imageUrl" | "endImageUrl" | "prompt" | "multiPrompt" | "duration" | "generateAudio" | "shotType" | "falInput" | "idempotencyKey" | "idempotencyHash" | "cancelRequestedAt" | "deadlineAt" | "lastSequence" | "errorCode" | "errorMessage" | "leaseOwner" | "leaseExpiresAt" | "createdAt" | "updatedAt" | "startedAt" | "completedAt", ExtArgs["result"]["generation"]>
 export type GenerationInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   events?: boolean | Prisma.Generation$eventsArgs<ExtArgs>
   video?: boolean | Prisma.Generation$videoArgs<ExtArgs>
@@ -1287,6 +1429,10 @@ export type $GenerationPayload<ExtArgs extends runtime.Types.Extensions.Internal
     generateAudio: boolean
     shotType: string
     falInput: runtime.JsonValue
+    idempotencyKey: string | null
+    idempotencyHash: string | null
+    cancelRequestedAt: Date | null
+    deadlineAt: Date | null
     lastSequence: number
     errorCode: string | null
     errorMessage: string | null
@@ -1736,6 +1882,10 @@ export interface GenerationFieldRefs {
   readonly generateAudio: Prisma.FieldRef<"Generation", 'Boolean'>
   readonly shotType: Prisma.FieldRef<"Generation", 'String'>
   readonly falInput: Prisma.FieldRef<"Generation", 'Json'>
+  readonly idempotencyKey: Prisma.FieldRef<"Generation", 'String'>
+  readonly idempotencyHash: Prisma.FieldRef<"Generation", 'String'>
+  readonly cancelRequestedAt: Prisma.FieldRef<"Generation", 'DateTime'>
+  readonly deadlineAt: Prisma.FieldRef<"Generation", 'DateTime'>
   readonly lastSequence: Prisma.FieldRef<"Generation", 'Int'>
   readonly errorCode: Prisma.FieldRef<"Generation", 'String'>
   readonly errorMessage: Prisma.FieldRef<"Generation", 'String'>

@@ -28,10 +28,14 @@ export type AggregateVideoOutput = {
 
 export type VideoOutputAvgAggregateOutputType = {
   fileSize: number | null
+  archiveSize: number | null
+  archiveAttempts: number | null
 }
 
 export type VideoOutputSumAggregateOutputType = {
   fileSize: number | null
+  archiveSize: number | null
+  archiveAttempts: number | null
 }
 
 export type VideoOutputMinAggregateOutputType = {
@@ -41,6 +45,14 @@ export type VideoOutputMinAggregateOutputType = {
   fileName: string | null
   fileSize: number | null
   createdAt: Date | null
+  archiveStatus: $Enums.ArchiveStatus | null
+  archivePath: string | null
+  archiveSha256: string | null
+  archiveSize: number | null
+  archiveAttempts: number | null
+  archiveError: string | null
+  nextArchiveAt: Date | null
+  archivedAt: Date | null
 }
 
 export type VideoOutputMaxAggregateOutputType = {
@@ -50,6 +62,14 @@ export type VideoOutputMaxAggregateOutputType = {
   fileName: string | null
   fileSize: number | null
   createdAt: Date | null
+  archiveStatus: $Enums.ArchiveStatus | null
+  archivePath: string | null
+  archiveSha256: string | null
+  archiveSize: number | null
+  archiveAttempts: number | null
+  archiveError: string | null
+  nextArchiveAt: Date | null
+  archivedAt: Date | null
 }
 
 export type VideoOutputCountAggregateOutputType = {
@@ -59,16 +79,28 @@ export type VideoOutputCountAggregateOutputType = {
   fileName: number
   fileSize: number
   createdAt: number
+  archiveStatus: number
+  archivePath: number
+  archiveSha256: number
+  archiveSize: number
+  archiveAttempts: number
+  archiveError: number
+  nextArchiveAt: number
+  archivedAt: number
   _all: number
 }
 
 
 export type VideoOutputAvgAggregateInputType = {
   fileSize?: true
+  archiveSize?: true
+  archiveAttempts?: true
 }
 
 export type VideoOutputSumAggregateInputType = {
   fileSize?: true
+  archiveSize?: true
+  archiveAttempts?: true
 }
 
 export type VideoOutputMinAggregateInputType = {
@@ -78,6 +110,14 @@ export type VideoOutputMinAggregateInputType = {
   fileName?: true
   fileSize?: true
   createdAt?: true
+  archiveStatus?: true
+  archivePath?: true
+  archiveSha256?: true
+  archiveSize?: true
+  archiveAttempts?: true
+  archiveError?: true
+  nextArchiveAt?: true
+  archivedAt?: true
 }
 
 export type VideoOutputMaxAggregateInputType = {
@@ -87,6 +127,14 @@ export type VideoOutputMaxAggregateInputType = {
   fileName?: true
   fileSize?: true
   createdAt?: true
+  archiveStatus?: true
+  archivePath?: true
+  archiveSha256?: true
+  archiveSize?: true
+  archiveAttempts?: true
+  archiveError?: true
+  nextArchiveAt?: true
+  archivedAt?: true
 }
 
 export type VideoOutputCountAggregateInputType = {
@@ -96,6 +144,14 @@ export type VideoOutputCountAggregateInputType = {
   fileName?: true
   fileSize?: true
   createdAt?: true
+  archiveStatus?: true
+  archivePath?: true
+  archiveSha256?: true
+  archiveSize?: true
+  archiveAttempts?: true
+  archiveError?: true
+  nextArchiveAt?: true
+  archivedAt?: true
   _all?: true
 }
 
@@ -192,6 +248,14 @@ export type VideoOutputGroupByOutputType = {
   fileName: string | null
   fileSize: number | null
   createdAt: Date
+  archiveStatus: $Enums.ArchiveStatus
+  archivePath: string | null
+  archiveSha256: string | null
+  archiveSize: number | null
+  archiveAttempts: number
+  archiveError: string | null
+  nextArchiveAt: Date | null
+  archivedAt: Date | null
   _count: VideoOutputCountAggregateOutputType | null
   _avg: VideoOutputAvgAggregateOutputType | null
   _sum: VideoOutputSumAggregateOutputType | null
@@ -224,6 +288,14 @@ export type VideoOutputWhereInput = {
   fileName?: Prisma.StringNullableFilter<"VideoOutput"> | string | null
   fileSize?: Prisma.IntNullableFilter<"VideoOutput"> | number | null
   createdAt?: Prisma.DateTimeFilter<"VideoOutput"> | Date | string
+  archiveStatus?: Prisma.EnumArchiveStatusFilter<"VideoOutput"> | $Enums.ArchiveStatus
+  archivePath?: Prisma.StringNullableFilter<"VideoOutput"> | string | null
+  archiveSha256?: Prisma.StringNullableFilter<"VideoOutput"> | string | null
+  archiveSize?: Prisma.IntNullableFilter<"VideoOutput"> | number | null
+  archiveAttempts?: Prisma.IntFilter<"VideoOutput"> | number
+  archiveError?: Prisma.StringNullableFilter<"VideoOutput"> | string | null
+  nextArchiveAt?: Prisma.DateTimeNullableFilter<"VideoOutput"> | Date | string | null
+  archivedAt?: Prisma.DateTimeNullableFilter<"VideoOutput"> | Date | string | null
   generation?: Prisma.XOR<Prisma.GenerationScalarRelationFilter, Prisma.GenerationWhereInput>
 }
 
@@ -234,6 +306,14 @@ export type VideoOutputOrderByWithRelationInput = {
   fileName?: Prisma.SortOrderInput | Prisma.SortOrder
   fileSize?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  archiveStatus?: Prisma.SortOrder
+  archivePath?: Prisma.SortOrderInput | Prisma.SortOrder
+  archiveSha256?: Prisma.SortOrderInput | Prisma.SortOrder
+  archiveSize?: Prisma.SortOrderInput | Prisma.SortOrder
+  archiveAttempts?: Prisma.SortOrder
+  archiveError?: Prisma.SortOrderInput | Prisma.SortOrder
+  nextArchiveAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  archivedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   generation?: Prisma.GenerationOrderByWithRelationInput
 }
 
@@ -247,6 +327,14 @@ export type VideoOutputWhereUniqueInput = Prisma.AtLeast<{
   fileName?: Prisma.StringNullableFilter<"VideoOutput"> | string | null
   fileSize?: Prisma.IntNullableFilter<"VideoOutput"> | number | null
   createdAt?: Prisma.DateTimeFilter<"VideoOutput"> | Date | string
+  archiveStatus?: Prisma.EnumArchiveStatusFilter<"VideoOutput"> | $Enums.ArchiveStatus
+  archivePath?: Prisma.StringNullableFilter<"VideoOutput"> | string | null
+  archiveSha256?: Prisma.StringNullableFilter<"VideoOutput"> | string | null
+  archiveSize?: Prisma.IntNullableFilter<"VideoOutput"> | number | null
+  archiveAttempts?: Prisma.IntFilter<"VideoOutput"> | number
+  archiveError?: Prisma.StringNullableFilter<"VideoOutput"> | string | null
+  nextArchiveAt?: Prisma.DateTimeNullableFilter<"VideoOutput"> | Date | string | null
+  archivedAt?: Prisma.DateTimeNullableFilter<"VideoOutput"> | Date | string | null
   generation?: Prisma.XOR<Prisma.GenerationScalarRelationFilter, Prisma.GenerationWhereInput>
 }, "generationId">
 
@@ -257,6 +345,14 @@ export type VideoOutputOrderByWithAggregationInput = {
   fileName?: Prisma.SortOrderInput | Prisma.SortOrder
   fileSize?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  archiveStatus?: Prisma.SortOrder
+  archivePath?: Prisma.SortOrderInput | Prisma.SortOrder
+  archiveSha256?: Prisma.SortOrderInput | Prisma.SortOrder
+  archiveSize?: Prisma.SortOrderInput | Prisma.SortOrder
+  archiveAttempts?: Prisma.SortOrder
+  archiveError?: Prisma.SortOrderInput | Prisma.SortOrder
+  nextArchiveAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  archivedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.VideoOutputCountOrderByAggregateInput
   _avg?: Prisma.VideoOutputAvgOrderByAggregateInput
   _max?: Prisma.VideoOutputMaxOrderByAggregateInput
@@ -274,6 +370,14 @@ export type VideoOutputScalarWhereWithAggregatesInput = {
   fileName?: Prisma.StringNullableWithAggregatesFilter<"VideoOutput"> | string | null
   fileSize?: Prisma.IntNullableWithAggregatesFilter<"VideoOutput"> | number | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"VideoOutput"> | Date | string
+  archiveStatus?: Prisma.EnumArchiveStatusWithAggregatesFilter<"VideoOutput"> | $Enums.ArchiveStatus
+  archivePath?: Prisma.StringNullableWithAggregatesFilter<"VideoOutput"> | string | null
+  archiveSha256?: Prisma.StringNullableWithAggregatesFilter<"VideoOutput"> | string | null
+  archiveSize?: Prisma.IntNullableWithAggregatesFilter<"VideoOutput"> | number | null
+  archiveAttempts?: Prisma.IntWithAggregatesFilter<"VideoOutput"> | number
+  archiveError?: Prisma.StringNullableWithAggregatesFilter<"VideoOutput"> | string | null
+  nextArchiveAt?: Prisma.DateTimeNullableWithAggregatesFilter<"VideoOutput"> | Date | string | null
+  archivedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"VideoOutput"> | Date | string | null
 }
 
 export type VideoOutputCreateInput = {
@@ -282,6 +386,14 @@ export type VideoOutputCreateInput = {
   fileName?: string | null
   fileSize?: number | null
   createdAt?: Date | string
+  archiveStatus?: $Enums.ArchiveStatus
+  archivePath?: string | null
+  archiveSha256?: string | null
+  archiveSize?: number | null
+  archiveAttempts?: number
+  archiveError?: string | null
+  nextArchiveAt?: Date | string | null
+  archivedAt?: Date | string | null
   generation: Prisma.GenerationCreateNestedOneWithoutVideoInput
 }
 
@@ -292,6 +404,14 @@ export type VideoOutputUncheckedCreateInput = {
   fileName?: string | null
   fileSize?: number | null
   createdAt?: Date | string
+  archiveStatus?: $Enums.ArchiveStatus
+  archivePath?: string | null
+  archiveSha256?: string | null
+  archiveSize?: number | null
+  archiveAttempts?: number
+  archiveError?: string | null
+  nextArchiveAt?: Date | string | null
+  archivedAt?: Date | string | null
 }
 
 export type VideoOutputUpdateInput = {
@@ -300,6 +420,14 @@ export type VideoOutputUpdateInput = {
   fileName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   fileSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  archiveStatus?: Prisma.EnumArchiveStatusFieldUpdateOperationsInput | $Enums.ArchiveStatus
+  archivePath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  archiveAttempts?: Prisma.IntFieldUpdateOperationsInput | number
+  archiveError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextArchiveAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  archivedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   generation?: Prisma.GenerationUpdateOneRequiredWithoutVideoNestedInput
 }
 
@@ -310,6 +438,14 @@ export type VideoOutputUncheckedUpdateInput = {
   fileName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   fileSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  archiveStatus?: Prisma.EnumArchiveStatusFieldUpdateOperationsInput | $Enums.ArchiveStatus
+  archivePath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  archiveAttempts?: Prisma.IntFieldUpdateOperationsInput | number
+  archiveError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextArchiveAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  archivedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type VideoOutputCreateManyInput = {
@@ -319,6 +455,14 @@ export type VideoOutputCreateManyInput = {
   fileName?: string | null
   fileSize?: number | null
   createdAt?: Date | string
+  archiveStatus?: $Enums.ArchiveStatus
+  archivePath?: string | null
+  archiveSha256?: string | null
+  archiveSize?: number | null
+  archiveAttempts?: number
+  archiveError?: string | null
+  nextArchiveAt?: Date | string | null
+  archivedAt?: Date | string | null
 }
 
 export type VideoOutputUpdateManyMutationInput = {
@@ -327,6 +471,14 @@ export type VideoOutputUpdateManyMutationInput = {
   fileName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   fileSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  archiveStatus?: Prisma.EnumArchiveStatusFieldUpdateOperationsInput | $Enums.ArchiveStatus
+  archivePath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  archiveAttempts?: Prisma.IntFieldUpdateOperationsInput | number
+  archiveError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextArchiveAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  archivedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type VideoOutputUncheckedUpdateManyInput = {
@@ -336,6 +488,14 @@ export type VideoOutputUncheckedUpdateManyInput = {
   fileName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   fileSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  archiveStatus?: Prisma.EnumArchiveStatusFieldUpdateOperationsInput | $Enums.ArchiveStatus
+  archivePath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  archiveAttempts?: Prisma.IntFieldUpdateOperationsInput | number
+  archiveError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextArchiveAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  archivedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type VideoOutputNullableScalarRelationFilter = {
@@ -350,10 +510,20 @@ export type VideoOutputCountOrderByAggregateInput = {
   fileName?: Prisma.SortOrder
   fileSize?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  archiveStatus?: Prisma.SortOrder
+  archivePath?: Prisma.SortOrder
+  archiveSha256?: Prisma.SortOrder
+  archiveSize?: Prisma.SortOrder
+  archiveAttempts?: Prisma.SortOrder
+  archiveError?: Prisma.SortOrder
+  nextArchiveAt?: Prisma.SortOrder
+  archivedAt?: Prisma.SortOrder
 }
 
 export type VideoOutputAvgOrderByAggregateInput = {
   fileSize?: Prisma.SortOrder
+  archiveSize?: Prisma.SortOrder
+  archiveAttempts?: Prisma.SortOrder
 }
 
 export type VideoOutputMaxOrderByAggregateInput = {
@@ -363,6 +533,14 @@ export type VideoOutputMaxOrderByAggregateInput = {
   fileName?: Prisma.SortOrder
   fileSize?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  archiveStatus?: Prisma.SortOrder
+  archivePath?: Prisma.SortOrder
+  archiveSha256?: Prisma.SortOrder
+  archiveSize?: Prisma.SortOrder
+  archiveAttempts?: Prisma.SortOrder
+  archiveError?: Prisma.SortOrder
+  nextArchiveAt?: Prisma.SortOrder
+  archivedAt?: Prisma.SortOrder
 }
 
 export type VideoOutputMinOrderByAggregateInput = {
@@ -372,10 +550,20 @@ export type VideoOutputMinOrderByAggregateInput = {
   fileName?: Prisma.SortOrder
   fileSize?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  archiveStatus?: Prisma.SortOrder
+  archivePath?: Prisma.SortOrder
+  archiveSha256?: Prisma.SortOrder
+  archiveSize?: Prisma.SortOrder
+  archiveAttempts?: Prisma.SortOrder
+  archiveError?: Prisma.SortOrder
+  nextArchiveAt?: Prisma.SortOrder
+  archivedAt?: Prisma.SortOrder
 }
 
 export type VideoOutputSumOrderByAggregateInput = {
   fileSize?: Prisma.SortOrder
+  archiveSize?: Prisma.SortOrder
+  archiveAttempts?: Prisma.SortOrder
 }
 
 export type VideoOutputCreateNestedOneWithoutGenerationInput = {
@@ -410,12 +598,24 @@ export type VideoOutputUncheckedUpdateOneWithoutGenerationNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.VideoOutputUpdateToOneWithWhereWithoutGenerationInput, Prisma.VideoOutputUpdateWithoutGenerationInput>, Prisma.VideoOutputUncheckedUpdateWithoutGenerationInput>
 }
 
+export type EnumArchiveStatusFieldUpdateOperationsInput = {
+  set?: $Enums.ArchiveStatus
+}
+
 export type VideoOutputCreateWithoutGenerationInput = {
   sourceUrl: string
   contentType?: string | null
   fileName?: string | null
   fileSize?: number | null
   createdAt?: Date | string
+  archiveStatus?: $Enums.ArchiveStatus
+  archivePath?: string | null
+  archiveSha256?: string | null
+  archiveSize?: number | null
+  archiveAttempts?: number
+  archiveError?: string | null
+  nextArchiveAt?: Date | string | null
+  archivedAt?: Date | string | null
 }
 
 export type VideoOutputUncheckedCreateWithoutGenerationInput = {
@@ -424,6 +624,14 @@ export type VideoOutputUncheckedCreateWithoutGenerationInput = {
   fileName?: string | null
   fileSize?: number | null
   createdAt?: Date | string
+  archiveStatus?: $Enums.ArchiveStatus
+  archivePath?: string | null
+  archiveSha256?: string | null
+  archiveSize?: number | null
+  archiveAttempts?: number
+  archiveError?: string | null
+  nextArchiveAt?: Date | string | null
+  archivedAt?: Date | string | null
 }
 
 export type VideoOutputCreateOrConnectWithoutGenerationInput = {
@@ -448,6 +656,14 @@ export type VideoOutputUpdateWithoutGenerationInput = {
   fileName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   fileSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  archiveStatus?: Prisma.EnumArchiveStatusFieldUpdateOperationsInput | $Enums.ArchiveStatus
+  archivePath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  archiveAttempts?: Prisma.IntFieldUpdateOperationsInput | number
+  archiveError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextArchiveAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  archivedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type VideoOutputUncheckedUpdateWithoutGenerationInput = {
@@ -456,6 +672,14 @@ export type VideoOutputUncheckedUpdateWithoutGenerationInput = {
   fileName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   fileSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  archiveStatus?: Prisma.EnumArchiveStatusFieldUpdateOperationsInput | $Enums.ArchiveStatus
+  archivePath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  archiveSize?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  archiveAttempts?: Prisma.IntFieldUpdateOperationsInput | number
+  archiveError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  nextArchiveAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  archivedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 
@@ -467,6 +691,14 @@ export type VideoOutputSelect<ExtArgs extends runtime.Types.Extensions.InternalA
   fileName?: boolean
   fileSize?: boolean
   createdAt?: boolean
+  archiveStatus?: boolean
+  archivePath?: boolean
+  archiveSha256?: boolean
+  archiveSize?: boolean
+  archiveAttempts?: boolean
+  archiveError?: boolean
+  nextArchiveAt?: boolean
+  archivedAt?: boolean
   generation?: boolean | Prisma.GenerationDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["videoOutput"]>
 
@@ -477,6 +709,14 @@ export type VideoOutputSelectCreateManyAndReturn<ExtArgs extends runtime.Types.E
   fileName?: boolean
   fileSize?: boolean
   createdAt?: boolean
+  archiveStatus?: boolean
+  archivePath?: boolean
+  archiveSha256?: boolean
+  archiveSize?: boolean
+  archiveAttempts?: boolean
+  archiveError?: boolean
+  nextArchiveAt?: boolean
+  archivedAt?: boolean
   generation?: boolean | Prisma.GenerationDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["videoOutput"]>
 
@@ -487,6 +727,14 @@ export type VideoOutputSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.E
   fileName?: boolean
   fileSize?: boolean
   createdAt?: boolean
+  archiveStatus?: boolean
+  archivePath?: boolean
+  archiveSha256?: boolean
+  archiveSize?: boolean
+  archiveAttempts?: boolean
+  archiveError?: boolean
+  nextArchiveAt?: boolean
+  archivedAt?: boolean
   generation?: boolean | Prisma.GenerationDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["videoOutput"]>
 
@@ -497,9 +745,17 @@ export type VideoOutputSelectScalar = {
   fileName?: boolean
   fileSize?: boolean
   createdAt?: boolean
+  archiveStatus?: boolean
+  archivePath?: boolean
+  archiveSha256?: boolean
+  archiveSize?: boolean
+  archiveAttempts?: boolean
+  archiveError?: boolean
+  nextArchiveAt?: boolean
+  archivedAt?: boolean
 }
 
-export type VideoOutputOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"generationId" | "sourceUrl" | "contentType" | "fileName" | "fileSize" | "createdAt", ExtArgs["result"]["videoOutput"]>
+export type VideoOutputOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"generationId" | "sourceUrl" | "contentType" | "fileName" | "fileSize" | "createdAt" | "archiveStatus" | "archivePath" | "archiveSha256" | "archiveSize" | "archiveAttempts" | "archiveError" | "nextArchiveAt" | "archivedAt", ExtArgs["result"]["videoOutput"]>
 export type VideoOutputInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   generation?: boolean | Prisma.GenerationDefaultArgs<ExtArgs>
 }
@@ -522,6 +778,14 @@ export type $VideoOutputPayload<ExtArgs extends runtime.Types.Extensions.Interna
     fileName: string | null
     fileSize: number | null
     createdAt: Date
+    archiveStatus: $Enums.ArchiveStatus
+    archivePath: string | null
+    archiveSha256: string | null
+    archiveSize: number | null
+    archiveAttempts: number
+    archiveError: string | null
+    nextArchiveAt: Date | null
+    archivedAt: Date | null
   }, ExtArgs["result"]["videoOutput"]>
   composites: {}
 }
@@ -952,6 +1216,14 @@ export interface VideoOutputFieldRefs {
   readonly fileName: Prisma.FieldRef<"VideoOutput", 'String'>
   readonly fileSize: Prisma.FieldRef<"VideoOutput", 'Int'>
   readonly createdAt: Prisma.FieldRef<"VideoOutput", 'DateTime'>
+  readonly archiveStatus: Prisma.FieldRef<"VideoOutput", 'ArchiveStatus'>
+  readonly archivePath: Prisma.FieldRef<"VideoOutput", 'String'>
+  readonly archiveSha256: Prisma.FieldRef<"VideoOutput", 'String'>
+  readonly archiveSize: Prisma.FieldRef<"VideoOutput", 'Int'>
+  readonly archiveAttempts: Prisma.FieldRef<"VideoOutput", 'Int'>
+  readonly archiveError: Prisma.FieldRef<"VideoOutput", 'String'>
+  readonly nextArchiveAt: Prisma.FieldRef<"VideoOutput", 'DateTime'>
+  readonly archivedAt: Prisma.FieldRef<"VideoOutput", 'DateTime'>
 }
     
 
