@@ -81,11 +81,12 @@ const EnvSchema = z.object({
   PUBLIC_URL: httpUrl.optional(),
   FAL_JWKS_URL: httpUrl.default('https://rest.alpha.fal.ai/.well-known/jwks.json'),
   FAL_START_TIMEOUT_S: z.coerce.number().min(2).max(86_400).optional(),
-  GENERATION_DEADLINE_S: z.coerce.number().int().min(10).max(7 * 86_400).default(3600),
+  GENERATION_DEADLINE_S: z.coerce.number().int().min(1).max(7 * 86_400).default(3600),
   ORPHAN_AFTER_S: z.coerce.number().int().min(1).max(86_400).default(900),
   ARCHIVE_DIR: z.string().min(1).optional(),
   ARCHIVE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   ARCHIVE_MAX_BYTES: z.coerce.number().int().min(1).default(2 * 1024 * 1024 * 1024),
+  ARCHIVE_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
 });
 
@@ -141,7 +142,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     archive: {
       dir: e.ARCHIVE_DIR ?? `${e.DATA_DIR.replace(/\/+$/, '')}/videos`,
       maxAttempts: e.ARCHIVE_MAX_ATTEMPTS,
-      baseDelayMs: 1000,
+      baseDelayMs: e.ARCHIVE_RETRY_BASE_MS,
       maxBytes: e.ARCHIVE_MAX_BYTES,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -13,21 +13,30 @@ export function createLogDeduper(stored: NewLogLine[]) {
   for (const line of stored) bump(storedCounts, key(line));
 
   return {
-    /** Starts a new source: a stream connection or one poll response. */
+    /**
+     * Starts a new source: a stream connection or one poll response. For each batch it returns the new
+     * lines and a commit() to call once they are stored: a failed write must not mark them as seen.
+     */
     source() {
       const seen = new Map<string, number>();
-      return (lines: FalLogLine[]): NewLogLine[] => {
+      return (lines: FalLogLine[]): { fresh: NewLogLine[]; commit(): void } => {
         const fresh: NewLogLine[] = [];
+        const counts = new Map<string, number>();
         for (const raw of lines) {
           const line = toNewLine(raw);
           const k = key(line);
           const n = bump(seen, k);
           if (n > (storedCounts.get(k) ?? 0)) {
-            storedCounts.set(k, n);
+            counts.set(k, n);
             fresh.push(line);
           }
         }
-        return fresh;
+        return {
+          fresh,
+          commit() {
+            for (const [k, n] of counts) storedCounts.set(k, Math.max(n, storedCounts.get(k) ?? 0));
+          },
+        };
       };
     },
   };

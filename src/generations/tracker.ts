@@ -49,8 +49,11 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
       const event = await store.transition(id, 'IN_PROGRESS');
       if (event) events.push(event);
     }
-    const lines = newLines(status.logs);
-    if (status.status !== 'IN_QUEUE' || lines.length > 0) events.push(...(await store.appendLogs(id, lines)));
+    const batch = newLines(status.logs);
+    if (batch.fresh.length > 0) {
+      events.push(...(await store.appendLogs(id, batch.fresh)));
+      batch.commit();
+    }
     if (events.length > 0) deps.publish(events);
   };
 

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App, type RunningApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { createFalSimulator, type FalSimulator, type SimulatorBehaviour } from '../../src/fal/simulator/index.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createFalSimulator, type FalSimulator, type SimulatorBehaviour, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
 import { createLogger } from '../../src/logger.ts';
 
 export interface TestServer {
@@ -24,6 +26,18 @@ export interface TestServerOptions {
   /** Keep the database on disk (needed for restart tests); in-memory PGlite otherwise. */
   persistent?: boolean;
   env?: Record<string, string>;
+  /** Configure PUBLIC_URL (on a port chosen up front) so fal webhooks are requested and delivered. */
+  webhooks?: boolean;
+  simulatorOptions?: Omit<SimulatorOptions, 'preset' | 'behaviour'>;
+}
+
+/** A port that was free a moment ago (needed when the server must know its own URL before it listens). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /**
@@ -31,10 +45,20 @@ export interface TestServerOptions {
  * fast simulator over HTTP. Everything it starts is released by dispose().
  */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const sim = createFalSimulator({ preset: 'fast', behaviour: options.behaviour });
+  const sim = createFalSimulator({ preset: 'fast', behaviour: options.behaviour, webhookRetry: { attempts: 3, baseDelayMs: 50 }, ...options.simulatorOptions });
   await sim.start();
   const dataDir = options.persistent ? await mkdtemp(join(tmpdir(), 'reelgraph-test-')) : null;
-  const base = loadConfig({ PORT: '0', FAL_BACKEND: 'simulator', FAL_POLL_INTERVAL_MS: '100', ...(dataDir ? { DATA_DIR: dataDir } : {}), ...options.env });
+  const scratch = dataDir ?? (await mkdtemp(join(tmpdir(), 'reelgraph-test-')));
+  const port = options.webhooks ? await freePort() : 0;
+  const base = loadConfig({
+    PORT: String(port),
+    FAL_BACKEND: 'simulator',
+    FAL_POLL_INTERVAL_MS: '100',
+    DATA_DIR: scratch,
+    ARCHIVE_RETRY_BASE_MS: '50',
+    ...(options.webhooks ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
+    ...options.env,
+  });
   const config: Config = {
     ...base,
     database: dataDir || base.database.kind === 'postgres' ? base.database : { kind: 'pglite', dataDir: null },
@@ -65,7 +89,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       dispose: async () => {
         await stopApp();
         await sim.stop();
-        if (dataDir) await rm(dataDir, { recursive: true, force: true });
+        await rm(scratch, { recursive: true, force: true });
       },
     };
   };

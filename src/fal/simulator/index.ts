@@ -126,6 +126,7 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
 
     if (method === 'GET' && url.pathname === '/.well-known/jwks.json') return sendJson(res, 200, signer.jwks);
     if ((method === 'GET' || method === 'HEAD') && parts[0] === 'files' && parts[1] === 'output' && parts.length === 4) {
+      if (injected('file', res)) return;
       return requests.has(parts[2]) ? serveBytes(req, res, sample, 'video/mp4') : sendJson(res, 404, { detail: 'File not found' });
     }
     if ((method === 'GET' || method === 'HEAD') && parts[0] === 'files' && parts[1] === 'uploads' && parts.length === 4) return files.serveUpload(req, res, parts[2]);

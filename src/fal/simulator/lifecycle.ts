@@ -184,8 +184,8 @@ export function createLifecycle(host: LifecycleHost) {
     },
     /** Cancel: a queued request leaves the queue and completes at once; a running one only if it honours it. */
     cancel(request: LiveRequest): void {
-      request.cancelled = true;
       if (request.status === 'IN_QUEUE' || (request.status === 'IN_PROGRESS' && request.behaviour.honourCancelWhileRunning)) {
+        request.cancelled = true;
         remove(request);
         finish(request, true);
       }

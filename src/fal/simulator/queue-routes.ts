@@ -105,7 +105,17 @@ export function stream(ctx: QueueContext, req: IncomingMessage, res: ServerRespo
     if (request.status === 'COMPLETED' && !streamNeverCloses) return close(true);
     if (dropStreamAfterEvents !== undefined && sent >= dropStreamAfterEvents) close(false);
   };
-  const onUpdate = ({ newLogs }: RequestUpdate) => send(newLogs);
+  const delay = request.behaviour.streamDelayMs ?? 0;
+  const onUpdate = ({ newLogs }: RequestUpdate) => {
+    if (delay <= 0) return send(newLogs);
+    const status = statusBody(ctx, request, withLogs ? newLogs : null);
+    setTimeout(() => {
+      if (closed) return;
+      res.write(`data: ${JSON.stringify(status)}\n\n`);
+      sent += 1;
+      if (status.status === 'COMPLETED' && !streamNeverCloses) close(true);
+    }, delay);
+  };
   const untrack = ctx.trackStream(() => close(false));
   request.updates.on('update', onUpdate);
   req.on('close', () => close(false));
@@ -120,6 +130,7 @@ export function result(ctx: QueueContext, res: ServerResponse, request: LiveRequ
     return sendJson(res, 504, { detail: 'Request timed out', error_type: 'request_timeout' }, { ...headers, 'x-fal-request-timeout-type': 'user', 'x-fal-error-type': 'request_timeout' });
   }
   if (request.cancelled) return sendJson(res, 400, { detail: 'Request was cancelled' }, headers);
+  if (request.behaviour.resultExpired) return sendJson(res, 404, { detail: 'Request result has expired' }, headers);
   if (request.validationErrors.length > 0) return sendJson(res, 422, { detail: request.validationErrors }, headers);
   const outcome = request.behaviour.outcome;
   if (outcome.kind === 'error') {

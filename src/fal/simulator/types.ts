@@ -15,6 +15,10 @@ export interface SimulatorBehaviour {
   dropStreamAfterEvents?: number;
   /** The stream stays open after COMPLETED: the real client then hangs (protocol §4.5). */
   streamNeverCloses?: boolean;
+  /** Each stream event is sent this much later than it happened (a slow or congested stream). */
+  streamDelayMs?: number;
+  /** The result is gone by the time anyone asks (fal keeps results for a limited time, protocol §5). */
+  resultExpired?: boolean;
   /** Hold the request before this step until resume(requestId). */
   pauseBefore?: 'IN_PROGRESS' | 'COMPLETED';
   /** A running request stops (and completes with a "cancelled" error) when cancelled. fal leaves this to the app. */
@@ -37,7 +41,7 @@ export interface SimulatorOptions {
   log?: (line: string) => void;
 }
 
-export type FaultRoute = 'submit' | 'status' | 'stream' | 'result' | 'cancel' | 'upload';
+export type FaultRoute = 'submit' | 'status' | 'stream' | 'result' | 'cancel' | 'upload' | 'file';
 
 export interface InjectedResponse {
   status: number;

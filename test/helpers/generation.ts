@@ -1,0 +1,53 @@
+import { expect } from 'vitest';
+import type { TestServer } from './app.ts';
+import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from './graphql.ts';
+
+export const IMAGE = 'https://example.com/start.png';
+
+export const GENERATION_FIELDS = /* GraphQL */ `
+  id status falRequestId queuePosition
+  error { code message }
+  logs { sequence message }
+  video { url sourceUrl archiveStatus sha256 contentType fileSize }
+`;
+
+/** generateVideo that must succeed; returns the generation. */
+export async function generateOk(server: TestServer, input: Record<string, unknown> = {}) {
+  const result = await gql(server.url, GENERATE, { input: { imageUrl: IMAGE, prompt: 'a cat walks', ...input } });
+  expect(result.errors).toBeUndefined();
+  expect(result.data.generateVideo.__typename).toBe('GenerateVideoSuccess');
+  return result.data.generateVideo.generation as { id: string; falRequestId: string | null; status: string };
+}
+
+export async function readGeneration(server: TestServer, id: string) {
+  const result = await gql(server.url, `query($id: ID!) { videoGeneration(id: $id) { ${GENERATION_FIELDS} } }`, { id });
+  expect(result.errors).toBeUndefined();
+  return result.data.videoGeneration;
+}
+
+/**
+ * Follows a generation over graphql-ws until its terminal event, checks the event log has no gaps, no repeats
+ * and exactly one terminal status, and returns the events and the final row.
+ */
+export async function followToEnd(server: TestServer, id: string) {
+  const client = wsClient(server.url);
+  try {
+    const payloads = await collect(client, EVENTS_SUBSCRIPTION, { id }).done;
+    const events = payloads.map((p) => {
+      expect(p.errors).toBeUndefined();
+      return p.data.videoGenerationEvents;
+    });
+    expect(events.map((e: { sequence: number }) => e.sequence)).toEqual(events.map((_: unknown, i: number) => i + 1));
+    const terminal = events.filter((e: { status?: string }) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(e.status ?? ''));
+    expect(terminal).toHaveLength(1);
+    expect(events.at(-1)).toBe(terminal[0]);
+    return { events, generation: await readGeneration(server, id) };
+  } finally {
+    await client.dispose();
+  }
+}
+
+/** The messages of every log line fal produced for this request, in order. */
+export function simulatorLogs(server: TestServer, falRequestId: string): string[] {
+  return server.sim.requests.get(falRequestId)!.logs.map((l) => l.message);
+}
