@@ -28,7 +28,13 @@ export function createArchiver(options: ArchiverOptions) {
   const { db, logger } = options;
   const timers = new Map<string, NodeJS.Timeout>();
   const inFlight = new Map<string, Promise<void>>();
+  const waiters = new Map<string, Array<() => void>>();
   let stopped = false;
+
+  function settle(generationId: string): void {
+    for (const resolve of waiters.get(generationId) ?? []) resolve();
+    waiters.delete(generationId);
+  }
 
   function schedule(generationId: string, delayMs: number): void {
     if (stopped || timers.has(generationId)) return;
@@ -79,6 +85,7 @@ export function createArchiver(options: ArchiverOptions) {
         data: { archiveStatus: 'ARCHIVED', archivePath: finalPath, archiveSha256: sha256, archiveSize: size, archiveAttempts: attempts, archiveError: null, nextArchiveAt: null, archivedAt: new Date() },
       });
       options.onChange?.(generationId);
+      settle(generationId);
     } catch (error) {
       await rm(tempPath, { force: true }).catch(() => undefined);
       if (stopped) return;
@@ -96,7 +103,8 @@ export function createArchiver(options: ArchiverOptions) {
         },
       });
       options.onChange?.(generationId);
-      if (!giveUp) schedule(generationId, delay);
+      if (giveUp) settle(generationId);
+      else schedule(generationId, delay);
     }
   }
 
@@ -107,6 +115,13 @@ export function createArchiver(options: ArchiverOptions) {
     },
     /** Archive now and wait (tests, and the retry of a failed archive from an operator). */
     archiveNow: (generationId: string) => run(generationId),
+    /** Resolves once the generation's archive is final (ARCHIVED or FAILED). */
+    async settled(generationId: string): Promise<void> {
+      const waiting = new Promise<void>((resolve) => waiters.set(generationId, [...(waiters.get(generationId) ?? []), resolve]));
+      const row = await db.videoOutput.findUnique({ where: { generationId }, select: { archiveStatus: true } });
+      if (row && (row.archiveStatus === 'ARCHIVED' || row.archiveStatus === 'FAILED')) settle(generationId);
+      return waiting;
+    },
     /** Picks up archives that were pending or retrying when the process stopped. */
     async resume(): Promise<number> {
       const rows = await db.videoOutput.findMany({ where: { archiveStatus: { in: ['PENDING', 'RETRYING'] } }, select: { generationId: true, nextArchiveAt: true } });

@@ -23,7 +23,7 @@ export interface TrackedGeneration {
   id: string;
   endpointId: string;
   falRequestId: string;
-  /** True when tracking restarts for a request that was already followed before (restart, take-over). */
+  /** True when tracking restarts for a request that was followed before (restart, take-over, webhook). */
   resumed: boolean;
 }
 
@@ -62,17 +62,6 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
     await apply(status, deduper.source());
     return status;
   };
-
-  // A resumed tracker (restart, lease take-over) first polls: the stream sends only new lines from the
-  // moment it opens (protocol §4.7-4.8), so lines logged while nobody was listening come from the poll.
-  if (generation.resumed) {
-    try {
-      if ((await poll()).status === 'COMPLETED') return await finish(deps, generation, signal);
-    } catch (error) {
-      if (signal.aborted) return;
-      deps.log(`generation ${id}: catch-up poll failed: ${describe(error)}`);
-    }
-  }
 
   while (!signal.aborted) {
     attempt += 1;
@@ -134,11 +123,19 @@ async function followStream(
   }, deps.options.streamSafetyPollMs);
   try {
     const newLines = deduper.source();
+    let caughtUp = false;
     const last = await deps.fal.streamStatus(
       generation.endpointId,
       generation.falRequestId,
       async (status) => {
         progressed = true;
+        if (!caughtUp) {
+          // The stream carries only lines logged after it opened (protocol §4.7-4.8). Once it is open, one
+          // poll (all lines so far) fills in what came before, in fal's order; stream events wait behind it
+          // in the handler chain, and lines seen by both are recognised by the de-duplicator.
+          caughtUp = true;
+          await apply(await deps.fal.status(generation.endpointId, generation.falRequestId), deduper.source());
+        }
         await apply(status, newLines);
       },
       connection.signal,

@@ -1,0 +1,112 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFalSimulator, type FalSimulator } from '../../src/fal/simulator/index.ts';
+import { freePort } from '../helpers/app.ts';
+import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
+import { spawnServer, type ServerProcess } from '../helpers/process.ts';
+
+const FAL_KEY = 'fal-key-id:never-print-this-secret';
+let sim: FalSimulator;
+let dataDir: string;
+const children: ServerProcess[] = [];
+
+beforeEach(async () => {
+  sim = createFalSimulator({ preset: 'fast', behaviour: { queuePosition: 1, logCount: 8, logIntervalMs: 120 }, expectedKey: FAL_KEY });
+  await sim.start();
+  dataDir = await mkdtemp(join(tmpdir(), 'reelgraph-proc-'));
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.child.exitCode === null && child.child.signalCode === null) child.child.kill('SIGKILL');
+    await child.exited;
+  }
+  await sim.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function start(port: number) {
+  const server = await spawnServer({
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    FAL_KEY,
+    FAL_QUEUE_URL: sim.url,
+    FAL_REST_URL: sim.url,
+    FAL_POLL_INTERVAL_MS: '100',
+    SHUTDOWN_TIMEOUT_MS: '3000',
+  });
+  children.push(server);
+  return server;
+}
+
+async function generate(url: string) {
+  const result = await gql(url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'survive' } });
+  return result.data.generateVideo.generation as { id: string; falRequestId: string };
+}
+
+async function finish(url: string, id: string) {
+  const client = wsClient(url);
+  try {
+    const events = (await collect(client, EVENTS_SUBSCRIPTION, { id }).done).map((p) => p.data.videoGenerationEvents);
+    expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => i + 1));
+    return events;
+  } finally {
+    await client.dispose();
+  }
+}
+
+describe('the real server process', () => {
+  it('loses nothing when killed with SIGKILL mid-generation and started again', async () => {
+    const port = await freePort();
+    const first = await start(port);
+    const g = await generate(first.url);
+    const client = wsClient(first.url);
+    const watching = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
+    await watching.waitUntil((r) => r.filter((p) => p.data.videoGenerationEvents.log).length >= 2);
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    await watching.done.catch(() => undefined);
+    await client.dispose();
+
+    const second = await start(port);
+    const events = await finish(second.url, g.id);
+    expect(events.at(-1).status).toBe('COMPLETED');
+    const logs = events.filter((e) => e.log).map((e) => e.log.message);
+    expect(logs).toEqual(sim.requests.get(g.falRequestId)!.logs.map((l) => l.message));
+    expect(sim.stats.submits).toBe(1);
+    for (const child of [first, second]) expect(child.output()).not.toContain('never-print-this-secret');
+  });
+
+  it('shuts down gracefully on SIGTERM (WebSockets closed with 1001, exit 0) and resumes on the next start', async () => {
+    sim.configure({ pauseBefore: 'COMPLETED' });
+    const port = await freePort();
+    const first = await start(port);
+    const g = await generate(first.url);
+    const closeCode = new Promise<number>((resolve) => {
+      const client = wsClient(first.url);
+      const watching = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
+      client.on('closed', (event) => resolve((event as { code: number }).code));
+      void watching.done.catch(() => undefined);
+    });
+    // Wait until the generation is running, so the shutdown happens mid-generation.
+    await new Promise<void>((resolve) => {
+      const check = () => (sim.requests.get(g.falRequestId)?.logs.length === 8 ? resolve() : sim.events.once('log', check));
+      check();
+    });
+    const startedAt = Date.now();
+    first.child.kill('SIGTERM');
+    expect(await closeCode).toBe(1001);
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    expect(first.output()).toContain('SIGTERM received');
+
+    const second = await start(port);
+    const status = await gql(second.url, `query($id: ID!) { videoGeneration(id: $id) { status } }`, { id: g.id });
+    expect(status.data.videoGeneration.status).toBe('IN_PROGRESS');
+    sim.resume(g.falRequestId);
+    const events = await finish(second.url, g.id);
+    expect(events.at(-1).status).toBe('COMPLETED');
+    expect(events.filter((e) => e.log)).toHaveLength(8);
+  });
+});
