@@ -52,6 +52,9 @@ describe('fal webhooks in', () => {
       const response = await deliver(server, body, server.sim.signWebhook(body, g.falRequestId!));
       expect(response.status).toBe(200);
     }
+    // Out of order: an ERROR delivered after the request completed changes nothing either.
+    const late = pythonJson({ request_id: g.falRequestId, gateway_request_id: g.falRequestId, status: 'ERROR', error: 'Invalid status code: 500', payload: { detail: 'boom' } });
+    expect((await deliver(server, late, server.sim.signWebhook(late, g.falRequestId!))).status).toBe(200);
     expect(await snapshot(server)).toEqual(before);
   });
 
@@ -119,6 +122,33 @@ describe('fal webhooks in', () => {
     expect(generation.status).toBe('COMPLETED');
     expect(generation.logs.map((l: { message: string }) => l.message)).toEqual(simulatorLogs(s, request_id));
     expect(s.sim.stats.submits).toBe(1);
+  });
+
+  it('fails an orphan with SUBMISSION_UNKNOWN on recovery when no webhook matched it, and never resubmits', async () => {
+    server = await startTestServer({ persistent: true, env: { ORPHAN_AFTER_S: '60' } });
+    const prisma = server.running.database.prisma;
+    const base = {
+      backend: 'SIMULATOR' as const,
+      endpointId: 'fal-ai/kling-video/o3/standard/image-to-video',
+      imageUrl: 'https://example.com/a.png',
+      prompt: 'lost in the crash',
+      duration: 5,
+      generateAudio: false,
+      shotType: 'customize',
+      falInput: { image_url: 'https://example.com/a.png', prompt: 'lost in the crash', duration: '5' },
+      lastSequence: 1,
+      events: { create: { sequence: 1, kind: 'STATUS' as const, status: 'PENDING' as const } },
+    };
+    const old = await prisma.generation.create({ data: { ...base, createdAt: new Date(Date.now() - 10 * 60_000) } });
+    const recent = await prisma.generation.create({ data: { ...base } });
+    server = await server.restart();
+    const { generation } = await followToEnd(server, Buffer.from(`VideoGeneration:${old.id}`).toString('base64'));
+    expect(generation.status).toBe('FAILED');
+    expect(generation.error.code).toBe('SUBMISSION_UNKNOWN');
+    expect(generation.error.message).toMatch(/not resubmitted/);
+    // A younger one may still be matched by its webhook: it is left alone for now.
+    expect((await server.running.database.prisma.generation.findUniqueOrThrow({ where: { id: recent.id } })).status).toBe('PENDING');
+    expect(server.sim.stats.submits).toBe(0);
   });
 
   it('keeps the output a webhook delivered when fal\'s result has expired', async () => {
