@@ -54,6 +54,17 @@ export interface Config {
   };
   /** Upper bound for a graceful stop (SIGTERM/SIGINT) before connections are cut. */
   shutdownTimeoutMs: number;
+  /** Redis for pub/sub between instances; null = in-process pub/sub (one instance). */
+  redis: { url: string; prefix: string } | null;
+  cluster: {
+    /** This instance's name in tracking leases (default: host, pid and a random suffix). */
+    instanceId: string | null;
+    leaseTtlMs: number;
+    leaseRenewMs: number;
+    leaseScanMs: number;
+    /** Idle subscribers re-check the database this often, to repair events lost in transit (Redis restart). */
+    subscriptionRepairMs: number;
+  };
 }
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -88,6 +99,13 @@ const EnvSchema = z.object({
   ARCHIVE_MAX_BYTES: z.coerce.number().int().min(1).default(2 * 1024 * 1024 * 1024),
   ARCHIVE_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  REDIS_URL: z.string().refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_PREFIX: z.string().max(100).default('reelgraph:'),
+  INSTANCE_ID: z.string().min(1).max(200).optional(),
+  LEASE_TTL_MS: z.coerce.number().int().min(200).max(600_000).default(15_000),
+  LEASE_RENEW_MS: z.coerce.number().int().min(50).max(300_000).optional(),
+  LEASE_SCAN_MS: z.coerce.number().int().min(50).max(300_000).default(5_000),
+  SUBSCRIPTION_REPAIR_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
 });
 
 export class ConfigError extends Error {
@@ -113,6 +131,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.LEASE_RENEW_MS !== undefined && e.LEASE_RENEW_MS >= e.LEASE_TTL_MS) {
+    throw new ConfigError(['LEASE_RENEW_MS: must be shorter than LEASE_TTL_MS']);
+  }
   if (e.FAL_BACKEND === 'fal' && !e.FAL_KEY) {
     throw new ConfigError(['FAL_BACKEND: is "fal" but FAL_KEY is not set']);
   }
@@ -146,5 +167,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxBytes: e.ARCHIVE_MAX_BYTES,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
+    cluster: {
+      instanceId: e.INSTANCE_ID ?? null,
+      leaseTtlMs: e.LEASE_TTL_MS,
+      // Renew at a third of the time to live: two renewals can fail before the lease is lost.
+      leaseRenewMs: e.LEASE_RENEW_MS ?? Math.max(50, Math.floor(e.LEASE_TTL_MS / 3)),
+      leaseScanMs: e.LEASE_SCAN_MS,
+      subscriptionRepairMs: e.SUBSCRIPTION_REPAIR_MS,
+    },
   };
 }

@@ -9,7 +9,8 @@ import { isTerminal, type GenerationStatus } from './status.ts';
 import { createGenerationStore } from './store.ts';
 import { generationEventStream, generationUpdateStream } from './subscriptions.ts';
 import type { TrackerOptions } from './tracker.ts';
-import { createTrackerRegistry } from './trackers.ts';
+import { createLeases } from './leases.ts';
+import { createTrackerRegistry, type LeaseTiming, type TrackTarget } from './trackers.ts';
 import { toFalInput, validateGenerateVideoRequest, type GenerateVideoRequest } from './validation.ts';
 
 export type FalBackendName = 'FAL' | 'SIMULATOR';
@@ -27,6 +28,11 @@ export interface GenerationServiceDeps {
   webhookUrl: (generationId: string) => string | null;
   /** Told about every generation that reached COMPLETED (archiving). */
   onCompleted?: (generationId: string) => void;
+  /** This instance's identity in tracking leases, and how long a lease lives without renewal. */
+  instanceId: string;
+  lease: { ttlMs: number } & LeaseTiming;
+  /** Idle subscribers re-check the database this often (events lost in transit are repaired). */
+  subscriptionRepairMs?: number;
 }
 
 /** Who is asking. Every generation belongs to a tenant; API keys (security issue) will fill this in. */
@@ -54,28 +60,41 @@ export interface VerifiedWebhook {
 export function createGenerationService(deps: GenerationServiceDeps) {
   const { db, fal, bus, logger } = deps;
   const store = createGenerationStore(db);
-  const webhookOutcomes = new Map<string, FalResult>();
 
   const publish = (tenantId: string) => (events: GenerationEvent[]) => {
     if (events.length === 0) return;
     for (const event of events) {
       bus.publish(topics.generationEvents(event.generationId), toMessage(event));
-      if (event.kind === 'STATUS' && isTerminal(event.status)) {
-        webhookOutcomes.delete(event.generationId);
-        if (event.status === 'COMPLETED') deps.onCompleted?.(event.generationId);
-      }
+      if (event.kind === 'STATUS' && event.status === 'COMPLETED') deps.onCompleted?.(event.generationId);
     }
     bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: events[0].generationId, tenantId });
+  };
+
+  const loadTarget = async (id: string): Promise<TrackTarget | null> => {
+    const row = await db.generation.findUnique({ where: { id } });
+    return row && row.falRequestId && !isTerminal(row.status) ? targetOf(row, true) : null;
   };
 
   const trackers = createTrackerRegistry({
     store,
     fal,
+    leases: createLeases(db, deps.instanceId, deps.lease.ttlMs),
+    timing: deps.lease,
     publish,
     options: deps.tracking,
     logger,
     deadlineSeconds: deps.deadlines.overallSeconds,
-    webhookOutcome: (id) => webhookOutcomes.get(id),
+    loadTarget,
+    webhookOutcome: async (id) => {
+      const row = await db.generation.findUnique({ where: { id }, select: { webhookOutcome: true } });
+      return (row?.webhookOutcome ?? undefined) as FalResult | undefined;
+    },
+  });
+
+  // A webhook that reached another instance: if we follow that generation, look at it now.
+  const stopNudges = bus.subscribe<{ id: string }>(topics.trackingNudge, ({ id }) => {
+    if (!trackers.isTracking(id)) return;
+    void loadTarget(id).then((target) => target && trackers.restart(target));
   });
 
   async function findOwned(id: string, caller: Caller) {
@@ -85,14 +104,16 @@ export function createGenerationService(deps: GenerationServiceDeps) {
   }
 
   type Row = Awaited<ReturnType<typeof findOwned>>;
-  const targetOf = (row: Row, resumed: boolean) => ({
+  function targetOf(row: Row, resumed: boolean): TrackTarget {
+    return {
     id: row.id,
     tenantId: row.tenantId,
     endpointId: row.endpointId,
     falRequestId: row.falRequestId as string,
     deadlineAt: row.deadlineAt,
     resumed,
-  });
+    };
+  }
 
   /** Inserts the PENDING row, or finds the generation an earlier request with the same key created. */
   async function insertOrReuse(data: Prisma.GenerationCreateInput, key: string | null, hash: string, caller: Caller): Promise<{ row: Row; reused: boolean }> {
@@ -179,7 +200,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         // Cancelled while we were submitting: pass the cancel on, so fal does not run (and bill) it.
         await fal.cancel(deps.endpointId, falRequestId).catch(() => undefined);
       } else {
-        trackers.start(targetOf(row, false));
+        await trackers.claim(targetOf(row, false));
       }
       return row;
     },
@@ -230,15 +251,16 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         logger.info(`generation ${row.id}: matched fal request ${hook.requestId} by its webhook`);
         row = await db.generation.findUniqueOrThrow({ where: { id: row.id } });
       }
-      webhookOutcomes.set(row.id, outcomeOf(hook));
-      await trackers.restart(targetOf(row, true));
+      await db.generation.update({ where: { id: row.id }, data: { webhookOutcome: outcomeOf(hook) as unknown as Prisma.InputJsonObject } });
+      // Whoever holds the tracking lease catches up now: us (restart or claim), or another instance (nudge).
+      if (!(await trackers.restart(targetOf(row, true)))) bus.publish(topics.trackingNudge, { id: row.id });
       return 'applied';
     },
 
     /** Events of one generation (history, then live), after checking it exists for this caller. */
     async subscribeToEvents(id: string, afterSequence: number | null, caller: Caller) {
       await findOwned(id, caller);
-      return generationEventStream(bus, store, id, afterSequence ?? 0);
+      return generationEventStream(bus, store, id, afterSequence ?? 0, deps.subscriptionRepairMs);
     },
 
     subscribeToUpdates(caller: Caller) {
@@ -256,27 +278,24 @@ export function createGenerationService(deps: GenerationServiceDeps) {
      */
     async recover(): Promise<{ resumed: number; orphansFailed: number }> {
       const rows = await db.generation.findMany({
-        where: { status: { in: ['PENDING', 'IN_QUEUE', 'IN_PROGRESS'] } },
+        where: { status: 'PENDING', falRequestId: null },
         orderBy: { createdAt: 'asc' },
       });
-      let resumed = 0;
       let orphansFailed = 0;
       const orphanBefore = Date.now() - deps.deadlines.orphanAfterSeconds * 1000;
       for (const row of rows) {
-        if (row.falRequestId) {
-          trackers.start(targetOf(row, true));
-          resumed += 1;
-        } else if (row.createdAt.getTime() < orphanBefore) {
-          const event = await store.transition(row.id, 'FAILED', {
-            error: {
-              code: 'SUBMISSION_UNKNOWN',
-              message: 'the server stopped while submitting this request; fal may or may not have received it, and it was not resubmitted to avoid paying twice',
-            },
-          });
-          if (event) publish(row.tenantId)([event]);
-          orphansFailed += 1;
-        }
+        if (row.falRequestId || row.createdAt.getTime() >= orphanBefore) continue;
+        const event = await store.transition(row.id, 'FAILED', {
+          error: {
+            code: 'SUBMISSION_UNKNOWN',
+            message: 'the server stopped while submitting this request; fal may or may not have received it, and it was not resubmitted to avoid paying twice',
+          },
+        });
+        if (event) publish(row.tenantId)([event]);
+        orphansFailed += 1;
       }
+      // Everything fal knows about that no live instance follows (all of it, after a restart).
+      const resumed = await trackers.startUpkeep();
       if (resumed > 0) logger.info(`resumed tracking ${resumed} in-flight generation(s)`);
       if (orphansFailed > 0) logger.warn(`${orphansFailed} generation(s) were interrupted during submission and failed with SUBMISSION_UNKNOWN`);
       return { resumed, orphansFailed };
@@ -285,8 +304,11 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     /** Number of generations being followed upstream by this process right now. */
     activeTrackers: () => trackers.size(),
 
-    /** Stops every tracker without changing any row: the next start resumes them. */
-    stop: () => trackers.stop(),
+    /** Stops every tracker without changing any row (leases are handed back): the next start resumes them. */
+    async stop() {
+      stopNudges();
+      await trackers.stop();
+    },
   };
 }
 

@@ -14,7 +14,13 @@ const isTerminalEvent = (event: GenerationEvent) => event.kind === 'STATUS' && i
  * the last delivered sequence are dropped (already sent), and a message that skips ahead (a lost or
  * reordered publish, e.g. from another instance) is repaired by re-reading the gap from the database.
  */
-export function generationEventStream(bus: EventBus, store: GenerationStore, generationId: string, afterSequence: number): AsyncIterableIterator<GenerationEvent> {
+export function generationEventStream(
+  bus: EventBus,
+  store: GenerationStore,
+  generationId: string,
+  afterSequence: number,
+  repairMs = 5_000,
+): AsyncIterableIterator<GenerationEvent> {
   return new Repeater<GenerationEvent>(async (push, stop) => {
     const inbox: GenerationEvent[] = [];
     let wake: (() => void) | null = null;
@@ -23,8 +29,16 @@ export function generationEventStream(bus: EventBus, store: GenerationStore, gen
       inbox.push(fromMessage(message));
       wake?.();
     });
+    // A published event can be lost in transit (Redis restarting): an idle subscriber looks at the database
+    // now and then, so it still gets every event, and its completion, without a gap.
+    let repairDue = false;
+    const repair = setInterval(() => {
+      repairDue = true;
+      wake?.();
+    }, repairMs);
     void stop.then(() => {
       stopped = true;
+      clearInterval(repair);
       unsubscribe();
       wake?.();
     });
@@ -57,6 +71,12 @@ export function generationEventStream(bus: EventBus, store: GenerationStore, gen
       while (!stopped && !ended) {
         const next = inbox.shift();
         if (!next) {
+          if (repairDue) {
+            repairDue = false;
+            await catchUp();
+            if (!ended && (await store.isFinishedAt(generationId, last))) ended = true;
+            continue;
+          }
           await new Promise<void>((resolve) => (wake = resolve));
           wake = null;
           continue;
@@ -69,6 +89,7 @@ export function generationEventStream(bus: EventBus, store: GenerationStore, gen
         if (highestSeen > last) await catchUp();
       }
     } finally {
+      clearInterval(repair);
       unsubscribe();
       stop();
     }

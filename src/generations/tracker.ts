@@ -16,7 +16,7 @@ export interface TrackerDeps {
   options: TrackerOptions;
   log: (message: string) => void;
   /** A verified webhook's account of the outcome, if one arrived (used when the result endpoint fails). */
-  webhookOutcome?: () => FalResult | undefined;
+  webhookOutcome?: () => Promise<FalResult | undefined>;
 }
 
 export interface TrackedGeneration {
@@ -172,7 +172,7 @@ async function finish(deps: TrackerDeps, generation: TrackedGeneration, signal: 
       let result = await deps.fal.result(generation.endpointId, generation.falRequestId);
       // fal keeps results for a limited time (protocol §5): if the result endpoint now answers with an error
       // but a verified webhook delivered the output, the output wins.
-      const fromWebhook = deps.webhookOutcome?.();
+      const fromWebhook = result.ok ? undefined : await deps.webhookOutcome?.();
       if (!result.ok && fromWebhook?.ok) result = fromWebhook;
       let event;
       if (result.ok) {

@@ -1,6 +1,7 @@
 import type { FalGateway, FalResult } from '../fal/types.ts';
 import type { Logger } from '../logger.ts';
 import type { GenerationEvent } from './events.ts';
+import type { Leases } from './leases.ts';
 import type { GenerationStore } from './store.ts';
 import { trackGeneration, type TrackerOptions } from './tracker.ts';
 
@@ -13,47 +14,84 @@ export interface TrackTarget {
   resumed: boolean;
 }
 
+export interface LeaseTiming {
+  /** How often held leases are renewed (well under their time to live). */
+  renewMs: number;
+  /** How often unclaimed in-flight generations (their instance died) are looked for. */
+  scanMs: number;
+}
+
 interface Running {
+  target: TrackTarget;
   controller: AbortController;
   done: Promise<void>;
 }
 
 /**
- * The trackers of this process: at most one per generation, each with its own abort signal (shutdown,
- * deadline, webhook nudge) and its overall deadline timer.
+ * The trackers of this process: at most one per generation here, and (through leases) one per generation
+ * in the whole cluster. Each has its own abort signal (shutdown, lost lease, deadline, webhook nudge) and
+ * its overall deadline timer.
  */
 export function createTrackerRegistry(deps: {
   store: GenerationStore;
   fal: FalGateway;
+  leases: Leases;
+  timing: LeaseTiming;
   publish: (tenantId: string) => (events: GenerationEvent[]) => void;
   options: TrackerOptions;
   logger: Logger;
   deadlineSeconds: number;
-  /** What a verified fal webhook said about a request, used when fal's result endpoint no longer answers. */
-  webhookOutcome: (generationId: string) => FalResult | undefined;
+  /** Loads what tracking needs for a generation that is in flight, or null. */
+  loadTarget: (id: string) => Promise<TrackTarget | null>;
+  /** What a verified fal webhook said, used when fal's result endpoint no longer answers. */
+  webhookOutcome: (generationId: string) => Promise<FalResult | undefined>;
 }) {
   const running = new Map<string, Running>();
+  const claiming = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
+  let ticking = false;
 
-  function start(target: TrackTarget): void {
-    if (stopped || running.has(target.id)) return;
+  function run(target: TrackTarget): void {
     const controller = new AbortController();
-    const publish = deps.publish(target.tenantId);
     const done = trackGeneration(
-      { store: deps.store, fal: deps.fal, publish, options: deps.options, log: (m) => deps.logger.warn(m), webhookOutcome: () => deps.webhookOutcome(target.id) },
+      {
+        store: deps.store,
+        fal: deps.fal,
+        publish: deps.publish(target.tenantId),
+        options: deps.options,
+        log: (m) => deps.logger.warn(m),
+        webhookOutcome: () => deps.webhookOutcome(target.id),
+      },
       target,
       controller.signal,
     )
       .catch((error: unknown) => deps.logger.error(`generation ${target.id}: tracker stopped: ${error instanceof Error ? error.message : String(error)}`))
       .finally(() => {
-        if (running.get(target.id)?.controller === controller) running.delete(target.id);
-        clearTimeout(timer);
-        timers.delete(timer);
+        clearTimeout(deadline);
+        timers.delete(deadline);
+        if (running.get(target.id)?.controller === controller) {
+          running.delete(target.id);
+          if (!stopped) void deps.leases.release([target.id]).catch(() => undefined);
+        }
       });
-    const timer = setTimeout(() => void expire(target), Math.max(0, (target.deadlineAt?.getTime() ?? Date.now() + deps.deadlineSeconds * 1000) - Date.now()));
-    timers.add(timer);
-    running.set(target.id, { controller, done });
+    const due = (target.deadlineAt?.getTime() ?? Date.now() + deps.deadlineSeconds * 1000) - Date.now();
+    const deadline = setTimeout(() => void expire(target), Math.min(Math.max(0, due), 2 ** 31 - 1));
+    timers.add(deadline);
+    running.set(target.id, { target, controller, done });
+  }
+
+  /** Tracks a generation here if this instance can take (or already holds) its lease. */
+  async function claim(target: TrackTarget): Promise<boolean> {
+    if (stopped || running.has(target.id) || claiming.has(target.id)) return running.has(target.id);
+    claiming.add(target.id);
+    try {
+      if (!(await deps.leases.acquire(target.id)) || stopped) return false;
+      run(target);
+      return true;
+    } finally {
+      claiming.delete(target.id);
+    }
   }
 
   /** The overall deadline passed: cancel at fal (best effort) and fail, so the caller is never left waiting. */
@@ -68,30 +106,72 @@ export function createTrackerRegistry(deps: {
       error: { code: 'DEADLINE_EXCEEDED', message: `the generation did not finish within ${deps.deadlineSeconds} seconds and was cancelled` },
     });
     if (event) deps.publish(target.tenantId)([event]);
-    const current = running.get(target.id);
-    current?.controller.abort();
+    running.get(target.id)?.controller.abort();
   }
 
+  /** Renews our leases (stopping any tracker whose lease was lost) and claims orphaned generations. */
+  async function tick(): Promise<void> {
+    if (stopped || ticking) return;
+    ticking = true;
+    try {
+      const held = await deps.leases.renew([...running.keys()]);
+      for (const [id, r] of running) {
+        if (!held.has(id)) {
+          deps.logger.warn(`generation ${id}: tracking lease lost, another instance follows it now`);
+          r.controller.abort();
+        }
+      }
+      await scan();
+    } catch (error) {
+      deps.logger.warn(`lease upkeep failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      ticking = false;
+    }
+  }
+
+  async function scan(): Promise<number> {
+    let claimed = 0;
+    for (const id of await deps.leases.unclaimed(100)) {
+      if (stopped) break;
+      if (running.has(id)) continue;
+      const target = await deps.loadTarget(id);
+      if (target && (await claim({ ...target, resumed: true }))) claimed += 1;
+    }
+    return claimed;
+  }
+
+  const every = (ms: number, fn: () => Promise<unknown>) => {
+    const timer = setInterval(() => void fn(), ms);
+    timer.unref();
+    timers.add(timer);
+  };
+
   return {
-    start,
+    claim,
+    /** Claims every unclaimed in-flight generation now, and keeps doing so (and renewing) in the background. */
+    async startUpkeep(): Promise<number> {
+      const claimed = await scan();
+      every(Math.min(deps.timing.renewMs, deps.timing.scanMs), tick);
+      return claimed;
+    },
     /**
-     * Restarts tracking now (a webhook said something happened): the old tracker is stopped and awaited
-     * first, so two trackers never write the same generation's log at once.
+     * Restarts tracking here now (a webhook said something happened): the old tracker is stopped and awaited
+     * first, so two trackers never write one generation's log at once. False when another instance holds it.
      */
-    async restart(target: TrackTarget): Promise<void> {
+    async restart(target: TrackTarget): Promise<boolean> {
       const current = running.get(target.id);
       if (current) {
         current.controller.abort();
         await current.done;
       }
-      start({ ...target, resumed: true });
+      return claim({ ...target, resumed: true });
     },
     stopTracking(id: string): void {
       running.get(id)?.controller.abort();
     },
     isTracking: (id: string) => running.has(id),
     size: () => running.size,
-    /** Stops every tracker without changing any row: the next start resumes them. */
+    /** Stops every tracker without changing any generation, and hands their leases back. */
     async stop(): Promise<void> {
       stopped = true;
       for (const timer of timers) clearTimeout(timer);
@@ -99,6 +179,8 @@ export function createTrackerRegistry(deps: {
       const all = [...running.values()];
       for (const r of all) r.controller.abort();
       await Promise.allSettled(all.map((r) => r.done));
+      await deps.leases.release(all.map((r) => r.target.id)).catch(() => undefined);
+      running.clear();
     },
   };
 }

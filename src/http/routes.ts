@@ -18,6 +18,8 @@ export interface RouteDeps {
   generations: GenerationService;
   verifier: WebhookVerifier;
   logger: Logger;
+  /** Readiness checks by name: true when that dependency is usable. */
+  ready: () => Promise<Record<string, boolean>>;
 }
 
 /** Plain HTTP routes next to /graphql: fal webhooks in, archived videos out, health. */
@@ -33,7 +35,13 @@ export function createRoutes(deps: RouteDeps) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return json(405, { error: 'use GET' }, { allow: 'GET, HEAD' });
       return archivedVideo(deps, request, video[1]);
     }
+    // Liveness: the process answers. Readiness: it can do its work (database, migrations, Redis).
     if (url.pathname === '/healthz') return json(200, { status: 'ok' });
+    if (url.pathname === '/readyz') {
+      const checks = await deps.ready();
+      const ok = Object.values(checks).every(Boolean);
+      return json(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks });
+    }
     return null;
   };
 }

@@ -2,8 +2,8 @@ import { setMaxListeners } from 'node:events';
 
 /**
  * The one seam between a single process and many: events travel over an EventTarget. In-memory by default;
- * `@graphql-yoga/redis-event-target` implements the same interface over Redis (issue: scale-out), so the
- * choice is made in app.ts and nothing else changes.
+ * over Redis (`@graphql-yoga/redis-event-target`, see ./redis.ts) when REDIS_URL is set. The choice is made
+ * in app.ts and nothing else changes.
  */
 export interface EventBus {
   publish<T>(topic: string, payload: T): void;
@@ -17,17 +17,25 @@ export interface BusEventTarget {
   dispatchEvent(event: Event): boolean;
 }
 
-export function createEventBus(target: BusEventTarget = createLocalTarget()): EventBus {
+/** `prefix` keeps deployments (and test runs) that share one Redis apart. */
+export function createEventBus(target: BusEventTarget = createLocalTarget(), prefix = ''): EventBus {
   return {
     publish(topic, payload) {
-      target.dispatchEvent(new CustomEvent(topic, { detail: payload }));
+      target.dispatchEvent(new CustomEvent(prefix + topic, { detail: payload }));
     },
     subscribe<T>(topic: string, listener: (payload: T) => void) {
       const handler = (event: Event) => listener((event as CustomEvent<T>).detail);
-      target.addEventListener(topic, handler);
-      return () => target.removeEventListener(topic, handler);
+      target.addEventListener(prefix + topic, handler);
+      return () => target.removeEventListener(prefix + topic, handler);
     },
   };
+}
+
+function createLocalTarget(): EventTarget {
+  const target = new EventTarget();
+  // One listener per subscriber on a topic is the design, not a leak: lift Node's warning threshold of 10.
+  setMaxListeners(0, target);
+  return target;
 }
 
 /** Topic names, in one place so publishers and subscribers cannot drift apart. */
@@ -36,11 +44,6 @@ export const topics = {
   generationEvents: (generationId: string) => `generation:${generationId}:events`,
   /** Any change to any generation, payload: { id, tenantId }. */
   generationsUpdated: 'generations:updated',
+  /** "Look at this generation now" (a webhook arrived elsewhere), payload: { id }. */
+  trackingNudge: 'generations:nudge',
 } as const;
-
-function createLocalTarget(): EventTarget {
-  const target = new EventTarget();
-  // One listener per subscriber on a topic is the design, not a leak: lift Node's warning threshold of 10.
-  setMaxListeners(0, target);
-  return target;
-}

@@ -700,6 +700,7 @@ export const GenerationScalarFieldEnum = {
   idempotencyHash: 'idempotencyHash',
   cancelRequestedAt: 'cancelRequestedAt',
   deadlineAt: 'deadlineAt',
+  webhookOutcome: 'webhookOutcome',
   lastSequence: 'lastSequence',
   errorCode: 'errorCode',
   errorMessage: 'errorMessage',

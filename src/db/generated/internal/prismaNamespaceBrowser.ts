@@ -92,6 +92,7 @@ export const GenerationScalarFieldEnum = {
   idempotencyHash: 'idempotencyHash',
   cancelRequestedAt: 'cancelRequestedAt',
   deadlineAt: 'deadlineAt',
+  webhookOutcome: 'webhookOutcome',
   lastSequence: 'lastSequence',
   errorCode: 'errorCode',
   errorMessage: 'errorMessage',

@@ -116,6 +116,7 @@ export type GenerationCountAggregateOutputType = {
   idempotencyHash: number
   cancelRequestedAt: number
   deadlineAt: number
+  webhookOutcome: number
   lastSequence: number
   errorCode: number
   errorMessage: number
@@ -219,6 +220,7 @@ export type GenerationCountAggregateInputType = {
   idempotencyHash?: true
   cancelRequestedAt?: true
   deadlineAt?: true
+  webhookOutcome?: true
   lastSequence?: true
   errorCode?: true
   errorMessage?: true
@@ -337,6 +339,7 @@ export type GenerationGroupByOutputType = {
   idempotencyHash: string | null
   cancelRequestedAt: Date | null
   deadlineAt: Date | null
+  webhookOutcome: runtime.JsonValue | null
   lastSequence: number
   errorCode: string | null
   errorMessage: string | null
@@ -391,6 +394,7 @@ export type GenerationWhereInput = {
   idempotencyHash?: Prisma.StringNullableFilter<"Generation"> | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   deadlineAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
+  webhookOutcome?: Prisma.JsonNullableFilter<"Generation">
   lastSequence?: Prisma.IntFilter<"Generation"> | number
   errorCode?: Prisma.StringNullableFilter<"Generation"> | string | null
   errorMessage?: Prisma.StringNullableFilter<"Generation"> | string | null
@@ -424,6 +428,7 @@ export type GenerationOrderByWithRelationInput = {
   idempotencyHash?: Prisma.SortOrderInput | Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   deadlineAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  webhookOutcome?: Prisma.SortOrderInput | Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrderInput | Prisma.SortOrder
   errorMessage?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -461,6 +466,7 @@ export type GenerationWhereUniqueInput = Prisma.AtLeast<{
   idempotencyHash?: Prisma.StringNullableFilter<"Generation"> | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   deadlineAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
+  webhookOutcome?: Prisma.JsonNullableFilter<"Generation">
   lastSequence?: Prisma.IntFilter<"Generation"> | number
   errorCode?: Prisma.StringNullableFilter<"Generation"> | string | null
   errorMessage?: Prisma.StringNullableFilter<"Generation"> | string | null
@@ -494,6 +500,7 @@ export type GenerationOrderByWithAggregationInput = {
   idempotencyHash?: Prisma.SortOrderInput | Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   deadlineAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  webhookOutcome?: Prisma.SortOrderInput | Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrderInput | Prisma.SortOrder
   errorMessage?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -533,6 +540,7 @@ export type GenerationScalarWhereWithAggregatesInput = {
   idempotencyHash?: Prisma.StringNullableWithAggregatesFilter<"Generation"> | string | null
   cancelRequestedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Generation"> | Date | string | null
   deadlineAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Generation"> | Date | string | null
+  webhookOutcome?: Prisma.JsonNullableWithAggregatesFilter<"Generation">
   lastSequence?: Prisma.IntWithAggregatesFilter<"Generation"> | number
   errorCode?: Prisma.StringNullableWithAggregatesFilter<"Generation"> | string | null
   errorMessage?: Prisma.StringNullableWithAggregatesFilter<"Generation"> | string | null
@@ -564,6 +572,7 @@ export type GenerationCreateInput = {
   idempotencyHash?: string | null
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -597,6 +606,7 @@ export type GenerationUncheckedCreateInput = {
   idempotencyHash?: string | null
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -630,6 +640,7 @@ export type GenerationUpdateInput = {
   idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -663,6 +674,7 @@ export type GenerationUncheckedUpdateInput = {
   idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -696,6 +708,7 @@ export type GenerationCreateManyInput = {
   idempotencyHash?: string | null
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -727,6 +740,7 @@ export type GenerationUpdateManyMutationInput = {
   idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -758,6 +772,7 @@ export type GenerationUncheckedUpdateManyInput = {
   idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -794,6 +809,7 @@ export type GenerationCountOrderByAggregateInput = {
   idempotencyHash?: Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrder
   deadlineAt?: Prisma.SortOrder
+  webhookOutcome?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrder
   errorMessage?: Prisma.SortOrder
@@ -972,6 +988,7 @@ export type GenerationCreateWithoutEventsInput = {
   idempotencyHash?: string | null
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1004,6 +1021,7 @@ export type GenerationUncheckedCreateWithoutEventsInput = {
   idempotencyHash?: string | null
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1052,6 +1070,7 @@ export type GenerationUpdateWithoutEventsInput = {
   idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1084,6 +1103,7 @@ export type GenerationUncheckedUpdateWithoutEventsInput = {
   idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1116,6 +1136,7 @@ export type GenerationCreateWithoutVideoInput = {
   idempotencyHash?: string | null
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1148,6 +1169,7 @@ export type GenerationUncheckedCreateWithoutVideoInput = {
   idempotencyHash?: string | null
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1196,6 +1218,7 @@ export type GenerationUpdateWithoutVideoInput = {
   idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1228,6 +1251,7 @@ export type GenerationUncheckedUpdateWithoutVideoInput = {
   idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1291,6 +1315,7 @@ export type GenerationSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   idempotencyHash?: boolean
   cancelRequestedAt?: boolean
   deadlineAt?: boolean
+  webhookOutcome?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1325,6 +1350,7 @@ export type GenerationSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   idempotencyHash?: boolean
   cancelRequestedAt?: boolean
   deadlineAt?: boolean
+  webhookOutcome?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1356,6 +1382,7 @@ export type GenerationSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   idempotencyHash?: boolean
   cancelRequestedAt?: boolean
   deadlineAt?: boolean
+  webhookOutcome?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1387,6 +1414,7 @@ export type GenerationSelectScalar = {
   idempotencyHash?: boolean
   cancelRequestedAt?: boolean
   deadlineAt?: boolean
+  webhookOutcome?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1398,7 +1426,7 @@ export type GenerationSelectScalar = {
   completedAt?: boolean
 }
 
-export type GenerationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "status" | "backend" | "endpointId" | "falRequestId" | "queuePosition" | "imageUrl" | "endImageUrl" | "prompt" | "multiPrompt" | "duration" | "generateAudio" | "shotType" | "falInput" | "idempotencyKey" | "idempotencyHash" | "cancelRequestedAt" | "deadlineAt" | "lastSequence" | "errorCode" | "errorMessage" | "leaseOwner" | "leaseExpiresAt" | "createdAt" | "updatedAt" | "startedAt" | "completedAt", ExtArgs["result"]["generation"]>
+export type GenerationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "status" | "backend" | "endpointId" | "falRequestId" | "queuePosition" | "imageUrl" | "endImageUrl" | "prompt" | "multiPrompt" | "duration" | "generateAudio" | "shotType" | "falInput" | "idempotencyKey" | "idempotencyHash" | "cancelRequestedAt" | "deadlineAt" | "webhookOutcome" | "lastSequence" | "errorCode" | "errorMessage" | "leaseOwner" | "leaseExpiresAt" | "createdAt" | "updatedAt" | "startedAt" | "completedAt", ExtArgs["result"]["generation"]>
 export type GenerationInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   events?: boolean | Prisma.Generation$eventsArgs<ExtArgs>
   video?: boolean | Prisma.Generation$videoArgs<ExtArgs>
@@ -1433,6 +1461,7 @@ export type $GenerationPayload<ExtArgs extends runtime.Types.Extensions.Internal
     idempotencyHash: string | null
     cancelRequestedAt: Date | null
     deadlineAt: Date | null
+    webhookOutcome: runtime.JsonValue | null
     lastSequence: number
     errorCode: string | null
     errorMessage: string | null
@@ -1886,6 +1915,7 @@ export interface GenerationFieldRefs {
   readonly idempotencyHash: Prisma.FieldRef<"Generation", 'String'>
   readonly cancelRequestedAt: Prisma.FieldRef<"Generation", 'DateTime'>
   readonly deadlineAt: Prisma.FieldRef<"Generation", 'DateTime'>
+  readonly webhookOutcome: Prisma.FieldRef<"Generation", 'Json'>
   readonly lastSequence: Prisma.FieldRef<"Generation", 'Int'>
   readonly errorCode: Prisma.FieldRef<"Generation", 'String'>
   readonly errorMessage: Prisma.FieldRef<"Generation", 'String'>
