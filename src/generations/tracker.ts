@@ -45,11 +45,14 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
     if (status.status === 'IN_QUEUE') {
       const event = await store.transition(id, 'IN_QUEUE', { queuePosition: status.queuePosition });
       if (event) events.push(event);
-    } else if (status.status === 'IN_PROGRESS') {
+    }
+    const batch = newLines(status.logs);
+    // A request that logged has run: record IN_PROGRESS before its lines even when the first report we get
+    // is already COMPLETED (a fast request, or a catch-up poll that overtook the stream).
+    if (status.status === 'IN_PROGRESS' || (status.status === 'COMPLETED' && batch.fresh.length > 0)) {
       const event = await store.transition(id, 'IN_PROGRESS');
       if (event) events.push(event);
     }
-    const batch = newLines(status.logs);
     if (batch.fresh.length > 0) {
       events.push(...(await store.appendLogs(id, batch.fresh)));
       batch.commit();

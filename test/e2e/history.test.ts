@@ -88,9 +88,9 @@ describe('videoGenerationUpdated', () => {
       const statuses = mine.map((g: { status: string }) => g.status);
       // The row is re-read when the update is delivered, so the first one may already show IN_QUEUE.
       expect(['PENDING', 'IN_QUEUE']).toContain(statuses[0]);
-      expect(statuses).toContain('IN_PROGRESS');
       expect(statuses.at(-1)).toBe('COMPLETED');
-      // Each update shows the row as it is now: status never goes back.
+      // Each update shows the row as it is when delivered (a dashboard wants the latest state, so quick
+      // successive changes may show as one): status never goes back.
       const order = ['PENDING', 'IN_QUEUE', 'IN_PROGRESS', 'COMPLETED'];
       const ranks = statuses.map((s: string) => order.indexOf(s));
       expect(ranks).toEqual([...ranks].sort((a, b) => a - b));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createApp, type App, type RunningApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createServer } from 'node:http';
+import { createTempPostgresDatabase } from './db.ts';
 import type { AddressInfo } from 'node:net';
 import { createFalSimulator, type FalSimulator, type SimulatorBehaviour, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -49,6 +50,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   await sim.start();
   const dataDir = options.persistent ? await mkdtemp(join(tmpdir(), 'reelgraph-test-')) : null;
   const scratch = dataDir ?? (await mkdtemp(join(tmpdir(), 'reelgraph-test-')));
+  // TEST_DATABASE=postgres runs the same integration tests on PostgreSQL (a fresh database per server).
+  const postgres = process.env.TEST_DATABASE === 'postgres' && !options.env?.DATABASE_URL ? await createTempPostgresDatabase() : null;
   const port = options.webhooks ? await freePort() : 0;
   const base = loadConfig({
     PORT: String(port),
@@ -57,6 +60,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     DATA_DIR: scratch,
     ARCHIVE_RETRY_BASE_MS: '50',
     ...(options.webhooks ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
+    ...(postgres ? { DATABASE_URL: postgres.url } : {}),
     ...options.env,
   });
   const config: Config = {
@@ -90,6 +94,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         await stopApp();
         await sim.stop();
         await rm(scratch, { recursive: true, force: true });
+        await postgres?.drop();
       },
     };
   };

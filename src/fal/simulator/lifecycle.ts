@@ -66,6 +66,7 @@ export function createRequest(init: {
     cancelled: false,
     webhookUrl: init.webhookUrl,
     behaviour: init.behaviour,
+    streamConnections: 0,
     updates: new EventEmitter().setMaxListeners(0),
     validationErrors: init.validationErrors,
     startTimeoutAt: init.startTimeoutSeconds === null ? null : Date.now() + init.startTimeoutSeconds * 1000,

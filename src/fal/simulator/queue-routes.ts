@@ -83,6 +83,7 @@ export function status(ctx: QueueContext, res: ServerResponse, request: LiveRequ
 export function stream(ctx: QueueContext, req: IncomingMessage, res: ServerResponse, request: LiveRequest, url: URL): void {
   ctx.stats.streamsOpened += 1;
   ctx.stats.openStreams += 1;
+  request.streamConnections += 1;
   const withLogs = url.searchParams.get('logs') === '1';
   const { dropStreamAfterEvents, streamNeverCloses } = request.behaviour;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-fal-request-id': request.id });

@@ -81,6 +81,8 @@ export interface SimulatedRequest {
   cancelled: boolean;
   webhookUrl?: string;
   behaviour: SimulatorBehaviour;
+  /** Status stream connections opened for this request (one tracker per generation means one, normally). */
+  streamConnections: number;
 }
 
 export interface FalSimulator {

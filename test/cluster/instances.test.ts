@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFalSimulator, type FalSimulator } from '../../src/fal/simulator/index.ts';
+import { freePort } from '../helpers/app.ts';
+import { createTempPostgresDatabase } from '../helpers/db.ts';
+import { collect, collectSse, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
+import { spawnServer, type ServerProcess } from '../helpers/process.ts';
+import { startRedis, type TestRedis } from '../helpers/redis.ts';
+
+const FAL_KEY = 'cluster-key:secret';
+let sim: FalSimulator;
+let redis: TestRedis;
+let database: Awaited<ReturnType<typeof createTempPostgresDatabase>>;
+let dataDir: string;
+const processes: ServerProcess[] = [];
+
+async function startInstance(name: string): Promise<ServerProcess> {
+  const server = await spawnServer({
+    PORT: String(await freePort()),
+    DATA_DIR: join(dataDir, name),
+    DATABASE_URL: database.url,
+    DATABASE_POOL_SIZE: '5',
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: prefix,
+    INSTANCE_ID: name,
+    FAL_KEY,
+    FAL_QUEUE_URL: sim.url,
+    FAL_REST_URL: sim.url,
+    FAL_POLL_INTERVAL_MS: '100',
+    LEASE_TTL_MS: '1500',
+    LEASE_SCAN_MS: '250',
+    SUBSCRIPTION_REPAIR_MS: '500',
+  });
+  processes.push(server);
+  return server;
+}
+const prefix = `reelgraph-test-${randomBytes(4).toString('hex')}:`;
+
+beforeAll(async () => {
+  sim = createFalSimulator({ preset: 'fast', expectedKey: FAL_KEY, behaviour: { queuePosition: 1, logCount: 6, logIntervalMs: 80 } });
+  await sim.start();
+  redis = await startRedis();
+  database = await createTempPostgresDatabase();
+  dataDir = await mkdtemp(join(tmpdir(), 'reelgraph-cluster-'));
+}, 60_000);
+
+afterAll(async () => {
+  for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await Promise.all(processes.map((p) => p.exited));
+  await sim?.stop();
+  await redis?.stop();
+  await database?.drop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const events = (payloads: Array<{ data?: { videoGenerationEvents: { sequence: number; status?: string; log?: { message: string } } } }>) =>
+  payloads.map((p) => p.data!.videoGenerationEvents);
+
+function expectComplete(list: ReturnType<typeof events>, falRequestId: string) {
+  expect(list.map((e) => e.sequence)).toEqual(list.map((_, i) => i + 1));
+  expect(list.at(-1)!.status).toBe('COMPLETED');
+  expect(list.filter((e) => e.log).map((e) => e.log!.message)).toEqual(sim.requests.get(falRequestId)!.logs.map((l) => l.message));
+}
+
+describe('three instances on one PostgreSQL and one Redis', () => {
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let c: ServerProcess;
+
+  it('start together, applying migrations exactly once', async () => {
+    [a, b, c] = await Promise.all([startInstance('a'), startInstance('b'), startInstance('c')]);
+    for (const instance of [a, b, c]) {
+      const ready = await fetch(instance.url.replace('/graphql', '/readyz'));
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { database: true, migrations: true, redis: true } });
+    }
+    const applied = [a, b, c].map((p) => /applied (\d+) migration/.exec(p.output())?.[1] ?? '0').map(Number);
+    expect(applied.filter((n) => n > 0)).toHaveLength(1);
+  });
+
+  it('tracks a generation submitted on A exactly once while B (graphql-ws) and C (SSE) follow it', async () => {
+    const created = await gql(a.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'cluster' } });
+    const g = created.data.generateVideo.generation;
+    const client = wsClient(b.url);
+    try {
+      const [viaWs, viaSse] = await Promise.all([collect(client, EVENTS_SUBSCRIPTION, { id: g.id }).done, collectSse(c.url, EVENTS_SUBSCRIPTION, { id: g.id })]);
+      expectComplete(events(viaWs), g.falRequestId);
+      expectComplete(events(viaSse as never), g.falRequestId);
+    } finally {
+      await client.dispose();
+    }
+    expect(sim.requests.get(g.falRequestId)!.streamConnections).toBe(1);
+  });
+
+  it('moves tracking to another instance when A is killed with SIGKILL mid-generation', async () => {
+    sim.configure({ logCount: 12, logIntervalMs: 150 });
+    const created = await gql(a.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'take over' } });
+    const g = created.data.generateVideo.generation;
+    const client = wsClient(b.url);
+    try {
+      const viaB = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
+      const viaC = collectSse(c.url, EVENTS_SUBSCRIPTION, { id: g.id });
+      await viaB.waitUntil((r) => r.filter((p) => p.data?.videoGenerationEvents.log).length >= 2);
+      const killedAt = Date.now();
+      a.child.kill('SIGKILL');
+      await a.exited;
+      const [fromB, fromC] = await Promise.all([viaB.done, viaC]);
+      expectComplete(events(fromB), g.falRequestId);
+      expectComplete(events(fromC as never), g.falRequestId);
+      const takeoverMs = Date.now() - killedAt;
+      expect(takeoverMs).toBeLessThan(30_000);
+    } finally {
+      await client.dispose();
+    }
+    expect(sim.stats.submits).toBe(2);
+  });
+
+  it('subscribers recover without gaps when Redis restarts mid-stream', async () => {
+    sim.configure({ logCount: 12, logIntervalMs: 150 });
+    const created = await gql(b.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'redis restart' } });
+    const g = created.data.generateVideo.generation;
+    const client = wsClient(c.url);
+    try {
+      const viaC = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
+      await viaC.waitUntil((r) => r.filter((p) => p.data?.videoGenerationEvents.log).length >= 2);
+      await redis.restart();
+      expectComplete(events(await viaC.done), g.falRequestId);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('completes 500 generations spread over the instances, each with exactly one tracker', async () => {
+    sim.configure({ logCount: 1, logIntervalMs: 5, queuePosition: 0 });
+    const instances = [b, c];
+    const before = new Set(sim.requests.keys());
+    const created = [];
+    for (let batch = 0; batch < 10; batch += 1) {
+      created.push(
+        ...(await Promise.all(
+          Array.from({ length: 50 }, (_, i) => gql(instances[(batch * 50 + i) % instances.length].url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: `bulk ${batch}-${i}` } })),
+        )),
+      );
+    }
+    const ids = created.map((r) => r.data.generateVideo.generation.id as string);
+    expect(new Set(ids).size).toBe(500);
+    const client = wsClient(c.url);
+    try {
+      await Promise.all(ids.map((id) => collect(client, EVENTS_SUBSCRIPTION, { id }).done));
+    } finally {
+      await client.dispose();
+    }
+    const mine = [...sim.requests.values()].filter((r) => !before.has(r.id));
+    expect(mine).toHaveLength(500);
+    expect(mine.every((r) => r.status === 'COMPLETED')).toBe(true);
+    expect(mine.filter((r) => r.streamConnections !== 1).map((r) => r.streamConnections)).toEqual([]);
+  }, 180_000);
+});
