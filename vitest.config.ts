@@ -17,5 +17,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // In CI a JSON report per run (PGlite, then PostgreSQL) feeds the plain summary line .ci/run prints.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: `test-results/vitest-${process.env.TEST_DATABASE ?? 'pglite'}.json` }]] : ['default'],
   },
 });
