@@ -1,0 +1,73 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from './generated/client.ts';
+import type { Database, Session, SqlSession } from './index.ts';
+
+/**
+ * PGlite is one PostgreSQL backend with one session, shared by everything in this process. It queues
+ * callers itself: a plain query waits while a transaction runs, and `transaction()` holds the session from
+ * BEGIN to COMMIT. pglite-prisma-adapter opens Prisma's transactions (interactive and batch) through
+ * `transaction()`, so concurrent Prisma calls and `$transaction` are safe: other queries simply wait.
+ *
+ * The consequence to remember: inside `prisma.$transaction(async (tx) => ...)`, a query on the outer
+ * client (`prisma.x` instead of `tx.x`) waits for the transaction it is part of, which stalls until
+ * Prisma's transaction timeout (5 s by default) rolls it back. On PostgreSQL the same mistake would
+ * only use a second connection, so tests on PGlite catch it.
+ *
+ * Isolation levels are moot here (transactions never overlap); the adapter's `SET TRANSACTION` for an
+ * explicit isolationLevel runs outside the transaction and only draws a warning from PostgreSQL.
+ */
+export async function openPglite(dataDir: string | null): Promise<Database> {
+  let lite: PGlite;
+  if (dataDir === null) {
+    lite = new PGlite();
+  } else {
+    const dir = resolve(dataDir);
+    await mkdir(dir, { recursive: true });
+    lite = new PGlite(dir);
+  }
+  await lite.waitReady;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
+
+  const direct = sqlOn(lite);
+  const session: Session = {
+    ...direct,
+    transaction: (fn) => lite.transaction((tx) => fn(sqlOn(tx))),
+  };
+  // withSession callers take turns, so two migrate() calls on one Database cannot interleave: the advisory
+  // lock that keeps PostgreSQL instances apart is re-entrant within PGlite's single session.
+  let sessionQueue: Promise<unknown> = Promise.resolve();
+  let closing: Promise<void> | undefined;
+
+  return {
+    prisma,
+    kind: 'pglite',
+    ...direct,
+    withSession(fn) {
+      const run = sessionQueue.then(() => fn(session));
+      sessionQueue = run.catch(() => {});
+      return run;
+    },
+    close() {
+      closing ??= (async () => {
+        await prisma.$disconnect();
+        // Waits for queued queries, then shuts PostgreSQL down cleanly (flushing a data directory to disk).
+        await lite.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function sqlOn(target: PGlite | Transaction): SqlSession {
+  return {
+    async exec(sql) {
+      await target.exec(sql);
+    },
+    async query<T>(sql: string, params: unknown[] = []) {
+      return (await target.query<T>(sql, params)).rows;
+    },
+  };
+}
