@@ -95,6 +95,15 @@ describe('three instances on one PostgreSQL and one Redis', () => {
     expect(sim.requests.get(g.falRequestId)!.streamConnections).toBe(1);
   });
 
+  it('returns one generation for one idempotency key retried concurrently on different instances', async () => {
+    const submits = sim.stats.submits;
+    const input = { imageUrl: 'https://example.com/a.png', prompt: 'once only', idempotencyKey: `cluster-${prefix}` };
+    const results = await Promise.all([a, b, c, a, b, c].map((instance) => gql(instance.url, GENERATE, { input })));
+    const ids = new Set(results.map((r) => r.data.generateVideo.generation.id));
+    expect(ids.size).toBe(1);
+    expect(sim.stats.submits).toBe(submits + 1);
+  });
+
   it('moves tracking to another instance when A is killed with SIGKILL mid-generation', async () => {
     sim.configure({ logCount: 12, logIntervalMs: 150 });
     const created = await gql(a.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'take over' } });
@@ -115,7 +124,7 @@ describe('three instances on one PostgreSQL and one Redis', () => {
     } finally {
       await client.dispose();
     }
-    expect(sim.stats.submits).toBe(2);
+    expect(sim.stats.submits).toBe(3);
   });
 
   it('subscribers recover without gaps when Redis restarts mid-stream', async () => {

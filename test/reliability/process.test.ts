@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,8 +95,16 @@ describe('the real server process', () => {
       const check = () => (sim.requests.get(g.falRequestId)?.logs.length === 8 ? resolve() : sim.events.once('log', check));
       check();
     });
+    // A mutation still in flight when the signal comes (fal's first answer is a 503 the client retries
+    // after about a second) is finished, not cut off.
+    sim.failNext('submit', { status: 503, body: { detail: 'busy' } }, 1);
+    const faultServed = once(sim.events, 'fault');
+    const inFlight = gql(first.url, GENERATE, { input: { imageUrl: 'https://example.com/b.png', prompt: 'in flight' } });
+    await faultServed;
     const startedAt = Date.now();
     first.child.kill('SIGTERM');
+    const finished = await inFlight;
+    expect(finished.data.generateVideo.__typename).toBe('GenerateVideoSuccess');
     expect(await closeCode).toBe(1001);
     expect(await first.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - startedAt).toBeLessThan(10_000);

@@ -114,6 +114,7 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
     const queue = faults.get(route);
     const next = queue?.shift();
     if (!next) return false;
+    events.emit('fault', route);
     if (next.rawBody !== undefined) res.writeHead(next.status, { 'content-type': 'text/html', ...next.headers }).end(next.rawBody);
     else sendJson(res, next.status, next.body ?? { detail: 'Injected failure' }, next.headers);
     return true;

@@ -92,7 +92,8 @@ export interface FalSimulator {
   readonly stats: SimulatorStats;
   readonly requests: ReadonlyMap<string, SimulatedRequest>;
   /**
-   * 'submit'(req), 'status-change'(req), 'log'(req, line), and 'event'({ requestId, at, data }) at the instant
+   * 'submit'(req), 'status-change'(req), 'log'(req, line), 'fault'(route) when an injected response is served,
+   * and 'event'({ requestId, at, data }) at the instant
    * each status or log event is produced (`at` in epoch milliseconds with sub-millisecond precision).
    */
   readonly events: EventEmitter;
