@@ -53,25 +53,44 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
       return toStatus(await client.queue.status(endpointId, { requestId, logs: true }));
     },
 
-    async streamStatus(endpointId, requestId, onStatus, signal) {
+    async streamStatus(endpointId, requestId, onStatuses, signal) {
       const stream = await client.queue.streamStatus(endpointId, { requestId, logs: true });
       // FalStream rejects its internal done() promise on every error; we listen to 'error' instead, so mark
       // that promise handled or each dropped stream would surface as an unhandled rejection.
       stream.done().catch(() => {});
-      // FalStream's async iterator polls a buffer every 16 ms and never ends after abort(), so we listen
-      // to its events and chain the handler calls to keep them strictly in order.
+      // FalStream's async iterator polls a buffer every 16 ms and never ends after abort(), so we listen to
+      // its events; one drain loop hands them over in order, batching whatever arrived meanwhile.
       return new Promise<FalStatus | null>((resolve, reject) => {
-        let chain = Promise.resolve();
+        const pending: FalStatus[] = [];
+        let draining: Promise<void> | null = null;
         let last: FalStatus | null = null;
         let settled = false;
+        const drain = () => {
+          draining ??= (async () => {
+            while (pending.length > 0) await onStatuses(pending.splice(0));
+          })().finally(() => {
+            draining = null;
+          });
+          return draining;
+        };
         const settle = (fn: () => void) => {
           if (settled) return;
-          settled = true;
           signal.removeEventListener('abort', onAbort);
-          chain.then(fn, reject);
+          // Let the handler finish what it has (never cut a write in half), then settle.
+          void Promise.resolve(draining).then(
+            () => {
+              settled = true;
+              fn();
+            },
+            (error: unknown) => {
+              settled = true;
+              reject(error);
+            },
+          );
         };
         const onAbort = () => {
           stream.abort();
+          pending.length = 0;
           settle(() => resolve(null));
         };
         if (signal.aborted) return onAbort();
@@ -86,13 +105,13 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
             return settle(() => reject(error));
           }
           last = status;
-          chain = chain.then(() => onStatus(status));
-          chain.catch((error) => {
+          pending.push(status);
+          drain().catch((error: unknown) => {
             stream.abort();
             settle(() => reject(error));
           });
         });
-        stream.on('done', () => settle(() => resolve(last)));
+        stream.on('done', () => settle(() => drain().then(() => resolve(last), reject)));
         stream.on('error', (error: unknown) => settle(() => reject(error)));
       });
     },

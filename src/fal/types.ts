@@ -41,14 +41,16 @@ export interface FalGateway {
   /** Current status with cumulative logs (polling semantics, protocol §3). */
   status(endpointId: string, requestId: string): Promise<FalStatus>;
   /**
-   * Follows the status stream, calling onStatus for each event in order (each event carries only new log
-   * lines, protocol §4.8). Resolves with the last event when the server closes the stream, which need not be
-   * COMPLETED (a dropped stream); rejects on HTTP or parse errors; resolves with null when aborted.
+   * Follows the status stream, calling onStatuses with the events in order (each event carries only new log
+   * lines, protocol §4.8). Events that arrive while a call is still running are handed over together in the
+   * next call, so a busy consumer writes in batches. Resolves with the last event when the server closes the
+   * stream, which need not be COMPLETED (a dropped stream); rejects on HTTP or parse errors; resolves with
+   * null when aborted.
    */
   streamStatus(
     endpointId: string,
     requestId: string,
-    onStatus: (status: FalStatus) => Promise<void>,
+    onStatuses: (statuses: FalStatus[]) => Promise<void>,
     signal: AbortSignal,
   ): Promise<FalStatus | null>;
   result(endpointId: string, requestId: string): Promise<FalResult>;

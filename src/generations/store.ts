@@ -14,6 +14,11 @@ export interface TransitionDetails {
   video?: { sourceUrl: string; contentType: string | null; fileName: string | null; fileSize: number | null };
   /** Narrows the states the transition may start from (e.g. cancel applies only before fal starts). */
   onlyFrom?: GenerationStatus[];
+  /**
+   * Fencing token: the write applies only while this instance holds the tracking lease, so a tracker that
+   * lost its lease (and has not noticed yet) cannot write next to the new holder.
+   */
+  leaseOwner?: string;
 }
 
 /**
@@ -32,6 +37,7 @@ export function createGenerationStore(db: PrismaClient) {
           where: {
             id,
             status: { in: details.onlyFrom ?? [...ALLOWED_FROM[to]] },
+            ...(details.leaseOwner ? { leaseOwner: details.leaseOwner } : {}),
             // An identical report (same state, same queue position) is not a change.
             NOT: { status: to, queuePosition },
           },
@@ -58,38 +64,35 @@ export function createGenerationStore(db: PrismaClient) {
       });
     },
 
-    /** Appends log lines in order while the generation is still active; returns the events written. */
-    async appendLogs(id: string, lines: NewLogLine[]): Promise<GenerationEvent[]> {
+    /**
+     * Appends log lines in order while the generation is still active; returns the events written. One
+     * statement (sequence allocation and inserts together), since this is the hottest write of all.
+     */
+    async appendLogs(id: string, lines: NewLogLine[], leaseOwner: string | null = null): Promise<GenerationEvent[]> {
       if (lines.length === 0) return [];
       const now = new Date();
-      return db.$transaction(async (tx) => {
-        const rows = await tx.generation.updateManyAndReturn({
-          where: { id, status: { in: [...ACTIVE_STATUSES] } },
-          data: { lastSequence: { increment: lines.length }, updatedAt: now },
-          select: { lastSequence: true },
-        });
-        if (rows.length === 0) return [];
-        const first = rows[0].lastSequence - lines.length + 1;
-        const events = lines.map((line, i): GenerationEvent => ({
-          kind: 'LOG',
-          generationId: id,
-          sequence: first + i,
-          log: { sequence: first + i, message: line.message, level: line.level, timestamp: line.timestamp },
-          at: now,
-        }));
-        await tx.generationEvent.createMany({
-          data: lines.map((line, i) => ({
-            generationId: id,
-            sequence: first + i,
-            kind: 'LOG' as const,
-            logMessage: line.message,
-            logLevel: line.level,
-            logTimestamp: line.timestamp,
-            createdAt: now,
-          })),
-        });
-        return events;
-      });
+      const n = lines.length;
+      const rows = await db.$queryRaw<Array<{ sequence: number }>>`
+        WITH g AS (
+          UPDATE "Generation" SET "lastSequence" = "lastSequence" + ${n}::int, "updatedAt" = ${now}
+           WHERE id = ${id}::uuid AND status IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS')
+             AND (${leaseOwner}::text IS NULL OR "leaseOwner" = ${leaseOwner}::text)
+          RETURNING "lastSequence" - ${n}::int AS base
+        )
+        INSERT INTO "GenerationEvent" ("generationId", sequence, kind, "logMessage", "logLevel", "logTimestamp", "createdAt")
+        SELECT ${id}::uuid, g.base + l.ord::int, 'LOG', l.message, l.level, l.ts, ${now}
+          FROM g, unnest(${lines.map((l) => l.message)}::text[], ${lines.map((l) => l.level)}::text[], ${lines.map((l) => l.timestamp.toISOString())}::timestamp(3)[])
+               WITH ORDINALITY AS l(message, level, ts, ord)
+        RETURNING sequence`;
+      if (rows.length === 0) return [];
+      const first = Math.min(...rows.map((r) => Number(r.sequence)));
+      return lines.map((line, i): GenerationEvent => ({
+        kind: 'LOG',
+        generationId: id,
+        sequence: first + i,
+        log: { sequence: first + i, message: line.message, level: line.level, timestamp: line.timestamp },
+        at: now,
+      }));
     },
 
     /** Records fal's request id the moment it is known: from then on the paid request can always be found. */

@@ -1,7 +1,7 @@
 import type { FalGateway, FalResult, FalStatus } from '../fal/types.ts';
 import type { GenerationEvent } from './events.ts';
 import { createLogDeduper, type LogDeduper } from './log-dedupe.ts';
-import type { GenerationStore } from './store.ts';
+import type { GenerationStore, NewLogLine } from './store.ts';
 
 export interface TrackerOptions {
   pollIntervalMs: number;
@@ -15,6 +15,8 @@ export interface TrackerDeps {
   publish: (events: GenerationEvent[]) => void;
   options: TrackerOptions;
   log: (message: string) => void;
+  /** This instance's lease name: every write of the tracker is fenced with it (see store.transition). */
+  leaseOwner?: string;
   /** A verified webhook's account of the outcome, if one arrived (used when the result endpoint fails). */
   webhookOutcome?: () => Promise<FalResult | undefined>;
 }
@@ -40,24 +42,42 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
   let streamFailures = 0;
   let attempt = 0;
 
-  const apply = async (status: FalStatus, newLines: ReturnType<LogDeduper['source']>): Promise<void> => {
+  const apply = (status: FalStatus, newLines: ReturnType<LogDeduper['source']>) => applyAll([status], newLines);
+
+  /**
+   * Records a batch of reports in order. Consecutive log lines are written together (one statement), but a
+   * status change is never reordered with the lines around it.
+   */
+  const applyAll = async (statuses: FalStatus[], newLines: ReturnType<LogDeduper['source']>): Promise<void> => {
     const events: GenerationEvent[] = [];
-    if (status.status === 'IN_QUEUE') {
-      const event = await store.transition(id, 'IN_QUEUE', { queuePosition: status.queuePosition });
+    let lines: NewLogLine[] = [];
+    let commits: Array<() => void> = [];
+    const flush = async () => {
+      if (lines.length === 0) return;
+      events.push(...(await store.appendLogs(id, lines, deps.leaseOwner ?? null)));
+      for (const commit of commits) commit();
+      lines = [];
+      commits = [];
+    };
+    const change = async (to: 'IN_QUEUE' | 'IN_PROGRESS', queuePosition?: number | null) => {
+      await flush();
+      const event = await store.transition(id, to, { queuePosition, leaseOwner: deps.leaseOwner });
       if (event) events.push(event);
+    };
+    try {
+      for (const status of statuses) {
+        if (status.status === 'IN_QUEUE') await change('IN_QUEUE', status.queuePosition);
+        const batch = newLines(status.logs);
+        // A request that logged has run: record IN_PROGRESS before its lines even when the first report we
+        // get is already COMPLETED (a fast request, or a catch-up poll that overtook the stream).
+        if (status.status === 'IN_PROGRESS' || (status.status === 'COMPLETED' && batch.fresh.length > 0)) await change('IN_PROGRESS');
+        lines.push(...batch.fresh);
+        commits.push(batch.commit);
+      }
+      await flush();
+    } finally {
+      if (events.length > 0) deps.publish(events);
     }
-    const batch = newLines(status.logs);
-    // A request that logged has run: record IN_PROGRESS before its lines even when the first report we get
-    // is already COMPLETED (a fast request, or a catch-up poll that overtook the stream).
-    if (status.status === 'IN_PROGRESS' || (status.status === 'COMPLETED' && batch.fresh.length > 0)) {
-      const event = await store.transition(id, 'IN_PROGRESS');
-      if (event) events.push(event);
-    }
-    if (batch.fresh.length > 0) {
-      events.push(...(await store.appendLogs(id, batch.fresh)));
-      batch.commit();
-    }
-    if (events.length > 0) deps.publish(events);
   };
 
   const poll = async (): Promise<FalStatus> => {
@@ -70,7 +90,7 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
     attempt += 1;
     try {
       if (streamFailures < options.maxStreamFailures) {
-        const outcome = await followStream(deps, generation, deduper, apply, signal);
+        const outcome = await followStream(deps, generation, deduper, apply, applyAll, signal);
         if (outcome === 'stopped') return;
         if (outcome === 'completed') return await finish(deps, generation, signal, poll);
         // The stream ended before COMPLETED (protocol §4.4: the client would fetch an unfinished result).
@@ -104,6 +124,7 @@ async function followStream(
   generation: TrackedGeneration,
   deduper: LogDeduper,
   apply: (status: FalStatus, newLines: ReturnType<LogDeduper['source']>) => Promise<void>,
+  applyAll: (statuses: FalStatus[], newLines: ReturnType<LogDeduper['source']>) => Promise<void>,
   signal: AbortSignal,
 ): Promise<StreamOutcome> {
   const connection = new AbortController();
@@ -130,16 +151,16 @@ async function followStream(
     const last = await deps.fal.streamStatus(
       generation.endpointId,
       generation.falRequestId,
-      async (status) => {
+      async (statuses) => {
         progressed = true;
         if (!caughtUp) {
           // The stream carries only lines logged after it opened (protocol §4.7-4.8). Once it is open, one
-          // poll (all lines so far) fills in what came before, in fal's order; stream events wait behind it
-          // in the handler chain, and lines seen by both are recognised by the de-duplicator.
+          // poll (all lines so far) fills in what came before, in fal's order; stream events wait behind it,
+          // and lines seen by both are recognised by the de-duplicator.
           caughtUp = true;
           await apply(await deps.fal.status(generation.endpointId, generation.falRequestId), deduper.source());
         }
-        await apply(status, newLines);
+        await applyAll(statuses, newLines);
       },
       connection.signal,
     );
@@ -179,12 +200,12 @@ async function finish(deps: TrackerDeps, generation: TrackedGeneration, signal: 
       if (!result.ok && fromWebhook?.ok) result = fromWebhook;
       let event;
       if (result.ok) {
-        event = await deps.store.transition(generation.id, 'COMPLETED', { video: { sourceUrl: result.video.url, ...withoutUrl(result.video) } });
+        event = await deps.store.transition(generation.id, 'COMPLETED', { video: { sourceUrl: result.video.url, ...withoutUrl(result.video) }, leaseOwner: deps.leaseOwner });
       } else if (await deps.store.wasCancelRequested(generation.id)) {
         // We asked fal to cancel a running request and it ended without output: that is a cancellation.
-        event = await deps.store.transition(generation.id, 'CANCELLED', { error: { code: 'CANCELLED', message: `cancelled while running (fal: ${result.message})` } });
+        event = await deps.store.transition(generation.id, 'CANCELLED', { error: { code: 'CANCELLED', message: `cancelled while running (fal: ${result.message})` }, leaseOwner: deps.leaseOwner });
       } else {
-        event = await deps.store.transition(generation.id, 'FAILED', { error: { code: result.code, message: result.message } });
+        event = await deps.store.transition(generation.id, 'FAILED', { error: { code: result.code, message: result.message }, leaseOwner: deps.leaseOwner });
       }
       if (event) deps.publish([event]);
       return;

@@ -61,6 +61,7 @@ export function createTrackerRegistry(deps: {
         publish: deps.publish(target.tenantId),
         options: deps.options,
         log: (m) => deps.logger.warn(m),
+        leaseOwner: deps.leases.instanceId,
         webhookOutcome: () => deps.webhookOutcome(target.id),
       },
       target,

@@ -30,7 +30,8 @@ async function startInstance(name: string): Promise<ServerProcess> {
     FAL_QUEUE_URL: sim.url,
     FAL_REST_URL: sim.url,
     FAL_POLL_INTERVAL_MS: '100',
-    LEASE_TTL_MS: '1500',
+    // Short enough for a quick take-over test, long enough that a CPU-starved instance keeps its leases.
+    LEASE_TTL_MS: '4000',
     LEASE_SCAN_MS: '250',
     SUBSCRIPTION_REPAIR_MS: '500',
   });
