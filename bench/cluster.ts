@@ -12,6 +12,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { createFalSimulator } from '../src/fal/simulator/index.ts';
 import { freePort } from '../test/helpers/app.ts';
@@ -52,6 +53,7 @@ async function startInstance(name: string, env: Record<string, string> = {}) {
     FAL_KEY,
     FAL_QUEUE_URL: sim.url,
     FAL_REST_URL: sim.url,
+    ...(process.env.BENCH_PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` } : {}),
     ...env,
   });
   instances.push(server);
@@ -161,6 +163,13 @@ try {
     );
   });
 
+  // Ingest latency: from fal's log timestamp (the simulator's emission) to the row being written.
+  const pool = new pg.Client({ connectionString: database.url });
+  await pool.connect();
+  const ingest = (
+    await pool.query<{ ms: number }>(`SELECT EXTRACT(EPOCH FROM ("createdAt" - "logTimestamp")) * 1000 AS ms FROM "GenerationEvent" WHERE kind = 'LOG' ORDER BY 1`)
+  ).rows.map((r) => Number(r.ms));
+  await pool.end();
   const sorted = latencies.sort((x, y) => x - y);
   const report = {
     date: new Date().toISOString(),
@@ -172,6 +181,7 @@ try {
     seconds: Number(seconds.toFixed(2)),
     deliveriesPerSecond: Math.round(deliveries / seconds),
     upstreamEventsPerSecond: Math.round((GENERATIONS * LOGS_PER) / seconds),
+    ingestLatencyMs: { p50: Number(percentile(ingest, 50).toFixed(1)), p99: Number(percentile(ingest, 99).toFixed(1)) },
     latencyMs: { p50: Number(percentile(sorted, 50).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number(sorted.at(-1)!.toFixed(1)) },
     peakRssMbPerInstance: peakRss.map((r) => Math.round(r)),
     upstreamStreamsPerGeneration: { min: Math.min(...streams), max: Math.max(...streams) },

@@ -106,6 +106,9 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
           }
           last = status;
           pending.push(status);
+          // FalStream also keeps every event in a private buffer for its async iterator (unused here), which
+          // would grow for as long as the stream lives.
+          (stream as unknown as { buffer?: unknown[] }).buffer?.splice(0);
           drain().catch((error: unknown) => {
             stream.abort();
             settle(() => reject(error));
