@@ -113,8 +113,6 @@ export function createArchiver(options: ArchiverOptions) {
     enqueue(generationId: string): void {
       schedule(generationId, 0);
     },
-    /** Archive now and wait (tests, and the retry of a failed archive from an operator). */
-    archiveNow: (generationId: string) => run(generationId),
     /** Resolves once the generation's archive is final (ARCHIVED or FAILED). */
     async settled(generationId: string): Promise<void> {
       const waiting = new Promise<void>((resolve) => waiters.set(generationId, [...(waiters.get(generationId) ?? []), resolve]));

@@ -72,7 +72,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
 
   const loadTarget = async (id: string): Promise<TrackTarget | null> => {
     const row = await db.generation.findUnique({ where: { id } });
-    return row && row.falRequestId && !isTerminal(row.status) ? targetOf(row, true) : null;
+    return row && row.falRequestId && !isTerminal(row.status) ? targetOf(row) : null;
   };
 
   const trackers = createTrackerRegistry({
@@ -104,14 +104,13 @@ export function createGenerationService(deps: GenerationServiceDeps) {
   }
 
   type Row = Awaited<ReturnType<typeof findOwned>>;
-  function targetOf(row: Row, resumed: boolean): TrackTarget {
+  function targetOf(row: Row): TrackTarget {
     return {
     id: row.id,
     tenantId: row.tenantId,
     endpointId: row.endpointId,
     falRequestId: row.falRequestId as string,
     deadlineAt: row.deadlineAt,
-    resumed,
     };
   }
 
@@ -200,7 +199,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         // Cancelled while we were submitting: pass the cancel on, so fal does not run (and bill) it.
         await fal.cancel(deps.endpointId, falRequestId).catch(() => undefined);
       } else {
-        await trackers.claim(targetOf(row, false));
+        await trackers.claim(targetOf(row));
       }
       return row;
     },
@@ -253,7 +252,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       }
       await db.generation.update({ where: { id: row.id }, data: { webhookOutcome: outcomeOf(hook) as unknown as Prisma.InputJsonObject } });
       // Whoever holds the tracking lease catches up now: us (restart or claim), or another instance (nudge).
-      if (!(await trackers.restart(targetOf(row, true)))) bus.publish(topics.trackingNudge, { id: row.id });
+      if (!(await trackers.restart(targetOf(row)))) bus.publish(topics.trackingNudge, { id: row.id });
       return 'applied';
     },
 
@@ -267,9 +266,6 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       return generationUpdateStream(bus, (message) => message.tenantId === caller.tenantId);
     },
 
-    async getGeneration(id: string, caller: Caller) {
-      return findOwned(id, caller);
-    },
 
     /**
      * After a restart: every generation fal knows about is tracked again; a PENDING row without a fal request
@@ -301,8 +297,6 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       return { resumed, orphansFailed };
     },
 
-    /** Number of generations being followed upstream by this process right now. */
-    activeTrackers: () => trackers.size(),
 
     /** Stops every tracker without changing any row (leases are handed back): the next start resumes them. */
     async stop() {

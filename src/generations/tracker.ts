@@ -25,8 +25,6 @@ export interface TrackedGeneration {
   id: string;
   endpointId: string;
   falRequestId: string;
-  /** True when tracking restarts for a request that was followed before (restart, take-over, webhook). */
-  resumed: boolean;
 }
 
 /**

@@ -11,7 +11,6 @@ export interface TrackTarget {
   endpointId: string;
   falRequestId: string;
   deadlineAt: Date | null;
-  resumed: boolean;
 }
 
 export interface LeaseTiming {
@@ -136,7 +135,7 @@ export function createTrackerRegistry(deps: {
       if (stopped) break;
       if (running.has(id)) continue;
       const target = await deps.loadTarget(id);
-      if (target && (await claim({ ...target, resumed: true }))) claimed += 1;
+      if (target && (await claim(target))) claimed += 1;
     }
     return claimed;
   }
@@ -165,13 +164,12 @@ export function createTrackerRegistry(deps: {
         current.controller.abort();
         await current.done;
       }
-      return claim({ ...target, resumed: true });
+      return claim(target);
     },
     stopTracking(id: string): void {
       running.get(id)?.controller.abort();
     },
     isTracking: (id: string) => running.has(id),
-    size: () => running.size,
     /** Stops every tracker without changing any generation, and hands their leases back. */
     async stop(): Promise<void> {
       stopped = true;
