@@ -22,7 +22,9 @@ async function startInstance(name: string): Promise<ServerProcess> {
     PORT: String(await freePort()),
     DATA_DIR: join(dataDir, name),
     DATABASE_URL: database.url,
-    DATABASE_POOL_SIZE: '5',
+    // Lease renewals share the pool with tracker writes; a small pool under the 500-generation burst can
+    // delay a renewal past the lease's life (a fenced, harmless take-over, but a second upstream stream).
+    DATABASE_POOL_SIZE: '20',
     REDIS_URL: redis.url,
     REDIS_PREFIX: prefix,
     INSTANCE_ID: name,
@@ -31,7 +33,7 @@ async function startInstance(name: string): Promise<ServerProcess> {
     FAL_REST_URL: sim.url,
     FAL_POLL_INTERVAL_MS: '100',
     // Short enough for a quick take-over test, long enough that a CPU-starved instance keeps its leases.
-    LEASE_TTL_MS: '4000',
+    LEASE_TTL_MS: '6000',
     LEASE_SCAN_MS: '250',
     SUBSCRIPTION_REPAIR_MS: '500',
   });
