@@ -49,7 +49,6 @@ export function createTrackerRegistry(deps: {
   const claiming = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
-  let ticking = false;
 
   function run(target: TrackTarget): void {
     const controller = new AbortController();
@@ -109,23 +108,20 @@ export function createTrackerRegistry(deps: {
     running.get(target.id)?.controller.abort();
   }
 
-  /** Renews our leases (stopping any tracker whose lease was lost) and claims orphaned generations. */
-  async function tick(): Promise<void> {
-    if (stopped || ticking) return;
-    ticking = true;
+  /** Renews our leases, stopping any tracker whose lease was lost. */
+  async function renew(): Promise<void> {
     try {
-      const held = await deps.leases.renew([...running.keys()]);
-      for (const [id, r] of running) {
-        if (!held.has(id)) {
+      // Judge only the trackers we asked about: one claimed while the renewal was in flight is not in it.
+      const asked = [...running.entries()];
+      const held = await deps.leases.renew(asked.map(([id]) => id));
+      for (const [id, r] of asked) {
+        if (!held.has(id) && running.get(id) === r) {
           deps.logger.warn(`generation ${id}: tracking lease lost, another instance follows it now`);
           r.controller.abort();
         }
       }
-      await scan();
     } catch (error) {
-      deps.logger.warn(`lease upkeep failed: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      ticking = false;
+      deps.logger.warn(`lease renewal failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
@@ -140,8 +136,19 @@ export function createTrackerRegistry(deps: {
     return claimed;
   }
 
+  /**
+   * Runs fn every ms, never two at once. Renewal and scanning run on separate timers: a long scan (many
+   * orphans after an instance died) must never hold up the renewals that keep our own leases alive.
+   */
   const every = (ms: number, fn: () => Promise<unknown>) => {
-    const timer = setInterval(() => void fn(), ms);
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || stopped) return;
+      busy = true;
+      void fn()
+        .catch((error: unknown) => deps.logger.warn(`lease upkeep failed: ${error instanceof Error ? error.message : String(error)}`))
+        .finally(() => (busy = false));
+    }, ms);
     timer.unref();
     timers.add(timer);
   };
@@ -151,7 +158,8 @@ export function createTrackerRegistry(deps: {
     /** Claims every unclaimed in-flight generation now, and keeps doing so (and renewing) in the background. */
     async startUpkeep(): Promise<number> {
       const claimed = await scan();
-      every(Math.min(deps.timing.renewMs, deps.timing.scanMs), tick);
+      every(deps.timing.renewMs, renew);
+      every(deps.timing.scanMs, scan);
       return claimed;
     },
     /**

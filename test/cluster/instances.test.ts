@@ -22,9 +22,7 @@ async function startInstance(name: string): Promise<ServerProcess> {
     PORT: String(await freePort()),
     DATA_DIR: join(dataDir, name),
     DATABASE_URL: database.url,
-    // Lease renewals share the pool with tracker writes; a small pool under the 500-generation burst can
-    // delay a renewal past the lease's life (a fenced, harmless take-over, but a second upstream stream).
-    DATABASE_POOL_SIZE: '20',
+    DATABASE_POOL_SIZE: '5',
     REDIS_URL: redis.url,
     REDIS_PREFIX: prefix,
     INSTANCE_ID: name,
@@ -33,7 +31,7 @@ async function startInstance(name: string): Promise<ServerProcess> {
     FAL_REST_URL: sim.url,
     FAL_POLL_INTERVAL_MS: '100',
     // Short enough for a quick take-over test, long enough that a CPU-starved instance keeps its leases.
-    LEASE_TTL_MS: '6000',
+    LEASE_TTL_MS: '4000',
     LEASE_SCAN_MS: '250',
     SUBSCRIPTION_REPAIR_MS: '500',
   });
@@ -168,6 +166,8 @@ describe('three instances on one PostgreSQL and one Redis', () => {
     const mine = [...sim.requests.values()].filter((r) => !before.has(r.id));
     expect(mine).toHaveLength(500);
     expect(mine.every((r) => r.status === 'COMPLETED')).toBe(true);
-    expect(mine.filter((r) => r.streamConnections !== 1).map((r) => r.streamConnections)).toEqual([]);
+    const doubled = mine.filter((r) => r.streamConnections !== 1);
+    const warnings = [b, c].flatMap((p) => p.output().split('\n').filter((l) => doubled.some((r) => l.includes(r.id)) || / WARN /.test(l)));
+    expect(doubled.map((r) => r.streamConnections), warnings.slice(-20).join('\n')).toEqual([]);
   }, 180_000);
 });
