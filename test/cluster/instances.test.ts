@@ -74,6 +74,7 @@ describe('three instances on one PostgreSQL and one Redis', () => {
   it('start together, applying migrations exactly once', async () => {
     [a, b, c] = await Promise.all([startInstance('a'), startInstance('b'), startInstance('c')]);
     for (const instance of [a, b, c]) {
+      expect(await (await fetch(instance.url.replace('/graphql', '/healthz'))).json()).toEqual({ status: 'ok' });
       const ready = await fetch(instance.url.replace('/graphql', '/readyz'));
       expect(ready.status).toBe(200);
       expect(await ready.json()).toEqual({ status: 'ready', checks: { database: true, migrations: true, redis: true } });

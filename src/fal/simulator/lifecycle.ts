@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { FalLogEntry, SimulatedRequest, SimulatorBehaviour } from './types.ts';
 
 /** What a status stream is told: the request as it is now, and the log lines that just arrived. */
@@ -13,6 +14,8 @@ export interface LiveRequest extends SimulatedRequest {
   readonly updates: EventEmitter;
   /** Error detail from input validation; when set, the result is a 422 whatever the behaviour says. */
   validationErrors: unknown[];
+  /** `x-fal-queue-priority` (protocol §1.5): low requests wait behind normal ones for a free slot. */
+  priority: 'low' | 'normal';
   startTimeoutAt: number | null;
   timedOut: boolean;
   pausedAt: 'IN_PROGRESS' | 'COMPLETED' | null;
@@ -25,14 +28,19 @@ export interface LifecycleHost {
   schedule(fn: () => void, ms: number): void;
   /** Whether one more request may start IN_PROGRESS (the account's concurrency limit, protocol §9). */
   canStart(): boolean;
-  /** Called on every status change or log line, after the request is updated. */
+  /** Called on every status change, queue move or log line, after the request is updated. */
   onUpdate(request: LiveRequest, newLogs: FalLogEntry[]): void;
   onComplete(request: LiveRequest): void;
 }
 
-/** fal's log timestamps: UTC, microseconds, no zone suffix (protocol §3). */
-export function falTimestamp(date = new Date()): string {
-  return `${date.toISOString().slice(0, 23)}${String(Math.floor(Math.random() * 1000)).padStart(3, '0')}`;
+/**
+ * fal's log timestamps look like "2026-02-10T12:00:01.123456": UTC, microseconds, no zone suffix (protocol §3).
+ * The microseconds come from the monotonic clock, so lines produced within one millisecond still sort in order.
+ */
+export function falTimestamp(epochMs: number = performance.timeOrigin + performance.now()): string {
+  const micros = Math.floor(epochMs * 1000);
+  const date = new Date(Math.floor(micros / 1000));
+  return `${date.toISOString().slice(0, 23)}${String(micros % 1000).padStart(3, '0')}`;
 }
 
 const LOG_MESSAGES = [
@@ -69,6 +77,7 @@ export function createRequest(init: {
     streamConnections: 0,
     updates: new EventEmitter().setMaxListeners(0),
     validationErrors: init.validationErrors,
+    priority: init.headers['x-fal-queue-priority'] === 'low' ? 'low' : 'normal',
     startTimeoutAt: init.startTimeoutSeconds === null ? null : Date.now() + init.startTimeoutSeconds * 1000,
     timedOut: false,
     pausedAt: null,
@@ -81,6 +90,10 @@ export function createRequest(init: {
  * Walks a request through IN_QUEUE (position falling to 0), IN_PROGRESS (log lines) and COMPLETED, on timers.
  * Every step checks the request is still where it expects it, so cancel, completeNow and resume can
  * interleave with the timers safely.
+ *
+ * The account concurrency limit (protocol §9) is modelled after the countdown: a request that reaches
+ * position 0 while the limit is reached waits there (still IN_QUEUE, position 0, never rejected) until a
+ * running request completes; normal-priority requests are let in before low-priority ones.
  */
 export function createLifecycle(host: LifecycleHost) {
   const waitingForSlot: LiveRequest[] = [];
@@ -111,6 +124,7 @@ export function createLifecycle(host: LifecycleHost) {
       if (!waitingForSlot.includes(request)) waitingForSlot.push(request);
       return;
     }
+    remove(request);
     request.pausedAt = null;
     request.status = 'IN_PROGRESS';
     request.startedAt = Date.now();
@@ -142,6 +156,7 @@ export function createLifecycle(host: LifecycleHost) {
       return;
     }
     const wasRunning = request.status === 'IN_PROGRESS';
+    remove(request);
     request.pausedAt = null;
     request.status = 'COMPLETED';
     request.queuePosition = 0;
@@ -152,17 +167,26 @@ export function createLifecycle(host: LifecycleHost) {
   }
 
   function startWaiting(): void {
-    while (waitingForSlot.length > 0 && host.canStart()) tryStart(waitingForSlot.shift() as LiveRequest);
+    while (waitingForSlot.length > 0 && host.canStart()) {
+      const next = waitingForSlot.find((r) => r.priority === 'normal') ?? waitingForSlot[0];
+      remove(next);
+      tryStart(next);
+    }
+  }
+
+  function remove(request: LiveRequest): void {
+    const at = waitingForSlot.indexOf(request);
+    if (at >= 0) waitingForSlot.splice(at, 1);
   }
 
   return {
     begin(request: LiveRequest): void {
       if (request.startTimeoutAt !== null) {
-        // Start timeout (x-fal-request-timeout, protocol §9): counts until processing starts.
+        // Start timeout (x-fal-request-timeout, protocol §9): counted from submission until processing starts;
+        // on expiry the request completes and its result is a 504 with X-Fal-Request-Timeout-Type: user.
         host.schedule(() => {
           if (request.status !== 'IN_QUEUE') return;
           request.timedOut = true;
-          remove(request);
           finish(request, true);
         }, request.startTimeoutAt - Date.now());
       }
@@ -180,21 +204,20 @@ export function createLifecycle(host: LifecycleHost) {
       }
     },
     completeNow(request: LiveRequest): void {
-      remove(request);
       finish(request, true);
     },
-    /** Cancel: a queued request leaves the queue and completes at once; a running one only if it honours it. */
-    cancel(request: LiveRequest): void {
+    /**
+     * Cancel (protocol §6): a queued request leaves the queue at once; a running one only stops if the app
+     * honours the signal. Either way a stopped request goes COMPLETED, because the JS poller only ends on
+     * COMPLETED (§3), and its result says it was cancelled.
+     */
+    cancel(request: LiveRequest): boolean {
       if (request.status === 'IN_QUEUE' || (request.status === 'IN_PROGRESS' && request.behaviour.honourCancelWhileRunning)) {
         request.cancelled = true;
-        remove(request);
         finish(request, true);
+        return true;
       }
+      return false;
     },
   };
-
-  function remove(request: LiveRequest): void {
-    const at = waitingForSlot.indexOf(request);
-    if (at >= 0) waitingForSlot.splice(at, 1);
-  }
 }
