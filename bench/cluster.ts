@@ -188,6 +188,8 @@ try {
     leaseTakeoverMsAfterSigkill: Math.round(takeoverMs),
   };
   console.log(JSON.stringify(report, null, 2));
+  const warnings = servers.flatMap((server) => server.output().split('\n').filter((line) => / (WARN|ERROR) /.test(line)));
+  if (warnings.length > 0) console.log(`instance warnings (${warnings.length}):\n${warnings.slice(0, 15).join('\n')}`);
 } finally {
   await Promise.all(clients.map((client) => client.dispose()));
   for (const p of instances) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');

@@ -2,6 +2,8 @@ import type { Prisma, PrismaClient } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
 import { ACTIVE_STATUSES, ALLOWED_FROM, isTerminal, type GenerationStatus } from './status.ts';
 
+const TRANSACTION_OPTIONS = { maxWait: 30_000, timeout: 30_000 };
+
 export interface NewLogLine {
   message: string;
   level: string;
@@ -61,7 +63,9 @@ export function createGenerationStore(db: PrismaClient) {
           await tx.videoOutput.create({ data: { generationId: id, ...details.video } });
         }
         return { kind: 'STATUS', generationId: id, sequence, status: to, queuePosition, at: now } satisfies GenerationEvent;
-      });
+        // Prisma's defaults (2 s to get a connection, 5 s to run) fail transitions spuriously when hundreds of
+        // trackers share a pool; a transition is short, so waiting for a connection is the right thing.
+      }, TRANSACTION_OPTIONS);
     },
 
     /**
