@@ -115,6 +115,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         instanceId,
         lease: { ttlMs: config.cluster.leaseTtlMs, renewMs: config.cluster.leaseRenewMs, scanMs: config.cluster.leaseScanMs },
         subscriptionRepairMs: config.cluster.subscriptionRepairMs,
+        webhookGraceMs: config.publicUrl ? config.webhooks.graceMs : 0,
       });
       cleanup.push(() => generations.stop());
 

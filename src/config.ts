@@ -36,6 +36,8 @@ export interface Config {
     jwksUrl: string;
     /** Allowed clock difference for X-Fal-Webhook-Timestamp. */
     toleranceSeconds: number;
+    /** How long a failed result waits for a webhook that may still deliver the output. */
+    graceMs: number;
   };
   deadlines: {
     /** fal's startTimeout (x-fal-request-timeout): seconds a request may wait before it starts; null = none. */
@@ -91,6 +93,7 @@ const EnvSchema = z.object({
   SIMULATOR_PRESET: z.enum(['realistic', 'fast']).default('realistic'),
   PUBLIC_URL: httpUrl.optional(),
   FAL_JWKS_URL: httpUrl.default('https://rest.alpha.fal.ai/.well-known/jwks.json'),
+  WEBHOOK_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
   FAL_START_TIMEOUT_S: z.coerce.number().min(2).max(86_400).optional(),
   GENERATION_DEADLINE_S: z.coerce.number().int().min(1).max(7 * 86_400).default(3600),
   ORPHAN_AFTER_S: z.coerce.number().int().min(1).max(86_400).default(900),
@@ -154,7 +157,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     tracking: { pollIntervalMs: e.FAL_POLL_INTERVAL_MS, maxStreamFailures: 3, streamSafetyPollMs: 10_000 },
     simulator: { preset: e.SIMULATOR_PRESET },
     publicUrl: e.PUBLIC_URL ?? null,
-    webhooks: { jwksUrl: e.FAL_JWKS_URL, toleranceSeconds: 300 },
+    webhooks: { jwksUrl: e.FAL_JWKS_URL, toleranceSeconds: 300, graceMs: e.WEBHOOK_GRACE_MS },
     deadlines: {
       startTimeoutSeconds: e.FAL_START_TIMEOUT_S ?? null,
       overallSeconds: e.GENERATION_DEADLINE_S,

@@ -33,6 +33,8 @@ export interface GenerationServiceDeps {
   lease: { ttlMs: number } & LeaseTiming;
   /** Idle subscribers re-check the database this often (events lost in transit are repaired). */
   subscriptionRepairMs?: number;
+  /** With webhooks on: how long a failed result waits for a webhook that may carry the output. */
+  webhookGraceMs?: number;
 }
 
 /** Who is asking. Every generation belongs to a tenant; API keys (security issue) will fill this in. */
@@ -85,6 +87,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     logger,
     deadlineSeconds: deps.deadlines.overallSeconds,
     loadTarget,
+    webhookGraceMs: deps.webhookGraceMs ?? 0,
     webhookOutcome: async (id) => {
       const row = await db.generation.findUnique({ where: { id }, select: { webhookOutcome: true } });
       return (row?.webhookOutcome ?? undefined) as FalResult | undefined;

@@ -2,8 +2,6 @@ import type { Prisma, PrismaClient } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
 import { ACTIVE_STATUSES, ALLOWED_FROM, isTerminal, type GenerationStatus } from './status.ts';
 
-const TRANSACTION_OPTIONS = { maxWait: 30_000, timeout: 30_000 };
-
 export interface NewLogLine {
   message: string;
   level: string;
@@ -30,42 +28,47 @@ export interface TransitionDetails {
  */
 export function createGenerationStore(db: PrismaClient) {
   return {
-    /** Moves a generation to `to` and records the status event; null when the guard says it already happened. */
+    /**
+     * Moves a generation to `to` and records the status event (and the video, for COMPLETED); null when the
+     * guard says it already happened. One statement: the guarded update, the sequence allocation and the
+     * inserts commit together or not at all, in a single round trip.
+     */
     async transition(id: string, to: GenerationStatus, details: TransitionDetails = {}): Promise<GenerationEvent | null> {
       const queuePosition = to === 'IN_QUEUE' ? (details.queuePosition ?? null) : null;
       const now = new Date();
-      return db.$transaction(async (tx) => {
-        const rows = await tx.generation.updateManyAndReturn({
-          where: {
-            id,
-            status: { in: details.onlyFrom ?? [...ALLOWED_FROM[to]] },
-            ...(details.leaseOwner ? { leaseOwner: details.leaseOwner } : {}),
-            // An identical report (same state, same queue position) is not a change.
-            NOT: { status: to, queuePosition },
-          },
-          data: {
-            status: to,
-            queuePosition,
-            lastSequence: { increment: 1 },
-            updatedAt: now,
-            ...(to === 'IN_PROGRESS' ? { startedAt: now } : {}),
-            ...(to === 'COMPLETED' || to === 'FAILED' || to === 'CANCELLED' ? { completedAt: now } : {}),
-            ...(details.error ? { errorCode: details.error.code, errorMessage: details.error.message } : {}),
-          },
-          select: { lastSequence: true },
-        });
-        if (rows.length === 0) return null;
-        const sequence = rows[0].lastSequence;
-        await tx.generationEvent.create({
-          data: { generationId: id, sequence, kind: 'STATUS', status: to, queuePosition, createdAt: now },
-        });
-        if (details.video) {
-          await tx.videoOutput.create({ data: { generationId: id, ...details.video } });
-        }
-        return { kind: 'STATUS', generationId: id, sequence, status: to, queuePosition, at: now } satisfies GenerationEvent;
-        // Prisma's defaults (2 s to get a connection, 5 s to run) fail transitions spuriously when hundreds of
-        // trackers share a pool; a transition is short, so waiting for a connection is the right thing.
-      }, TRANSACTION_OPTIONS);
+      const from = details.onlyFrom ?? [...ALLOWED_FROM[to]];
+      const terminal = to === 'COMPLETED' || to === 'FAILED' || to === 'CANCELLED';
+      const video = details.video ?? null;
+      const rows = await db.$queryRaw<Array<{ sequence: number }>>`
+        WITH g AS (
+          UPDATE "Generation"
+             SET status = ${to}::"GenerationStatus",
+                 "queuePosition" = ${queuePosition}::int,
+                 "lastSequence" = "lastSequence" + 1,
+                 "updatedAt" = ${now},
+                 "startedAt" = CASE WHEN ${to === 'IN_PROGRESS'} THEN ${now} ELSE "startedAt" END,
+                 "completedAt" = CASE WHEN ${terminal} THEN ${now} ELSE "completedAt" END,
+                 "errorCode" = COALESCE(${details.error?.code ?? null}::text, "errorCode"),
+                 "errorMessage" = COALESCE(${details.error?.message ?? null}::text, "errorMessage")
+           WHERE id = ${id}::uuid
+             AND status::text = ANY(${from}::text[])
+             AND (${details.leaseOwner ?? null}::text IS NULL OR "leaseOwner" = ${details.leaseOwner ?? null}::text)
+             -- An identical report (same state, same queue position) is not a change.
+             AND NOT (status = ${to}::"GenerationStatus" AND "queuePosition" IS NOT DISTINCT FROM ${queuePosition}::int)
+          RETURNING "lastSequence"
+        ), event AS (
+          INSERT INTO "GenerationEvent" ("generationId", sequence, kind, status, "queuePosition", "createdAt")
+          SELECT ${id}::uuid, "lastSequence", 'STATUS', ${to}::"GenerationStatus", ${queuePosition}::int, ${now} FROM g
+        ), output AS (
+          INSERT INTO "VideoOutput" ("generationId", "sourceUrl", "contentType", "fileName", "fileSize", "createdAt")
+          SELECT ${id}::uuid, ${video?.sourceUrl ?? null}::text, ${video?.contentType ?? null}::text, ${video?.fileName ?? null}::text,
+                 ${video?.fileSize ?? null}::int, ${now}
+            FROM g WHERE ${video !== null}
+        )
+        SELECT "lastSequence" AS sequence FROM g`;
+      if (rows.length === 0) return null;
+      const sequence = Number(rows[0].sequence);
+      return { kind: 'STATUS', generationId: id, sequence, status: to, queuePosition, at: now } satisfies GenerationEvent;
     },
 
     /**

@@ -19,6 +19,11 @@ export interface TrackerDeps {
   leaseOwner?: string;
   /** A verified webhook's account of the outcome, if one arrived (used when the result endpoint fails). */
   webhookOutcome?: () => Promise<FalResult | undefined>;
+  /**
+   * When fal's result endpoint answers with an error and webhooks are on, how long to wait for the webhook
+   * (which may still carry the output, e.g. after the result expired) before recording the failure.
+   */
+  webhookGraceMs?: number;
 }
 
 export interface TrackedGeneration {
@@ -194,7 +199,13 @@ async function finish(deps: TrackerDeps, generation: TrackedGeneration, signal: 
       let result = await deps.fal.result(generation.endpointId, generation.falRequestId);
       // fal keeps results for a limited time (protocol §5): if the result endpoint now answers with an error
       // but a verified webhook delivered the output, the output wins.
-      const fromWebhook = result.ok ? undefined : await deps.webhookOutcome?.();
+      let fromWebhook = result.ok ? undefined : await deps.webhookOutcome?.();
+      if (!result.ok && !fromWebhook && deps.webhookGraceMs) {
+        // A webhook that arrives meanwhile restarts tracking (which aborts this wait) with its outcome stored.
+        await sleep(deps.webhookGraceMs, signal);
+        if (signal.aborted) return;
+        fromWebhook = await deps.webhookOutcome?.();
+      }
       if (!result.ok && fromWebhook?.ok) result = fromWebhook;
       let event;
       if (result.ok) {

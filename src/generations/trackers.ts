@@ -44,6 +44,7 @@ export function createTrackerRegistry(deps: {
   loadTarget: (id: string) => Promise<TrackTarget | null>;
   /** What a verified fal webhook said, used when fal's result endpoint no longer answers. */
   webhookOutcome: (generationId: string) => Promise<FalResult | undefined>;
+  webhookGraceMs: number;
 }) {
   const running = new Map<string, Running>();
   const claiming = new Set<string>();
@@ -60,6 +61,7 @@ export function createTrackerRegistry(deps: {
         options: deps.options,
         log: (m) => deps.logger.warn(m),
         leaseOwner: deps.leases.instanceId,
+        webhookGraceMs: deps.webhookGraceMs,
         webhookOutcome: () => deps.webhookOutcome(target.id),
       },
       target,
