@@ -53,8 +53,10 @@ export function createGenerationStore(db: PrismaClient) {
            WHERE id = ${id}::uuid
              AND status::text = ANY(${from}::text[])
              AND (${details.leaseOwner ?? null}::text IS NULL OR "leaseOwner" = ${details.leaseOwner ?? null}::text)
-             -- An identical report (same state, same queue position) is not a change.
-             AND NOT (status = ${to}::"GenerationStatus" AND "queuePosition" IS NOT DISTINCT FROM ${queuePosition}::int)
+             -- Within IN_QUEUE only a falling position is a change: a repeated or late (stale) report that
+             -- arrives after a newer one, e.g. a stream event queued behind a catch-up poll, never moves it back.
+             AND NOT (status = 'IN_QUEUE' AND ${to}::"GenerationStatus" = 'IN_QUEUE'
+                      AND "queuePosition" IS NOT NULL AND (${queuePosition}::int IS NULL OR ${queuePosition}::int >= "queuePosition"))
           RETURNING "lastSequence"
         ), event AS (
           INSERT INTO "GenerationEvent" ("generationId", sequence, kind, status, "queuePosition", "createdAt")

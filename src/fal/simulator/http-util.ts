@@ -6,15 +6,34 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(payload);
 }
 
-export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limitBytes) return null;
-    chunks.push(chunk as Buffer);
+/**
+ * The whole request body, or null when it is larger than `limitBytes`. An oversized body is read and thrown
+ * away rather than cut off, so the caller's 413 reaches the client instead of a connection reset.
+ */
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    req.resume();
+    return Promise.resolve(null);
   }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let ended = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limitBytes) chunks.push(chunk);
+      else chunks.length = 0;
+    });
+    req.on('end', () => {
+      ended = true;
+      resolve(size > limitBytes ? null : Buffer.concat(chunks));
+    });
+    req.on('error', reject);
+    req.on('close', () => {
+      if (!ended) reject(new Error('request aborted before its body was read'));
+    });
+  });
 }
 
 /** Request headers as a flat record, without Authorization (never kept or logged). */

@@ -26,11 +26,13 @@ export interface LiveRequest extends SimulatedRequest {
 export interface LifecycleHost {
   /** setTimeout that the simulator clears on stop(). */
   schedule(fn: () => void, ms: number): void;
-  /** Whether one more request may start IN_PROGRESS (the account's concurrency limit, protocol §9). */
-  canStart(): boolean;
+  /** Requests allowed IN_PROGRESS at once (the account's concurrency limit, protocol §9). */
+  maxConcurrent: number;
   /** Called on every status change, queue move or log line, after the request is updated. */
   onUpdate(request: LiveRequest, newLogs: FalLogEntry[]): void;
   onComplete(request: LiveRequest): void;
+  /** A request stopped short: paused by `pauseBefore`, or waiting for a slot at the concurrency limit. */
+  onHold(request: LiveRequest, why: string): void;
 }
 
 /**
@@ -97,6 +99,8 @@ export function createRequest(init: {
  */
 export function createLifecycle(host: LifecycleHost) {
   const waitingForSlot: LiveRequest[] = [];
+  const running = new Set<LiveRequest>();
+  const canStart = () => running.size < host.maxConcurrent;
 
   function update(request: LiveRequest, newLogs: FalLogEntry[] = []): void {
     host.onUpdate(request, newLogs);
@@ -118,16 +122,21 @@ export function createLifecycle(host: LifecycleHost) {
     if (request.status !== 'IN_QUEUE') return;
     if (request.behaviour.pauseBefore === 'IN_PROGRESS' && request.pausedAt !== 'IN_PROGRESS') {
       request.pausedAt = 'IN_PROGRESS';
+      host.onHold(request, 'paused before IN_PROGRESS until resume()');
       return;
     }
-    if (!host.canStart()) {
-      if (!waitingForSlot.includes(request)) waitingForSlot.push(request);
+    if (!canStart()) {
+      if (!waitingForSlot.includes(request)) {
+        waitingForSlot.push(request);
+        host.onHold(request, `waits for a free slot (${running.size} running, ${request.priority} priority)`);
+      }
       return;
     }
     remove(request);
     request.pausedAt = null;
     request.status = 'IN_PROGRESS';
     request.startedAt = Date.now();
+    running.add(request);
     update(request);
     host.schedule(() => logStep(request, 0), request.behaviour.logIntervalMs);
   }
@@ -153,9 +162,10 @@ export function createLifecycle(host: LifecycleHost) {
     if (request.status === 'COMPLETED') return;
     if (!force && request.behaviour.pauseBefore === 'COMPLETED' && request.pausedAt !== 'COMPLETED') {
       request.pausedAt = 'COMPLETED';
+      host.onHold(request, 'paused before COMPLETED until resume()');
       return;
     }
-    const wasRunning = request.status === 'IN_PROGRESS';
+    const wasRunning = running.delete(request);
     remove(request);
     request.pausedAt = null;
     request.status = 'COMPLETED';
@@ -167,7 +177,7 @@ export function createLifecycle(host: LifecycleHost) {
   }
 
   function startWaiting(): void {
-    while (waitingForSlot.length > 0 && host.canStart()) {
+    while (waitingForSlot.length > 0 && canStart()) {
       const next = waitingForSlot.find((r) => r.priority === 'normal') ?? waitingForSlot[0];
       remove(next);
       tryStart(next);

@@ -4,12 +4,16 @@ import type { EventEmitter } from 'node:events';
 export interface SimulatorBehaviour {
   /** Starting queue position (0-based, like fal's), counting down to 0. */
   queuePosition: number;
+  /** Time per queue step, including the last one from position 0 to IN_PROGRESS. */
   queueStepMs: number;
   logCount: number;
   logIntervalMs: number;
   /** Time between the last log line and COMPLETED. */
   completeDelayMs: number;
-  /** What the result endpoint answers once the request is COMPLETED (input validation errors win). */
+  /**
+   * What the result endpoint answers once the request is COMPLETED (input validation errors win). An error
+   * body's `error_type` is also sent as `X-Fal-Error-Type` (protocol §5.1); webhooks report the same outcome.
+   */
   outcome: { kind: 'success' } | { kind: 'error'; status: number; body: unknown; headers?: Record<string, string> };
   /** Every stream connection for this request is closed by the server (without COMPLETED) after N data events. */
   dropStreamAfterEvents?: number;
@@ -17,11 +21,17 @@ export interface SimulatorBehaviour {
   streamNeverCloses?: boolean;
   /** Each stream event is sent this much later than it happened (a slow or congested stream). */
   streamDelayMs?: number;
-  /** The result is gone by the time anyone asks (fal keeps results for a limited time, protocol §5). */
+  /**
+   * The result is gone by the time anyone asks: 404 (fal keeps results for a limited time, protocol §5). A
+   * webhook, sent at completion, still carries the real outcome.
+   */
   resultExpired?: boolean;
-  /** Hold the request before this step until resume(requestId). */
+  /** Hold the request before this step until resume(requestId) (or completeNow / cancel). */
   pauseBefore?: 'IN_PROGRESS' | 'COMPLETED';
-  /** A running request stops (and completes with a "cancelled" error) when cancelled. fal leaves this to the app. */
+  /**
+   * A running request stops (and completes with a "cancelled" error) when cancelled. fal leaves this to the
+   * app (protocol §6); the default, false, keeps it running to completion.
+   */
   honourCancelWhileRunning?: boolean;
 }
 
@@ -33,14 +43,20 @@ export interface SimulatorOptions {
   preset?: 'realistic' | 'fast';
   /** Interval of `: keepalive` comments on status streams (protocol §4: 15 s). */
   keepaliveMs?: number;
-  /** Requests IN_PROGRESS at once; more wait in the queue at position 0 (protocol §9). */
+  /**
+   * Requests IN_PROGRESS at once (default unlimited); more wait IN_QUEUE at position 0, normal priority before
+   * low, and are never rejected (protocol §9).
+   */
   maxConcurrent?: number;
+  /** Webhook attempts per completion and the first retry delay, doubling after (default 10 and 1 s; protocol §7.1). */
   webhookRetry?: { attempts: number; baseDelayMs: number };
   /** When set, requests must carry `Authorization: Key <expectedKey>` (401 otherwise). */
   expectedKey?: string;
+  /** Diagnostics sink (submits, completions, webhook failures, internal errors); silent by default. Never gets keys. */
   log?: (line: string) => void;
 }
 
+/** `upload` is the storage initiate call (single or multipart); `file` is a GET of an output video. */
 export type FaultRoute = 'submit' | 'status' | 'stream' | 'result' | 'cancel' | 'upload' | 'file';
 
 export interface InjectedResponse {
@@ -51,14 +67,18 @@ export interface InjectedResponse {
   rawBody?: string;
 }
 
+/** Hits per route, counted whatever the answer (injected fault, unknown id, success), so retries show up. */
 export interface SimulatorStats {
   submits: number;
   statusPolls: number;
   streamsOpened: number;
+  /** Status streams open right now. */
   openStreams: number;
   resultFetches: number;
   cancels: number;
+  /** Storage initiate calls (one per uploaded file). */
   uploads: number;
+  /** Webhook delivery attempts that got an HTTP answer (2xx or not). */
   webhookDeliveries: number;
 }
 
@@ -78,6 +98,7 @@ export interface SimulatedRequest {
   status: 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED';
   queuePosition: number;
   logs: FalLogEntry[];
+  /** Actually stopped by a cancel (queued, or running with honourCancelWhileRunning); its result is a 400. */
   cancelled: boolean;
   webhookUrl?: string;
   behaviour: SimulatorBehaviour;

@@ -1,9 +1,12 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { Outcome } from './queue-routes.ts';
+
+export type WebhookSigner = ReturnType<typeof createWebhookSigner>;
 
 /**
  * fal's webhook signature (protocol §7.3): Ed25519 over
  * "<request-id>\n<user-id>\n<unix-seconds>\n<hex sha256 of the raw body>", hex-encoded, with the public key
- * published as a JWKS. The simulator signs with a key pair made at start.
+ * published as a JWKS. The simulator signs with a key pair made when the signer is created.
  */
 export function createWebhookSigner(userId = 'simulator-user') {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -41,4 +44,69 @@ export function pythonJson(value: unknown): string {
     .filter(([, v]) => v !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${pythonJson(k)}: ${pythonJson(v)}`).join(', ')}}`;
+}
+
+/** The delivery body for a completed request (protocol §7.2): OK with the result, or ERROR with the status code. */
+export function webhookPayload(requestId: string, outcome: Outcome): Record<string, unknown> {
+  const base = { request_id: requestId, gateway_request_id: requestId };
+  if (outcome.status >= 200 && outcome.status < 300) return { ...base, status: 'OK', error: null, payload: outcome.body };
+  return { ...base, status: 'ERROR', error: `Invalid status code: ${outcome.status}`, payload: outcome.body ?? null };
+}
+
+export interface WebhookDispatcherOptions {
+  signer: WebhookSigner;
+  /** fal tries 10 times over ~2 h (protocol §7.1); what counts as a failure is unverified: here non-2xx or no answer. */
+  retry: { attempts: number; baseDelayMs: number };
+  /** setTimeout that the simulator clears on stop(). */
+  schedule(fn: () => void, ms: number): void;
+  /** Called once per attempt that got an HTTP answer, whatever its status. */
+  onAttempt(): void;
+  log(line: string): void;
+}
+
+const ATTEMPT_TIMEOUT_MS = 10_000;
+
+/** Posts signed deliveries with exponential backoff; stop() aborts the ones in flight. */
+export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
+  const inFlight = new Set<AbortController>();
+  let stopped = false;
+
+  async function attempt(url: string, requestId: string, body: string, n: number): Promise<void> {
+    if (stopped) return;
+    const abort = new AbortController();
+    inFlight.add(abort);
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: options.signer.headers(body, requestId),
+        body,
+        signal: AbortSignal.any([abort.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]),
+      });
+      await response.body?.cancel();
+      options.onAttempt();
+      if (response.ok) return;
+      options.log(`webhook for ${requestId}: attempt ${n} answered ${response.status}`);
+    } catch (error) {
+      if (stopped) return;
+      options.log(`webhook for ${requestId}: attempt ${n} failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      inFlight.delete(abort);
+    }
+    if (n < options.retry.attempts) options.schedule(() => void attempt(url, requestId, body, n + 1), options.retry.baseDelayMs * 2 ** (n - 1));
+  }
+
+  return {
+    /** The body is serialised once, so every retry carries the same bytes (and a fresh timestamp and signature). */
+    deliver(url: string, requestId: string, outcome: Outcome): void {
+      void attempt(url, requestId, pythonJson(webhookPayload(requestId, outcome)), 1);
+    },
+    start(): void {
+      stopped = false;
+    },
+    stop(): void {
+      stopped = true;
+      for (const abort of inFlight) abort.abort();
+      inFlight.clear();
+    },
+  };
 }
