@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
+import { followToEnd, generateOk } from '../helpers/generation.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 
 const IMAGE = 'https://example.com/start.png';
@@ -9,25 +10,8 @@ afterEach(async () => {
   server = null;
 });
 
-async function generateOk(s: TestServer, input: Record<string, unknown> = {}) {
-  const result = await gql(s.url, GENERATE, { input: { imageUrl: IMAGE, prompt: 'a cat walks', ...input } });
-  expect(result.errors).toBeUndefined();
-  expect(result.data.generateVideo.__typename).toBe('GenerateVideoSuccess');
-  return result.data.generateVideo.generation as { id: string; falRequestId: string | null; status: string };
-}
-
-async function finalState(s: TestServer, id: string) {
-  const client = wsClient(s.url);
-  try {
-    const payloads = await collect(client, EVENTS_SUBSCRIPTION, { id }).done;
-    const seqs = payloads.map((p) => p.data.videoGenerationEvents.sequence);
-    expect(seqs).toEqual(seqs.map((_: number, i: number) => i + 1));
-  } finally {
-    await client.dispose();
-  }
-  const result = await gql(s.url, `query($id: ID!) { videoGeneration(id: $id) { status error { code message } video { url } logs { sequence message } } }`, { id });
-  return result.data.videoGeneration;
-}
+/** The final state of a generation, after following its events to the end (gap-free, one terminal event). */
+const finalState = async (s: TestServer, id: string) => (await followToEnd(s, id)).generation;
 
 describe('validation before any money is spent', () => {
   const cases: Array<[string, Record<string, unknown>, string[]]> = [
