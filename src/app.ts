@@ -143,7 +143,16 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           ...(redisPing ? { redis: await redisPing() } : {}),
         }),
       });
-      const http: HttpServer = createHttpServer({ schema: buildSchema(), context, logger, graphiql: true, routes, shutdownTimeoutMs: config.shutdownTimeoutMs });
+      const http: HttpServer = createHttpServer({
+        schema: buildSchema(),
+        context,
+        logger,
+        graphiql: config.graphql.graphiql,
+        introspection: config.graphql.introspection,
+        maxBodyBytes: config.graphql.maxBodyBytes,
+        routes,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+      });
       const { url, port } = await http.listen(config.http.port, config.http.host);
       cleanup.push(() => http.close());
 

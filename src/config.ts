@@ -56,6 +56,13 @@ export interface Config {
   };
   /** Upper bound for a graceful stop (SIGTERM/SIGINT) before connections are cut. */
   shutdownTimeoutMs: number;
+  graphql: {
+    /** GraphiQL at /graphql in a browser: on by default, off by default when NODE_ENV=production. */
+    graphiql: boolean;
+    /** Schema introspection: on by default, off by default when NODE_ENV=production. */
+    introspection: boolean;
+    maxBodyBytes: number;
+  };
   /** Redis for pub/sub between instances; null = in-process pub/sub (one instance). */
   redis: { url: string; prefix: string } | null;
   cluster: {
@@ -109,6 +116,10 @@ const EnvSchema = z.object({
   LEASE_RENEW_MS: z.coerce.number().int().min(50).max(300_000).optional(),
   LEASE_SCAN_MS: z.coerce.number().int().min(50).max(300_000).default(5_000),
   SUBSCRIPTION_REPAIR_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
+  NODE_ENV: z.string().optional(),
+  GRAPHIQL: z.enum(['true', 'false']).optional(),
+  GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
 });
 
 export class ConfigError extends Error {
@@ -170,6 +181,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxBytes: e.ARCHIVE_MAX_BYTES,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    graphql: {
+      graphiql: e.GRAPHIQL ? e.GRAPHIQL === 'true' : e.NODE_ENV !== 'production',
+      introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === 'true' : e.NODE_ENV !== 'production',
+      maxBodyBytes: e.MAX_BODY_BYTES,
+    },
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
     cluster: {
       instanceId: e.INSTANCE_ID ?? null,

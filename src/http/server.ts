@@ -6,6 +6,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.ts';
+import { hardeningPlugins } from './hardening.ts';
 import type { GraphQLContext } from '../schema/context.ts';
 
 export interface HttpServerOptions {
@@ -18,6 +19,10 @@ export interface HttpServerOptions {
   routes?: (request: Request) => Promise<Response | null> | Response | null;
   /** How long close() lets in-flight requests finish before cutting connections. */
   shutdownTimeoutMs?: number;
+  /** Schema introspection (off in production unless asked for). */
+  introspection?: boolean;
+  /** Largest request body accepted, in bytes (413 above it). */
+  maxBodyBytes?: number;
 }
 
 export interface HttpServer {
@@ -81,16 +86,19 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     // The Node request carries the Host header the client used (Yoga's Request URL does not).
     context: async (initial: YogaInitialContext & { req?: IncomingMessage }) => options.context(initial.req ?? initial.request),
-    plugins: options.routes
-      ? [
-          {
-            async onRequest({ request, endResponse }) {
-              const response = await options.routes?.(request);
-              if (response) endResponse(response);
+    plugins: [
+      ...hardeningPlugins({ introspection: options.introspection ?? true }),
+      ...(options.routes
+        ? [
+            {
+              async onRequest({ request, endResponse }: { request: Request; endResponse: (response: Response) => void }) {
+                const response = await options.routes?.(request);
+                if (response) endResponse(response);
+              },
             },
-          },
-        ]
-      : [],
+          ]
+        : []),
+    ],
   });
 
   let closing = false;
@@ -100,6 +108,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       // Stop accepting work: a load balancer retries this on another instance.
       res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
       res.end(JSON.stringify({ errors: [{ message: 'Server is shutting down' }] }));
+      return;
+    }
+    // Refuse oversized bodies before reading them (a declared length is checked here; GraphQL documents and
+    // webhooks are small, uploads will have their own limit).
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > (options.maxBodyBytes ?? 1024 * 1024)) {
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ errors: [{ message: `Request body too large (limit ${options.maxBodyBytes ?? 1024 * 1024} bytes)` }] }));
+      req.resume();
       return;
     }
     inFlight.set(res, req);
