@@ -94,7 +94,8 @@ async function archivedVideo(deps: RouteDeps, request: Request, id: string): Pro
   try {
     size = (await stat(output.archivePath)).size;
   } catch {
-    return notFound();
+    // Archived by an instance whose ARCHIVE_DIR this one cannot see: fal's copy is the next best thing.
+    return new Response(null, { status: 302, headers: { location: output.sourceUrl, 'cache-control': 'no-store' } });
   }
   const common = {
     'content-type': output.contentType ?? 'video/mp4',
