@@ -59,6 +59,26 @@ describe('idempotent submission', () => {
   });
 });
 
+/**
+ * Starts a generation, waits (on its own events) until it runs, and cancels it. lastEvent() resolves with the
+ * subscription's final event once the generation has ended.
+ */
+async function cancelWhileRunning(server: TestServer) {
+  const g = await generateOk(server);
+  const client = wsClient(server.url);
+  const watcher = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
+  await watcher.waitUntil((r) => r.some((p) => p.data.videoGenerationEvents.status === 'IN_PROGRESS'));
+  const result = (await gql(server.url, CANCEL, { id: g.id })).data.cancelVideoGeneration;
+  const lastEvent = async () => {
+    try {
+      return (await watcher.done).map((p) => p.data.videoGenerationEvents).at(-1);
+    } finally {
+      await client.dispose();
+    }
+  };
+  return { g, result, lastEvent };
+}
+
 describe('cancelVideoGeneration', () => {
   it('cancels a queued generation at fal; subscribers see CANCELLED and complete', async () => {
     const server = await startTestServer({ behaviour: { queuePosition: 100, queueStepMs: 1000 } });
@@ -86,17 +106,11 @@ describe('cancelVideoGeneration', () => {
   it('asks fal to cancel a running generation, which then ends however fal reports', async () => {
     const server = await startTestServer({ behaviour: { logCount: 2, pauseBefore: 'COMPLETED' } });
     try {
-      const g = await generateOk(server);
-      const client = wsClient(server.url);
-      const watcher = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
-      await watcher.waitUntil((r) => r.some((p) => p.data.videoGenerationEvents.status === 'IN_PROGRESS'));
-      const result = await gql(server.url, CANCEL, { id: g.id });
-      expect(result.data.cancelVideoGeneration).toMatchObject({ cancelRequested: true, generation: { status: 'IN_PROGRESS' } });
+      const { g, result, lastEvent } = await cancelWhileRunning(server);
+      expect(result).toMatchObject({ cancelRequested: true, generation: { status: 'IN_PROGRESS' } });
       // This model does not stop once running: fal finishes it and the video is kept.
       server.sim.resume(g.falRequestId!);
-      const events = (await watcher.done).map((p) => p.data.videoGenerationEvents);
-      expect(events.at(-1)).toMatchObject({ status: 'COMPLETED' });
-      await client.dispose();
+      expect(await lastEvent()).toMatchObject({ status: 'COMPLETED' });
     } finally {
       await server.dispose();
     }
@@ -105,15 +119,9 @@ describe('cancelVideoGeneration', () => {
   it('records CANCELLED when fal honours the cancel of a running request', async () => {
     const server = await startTestServer({ behaviour: { logCount: 2, pauseBefore: 'COMPLETED', honourCancelWhileRunning: true } });
     try {
-      const g = await generateOk(server);
-      const client = wsClient(server.url);
-      const watcher = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
-      await watcher.waitUntil((r) => r.some((p) => p.data.videoGenerationEvents.status === 'IN_PROGRESS'));
-      const result = await gql(server.url, CANCEL, { id: g.id });
-      expect(result.data.cancelVideoGeneration.cancelRequested).toBe(true);
-      const events = (await watcher.done).map((p) => p.data.videoGenerationEvents);
-      expect(events.at(-1)).toMatchObject({ status: 'CANCELLED' });
-      await client.dispose();
+      const { g, result, lastEvent } = await cancelWhileRunning(server);
+      expect(result.cancelRequested).toBe(true);
+      expect(await lastEvent()).toMatchObject({ status: 'CANCELLED' });
       expect((await readGeneration(server, g.id)).error.code).toBe('CANCELLED');
     } finally {
       await server.dispose();
