@@ -32,3 +32,13 @@ export type GenerationEvent = Prisma.GenerationEventModel
  * 
  */
 export type VideoOutput = Prisma.VideoOutputModel
+/**
+ * Model ApiKey
+ * 
+ */
+export type ApiKey = Prisma.ApiKeyModel
+/**
+ * Model ServerSecret
+ * 
+ */
+export type ServerSecret = Prisma.ServerSecretModel

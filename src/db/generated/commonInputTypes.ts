@@ -416,6 +416,23 @@ export type EnumArchiveStatusWithAggregatesFilter<$PrismaModel = never> = {
   _max?: Prisma.NestedEnumArchiveStatusFilter<$PrismaModel>
 }
 
+export type EnumApiKeyScopeFilter<$PrismaModel = never> = {
+  equals?: $Enums.ApiKeyScope | Prisma.EnumApiKeyScopeFieldRefInput<$PrismaModel>
+  in?: $Enums.ApiKeyScope[] | Prisma.ListEnumApiKeyScopeFieldRefInput<$PrismaModel>
+  notIn?: $Enums.ApiKeyScope[] | Prisma.ListEnumApiKeyScopeFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumApiKeyScopeFilter<$PrismaModel> | $Enums.ApiKeyScope
+}
+
+export type EnumApiKeyScopeWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.ApiKeyScope | Prisma.EnumApiKeyScopeFieldRefInput<$PrismaModel>
+  in?: $Enums.ApiKeyScope[] | Prisma.ListEnumApiKeyScopeFieldRefInput<$PrismaModel>
+  notIn?: $Enums.ApiKeyScope[] | Prisma.ListEnumApiKeyScopeFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumApiKeyScopeWithAggregatesFilter<$PrismaModel> | $Enums.ApiKeyScope
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumApiKeyScopeFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumApiKeyScopeFilter<$PrismaModel>
+}
+
 export type NestedUuidFilter<$PrismaModel = never> = {
   equals?: string | Prisma.StringFieldRefInput<$PrismaModel>
   in?: string[] | Prisma.ListStringFieldRefInput<$PrismaModel>
@@ -773,6 +790,23 @@ export type NestedEnumArchiveStatusWithAggregatesFilter<$PrismaModel = never> = 
   _count?: Prisma.NestedIntFilter<$PrismaModel>
   _min?: Prisma.NestedEnumArchiveStatusFilter<$PrismaModel>
   _max?: Prisma.NestedEnumArchiveStatusFilter<$PrismaModel>
+}
+
+export type NestedEnumApiKeyScopeFilter<$PrismaModel = never> = {
+  equals?: $Enums.ApiKeyScope | Prisma.EnumApiKeyScopeFieldRefInput<$PrismaModel>
+  in?: $Enums.ApiKeyScope[] | Prisma.ListEnumApiKeyScopeFieldRefInput<$PrismaModel>
+  notIn?: $Enums.ApiKeyScope[] | Prisma.ListEnumApiKeyScopeFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumApiKeyScopeFilter<$PrismaModel> | $Enums.ApiKeyScope
+}
+
+export type NestedEnumApiKeyScopeWithAggregatesFilter<$PrismaModel = never> = {
+  equals?: $Enums.ApiKeyScope | Prisma.EnumApiKeyScopeFieldRefInput<$PrismaModel>
+  in?: $Enums.ApiKeyScope[] | Prisma.ListEnumApiKeyScopeFieldRefInput<$PrismaModel>
+  notIn?: $Enums.ApiKeyScope[] | Prisma.ListEnumApiKeyScopeFieldRefInput<$PrismaModel>
+  not?: Prisma.NestedEnumApiKeyScopeWithAggregatesFilter<$PrismaModel> | $Enums.ApiKeyScope
+  _count?: Prisma.NestedIntFilter<$PrismaModel>
+  _min?: Prisma.NestedEnumApiKeyScopeFilter<$PrismaModel>
+  _max?: Prisma.NestedEnumApiKeyScopeFilter<$PrismaModel>
 }
 
 

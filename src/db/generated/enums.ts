@@ -45,3 +45,11 @@ export const ArchiveStatus = {
 } as const
 
 export type ArchiveStatus = (typeof ArchiveStatus)[keyof typeof ArchiveStatus]
+
+
+export const ApiKeyScope = {
+  TENANT: 'TENANT',
+  ADMIN: 'ADMIN'
+} as const
+
+export type ApiKeyScope = (typeof ApiKeyScope)[keyof typeof ApiKeyScope]

@@ -11,4 +11,6 @@
 export type * from './models/Generation.ts'
 export type * from './models/GenerationEvent.ts'
 export type * from './models/VideoOutput.ts'
+export type * from './models/ApiKey.ts'
+export type * from './models/ServerSecret.ts'
 export type * from './commonInputTypes.ts'

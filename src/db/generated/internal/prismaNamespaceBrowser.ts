@@ -53,7 +53,9 @@ export const AnyNull = runtime.AnyNull
 export const ModelName = {
   Generation: 'Generation',
   GenerationEvent: 'GenerationEvent',
-  VideoOutput: 'VideoOutput'
+  VideoOutput: 'VideoOutput',
+  ApiKey: 'ApiKey',
+  ServerSecret: 'ServerSecret'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -93,6 +95,7 @@ export const GenerationScalarFieldEnum = {
   cancelRequestedAt: 'cancelRequestedAt',
   deadlineAt: 'deadlineAt',
   webhookOutcome: 'webhookOutcome',
+  estimatedCostMicros: 'estimatedCostMicros',
   lastSequence: 'lastSequence',
   errorCode: 'errorCode',
   errorMessage: 'errorMessage',
@@ -140,6 +143,30 @@ export const VideoOutputScalarFieldEnum = {
 } as const
 
 export type VideoOutputScalarFieldEnum = (typeof VideoOutputScalarFieldEnum)[keyof typeof VideoOutputScalarFieldEnum]
+
+
+export const ApiKeyScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  name: 'name',
+  prefix: 'prefix',
+  hash: 'hash',
+  scope: 'scope',
+  createdAt: 'createdAt',
+  lastUsedAt: 'lastUsedAt',
+  revokedAt: 'revokedAt'
+} as const
+
+export type ApiKeyScalarFieldEnum = (typeof ApiKeyScalarFieldEnum)[keyof typeof ApiKeyScalarFieldEnum]
+
+
+export const ServerSecretScalarFieldEnum = {
+  name: 'name',
+  value: 'value',
+  createdAt: 'createdAt'
+} as const
+
+export type ServerSecretScalarFieldEnum = (typeof ServerSecretScalarFieldEnum)[keyof typeof ServerSecretScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -29,12 +29,14 @@ export type AggregateGeneration = {
 export type GenerationAvgAggregateOutputType = {
   queuePosition: number | null
   duration: number | null
+  estimatedCostMicros: number | null
   lastSequence: number | null
 }
 
 export type GenerationSumAggregateOutputType = {
   queuePosition: number | null
   duration: number | null
+  estimatedCostMicros: number | null
   lastSequence: number | null
 }
 
@@ -56,6 +58,7 @@ export type GenerationMinAggregateOutputType = {
   idempotencyHash: string | null
   cancelRequestedAt: Date | null
   deadlineAt: Date | null
+  estimatedCostMicros: number | null
   lastSequence: number | null
   errorCode: string | null
   errorMessage: string | null
@@ -85,6 +88,7 @@ export type GenerationMaxAggregateOutputType = {
   idempotencyHash: string | null
   cancelRequestedAt: Date | null
   deadlineAt: Date | null
+  estimatedCostMicros: number | null
   lastSequence: number | null
   errorCode: string | null
   errorMessage: string | null
@@ -117,6 +121,7 @@ export type GenerationCountAggregateOutputType = {
   cancelRequestedAt: number
   deadlineAt: number
   webhookOutcome: number
+  estimatedCostMicros: number
   lastSequence: number
   errorCode: number
   errorMessage: number
@@ -133,12 +138,14 @@ export type GenerationCountAggregateOutputType = {
 export type GenerationAvgAggregateInputType = {
   queuePosition?: true
   duration?: true
+  estimatedCostMicros?: true
   lastSequence?: true
 }
 
 export type GenerationSumAggregateInputType = {
   queuePosition?: true
   duration?: true
+  estimatedCostMicros?: true
   lastSequence?: true
 }
 
@@ -160,6 +167,7 @@ export type GenerationMinAggregateInputType = {
   idempotencyHash?: true
   cancelRequestedAt?: true
   deadlineAt?: true
+  estimatedCostMicros?: true
   lastSequence?: true
   errorCode?: true
   errorMessage?: true
@@ -189,6 +197,7 @@ export type GenerationMaxAggregateInputType = {
   idempotencyHash?: true
   cancelRequestedAt?: true
   deadlineAt?: true
+  estimatedCostMicros?: true
   lastSequence?: true
   errorCode?: true
   errorMessage?: true
@@ -221,6 +230,7 @@ export type GenerationCountAggregateInputType = {
   cancelRequestedAt?: true
   deadlineAt?: true
   webhookOutcome?: true
+  estimatedCostMicros?: true
   lastSequence?: true
   errorCode?: true
   errorMessage?: true
@@ -340,6 +350,7 @@ export type GenerationGroupByOutputType = {
   cancelRequestedAt: Date | null
   deadlineAt: Date | null
   webhookOutcome: runtime.JsonValue | null
+  estimatedCostMicros: number
   lastSequence: number
   errorCode: string | null
   errorMessage: string | null
@@ -395,6 +406,7 @@ export type GenerationWhereInput = {
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   deadlineAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   webhookOutcome?: Prisma.JsonNullableFilter<"Generation">
+  estimatedCostMicros?: Prisma.IntFilter<"Generation"> | number
   lastSequence?: Prisma.IntFilter<"Generation"> | number
   errorCode?: Prisma.StringNullableFilter<"Generation"> | string | null
   errorMessage?: Prisma.StringNullableFilter<"Generation"> | string | null
@@ -429,6 +441,7 @@ export type GenerationOrderByWithRelationInput = {
   cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   deadlineAt?: Prisma.SortOrderInput | Prisma.SortOrder
   webhookOutcome?: Prisma.SortOrderInput | Prisma.SortOrder
+  estimatedCostMicros?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrderInput | Prisma.SortOrder
   errorMessage?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -467,6 +480,7 @@ export type GenerationWhereUniqueInput = Prisma.AtLeast<{
   cancelRequestedAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   deadlineAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   webhookOutcome?: Prisma.JsonNullableFilter<"Generation">
+  estimatedCostMicros?: Prisma.IntFilter<"Generation"> | number
   lastSequence?: Prisma.IntFilter<"Generation"> | number
   errorCode?: Prisma.StringNullableFilter<"Generation"> | string | null
   errorMessage?: Prisma.StringNullableFilter<"Generation"> | string | null
@@ -501,6 +515,7 @@ export type GenerationOrderByWithAggregationInput = {
   cancelRequestedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   deadlineAt?: Prisma.SortOrderInput | Prisma.SortOrder
   webhookOutcome?: Prisma.SortOrderInput | Prisma.SortOrder
+  estimatedCostMicros?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrderInput | Prisma.SortOrder
   errorMessage?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -541,6 +556,7 @@ export type GenerationScalarWhereWithAggregatesInput = {
   cancelRequestedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Generation"> | Date | string | null
   deadlineAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Generation"> | Date | string | null
   webhookOutcome?: Prisma.JsonNullableWithAggregatesFilter<"Generation">
+  estimatedCostMicros?: Prisma.IntWithAggregatesFilter<"Generation"> | number
   lastSequence?: Prisma.IntWithAggregatesFilter<"Generation"> | number
   errorCode?: Prisma.StringNullableWithAggregatesFilter<"Generation"> | string | null
   errorMessage?: Prisma.StringNullableWithAggregatesFilter<"Generation"> | string | null
@@ -573,6 +589,7 @@ export type GenerationCreateInput = {
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: number
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -607,6 +624,7 @@ export type GenerationUncheckedCreateInput = {
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: number
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -641,6 +659,7 @@ export type GenerationUpdateInput = {
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -675,6 +694,7 @@ export type GenerationUncheckedUpdateInput = {
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -709,6 +729,7 @@ export type GenerationCreateManyInput = {
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: number
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -741,6 +762,7 @@ export type GenerationUpdateManyMutationInput = {
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -773,6 +795,7 @@ export type GenerationUncheckedUpdateManyInput = {
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -810,6 +833,7 @@ export type GenerationCountOrderByAggregateInput = {
   cancelRequestedAt?: Prisma.SortOrder
   deadlineAt?: Prisma.SortOrder
   webhookOutcome?: Prisma.SortOrder
+  estimatedCostMicros?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrder
   errorMessage?: Prisma.SortOrder
@@ -824,6 +848,7 @@ export type GenerationCountOrderByAggregateInput = {
 export type GenerationAvgOrderByAggregateInput = {
   queuePosition?: Prisma.SortOrder
   duration?: Prisma.SortOrder
+  estimatedCostMicros?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
 }
 
@@ -845,6 +870,7 @@ export type GenerationMaxOrderByAggregateInput = {
   idempotencyHash?: Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrder
   deadlineAt?: Prisma.SortOrder
+  estimatedCostMicros?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrder
   errorMessage?: Prisma.SortOrder
@@ -874,6 +900,7 @@ export type GenerationMinOrderByAggregateInput = {
   idempotencyHash?: Prisma.SortOrder
   cancelRequestedAt?: Prisma.SortOrder
   deadlineAt?: Prisma.SortOrder
+  estimatedCostMicros?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
   errorCode?: Prisma.SortOrder
   errorMessage?: Prisma.SortOrder
@@ -888,6 +915,7 @@ export type GenerationMinOrderByAggregateInput = {
 export type GenerationSumOrderByAggregateInput = {
   queuePosition?: Prisma.SortOrder
   duration?: Prisma.SortOrder
+  estimatedCostMicros?: Prisma.SortOrder
   lastSequence?: Prisma.SortOrder
 }
 
@@ -989,6 +1017,7 @@ export type GenerationCreateWithoutEventsInput = {
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: number
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1022,6 +1051,7 @@ export type GenerationUncheckedCreateWithoutEventsInput = {
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: number
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1071,6 +1101,7 @@ export type GenerationUpdateWithoutEventsInput = {
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1104,6 +1135,7 @@ export type GenerationUncheckedUpdateWithoutEventsInput = {
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1137,6 +1169,7 @@ export type GenerationCreateWithoutVideoInput = {
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: number
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1170,6 +1203,7 @@ export type GenerationUncheckedCreateWithoutVideoInput = {
   cancelRequestedAt?: Date | string | null
   deadlineAt?: Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: number
   lastSequence?: number
   errorCode?: string | null
   errorMessage?: string | null
@@ -1219,6 +1253,7 @@ export type GenerationUpdateWithoutVideoInput = {
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1252,6 +1287,7 @@ export type GenerationUncheckedUpdateWithoutVideoInput = {
   cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
   lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
   errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1316,6 +1352,7 @@ export type GenerationSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   cancelRequestedAt?: boolean
   deadlineAt?: boolean
   webhookOutcome?: boolean
+  estimatedCostMicros?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1351,6 +1388,7 @@ export type GenerationSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   cancelRequestedAt?: boolean
   deadlineAt?: boolean
   webhookOutcome?: boolean
+  estimatedCostMicros?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1383,6 +1421,7 @@ export type GenerationSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   cancelRequestedAt?: boolean
   deadlineAt?: boolean
   webhookOutcome?: boolean
+  estimatedCostMicros?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1415,6 +1454,7 @@ export type GenerationSelectScalar = {
   cancelRequestedAt?: boolean
   deadlineAt?: boolean
   webhookOutcome?: boolean
+  estimatedCostMicros?: boolean
   lastSequence?: boolean
   errorCode?: boolean
   errorMessage?: boolean
@@ -1426,7 +1466,7 @@ export type GenerationSelectScalar = {
   completedAt?: boolean
 }
 
-export type GenerationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "status" | "backend" | "endpointId" | "falRequestId" | "queuePosition" | "imageUrl" | "endImageUrl" | "prompt" | "multiPrompt" | "duration" | "generateAudio" | "shotType" | "falInput" | "idempotencyKey" | "idempotencyHash" | "cancelRequestedAt" | "deadlineAt" | "webhookOutcome" | "lastSequence" | "errorCode" | "errorMessage" | "leaseOwner" | "leaseExpiresAt" | "createdAt" | "updatedAt" | "startedAt" | "completedAt", ExtArgs["result"]["generation"]>
+export type GenerationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "status" | "backend" | "endpointId" | "falRequestId" | "queuePosition" | "imageUrl" | "endImageUrl" | "prompt" | "multiPrompt" | "duration" | "generateAudio" | "shotType" | "falInput" | "idempotencyKey" | "idempotencyHash" | "cancelRequestedAt" | "deadlineAt" | "webhookOutcome" | "estimatedCostMicros" | "lastSequence" | "errorCode" | "errorMessage" | "leaseOwner" | "leaseExpiresAt" | "createdAt" | "updatedAt" | "startedAt" | "completedAt", ExtArgs["result"]["generation"]>
 export type GenerationInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   events?: boolean | Prisma.Generation$eventsArgs<ExtArgs>
   video?: boolean | Prisma.Generation$videoArgs<ExtArgs>
@@ -1462,6 +1502,7 @@ export type $GenerationPayload<ExtArgs extends runtime.Types.Extensions.Internal
     cancelRequestedAt: Date | null
     deadlineAt: Date | null
     webhookOutcome: runtime.JsonValue | null
+    estimatedCostMicros: number
     lastSequence: number
     errorCode: string | null
     errorMessage: string | null
@@ -1916,6 +1957,7 @@ export interface GenerationFieldRefs {
   readonly cancelRequestedAt: Prisma.FieldRef<"Generation", 'DateTime'>
   readonly deadlineAt: Prisma.FieldRef<"Generation", 'DateTime'>
   readonly webhookOutcome: Prisma.FieldRef<"Generation", 'Json'>
+  readonly estimatedCostMicros: Prisma.FieldRef<"Generation", 'Int'>
   readonly lastSequence: Prisma.FieldRef<"Generation", 'Int'>
   readonly errorCode: Prisma.FieldRef<"Generation", 'String'>
   readonly errorMessage: Prisma.FieldRef<"Generation", 'String'>
