@@ -4,8 +4,8 @@ import { createDb, migrate, pendingMigrations, type Database } from './db/index.
 import { createFalGateway } from './fal/gateway.ts';
 import { createFalSimulator, type FalSimulator } from './fal/simulator/index.ts';
 import type { FalGateway } from './fal/types.ts';
-import { createGenerationService, DEFAULT_TENANT, type GenerationService } from './generations/service.ts';
-import { createHttpServer, type HttpServer } from './http/server.ts';
+import { createGenerationService, type GenerationService } from './generations/service.ts';
+import { createHttpServer, type ConnectionInfo, type HttpServer } from './http/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +17,14 @@ import { createArchiver, type Archiver } from './archive/archiver.ts';
 import { createWebhookVerifier } from './fal/webhook-verifier.ts';
 import type { GenerationUpdatedMessage } from './generations/events.ts';
 import { createRoutes } from './http/routes.ts';
+import { createAuthenticator, isLoopback } from './auth/authenticator.ts';
+import { createRateLimiter } from './auth/rate-limit.ts';
+import { createUrlSigner, loadSigningSecret } from './auth/url-signer.ts';
+import { RateLimitedError } from './generations/errors.ts';
+import { visibleTo } from './generations/service.ts';
+import { redactingLogger } from './logger.ts';
+import { createFrameUploads } from './uploads/index.ts';
+import { withDashboard } from './dashboard/routes.ts';
 import { topics } from './pubsub/index.ts';
 import { buildSchema } from './schema/index.ts';
 
@@ -51,7 +59,8 @@ export interface App {
  * Nothing happens until start().
  */
 export function createApp(config: Config, options: AppOptions = {}): App {
-  const logger = options.logger ?? createLogger();
+  // Whatever reaches the log passes through redaction: the fal key, API keys and Authorization values.
+  const logger = redactingLogger(options.logger ?? createLogger(), [config.fal.key]);
   const cleanup: Array<() => Promise<void>> = [];
   let running: RunningApp | null = null;
 
@@ -116,16 +125,40 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         lease: { ttlMs: config.cluster.leaseTtlMs, renewMs: config.cluster.leaseRenewMs, scanMs: config.cluster.leaseScanMs },
         subscriptionRepairMs: config.cluster.subscriptionRepairMs,
         webhookGraceMs: config.publicUrl ? config.webhooks.graceMs : 0,
+        prices: config.prices,
+        quotas: config.quotas,
       });
       cleanup.push(() => generations.stop());
 
       const info: ServerInfo = { falBackend: backend, endpointId: config.fal.endpointId, version: pkg.version };
-      const context = (request: IncomingMessage | Request): GraphQLContext => ({
+      const auth = createAuthenticator({ db: database.prisma, mode: config.auth.mode, host: config.http.host, recheckMs: config.auth.recheckMs, logger });
+      auth.start();
+      cleanup.push(async () => auth.stop());
+      const limiter = config.rateLimit ? createRateLimiter(config.rateLimit) : null;
+      const signer = createUrlSigner(await loadSigningSecret(database.prisma, config.videoUrls.signingSecret), config.videoUrls.ttlSeconds);
+      const uploads = createFrameUploads({ fal, maxBytes: config.uploads.maxBytes });
+      const context = (request: IncomingMessage | Request, connection: ConnectionInfo): GraphQLContext => ({
         db: database.prisma,
         generations,
-        caller: { tenantId: DEFAULT_TENANT },
+        caller: connection.identity.caller,
         server: info,
         publicOrigin: config.publicUrl ?? originOf(request),
+        limitMutation: () => {
+          if (!limiter) return;
+          const decision = limiter.take(connection.identity.keyId ?? `tenant:${connection.identity.caller.tenantId}`);
+          connection.setHeader('RateLimit-Limit', String(decision.limit));
+          connection.setHeader('RateLimit-Remaining', String(decision.remaining));
+          connection.setHeader('RateLimit-Reset', String(decision.resetSeconds));
+          if (!decision.allowed) {
+            connection.setHeader('Retry-After', String(decision.retryAfterSeconds));
+            throw new RateLimitedError(decision.retryAfterSeconds);
+          }
+        },
+        videoPath: (generationId) => {
+          const path = `/videos/${generationId}.mp4`;
+          return `${path}?${signer.sign(path)}`;
+        },
+        uploads,
       });
       // In simulator mode webhooks are signed with the simulator's key, so that is the JWKS to trust.
       const verifier = createWebhookVerifier({
@@ -142,15 +175,25 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           migrations: (await pendingMigrations(database).catch(() => ['unknown'])).length === 0,
           ...(redisPing ? { redis: await redisPing() } : {}),
         }),
+        mayReadVideo: async (request, url, generationId) => {
+          if (signer.verify(url.pathname, url.searchParams.get('expires'), url.searchParams.get('sig'))) return true;
+          const outcome = await auth.authenticate(request.headers.get('authorization'));
+          if (!outcome.ok) return false;
+          const row = await database.prisma.generation.findFirst({ where: { id: generationId, ...visibleTo(outcome.identity.caller) }, select: { id: true } });
+          return row !== null;
+        },
       });
       const http: HttpServer = createHttpServer({
         schema: buildSchema(),
         context,
+        auth,
         logger,
         graphiql: config.graphql.graphiql,
         introspection: config.graphql.introspection,
         maxBodyBytes: config.graphql.maxBodyBytes,
-        routes,
+        // Two frames and the rest of the form.
+        maxUploadBodyBytes: 2 * config.uploads.maxBytes + config.graphql.maxBodyBytes,
+        routes: withDashboard(routes),
         shutdownTimeoutMs: config.shutdownTimeoutMs,
       });
       const { url, port } = await http.listen(config.http.port, config.http.host);
@@ -160,6 +203,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       await archiver.resume();
       if (backend === 'SIMULATOR') {
         logger.warn('*** fal SIMULATOR in use: no FAL_KEY is set, so every video is SIMULATED, not generated by fal.ai ***');
+      }
+      if (await auth.isOpen()) {
+        logger.warn(`AUTH OPEN: no API key exists and the server listens on loopback (${config.http.host}), so requests need no key. Create one (npm run keys -- create --tenant <name> --name <label>) and every request will need one.`);
+      } else {
+        logger.info(`auth: API key required on every operation (${config.auth.mode === 'required' ? 'AUTH=required' : isLoopback(config.http.host) ? 'API keys exist' : `listening on ${config.http.host}, not loopback`})`);
+        if ((await database.prisma.apiKey.count({ where: { revokedAt: null } })) === 0) {
+          logger.warn('no API key exists yet: every request will be refused until one is created (npm run keys -- create --tenant <name> --name <label>)');
+        }
       }
       logger.info(`reelgraph ${pkg.version} listening on ${url} (fal backend: ${backend}, database: ${database.kind}, pub/sub: ${config.redis ? 'redis' : 'in-process'}, instance ${instanceId})`);
       running = { url, port, database, generations, simulator, archiver, info };

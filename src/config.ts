@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KLING_O3_STANDARD_PRICES, usdToMicros, type PriceTable } from './billing/prices.ts';
 
 /**
  * Everything the server can be configured with, parsed once at the edge (src/cli) from the environment.
@@ -63,6 +64,26 @@ export interface Config {
     introspection: boolean;
     maxBodyBytes: number;
   };
+  auth: {
+    /**
+     * `auto`: open (no key needed) only while no API key exists and the server listens on loopback;
+     * `required`: every operation needs a key. A public interface is never open.
+     */
+    mode: 'auto' | 'required';
+    /** How often open connections' keys are re-checked for revocation (their subscriptions end). */
+    recheckMs: number;
+  };
+  /** Per-tenant limits, checked before anything is sent to fal; null = no limit. */
+  quotas: { maxConcurrent: number | null; dailyBudgetMicros: number | null; monthlyBudgetMicros: number | null };
+  prices: PriceTable;
+  /** Mutations per API key (token bucket): `burst` at once, refilled at `perMinute`; null = off. */
+  rateLimit: { perMinute: number; burst: number } | null;
+  videoUrls: {
+    /** Signs video URLs so a <video src> works without a header; null = generated once and kept in the database. */
+    signingSecret: string | null;
+    ttlSeconds: number;
+  };
+  uploads: { maxBytes: number };
   /** Redis for pub/sub between instances; null = in-process pub/sub (one instance). */
   redis: { url: string; prefix: string } | null;
   cluster: {
@@ -85,6 +106,9 @@ const httpUrl = z
 const postgresUrl = z
   .string()
   .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL');
+
+/** A number, or `none` for no limit. */
+const limit = (schema: z.ZodNumber) => z.union([z.literal('none'), z.coerce.number().pipe(schema)]);
 
 const EnvSchema = z.object({
   PORT: port.default(4000),
@@ -120,6 +144,18 @@ const EnvSchema = z.object({
   GRAPHIQL: z.enum(['true', 'false']).optional(),
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  AUTH: z.enum(['auto', 'required']).default('auto'),
+  AUTH_RECHECK_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
+  QUOTA_MAX_CONCURRENT: limit(z.number().int().min(1).max(100_000)).default(20),
+  QUOTA_DAILY_USD: limit(z.number().min(0).max(1_000_000)).default(100),
+  QUOTA_MONTHLY_USD: limit(z.number().min(0).max(10_000_000)).default(1000),
+  PRICE_PER_SECOND_USD: z.coerce.number().min(0).max(100).default(KLING_O3_STANDARD_PRICES.perSecondUsd),
+  PRICE_PER_SECOND_AUDIO_USD: z.coerce.number().min(0).max(100).default(KLING_O3_STANDARD_PRICES.perSecondWithAudioUsd),
+  RATE_LIMIT_PER_MINUTE: limit(z.number().min(1).max(1_000_000)).default(60),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  URL_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  VIDEO_URL_TTL_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(200 * 1024 * 1024).default(20 * 1024 * 1024),
 });
 
 export class ConfigError extends Error {
@@ -186,6 +222,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === 'true' : e.NODE_ENV !== 'production',
       maxBodyBytes: e.MAX_BODY_BYTES,
     },
+    auth: { mode: e.AUTH, recheckMs: e.AUTH_RECHECK_MS },
+    quotas: {
+      maxConcurrent: e.QUOTA_MAX_CONCURRENT === 'none' ? null : e.QUOTA_MAX_CONCURRENT,
+      dailyBudgetMicros: e.QUOTA_DAILY_USD === 'none' ? null : usdToMicros(e.QUOTA_DAILY_USD),
+      monthlyBudgetMicros: e.QUOTA_MONTHLY_USD === 'none' ? null : usdToMicros(e.QUOTA_MONTHLY_USD),
+    },
+    prices: { perSecondUsd: e.PRICE_PER_SECOND_USD, perSecondWithAudioUsd: e.PRICE_PER_SECOND_AUDIO_USD },
+    rateLimit: e.RATE_LIMIT_PER_MINUTE === 'none' ? null : { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST },
+    videoUrls: { signingSecret: e.URL_SIGNING_SECRET ?? null, ttlSeconds: e.VIDEO_URL_TTL_S },
+    uploads: { maxBytes: e.MAX_UPLOAD_BYTES },
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
     cluster: {
       instanceId: e.INSTANCE_ID ?? null,

@@ -45,3 +45,38 @@ export class GenerationAlreadyFinishedError extends Error {
     this.status = status;
   }
 }
+
+export type QuotaKind = 'CONCURRENT_GENERATIONS' | 'DAILY_SPEND' | 'MONTHLY_SPEND';
+
+/**
+ * A tenant limit would be exceeded; nothing was stored or sent to fal. `limit` and `current` are counts for
+ * CONCURRENT_GENERATIONS and US dollars for the spend budgets; `requested` is what this request would add.
+ */
+export class QuotaExceededError extends Error {
+  readonly quota: QuotaKind;
+  readonly limit: number;
+  readonly current: number;
+  readonly requested: number;
+  constructor(quota: QuotaKind, limit: number, current: number, requested: number) {
+    super(
+      quota === 'CONCURRENT_GENERATIONS'
+        ? `Too many generations in flight: ${current} of at most ${limit}; wait for one to finish`
+        : `${quota === 'DAILY_SPEND' ? 'Daily' : 'Monthly'} spend budget exceeded: $${current.toFixed(3)} spent of $${limit.toFixed(3)}, this request would add $${requested.toFixed(3)}`,
+    );
+    this.name = 'QuotaExceededError';
+    this.quota = quota;
+    this.limit = limit;
+    this.current = current;
+    this.requested = requested;
+  }
+}
+
+/** Too many mutations from one API key in a short time (token bucket); nothing was done. */
+export class RateLimitedError extends Error {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super(`Too many requests; retry after ${retryAfterSeconds} second(s)`);
+    this.name = 'RateLimitedError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

@@ -3,7 +3,9 @@ import type { Prisma, PrismaClient } from '../db/index.ts';
 import { FalRequestError, type FalGateway, type FalResult } from '../fal/types.ts';
 import type { Logger } from '../logger.ts';
 import { topics, type EventBus } from '../pubsub/index.ts';
-import { GenerationAlreadyFinishedError, GenerationNotFoundError, IdempotencyKeyConflictError } from './errors.ts';
+import { estimateCostMicros, microsToUsd, type PriceTable } from '../billing/prices.ts';
+import { GenerationAlreadyFinishedError, GenerationNotFoundError, IdempotencyKeyConflictError, QuotaExceededError } from './errors.ts';
+import { readTenantUsage } from './usage.ts';
 import { toMessage, type GenerationEvent, type GenerationUpdatedMessage } from './events.ts';
 import { isTerminal, type GenerationStatus } from './status.ts';
 import { createGenerationStore } from './store.ts';
@@ -35,11 +37,29 @@ export interface GenerationServiceDeps {
   subscriptionRepairMs?: number;
   /** With webhooks on: how long a failed result waits for a webhook that may carry the output. */
   webhookGraceMs?: number;
+  /** What a generation costs (the one price table), and each tenant's limits; null = no limit. */
+  prices: PriceTable;
+  quotas: TenantQuotas;
 }
 
-/** Who is asking. Every generation belongs to a tenant; API keys (security issue) will fill this in. */
+export interface TenantQuotas {
+  maxConcurrent: number | null;
+  dailyBudgetMicros: number | null;
+  monthlyBudgetMicros: number | null;
+}
+
+/**
+ * Who is asking: the tenant of the API key (or `default` when the server runs open on loopback). An admin
+ * key sees every tenant's generations; what it creates still belongs to its own tenant.
+ */
 export interface Caller {
   tenantId: string;
+  admin?: boolean;
+}
+
+/** The row filter for what a caller may see: its own tenant, or everything for an admin. */
+export function visibleTo(caller: Caller): { tenantId?: string } {
+  return caller.admin ? {} : { tenantId: caller.tenantId };
 }
 
 export const DEFAULT_TENANT = 'default';
@@ -101,7 +121,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
   });
 
   async function findOwned(id: string, caller: Caller) {
-    const row = await db.generation.findFirst({ where: { id, tenantId: caller.tenantId } });
+    const row = await db.generation.findFirst({ where: { id, ...visibleTo(caller) } });
     if (!row) throw new GenerationNotFoundError(id);
     return row;
   }
@@ -117,24 +137,46 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     };
   }
 
-  /** Inserts the PENDING row, or finds the generation an earlier request with the same key created. */
+  /**
+   * Inserts the PENDING row, or finds the generation an earlier request with the same key created, under a
+   * per-tenant transaction lock: the quota check and the insert are one step, so concurrent submissions
+   * (on any instance) cannot both take the last slot or the last dollar. A retried request (same key, same
+   * input) is never refused by a quota: it was already counted.
+   */
   async function insertOrReuse(data: Prisma.GenerationCreateInput, key: string | null, hash: string, caller: Caller): Promise<{ row: Row; reused: boolean }> {
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return { row: await db.generation.create({ data }), reused: false };
-      } catch (error) {
-        if (key === null || (error as { code?: string }).code !== 'P2002' || attempt > 2) throw error;
-      }
-      // The key is taken (maybe by a concurrent retry of this same request, maybe on another instance).
-      const existing = await db.generation.findFirst({ where: { tenantId: caller.tenantId, idempotencyKey: key } });
-      if (!existing) continue;
-      if (existing.createdAt.getTime() < Date.now() - IDEMPOTENCY_WINDOW_MS) {
-        // Older than the window: the key is free again. Guarded on createdAt, so a concurrent reuse is safe.
-        await db.generation.updateMany({ where: { id: existing.id, createdAt: existing.createdAt }, data: { idempotencyKey: null } });
-        continue;
-      }
-      if (existing.idempotencyHash !== hash) throw new IdempotencyKeyConflictError(key);
-      return { row: existing, reused: true };
+    return db.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(72707370, hashtext(${caller.tenantId}))`;
+        if (key !== null) {
+          const existing = await tx.generation.findFirst({ where: { tenantId: caller.tenantId, idempotencyKey: key } });
+          if (existing && existing.createdAt.getTime() < Date.now() - IDEMPOTENCY_WINDOW_MS) {
+            // Older than the window: the key is free again.
+            await tx.generation.update({ where: { id: existing.id }, data: { idempotencyKey: null } });
+          } else if (existing) {
+            if (existing.idempotencyHash !== hash) throw new IdempotencyKeyConflictError(key);
+            return { row: existing, reused: true };
+          }
+        }
+        await checkQuotas(tx, caller.tenantId, data.estimatedCostMicros ?? 0);
+        return { row: await tx.generation.create({ data }), reused: false };
+      },
+      // Waiting behind other submissions of the same tenant is normal under load; give it time.
+      { maxWait: 30_000, timeout: 30_000 },
+    );
+  }
+
+  async function checkQuotas(tx: Prisma.TransactionClient, tenantId: string, costMicros: number) {
+    const { maxConcurrent, dailyBudgetMicros, monthlyBudgetMicros } = deps.quotas;
+    if (maxConcurrent === null && dailyBudgetMicros === null && monthlyBudgetMicros === null) return;
+    const usage = await readTenantUsage(tx, tenantId);
+    if (maxConcurrent !== null && usage.inFlight + 1 > maxConcurrent) {
+      throw new QuotaExceededError('CONCURRENT_GENERATIONS', maxConcurrent, usage.inFlight, 1);
+    }
+    if (dailyBudgetMicros !== null && usage.dayCostMicros + costMicros > dailyBudgetMicros) {
+      throw new QuotaExceededError('DAILY_SPEND', microsToUsd(dailyBudgetMicros), microsToUsd(usage.dayCostMicros), microsToUsd(costMicros));
+    }
+    if (monthlyBudgetMicros !== null && usage.monthCostMicros + costMicros > monthlyBudgetMicros) {
+      throw new QuotaExceededError('MONTHLY_SPEND', microsToUsd(monthlyBudgetMicros), microsToUsd(usage.monthCostMicros), microsToUsd(costMicros));
     }
   }
 
@@ -166,6 +208,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
           idempotencyKey: valid.idempotencyKey,
           idempotencyHash: valid.idempotencyKey ? hash : null,
           deadlineAt: new Date(now.getTime() + deps.deadlines.overallSeconds * 1000),
+          estimatedCostMicros: estimateCostMicros(deps.prices, valid),
           lastSequence: 1,
           createdAt: now,
           updatedAt: now,
@@ -266,7 +309,16 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     },
 
     subscribeToUpdates(caller: Caller) {
-      return generationUpdateStream(bus, (message) => message.tenantId === caller.tenantId);
+      return generationUpdateStream(bus, (message) => caller.admin === true || message.tenantId === caller.tenantId);
+    },
+
+    /** The caller's own tenant's spend and limits (Query.usage). */
+    async usage(caller: Caller) {
+      return { ...(await readTenantUsage(db, caller.tenantId)), quotas: deps.quotas };
+    },
+
+    estimatedCostUsd(row: { estimatedCostMicros: number }) {
+      return microsToUsd(row.estimatedCostMicros);
     },
 
 

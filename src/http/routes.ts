@@ -20,6 +20,11 @@ export interface RouteDeps {
   logger: Logger;
   /** Readiness checks by name: true when that dependency is usable. */
   ready: () => Promise<Record<string, boolean>>;
+  /**
+   * Whether this request may read the generation's video (a valid signed URL, or an API key whose tenant
+   * owns it). Refusals look exactly like an unknown id.
+   */
+  mayReadVideo: (request: Request, url: URL, generationId: string) => Promise<boolean>;
 }
 
 /** Plain HTTP routes next to /graphql: fal webhooks in, archived videos out, health. */
@@ -33,7 +38,9 @@ export function createRoutes(deps: RouteDeps) {
     const video = /^\/videos\/([^/]+?)(\.mp4)?$/.exec(url.pathname);
     if (video) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return json(405, { error: 'use GET' }, { allow: 'GET, HEAD' });
-      return archivedVideo(deps, request, video[1]);
+      const id = video[1].toLowerCase();
+      if (!UUID.test(id) || !(await deps.mayReadVideo(request, url, id))) return json(404, { error: 'no video for this id' });
+      return archivedVideo(deps, request, id);
     }
     // Liveness: the process answers. Readiness: it can do its work (database, migrations, Redis).
     if (url.pathname === '/healthz') return json(200, { status: 'ok' });

@@ -5,14 +5,20 @@ import { useServer } from 'graphql-ws/use/ws';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Logger } from '../logger.ts';
 import { hardeningPlugins } from './hardening.ts';
 import type { GraphQLContext } from '../schema/context.ts';
 
 export interface HttpServerOptions {
   schema: GraphQLSchema;
-  /** Builds the per-operation context from the incoming HTTP request (also the WebSocket upgrade request). */
-  context: (request: IncomingMessage | Request) => Promise<GraphQLContext> | GraphQLContext;
+  /**
+   * Builds the per-operation context from the incoming HTTP request (also the WebSocket upgrade request), the
+   * authenticated identity and a way to add response headers (a no-op on WebSockets).
+   */
+  context: (request: IncomingMessage | Request, connection: ConnectionInfo) => Promise<GraphQLContext> | GraphQLContext;
+  /** API keys: every GraphQL request and WebSocket connection is authenticated before anything runs. */
+  auth: Authenticator;
   logger: Logger;
   graphiql: boolean;
   /** Extra routes served before GraphQL (health checks, files); return a Response when handled. */
@@ -23,7 +29,19 @@ export interface HttpServerOptions {
   introspection?: boolean;
   /** Largest request body accepted, in bytes (413 above it). */
   maxBodyBytes?: number;
+  /** Largest multipart (file upload) request body accepted, in bytes. */
+  maxUploadBodyBytes?: number;
 }
+
+export interface ConnectionInfo {
+  identity: Identity;
+  setHeader(name: string, value: string): void;
+}
+
+// Browsers may send these content types cross-site without a preflight; such a request must also carry a
+// header only a script allowed by CORS can set (Yoga's and Apollo's CSRF prevention use the same names).
+const PREFLIGHT_HEADERS = ['x-graphql-yoga-csrf', 'graphql-require-preflight', 'apollo-require-preflight'];
+const NON_SIMPLE_TYPES = ['application/json', 'application/graphql-response+json', 'application/graphql'];
 
 export interface HttpServer {
   listen(port: number, host: string): Promise<{ url: string; port: number }>;
@@ -85,7 +103,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       error: (...args: unknown[]) => options.logger.error(args.map(describe).join(' ')),
     },
     // The Node request carries the Host header the client used (Yoga's Request URL does not).
-    context: async (initial: YogaInitialContext & { req?: IncomingMessage }) => options.context(initial.req ?? initial.request),
+    context: async (initial: YogaInitialContext & { req?: IncomingMessage }) => {
+      const connection = initial.req ? connections.get(initial.req) : undefined;
+      // Every GraphQL request went through handle(), which authenticated it; anything else is refused.
+      if (!connection) throw new Error('unauthenticated request reached GraphQL');
+      return options.context(initial.req ?? initial.request, connection);
+    },
     plugins: [
       ...hardeningPlugins({ introspection: options.introspection ?? true }),
       ...(options.routes
@@ -103,6 +126,27 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   let closing = false;
   const inFlight = new Map<import('node:http').ServerResponse, IncomingMessage>();
+  const connections = new WeakMap<IncomingMessage, ConnectionInfo>();
+  // Long-lived connections by the key they authenticated with, so a revocation can end them.
+  const byKey = new Map<string, Set<() => void>>();
+  const holdConnection = (keyId: string | null, end: () => void): (() => void) => {
+    if (!keyId) return () => {};
+    const release = options.auth.hold(keyId);
+    const set = byKey.get(keyId) ?? new Set();
+    set.add(end);
+    byKey.set(keyId, set);
+    return () => {
+      release();
+      set.delete(end);
+      if (set.size === 0) byKey.delete(keyId);
+    };
+  };
+  const stopRevocations = options.auth.onRevoked((keyIds) => {
+    for (const id of keyIds) for (const end of byKey.get(id) ?? []) end();
+  });
+  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  const maxUploadBody = Math.max(maxBody, options.maxUploadBodyBytes ?? maxBody);
+
   const server = createServer((req, res) => {
     if (closing) {
       // Stop accepting work: a load balancer retries this on another instance.
@@ -110,22 +154,68 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       res.end(JSON.stringify({ errors: [{ message: 'Server is shutting down' }] }));
       return;
     }
-    // Refuse oversized bodies before reading them (a declared length is checked here; GraphQL documents and
-    // webhooks are small, uploads will have their own limit).
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > (options.maxBodyBytes ?? 1024 * 1024)) {
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify({ errors: [{ message: `Request body too large (limit ${options.maxBodyBytes ?? 1024 * 1024} bytes)` }] }));
-      req.resume();
-      return;
+    void handle(req, res).catch((error) => {
+      options.logger.error(`request failed: ${describe(error)}`);
+      if (!res.headersSent) refuse(res, 500, 'Internal server error');
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: import('node:http').ServerResponse) {
+    const path = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? 'GET';
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const isGraphQL = path === GRAPHQL_PATH;
+    if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+      // Refuse oversized bodies before reading them. A body without a declared length (chunked) is refused
+      // too: GraphQL documents, uploads from browsers and fetch, and webhooks all declare theirs.
+      if (req.headers['content-length'] === undefined) {
+        req.resume();
+        return refuse(res, 411, 'A Content-Length header is required');
+      }
+      const limit = isGraphQL && contentType === 'multipart/form-data' ? maxUploadBody : maxBody;
+      if (Number(req.headers['content-length']) > limit) {
+        req.resume();
+        return refuse(res, 413, `Request body too large (limit ${limit} bytes)`);
+      }
+      if (isGraphQL && !NON_SIMPLE_TYPES.includes(contentType) && !PREFLIGHT_HEADERS.some((h) => req.headers[h] !== undefined)) {
+        req.resume();
+        return refuse(res, 403, `Cross-site request refused: send a JSON body, or the "${PREFLIGHT_HEADERS[0]}" header with form and multipart requests`);
+      }
+    }
+    const wantsPage = method === 'GET' && (req.headers.accept ?? '').includes('text/html') && !(req.headers.accept ?? '').includes('text/event-stream');
+    if (isGraphQL && !wantsPage) {
+      const outcome = await options.auth.authenticate(req.headers.authorization);
+      if (!outcome.ok) {
+        req.resume();
+        return refuse(res, 401, outcome.message, { 'www-authenticate': `Bearer realm="reelgraph"${outcome.reason === 'invalid' ? ', error="invalid_token"' : ''}` });
+      }
+      connections.set(req, { identity: outcome.identity, setHeader: (name, value) => !res.headersSent && res.setHeader(name, value) });
+      if ((req.headers.accept ?? '').includes('text/event-stream')) {
+        // A Server-Sent Events subscription lives as long as its key: a revocation ends it.
+        const release = holdConnection(outcome.identity.keyId, () => res.end());
+        res.on('close', release);
+      }
     }
     inFlight.set(res, req);
     res.on('close', () => inFlight.delete(res));
-    void yoga(req, res);
-  });
+    await yoga(req, res);
+  }
+
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
-  useServer(
+  useServer<Record<string, unknown> | undefined, { identity?: Identity; release?: () => void }>(
     {
+      // connection_init must carry a valid key (connectionParams.authorization, or the upgrade request's
+      // Authorization header) when the server needs one; returning false closes with 4403 Forbidden.
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const given = typeof params.authorization === 'string' ? params.authorization : typeof params.Authorization === 'string' ? params.Authorization : undefined;
+        const outcome = await options.auth.authenticate(given ?? ctx.extra.request.headers.authorization);
+        if (!outcome.ok) return false;
+        ctx.extra.identity = outcome.identity;
+        ctx.extra.release = holdConnection(outcome.identity.keyId, () => ctx.extra.socket.close(4403, 'Forbidden: API key revoked'));
+        return true;
+      },
+      onClose: (ctx) => ctx.extra.release?.(),
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, _id, payload) => {
@@ -148,7 +238,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           operationName: payload.operationName,
           document,
           variableValues: payload.variables,
-          contextValue: await options.context(ctx.extra.request),
+          contextValue: await options.context(ctx.extra.request, { identity: ctx.extra.identity as Identity, setHeader: () => {} }),
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,
         };
         return args;
@@ -178,6 +268,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     async close() {
       closing = true;
+      stopRevocations();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // 1001 "going away": clients such as graphql-ws reconnect, to the next instance.
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
@@ -204,4 +295,9 @@ interface EnvelopedRoot {
 
 function describe(value: unknown): string {
   return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
+}
+
+function refuse(res: import('node:http').ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...(status === 411 || status === 413 ? { connection: 'close' } : {}), ...headers });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST', http: { status } } }] }));
 }

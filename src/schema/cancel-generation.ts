@@ -1,4 +1,4 @@
-import { GenerationAlreadyFinishedError, GenerationNotFoundError } from '../generations/errors.ts';
+import { GenerationAlreadyFinishedError, GenerationNotFoundError, RateLimitedError } from '../generations/errors.ts';
 import { builder } from './builder.ts';
 import { generationIdFromArg } from './ids.ts';
 import { VideoGenerationRef } from './video-generation.ts';
@@ -16,11 +16,12 @@ builder.mutationField('cancelVideoGeneration', (t) =>
     type: CancelSuccess,
     args: { id: t.arg.id({ required: true }) },
     errors: {
-      types: [GenerationAlreadyFinishedError, GenerationNotFoundError],
+      types: [GenerationAlreadyFinishedError, GenerationNotFoundError, RateLimitedError],
       union: { name: 'CancelVideoGenerationResult' },
       directResult: true,
     },
     resolve: async (_root, args, ctx) => {
+      ctx.limitMutation();
       const id = generationIdFromArg(String(args.id));
       if (!id) throw new GenerationNotFoundError(String(args.id));
       return ctx.generations.cancelGeneration(id, ctx.caller);

@@ -1,14 +1,22 @@
 import type { PrismaClient } from '../db/index.ts';
 import type { Caller, FalBackendName, GenerationService } from '../generations/service.ts';
+import type { FrameUploads } from '../uploads/index.ts';
 
 /** Per-request context: runtime instances come from here, never from module scope. */
 export interface GraphQLContext {
   db: PrismaClient;
   generations: GenerationService;
+  /** The authenticated caller (tenant, admin scope); every read and write is limited to what it may see. */
   caller: Caller;
   server: ServerInfo;
   /** Origin our own URLs (archived videos) are built on: PUBLIC_URL, or the origin the client used. */
   publicOrigin: string;
+  /** Takes one token from the caller's mutation rate limit; throws RateLimitedError when none is left. */
+  limitMutation: () => void;
+  /** The path and query of a generation's video on this server (signed, so it works without a header). */
+  videoPath: (generationId: string) => string;
+  /** Checks and uploads frames sent as files (GraphQL multipart); see src/uploads. */
+  uploads: FrameUploads;
 }
 
 export interface ServerInfo {

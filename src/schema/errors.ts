@@ -3,6 +3,8 @@ import {
   GenerationNotFoundError,
   IdempotencyKeyConflictError,
   InputValidationError,
+  QuotaExceededError,
+  RateLimitedError,
   type FieldProblem,
 } from '../generations/errors.ts';
 import { builder } from './builder.ts';
@@ -52,4 +54,34 @@ builder.objectType(GenerationNotFoundError, {
   description: 'No generation with this id is visible to the caller; nothing changed.',
   interfaces: [ErrorInterface],
   fields: () => ({}),
+});
+
+const QuotaKindEnum = builder.enumType('QuotaKind', {
+  description: 'Which per-tenant limit was reached.',
+  values: {
+    CONCURRENT_GENERATIONS: { description: 'Generations in flight at once (limit and current are counts).' },
+    DAILY_SPEND: { description: 'Estimated spend since 00:00 UTC today, in US dollars.' },
+    MONTHLY_SPEND: { description: 'Estimated spend since the 1st of this month (UTC), in US dollars.' },
+  } as const,
+});
+
+builder.objectType(QuotaExceededError, {
+  name: 'QuotaExceededError',
+  description: "The request would exceed one of the tenant's limits; nothing was stored or sent to fal.",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    quota: t.field({ type: QuotaKindEnum, description: 'Which limit.', resolve: (error) => error.quota }),
+    limit: t.exposeFloat('limit', { description: 'The limit (a count, or US dollars for spend).' }),
+    current: t.exposeFloat('current', { description: 'Current usage against that limit, before this request.' }),
+    requested: t.exposeFloat('requested', { description: 'What this request would have added.' }),
+  }),
+});
+
+builder.objectType(RateLimitedError, {
+  name: 'RateLimitedError',
+  description: 'Too many mutations with this API key in a short time; nothing was done. Also signalled by the RateLimit-* and Retry-After headers.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    retryAfterSeconds: t.exposeInt('retryAfterSeconds'),
+  }),
 });

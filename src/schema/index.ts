@@ -7,6 +7,7 @@ import './generate-video.ts';
 import './cancel-generation.ts';
 import './generation-events.ts';
 import './server-info.ts';
+import './usage.ts';
 
 builder.queryType({});
 builder.mutationType({});

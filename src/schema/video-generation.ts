@@ -1,4 +1,5 @@
 import type { GenerationLogLine } from '../generations/events.ts';
+import { visibleTo } from '../generations/service.ts';
 import { builder } from './builder.ts';
 import { generationIdFromArg } from './ids.ts';
 
@@ -44,7 +45,7 @@ builder.prismaObject('VideoOutput', {
   fields: (t) => ({
     url: t.string({
       description: 'Stable URL on this server: the archived copy (with HTTP Range support), or a redirect to fal\'s URL until it is archived.',
-      resolve: (video, _args, ctx) => `${ctx.publicOrigin}/videos/${video.generationId}.mp4`,
+      resolve: (video, _args, ctx) => `${ctx.publicOrigin}${ctx.videoPath(video.generationId)}`,
     }),
     sourceUrl: t.exposeString('sourceUrl', { description: 'fal\'s URL for the file (temporary).' }),
     archiveStatus: t.field({ type: ArchiveStatusEnum, resolve: (video) => video.archiveStatus }),
@@ -59,7 +60,7 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
   name: 'VideoGeneration',
   id: { field: 'id' },
   // node(id) only finds the caller's own generations: a foreign id looks exactly like an unknown one.
-  findUnique: (id, ctx) => ({ id, tenantId: ctx.caller.tenantId }),
+  findUnique: (id, ctx) => ({ id, ...visibleTo(ctx.caller) }),
   fields: (t) => ({
     status: t.field({ type: VideoGenerationStatusEnum, resolve: (g) => g.status }),
     queuePosition: t.exposeInt('queuePosition', { nullable: true }),
@@ -77,6 +78,10 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
     duration: t.exposeInt('duration'),
     generateAudio: t.exposeBoolean('generateAudio'),
     shotType: t.exposeString('shotType'),
+    estimatedCost: t.float({
+      description: 'What fal is expected to charge for this generation, in US dollars (price table at creation time).',
+      resolve: (g, _args, ctx) => ctx.generations.estimatedCostUsd(g),
+    }),
     logs: t.field({
       type: [GenerationLogRef],
       select: { events: { where: { kind: 'LOG' }, orderBy: { sequence: 'asc' } } },
@@ -111,7 +116,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, ctx) => {
       const id = generationIdFromArg(String(args.id));
       if (!id) return null;
-      return ctx.db.generation.findFirst({ ...query, where: { id, tenantId: ctx.caller.tenantId } });
+      return ctx.db.generation.findFirst({ ...query, where: { id, ...visibleTo(ctx.caller) } });
     },
   }),
   videoGenerations: t.prismaConnection(
@@ -124,7 +129,7 @@ builder.queryFields((t) => ({
       ctx.db.generation.findMany({
         ...query,
         where: {
-          tenantId: ctx.caller.tenantId,
+          ...visibleTo(ctx.caller),
           ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}),
           ...(args.filter?.backend ? { backend: args.filter.backend } : {}),
         },

@@ -59,6 +59,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     FAL_POLL_INTERVAL_MS: '100',
     DATA_DIR: scratch,
     ARCHIVE_RETRY_BASE_MS: '50',
+    // Limits are exercised by test/security; elsewhere many generations are created in quick succession.
+    QUOTA_MAX_CONCURRENT: 'none',
+    QUOTA_DAILY_USD: 'none',
+    QUOTA_MONTHLY_USD: 'none',
+    RATE_LIMIT_PER_MINUTE: 'none',
     ...(options.webhooks ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     ...(postgres ? { DATABASE_URL: postgres.url } : {}),
     ...options.env,

@@ -19,7 +19,8 @@ export interface ServerProcess {
  */
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, [SERVE], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    // No quotas or rate limits unless a test asks: these processes serve load and recovery tests.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', QUOTA_MAX_CONCURRENT: 'none', QUOTA_DAILY_USD: 'none', QUOTA_MONTHLY_USD: 'none', RATE_LIMIT_PER_MINUTE: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,0 +1,53 @@
+import { microsToUsd } from '../billing/prices.ts';
+import type { TenantUsage } from '../generations/usage.ts';
+import type { TenantQuotas } from '../generations/service.ts';
+import { builder } from './builder.ts';
+
+type UsageView = TenantUsage & { quotas: TenantQuotas; tenantId: string };
+interface PeriodView {
+  since: Date;
+  costMicros: number;
+  count: number;
+  budgetMicros: number | null;
+}
+
+const UsagePeriodRef = builder.objectRef<PeriodView>('UsagePeriod').implement({
+  description: 'Estimated spend in one UTC calendar period (generations that failed, or were cancelled before starting, cost nothing).',
+  fields: (t) => ({
+    since: t.field({ type: 'DateTime', resolve: (p) => p.since }),
+    estimatedCost: t.float({ description: 'US dollars.', resolve: (p) => microsToUsd(p.costMicros) }),
+    generations: t.exposeInt('count'),
+    budget: t.float({ nullable: true, description: 'The limit in US dollars; null = none.', resolve: (p) => (p.budgetMicros === null ? null : microsToUsd(p.budgetMicros)) }),
+    remaining: t.float({
+      nullable: true,
+      description: 'What is left of the budget in US dollars; null = no budget.',
+      resolve: (p) => (p.budgetMicros === null ? null : microsToUsd(Math.max(0, p.budgetMicros - p.costMicros))),
+    }),
+  }),
+});
+
+const UsageRef = builder.objectRef<UsageView>('Usage').implement({
+  description: "The caller's tenant: spend today and this month, what is in flight, and the limits.",
+  fields: (t) => ({
+    tenantId: t.exposeString('tenantId'),
+    today: t.field({
+      type: UsagePeriodRef,
+      resolve: (u) => ({ since: u.dayStart, costMicros: u.dayCostMicros, count: u.dayCount, budgetMicros: u.quotas.dailyBudgetMicros }),
+    }),
+    thisMonth: t.field({
+      type: UsagePeriodRef,
+      resolve: (u) => ({ since: u.monthStart, costMicros: u.monthCostMicros, count: u.monthCount, budgetMicros: u.quotas.monthlyBudgetMicros }),
+    }),
+    inFlight: t.exposeInt('inFlight', { description: 'Generations PENDING, IN_QUEUE or IN_PROGRESS now.' }),
+    maxConcurrent: t.int({ nullable: true, description: 'The most that may be in flight at once; null = no limit.', resolve: (u) => u.quotas.maxConcurrent }),
+    estimatedCost: t.float({ description: 'Estimated cost of the generations in flight, in US dollars.', resolve: (u) => microsToUsd(u.inFlightCostMicros) }),
+  }),
+});
+
+builder.queryField('usage', (t) =>
+  t.field({
+    type: UsageRef,
+    description: "Spend and limits of the caller's tenant.",
+    resolve: async (_root, _args, ctx) => ({ ...(await ctx.generations.usage(ctx.caller)), tenantId: ctx.caller.tenantId }),
+  }),
+);
