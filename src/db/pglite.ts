@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
@@ -21,11 +21,13 @@ import type { Database, Session, SqlSession } from './index.ts';
  */
 export async function openPglite(dataDir: string | null): Promise<Database> {
   let lite: PGlite;
+  let lockFile: string | null = null;
   if (dataDir === null) {
     lite = new PGlite();
   } else {
     const dir = resolve(dataDir);
     await mkdir(dir, { recursive: true });
+    lockFile = await lockDataDir(dir);
     lite = new PGlite(dir);
   }
   await lite.waitReady;
@@ -55,6 +57,7 @@ export async function openPglite(dataDir: string | null): Promise<Database> {
         await prisma.$disconnect();
         // Waits for queued queries, then shuts PostgreSQL down cleanly (flushing a data directory to disk).
         await lite.close();
+        if (lockFile) await rm(lockFile, { force: true });
       })();
       return closing;
     },
@@ -70,4 +73,37 @@ function sqlOn(target: PGlite | Transaction): SqlSession {
       return (await target.query<T>(sql, params)).rows;
     },
   };
+}
+
+/**
+ * PGlite's data directory belongs to one process: a second one (`npm run keys` while the server runs)
+ * would corrupt it. The owner's pid is kept in a lock file; a stale one (its process is gone) is taken over.
+ */
+async function lockDataDir(dir: string): Promise<string> {
+  const file = `${dir}/reelgraph.pid`;
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+      return file;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    if (owner && owner !== process.pid && isAlive(owner)) {
+      throw new Error(
+        `the embedded database in ${dir} is in use by process ${owner}; stop that server first, or use PostgreSQL (DATABASE_URL), which many processes can share`,
+      );
+    }
+    await rm(file, { force: true });
+  }
+  throw new Error(`could not lock the embedded database in ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

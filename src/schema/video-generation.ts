@@ -61,6 +61,8 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
   id: { field: 'id' },
   // node(id) only finds the caller's own generations: a foreign id looks exactly like an unknown one.
   findUnique: (id, ctx) => ({ id, ...visibleTo(ctx.caller) }),
+  // ...so a miss is null, not an error (Pothos would otherwise use findUniqueOrThrow).
+  nullable: true,
   fields: (t) => ({
     status: t.field({ type: VideoGenerationStatusEnum, resolve: (g) => g.status }),
     queuePosition: t.exposeInt('queuePosition', { nullable: true }),

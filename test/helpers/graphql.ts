@@ -7,19 +7,28 @@ export interface GraphQLResponse<T = any> {
 }
 
 /** A query or mutation over real HTTP. */
-export async function gql<T = any>(url: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
+export async function gql<T = any>(url: string, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<GraphQLResponse<T>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return (await response.json()) as GraphQLResponse<T>;
 }
 
 /** A real graphql-ws client on the same URL (http -> ws). Dispose it with `await client.dispose()`. */
-export function wsClient(url: string): Client {
-  return createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+export function wsClient(url: string, apiKey?: string): Client {
+  return createClient({
+    url: url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: true,
+    ...(apiKey ? { connectionParams: { authorization: `Bearer ${apiKey}` } } : {}),
+  });
 }
+
+/** The Authorization header for an API key. */
+export const bearer = (apiKey: string) => ({ authorization: `Bearer ${apiKey}` });
 
 export interface Collected<T> {
   /** Resolves with every `next` payload once the server completes the subscription. */
@@ -82,10 +91,16 @@ export function collect<T = any>(client: Client, query: string, variables?: Reco
 }
 
 /** Subscribes over Server-Sent Events (Yoga's built-in transport) and collects payloads until the stream ends. */
-export async function collectSse<T = any>(url: string, query: string, variables?: Record<string, unknown>): Promise<Array<GraphQLResponse<T>>> {
+export async function collectSse<T = any>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  onPayload?: (payload: GraphQLResponse<T>) => void,
+): Promise<Array<GraphQLResponse<T>>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   if (!response.ok || !response.body) throw new Error(`SSE request failed: HTTP ${response.status}`);
@@ -105,7 +120,10 @@ export async function collectSse<T = any>(url: string, query: string, variables?
         .map((l) => l.slice(5).trimStart())
         .join('\n');
       if (event === 'complete') return results;
-      if (event === 'next' && data) results.push(JSON.parse(data));
+      if (event === 'next' && data) {
+        results.push(JSON.parse(data));
+        onPayload?.(results.at(-1) as GraphQLResponse<T>);
+      }
     }
   }
   return results;
