@@ -1,0 +1,67 @@
+import { graphql } from '../../client/gql/index.ts';
+
+/**
+ * Every operation the dashboard sends, typed by codegen (npm run codegen) like any codegen frontend's.
+ * Error results are selected through the Error interface, so new error types show up without a change here.
+ */
+
+export const GenerationRowFields = graphql(`
+  fragment DashboardGenerationRow on VideoGeneration {
+    id status queuePosition prompt multiPrompt { prompt duration } duration generateAudio backend
+    createdAt startedAt completedAt updatedAt
+    error { code message }
+    video { url archiveStatus contentType }
+  }
+`);
+
+export const DashboardGenerationsQuery = graphql(`
+  query DashboardGenerations($first: Int!) {
+    serverInfo { falBackend simulated version }
+    videoGenerations(first: $first) { edges { node { ...DashboardGenerationRow } } }
+  }
+`);
+
+export const DashboardGenerationQuery = graphql(`
+  query DashboardGeneration($id: ID!) {
+    videoGeneration(id: $id) { ...DashboardGenerationRow imageUrl endImageUrl logs { sequence message level timestamp } }
+  }
+`);
+
+/** The same document serves URL and file inputs: an uploaded File rides in $input (GraphQL multipart request spec). */
+export const DashboardGenerateMutation = graphql(`
+  mutation DashboardGenerate($input: GenerateVideoInput!) {
+    generateVideo(input: $input) {
+      __typename
+      ... on GenerateVideoSuccess { generation { ...DashboardGenerationRow } }
+      ... on InputValidationError { fieldErrors { path message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const DashboardCancelMutation = graphql(`
+  mutation DashboardCancel($id: ID!) {
+    cancelVideoGeneration(id: $id) {
+      __typename
+      ... on CancelVideoGenerationSuccess { cancelRequested generation { ...DashboardGenerationRow } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const DashboardUpdatesSubscription = graphql(`
+  subscription DashboardUpdates {
+    videoGenerationUpdated { ...DashboardGenerationRow }
+  }
+`);
+
+export const DashboardEventsSubscription = graphql(`
+  subscription DashboardEvents($id: ID!, $afterSequence: Int) {
+    videoGenerationEvents(id: $id, afterSequence: $afterSequence) {
+      sequence
+      ... on VideoGenerationStatusEvent { status queuePosition }
+      ... on VideoGenerationLogEvent { log { sequence message level timestamp } }
+      generation { ...DashboardGenerationRow }
+    }
+  }
+`);

@@ -1,0 +1,202 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page, type Request as PwRequest } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/app.ts';
+import { IMAGE, readGeneration } from '../helpers/generation.ts';
+import { createApiKey } from '../../src/auth/keys.ts';
+
+/**
+ * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against a real
+ * server and the fal simulator: everything the page does goes through its own GraphQL documents, HTTP and
+ * graphql-ws, as a user's browser would.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// playwright adds --headless and a fresh temporary --user-data-dir per launch; the rest keeps Chromium offline.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts');
+// A 1x1 PNG: the start frame uploaded through the file input.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+
+let server: TestServer;
+let origin: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startTestServer({ behaviour: { queuePosition: 2, logCount: 3 } });
+  origin = new URL(server.url).origin;
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.dispose();
+});
+
+/** A page whose console errors, page errors and CSP violations are collected (the test fails on any). */
+async function openDashboard(): Promise<{ page: Page; problems: string[]; graphqlRequests: PwRequest[]; wsFrames: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  const graphqlRequests: PwRequest[] = [];
+  const wsFrames: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/graphql') graphqlRequests.push(request);
+  });
+  page.on('websocket', (ws) => ws.on('framesent', (frame) => wsFrames.push(String(frame.payload))));
+  await page.goto(`${origin}/`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  await page.locator('#connection[data-state="live"]').waitFor();
+  return { page, problems, graphqlRequests, wsFrames };
+}
+
+function row(page: Page, id: string) {
+  return page.locator(`#rows tr[data-id="${id}"]`);
+}
+
+/** Submits the form and returns the new generation's id (the page shows it in the detail view). */
+async function submitForm(page: Page, fill: () => Promise<void>): Promise<string> {
+  const before = await page.locator('#rows tr').count();
+  await fill();
+  await page.locator('#generate').click();
+  await expect.poll(() => page.locator('#rows tr').count()).toBe(before + 1);
+  await page.locator('#submit-result[data-kind="ok"]').waitFor();
+  const id = await page.locator('#submit-result').getAttribute('data-generation-id');
+  expect(id).toBeTruthy();
+  return id as string;
+}
+
+describe('dashboard', () => {
+  it('serves the page with a strict Content-Security-Policy and its TypeScript modules as JavaScript', async () => {
+    const page = await fetch(`${origin}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
+    expect(csp).toContain(`connect-src 'self' ws://${new URL(origin).host}`);
+    expect(await page.text()).toContain('"graphql-ws":"/dashboard/vendor/graphql-ws/client.js"');
+
+    const module = await fetch(`${origin}/dashboard/src/dashboard/web/api.ts`);
+    expect(module.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const js = await module.text();
+    expect(js).not.toMatch(/import type|: Promise<R>/);
+    const generated = await fetch(`${origin}/dashboard/src/client/gql/graphql.ts`);
+    expect(await generated.text()).toContain('DashboardGenerateDocument');
+    expect((await fetch(`${origin}/dashboard/vendor/graphql-ws/client.js`)).status).toBe(200);
+
+    // Only the allow-listed folders and extensions: no way out to the rest of the disk.
+    for (const path of ['/dashboard/src/dashboard/routes.ts', '/dashboard/src/dashboard/web/..%2F..%2Fapp.ts', '/dashboard/vendor/graphql-ws/../package.json', '/dashboard/src/client/gql/missing.ts']) {
+      expect((await fetch(`${origin}${path}`)).status, path).toBe(404);
+    }
+    expect((await fetch(`${origin}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{__typename}"}' })).status).toBe(200);
+  });
+
+  it('submits with a file, follows the row from IN_QUEUE to COMPLETED, plays the video and cancels a queued one', async () => {
+    const { page, problems, graphqlRequests } = await openDashboard();
+    await page.locator('#simulator-banner').waitFor({ state: 'visible' });
+    await mkdir(ARTIFACTS, { recursive: true });
+
+    // Held at IN_QUEUE until resumed, so the page is seen showing the queued state before completion.
+    server.sim.configure({ pauseBefore: 'IN_PROGRESS' });
+    const first = await submitForm(page, async () => {
+      await page.locator('input[name="start-source"][value="file"]').check();
+      await page.locator('#start-file').setInputFiles({ name: 'start.png', mimeType: 'image/png', buffer: PNG });
+      await page.locator('#prompt').fill('A paper boat drifts down a rainy street.');
+      await page.locator('#duration').selectOption('5');
+    });
+    // Every HTTP request carries the CSRF header; the file went as a GraphQL multipart request.
+    const posts = graphqlRequests.filter((r) => r.method() === 'POST');
+    expect(posts.map((r) => r.headers()['x-graphql-yoga-csrf'])).toEqual(posts.map(() => 'reelgraph'));
+    expect(posts.some((r) => r.headers()['content-type']?.startsWith('multipart/form-data'))).toBe(true);
+    expect(server.sim.stats.uploads).toBe(1);
+
+    await row(page, first).and(page.locator('[data-status="IN_QUEUE"]')).waitFor();
+    await expect.poll(() => row(page, first).locator('.queue').textContent()).toMatch(/^\d+$/);
+    const { falRequestId } = await readGeneration(server, first);
+    server.sim.resume(falRequestId);
+    await row(page, first).and(page.locator('[data-status="COMPLETED"]')).waitFor({ timeout: 20_000 });
+    expect(await row(page, first).locator('.elapsed').textContent()).toMatch(/^\d+\.\d s$|^\d+:\d\d$/);
+
+    // The detail view (opened on submit) streamed the log and shows the archived video, which plays.
+    await page.locator(`#detail[data-id="${first}"][data-status="COMPLETED"]`).waitFor();
+    await expect.poll(() => page.locator('#detail-log li').count()).toBeGreaterThanOrEqual(3);
+    const video = page.locator('#detail-player video');
+    await video.waitFor({ timeout: 20_000 });
+    expect(await video.getAttribute('src')).toMatch(new RegExp(`^${origin}/videos/`));
+    await video.evaluate((v: HTMLVideoElement) => {
+      v.muted = true;
+      return v.play();
+    });
+    await page.waitForFunction(() => (document.querySelector('#detail-player video') as HTMLVideoElement).currentTime > 0, undefined, { timeout: 15_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-completed.png'), fullPage: true });
+
+    // A second one stays queued (still paused) and is cancelled from its row.
+    const second = await submitForm(page, async () => {
+      await page.locator('input[name="start-source"][value="url"]').check();
+      await page.locator('#start-url').fill(IMAGE);
+      await page.locator('input[name="prompt-mode"][value="shots"]').check();
+      await page.locator('#shot-list li input[type="text"]').first().fill('Wide shot of the harbour.');
+      await page.locator('#add-shot').click();
+      await page.locator('#shot-list li input[type="text"]').nth(1).fill('Close-up of a gull.');
+      await page.locator('#shot-list li input[type="number"]').nth(1).fill('2');
+    });
+    await row(page, second).and(page.locator('[data-status="IN_QUEUE"]')).waitFor();
+    await row(page, second).locator('button.cancel').click();
+    await row(page, second).and(page.locator('[data-status="CANCELLED"]')).waitFor();
+    expect(await row(page, second).locator('button.cancel').count()).toBe(0);
+    expect((await readGeneration(server, second)).status).toBe('CANCELLED');
+    server.sim.configure({ pauseBefore: undefined });
+
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-cancelled.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 60_000);
+
+  // Last: once an API key exists the server is no longer open, which the tests above rely on.
+  it('shows validation errors, and with API keys: refuses a bad key, works with a good one, asks for a missing one', async () => {
+    const { page, problems, graphqlRequests, wsFrames } = await openDashboard();
+    await page.locator('#start-url').fill('not a url');
+    await page.locator('#prompt').fill('x');
+    await page.locator('#generate').click();
+    await page.locator('#submit-result[data-kind="error"]').waitFor();
+    expect(await page.locator('#submit-result').textContent()).toContain('imageUrl');
+
+    const useKey = async (key: string) => {
+      await page.locator('#api-key').fill(key);
+      await page.locator('#key-form button').click();
+    };
+    const banner = page.locator('#auth-banner');
+
+    await useKey('rg_not_a_real_key');
+    await page.locator('#connection[data-state="rejected"]').waitFor();
+    await banner.waitFor({ state: 'visible' });
+    expect(await banner.textContent()).toMatch(/API key invalid/);
+
+    const { key } = await createApiKey(server.running.database.prisma, { tenantId: 'dashboard', name: 'browser' });
+    await useKey(key);
+    await page.locator('#connection[data-state="live"]').waitFor();
+    await banner.waitFor({ state: 'hidden' });
+    expect(wsFrames.some((f) => f.includes('connection_init') && f.includes(`Bearer ${key}`))).toBe(true);
+    await expect.poll(() => graphqlRequests.some((r) => r.headers().authorization === `Bearer ${key}`)).toBe(true);
+    expect(await page.evaluate(() => localStorage.getItem('reelgraph.apiKey'))).toBe(key);
+    // The key's tenant has no generations: the table shows only what the key may see.
+    await expect.poll(() => page.locator('#rows tr').count()).toBe(0);
+
+    await useKey('');
+    await page.locator('#connection[data-state="rejected"]').waitFor();
+    await banner.waitFor({ state: 'visible' });
+    expect(await banner.textContent()).toMatch(/API key required/);
+
+    expect(problems.filter((p) => !/^HTTP 401 for .*\/graphql$/.test(p))).toEqual([]);
+    await page.context().close();
+  }, 30_000);
+});
