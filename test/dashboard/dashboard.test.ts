@@ -110,6 +110,8 @@ describe('dashboard', () => {
     const first = await submitForm(page, async () => {
       await page.locator('input[name="start-source"][value="file"]').check();
       await page.locator('#start-file').setInputFiles({ name: 'start.png', mimeType: 'image/png', buffer: PNG });
+      await page.locator('input[name="end-source"][value="file"]').check();
+      await page.locator('#end-file').setInputFiles({ name: 'end.png', mimeType: 'image/png', buffer: PNG });
       await page.locator('#prompt').fill('A paper boat drifts down a rainy street.');
       await page.locator('#duration').selectOption('5');
     });
@@ -117,7 +119,7 @@ describe('dashboard', () => {
     const posts = graphqlRequests.filter((r) => r.method() === 'POST');
     expect(posts.map((r) => r.headers()['x-graphql-yoga-csrf'])).toEqual(posts.map(() => 'reelgraph'));
     expect(posts.some((r) => r.headers()['content-type']?.startsWith('multipart/form-data'))).toBe(true);
-    expect(server.sim.stats.uploads).toBe(1);
+    expect(server.sim.stats.uploads).toBe(2);
 
     await row(page, first).and(page.locator('[data-status="IN_QUEUE"]')).waitFor();
     await expect.poll(() => row(page, first).locator('.queue').textContent()).toMatch(/^\d+$/);
@@ -143,6 +145,7 @@ describe('dashboard', () => {
     const second = await submitForm(page, async () => {
       await page.locator('input[name="start-source"][value="url"]').check();
       await page.locator('#start-url').fill(IMAGE);
+      await page.locator('input[name="end-source"][value="url"]').check();
       await page.locator('input[name="prompt-mode"][value="shots"]').check();
       await page.locator('#shot-list li input[type="text"]').first().fill('Wide shot of the harbour.');
       await page.locator('#add-shot').click();

@@ -94,8 +94,9 @@ export function renderDetail(row: Row): void {
     player.replaceChildren(el('p', { class: 'muted' }, `Archiving the video (${video.archiveStatus.toLowerCase()})…`));
     return;
   }
+  // Signed URLs may differ on every read (new expiry): keep a player already showing this video's path.
   const current = player.querySelector('video');
-  if (current && current.getAttribute('src') === video.url) return;
+  if (current && new URL(current.src).pathname === new URL(video.url, location.href).pathname) return;
   const element = el('video', { controls: '', preload: 'metadata', src: video.url, playsinline: '' });
   player.replaceChildren(element, el('p', {}, ''));
   player.lastElementChild?.append(el('a', { href: video.url, download: '' }, 'Download'));
