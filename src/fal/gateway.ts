@@ -152,6 +152,20 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
         throw error;
       }
     },
+
+    async upload(file, fileName) {
+      // The client takes the file name from File.name (protocol §8); a Blob would get "<Date.now()>.<subtype>".
+      const named = file instanceof File && file.name === fileName ? file : new File([file], fileName, { type: file.type });
+      try {
+        return await client.storage.upload(named);
+      } catch (error) {
+        if (error instanceof ApiError) {
+          const { code, message, httpStatus } = describeApiError(error);
+          throw new FalRequestError(code, message, httpStatus);
+        }
+        throw new FalRequestError('FAL_UNREACHABLE', 'could not reach fal storage (network error)', null);
+      }
+    },
   };
 }
 

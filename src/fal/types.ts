@@ -55,6 +55,11 @@ export interface FalGateway {
   ): Promise<FalStatus | null>;
   result(endpointId: string, requestId: string): Promise<FalResult>;
   cancel(endpointId: string, requestId: string): Promise<'requested' | 'already-completed' | 'not-found'>;
+  /**
+   * Uploads a file to fal's storage (protocol §8: initiate, then a plain PUT to the signed upload_url) and
+   * resolves with the URL fal serves it at, to be passed as a model input such as image_url.
+   */
+  upload(file: Blob, fileName: string): Promise<string>;
 }
 
 /** A failure fal reported (or a transport failure after the client's retries), already described safely. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InputValidationError } from './errors.ts';
+import { InputValidationError, type FieldProblem } from './errors.ts';
 
 /** The request as a client gives it (GraphQL `GenerateVideoInput`, the CLI, ...). */
 export interface GenerateVideoRequest {
@@ -112,6 +112,32 @@ export function validateGenerateVideoRequest(request: GenerateVideoRequest, path
     shotType: v.shotType ?? 'customize',
     idempotencyKey: v.idempotencyKey ?? null,
   };
+}
+
+/** Where a frame comes from: a URL, or a file the client uploaded with the request (GraphQL multipart). */
+export interface FrameSources {
+  imageUrl?: string | null;
+  image?: unknown;
+  endImageUrl?: string | null;
+  endImage?: unknown;
+}
+
+/**
+ * The rules between URLs and uploaded files: exactly one of imageUrl and image, at most one of endImageUrl and
+ * endImage. Returns the problems (empty when fine) so they can be reported together with the other checks.
+ */
+export function frameSourceProblems(input: FrameSources, pathPrefix: string[] = ['input']): FieldProblem[] {
+  const given = (v: unknown) => v !== null && v !== undefined;
+  const problems: FieldProblem[] = [];
+  if (given(input.imageUrl) && given(input.image)) {
+    problems.push({ path: [...pathPrefix, 'image'], message: 'give either imageUrl or image, not both' });
+  } else if (!given(input.imageUrl) && !given(input.image)) {
+    problems.push({ path: [...pathPrefix, 'imageUrl'], message: 'give either imageUrl or image (an uploaded file)' });
+  }
+  if (given(input.endImageUrl) && given(input.endImage)) {
+    problems.push({ path: [...pathPrefix, 'endImage'], message: 'give either endImageUrl or endImage, not both' });
+  }
+  return problems;
 }
 
 /** The JSON body fal's Kling O3 image-to-video endpoint expects (durations are strings there, §12). */

@@ -1,4 +1,7 @@
-import { IdempotencyKeyConflictError, InputValidationError } from '../generations/errors.ts';
+import { GraphQLError } from 'graphql';
+import { IdempotencyKeyConflictError, InputValidationError, QuotaExceededError, RateLimitedError } from '../generations/errors.ts';
+import type { FrameUploads } from '../uploads/index.ts';
+import { resolveUploadedFrames } from '../uploads/request.ts';
 import { builder } from './builder.ts';
 import { VideoGenerationRef } from './video-generation.ts';
 
@@ -9,10 +12,41 @@ const VideoShotInput = builder.inputType('VideoShotInput', {
   }),
 });
 
+/**
+ * An uploaded file (GraphQL multipart request spec): Yoga parses multipart requests and hands the resolver a
+ * web File. Input only. The name is cast because the builder's Scalars list is shared with other work; the
+ * resolver treats the value as the Blob it is.
+ */
+const FileScalar = builder.scalarType('File' as never, {
+  description: 'A file uploaded with the request (GraphQL multipart request spec).',
+  serialize: () => {
+    throw new GraphQLError('File is an input-only scalar');
+  },
+  parseValue: (value: unknown) => {
+    // Yoga's multipart parser hands over @whatwg-node's File, which is not an instance of Node's global Blob.
+    if (isBlobLike(value)) return value as never;
+    throw new GraphQLError('File must be a file sent in a multipart request');
+  },
+  parseLiteral: () => {
+    throw new GraphQLError('File must be a file sent in a multipart request, not a literal');
+  },
+});
+
+function isBlobLike(value: unknown): value is Blob {
+  const v = value as Partial<Blob> | null;
+  return typeof v === 'object' && v !== null && typeof v.size === 'number' && typeof v.arrayBuffer === 'function' && typeof v.slice === 'function';
+}
+
 const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
   fields: (t) => ({
-    imageUrl: t.string({ required: true, description: 'Start frame, an http(s) URL.' }),
+    imageUrl: t.string({ required: false, description: 'Start frame, an http(s) URL. Exactly one of imageUrl and image.' }),
+    image: t.field({
+      type: FileScalar,
+      required: false,
+      description: 'Start frame as an uploaded PNG, JPEG or WebP file (checked by content; size limit MAX_UPLOAD_BYTES, default 20 MB).',
+    }),
     endImageUrl: t.string({ required: false, description: 'Optional end frame, an http(s) URL.' }),
+    endImage: t.field({ type: FileScalar, required: false, description: 'Optional end frame as an uploaded file, instead of endImageUrl.' }),
     prompt: t.string({ required: false, description: 'Exactly one of prompt and multiPrompt. At most 2,500 characters.' }),
     multiPrompt: t.field({ type: [VideoShotInput], required: false, description: 'A list of shots, instead of prompt.' }),
     duration: t.int({ required: false, defaultValue: 5, description: 'Seconds of video, 3 to 15.' }),
@@ -31,11 +65,17 @@ builder.mutationField('generateVideo', (t) =>
     description: 'Validates the input, records the generation and submits it to fal. Follow it with videoGenerationEvents.',
     args: { input: t.arg({ type: GenerateVideoInput, required: true }) },
     errors: {
-      types: [InputValidationError, IdempotencyKeyConflictError],
+      types: [InputValidationError, IdempotencyKeyConflictError, QuotaExceededError, RateLimitedError],
       union: { name: 'GenerateVideoResult' },
       result: { name: 'GenerateVideoSuccess' },
       dataField: { name: 'generation' },
     },
-    resolve: (_root, { input }, ctx) => ctx.generations.generateVideo(input, ctx.caller),
+    resolve: async (_root, { input }, ctx) => {
+      ctx.limitMutation();
+      // Frame uploads are wired into the context by app.ts (ctx.uploads); see src/uploads.
+      const uploads = (ctx as { uploads?: FrameUploads }).uploads;
+      const request = await resolveUploadedFrames(input as Parameters<typeof resolveUploadedFrames>[0], uploads);
+      return ctx.generations.generateVideo(request, ctx.caller);
+    },
   }),
 );

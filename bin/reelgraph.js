@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// The `reelgraph` command. In a checkout it runs the TypeScript sources directly (Node 24 strips types). Node
+// refuses to strip types under node_modules, so an installed copy runs the JavaScript that `npm run build:cli`
+// emitted into dist/ (run by `prepare` and `prepack`).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const source = new URL('../src/cli/client/main.ts', import.meta.url);
+const built = new URL('../dist/cli/client/main.js', import.meta.url);
+const installed = fileURLToPath(import.meta.url).split(/[\\/]/).includes('node_modules');
+const entry = !installed && existsSync(source) ? source : built;
+if (!existsSync(entry)) {
+  process.stderr.write('reelgraph: the CLI was not built; run `npm run build:cli` in the package directory\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+await main();
