@@ -27,7 +27,7 @@ beforeAll(async () => {
   server = await startTestServer({ behaviour: { queuePosition: 2, logCount: 3 } });
   origin = new URL(server.url).origin;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-}, 30_000);
+}, 60_000);
 
 afterAll(async () => {
   await browser?.close();
