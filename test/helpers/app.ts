@@ -8,6 +8,7 @@ import { createTempPostgresDatabase } from './db.ts';
 import type { AddressInfo } from 'node:net';
 import { createFalSimulator, type FalSimulator, type SimulatorBehaviour, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
 import { createLogger } from '../../src/logger.ts';
+import { assertNoSecrets } from './secrets.ts';
 
 export interface TestServer {
   app: App;
@@ -97,6 +98,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       },
       dispose: async () => {
         await stopApp();
+        assertNoSecrets(logs.join('\n'), 'the server log');
         await sim.stop();
         await rm(scratch, { recursive: true, force: true });
         await postgres?.drop();

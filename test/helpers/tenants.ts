@@ -2,6 +2,7 @@ import { createApiKey } from '../../src/auth/keys.ts';
 import type { TestServer } from './app.ts';
 import { bearer, collect, gql, wsClient } from './graphql.ts';
 import { IMAGE } from './generation.ts';
+import { registerSecret } from './secrets.ts';
 
 export interface Tenants {
   /** API keys: two tenants and an admin (whose own tenant is `ops`). */
@@ -18,7 +19,7 @@ export async function createTenants(server: TestServer): Promise<Tenants> {
     createApiKey(db, { tenantId: 'globex', name: 'test' }),
     createApiKey(db, { tenantId: 'ops', name: 'admin', scope: 'ADMIN' }),
   ]);
-  return { acme: acme.key, globex: globex.key, admin: admin.key };
+  return { acme: registerSecret(acme.key), globex: registerSecret(globex.key), admin: registerSecret(admin.key) };
 }
 
 export const GENERATE_AS = /* GraphQL */ `

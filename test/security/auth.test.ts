@@ -6,6 +6,7 @@ import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { createTempPostgresDatabase } from '../helpers/db.ts';
 import { bearer, collect, gql, wsClient } from '../helpers/graphql.ts';
 import { generateAs } from '../helpers/tenants.ts';
+import { registerSecret } from '../helpers/secrets.ts';
 
 const servers: TestServer[] = [];
 async function server(env: Record<string, string> = {}) {
@@ -48,7 +49,7 @@ describe('auth modes', () => {
     expect((await gql(s.url, INFO)).data.serverInfo.version).toBeTruthy();
     expect(await connect(s.url)).toBe('connected');
 
-    const { key } = await createApiKey(s.running.database.prisma, { tenantId: 'acme', name: 'ci' });
+    const key = registerSecret((await createApiKey(s.running.database.prisma, { tenantId: 'acme', name: 'ci' })).key);
     const missing = await post(s.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: INFO }) });
     expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -76,7 +77,7 @@ describe('auth modes', () => {
 describe('API keys on every transport', () => {
   it('refuses bad keys on HTTP, SSE and graphql-ws (4403 before any subscription runs)', async () => {
     const s = await server();
-    const { key } = await createApiKey(s.running.database.prisma, { tenantId: 'acme', name: 'ci' });
+    const key = registerSecret((await createApiKey(s.running.database.prisma, { tenantId: 'acme', name: 'ci' })).key);
     for (const authorization of ['Bearer rg_not-a-real-key-000000000000000000000000000000000', 'Basic dXNlcjpwYXNz', 'Bearer', `Bearer ${key}x`]) {
       const http = await post(s.url, { headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query: INFO }) });
       expect(http.status).toBe(401);
@@ -100,6 +101,8 @@ describe('API keys on every transport', () => {
     const db = s.running.database.prisma;
     const { key, info } = await createApiKey(db, { tenantId: 'acme', name: 'ci' });
     const other = await createApiKey(db, { tenantId: 'acme', name: 'other' });
+    registerSecret(key);
+    registerSecret(other.key);
     const client = wsClient(s.url, key);
     const survivor = wsClient(s.url, other.key);
     const UPDATED = 'subscription { videoGenerationUpdated { id status } }';
