@@ -150,7 +150,7 @@ describe('browser protections', () => {
       headers: { 'content-type': 'application/json' },
       body: new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(JSON.stringify({ query: INFO }))), c.close()) }),
       duplex: 'half',
-    } as RequestInit & { duplex: string });
+    } as RequestInit & { duplex: string; headers: Record<string, string> });
     expect(chunked.status).toBe(411);
     // The server keeps serving.
     expect((await gql(s.url, INFO)).data.serverInfo.version).toBeTruthy();
