@@ -7,6 +7,69 @@ import type { GenerationStore } from './store.ts';
 const isTerminalEvent = (event: GenerationEvent) => event.kind === 'STATUS' && isTerminal(event.status);
 
 /**
+ * One hub per generation per process, shared by all of its local subscribers: one bus listener, one
+ * message-to-event conversion per published event (so every subscriber gets the same event object, and
+ * resolvers can load what it points at once per event), and one repair read per interval instead of one per
+ * subscriber. Subscribers still keep their own position and order; the hub only feeds their inboxes.
+ */
+interface Hub {
+  members: Set<(event: GenerationEvent) => void>;
+  /** Highest sequence any member has seen: the repair reads only what comes after it. */
+  last: number;
+  unsubscribe: () => void;
+  repair: ReturnType<typeof setInterval>;
+}
+
+const hubsByBus = new WeakMap<EventBus, Map<string, Hub>>();
+
+function joinHub(bus: EventBus, store: GenerationStore, generationId: string, repairMs: number, member: (event: GenerationEvent) => void) {
+  let hubs = hubsByBus.get(bus);
+  if (!hubs) hubsByBus.set(bus, (hubs = new Map()));
+  let hub = hubs.get(generationId);
+  if (!hub) {
+    const members = new Set<(event: GenerationEvent) => void>();
+    const dispatch = (event: GenerationEvent) => {
+      if (event.sequence > created.last) created.last = event.sequence;
+      for (const deliver of members) deliver(event);
+    };
+    let repairing = false;
+    const created: Hub = {
+      members,
+      last: 0,
+      unsubscribe: bus.subscribe<GenerationEventMessage>(topics.generationEvents(generationId), (message) => dispatch(fromMessage(message))),
+      // A published event can be lost in transit (Redis restarting): the hub looks at the database now and
+      // then, so idle subscribers still get every event, and their completion, without a gap.
+      repair: setInterval(() => {
+        if (repairing) return;
+        repairing = true;
+        store
+          .eventsAfter(generationId, created.last, 500)
+          .then((events) => {
+            for (const event of events) if (members.size > 0) dispatch(event);
+          })
+          .catch(() => {}) // shutting down, or the database is briefly away: the next interval tries again
+          .finally(() => (repairing = false));
+      }, repairMs),
+    };
+    hub = created;
+    hubs.set(generationId, hub);
+  }
+  const joined = hub;
+  joined.members.add(member);
+  return {
+    delivered(sequence: number) {
+      if (sequence > joined.last) joined.last = sequence;
+    },
+    leave() {
+      if (!joined.members.delete(member) || joined.members.size > 0) return;
+      clearInterval(joined.repair);
+      joined.unsubscribe();
+      if (hubs.get(generationId) === joined) hubs.delete(generationId);
+    },
+  };
+}
+
+/**
  * One generation's events after `afterSequence`: first the history from the database, then live events,
  * strictly in sequence order with no gaps or repeats, ending after the terminal event.
  *
@@ -25,21 +88,13 @@ export function generationEventStream(
     const inbox: GenerationEvent[] = [];
     let wake: (() => void) | null = null;
     let stopped = false;
-    const unsubscribe = bus.subscribe<GenerationEventMessage>(topics.generationEvents(generationId), (message) => {
-      inbox.push(fromMessage(message));
+    const membership = joinHub(bus, store, generationId, repairMs, (event) => {
+      inbox.push(event);
       wake?.();
     });
-    // A published event can be lost in transit (Redis restarting): an idle subscriber looks at the database
-    // now and then, so it still gets every event, and its completion, without a gap.
-    let repairDue = false;
-    const repair = setInterval(() => {
-      repairDue = true;
-      wake?.();
-    }, repairMs);
     void stop.then(() => {
       stopped = true;
-      clearInterval(repair);
-      unsubscribe();
+      membership.leave();
       wake?.();
     });
 
@@ -50,6 +105,7 @@ export function generationEventStream(
       for (const event of events) {
         if (stopped || ended || event.sequence !== last + 1) return;
         last = event.sequence;
+        membership.delivered(last);
         await push(event);
         if (isTerminalEvent(event)) ended = true;
       }
@@ -71,12 +127,6 @@ export function generationEventStream(
       while (!stopped && !ended) {
         const next = inbox.shift();
         if (!next) {
-          if (repairDue) {
-            repairDue = false;
-            await catchUp();
-            if (!ended && (await store.isFinishedAt(generationId, last))) ended = true;
-            continue;
-          }
           await new Promise<void>((resolve) => (wake = resolve));
           wake = null;
           continue;
@@ -89,8 +139,7 @@ export function generationEventStream(
         if (highestSeen > last) await catchUp();
       }
     } finally {
-      clearInterval(repair);
-      unsubscribe();
+      membership.leave();
       stop();
     }
   });

@@ -8,6 +8,13 @@ import { GenerationLogRef, VideoGenerationRef, VideoGenerationStatusEnum } from 
 type StatusEvent = Extract<GenerationEvent, { kind: 'STATUS' }>;
 type LogEvent = Extract<GenerationEvent, { kind: 'LOG' }>;
 
+/**
+ * Load once per event: a live event is one object shared by every local subscriber (see
+ * generations/subscriptions.ts), so the row it points at is read once per selection and tenant, not once per
+ * subscriber. Entries live as long as the event object does.
+ */
+const generationLoads = new WeakMap<GenerationEvent, Map<string, Promise<unknown>>>();
+
 const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGenerationEvent').implement({
   description: 'One entry of a generation\'s ordered event log; sequence numbers start at 1 and have no gaps.',
   resolveType: (event) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent'),
@@ -15,7 +22,14 @@ const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGene
     sequence: t.exposeInt('sequence'),
     generation: t.prismaField({
       type: 'Generation',
-      resolve: (query, event, _args, ctx) => ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: event.generationId } }),
+      resolve: (query, event, _args, ctx) => {
+        let loads = generationLoads.get(event);
+        if (!loads) generationLoads.set(event, (loads = new Map()));
+        const key = `${ctx.caller.tenantId}|${JSON.stringify(query)}`;
+        let load = loads.get(key);
+        if (!load) loads.set(key, (load = ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: event.generationId } })));
+        return load as ReturnType<typeof ctx.db.generation.findUniqueOrThrow>;
+      },
     }),
   }),
 });

@@ -1,0 +1,253 @@
+/**
+ * The load generator's subscribers, run as a child process pinned to the load core and driven over IPC.
+ * One WebSocket (graphql-transport-ws) or one SSE response per subscriber, so N subscribers are N sockets,
+ * as N dashboards would be. Latency is computed here from the log line's own timestamp, which the fal
+ * simulator stamps at the instant it emits the line (same wall clock, same machine).
+ */
+import http from 'node:http';
+import WebSocket from 'ws';
+import { serveIpc } from './util.ts';
+
+interface Sub {
+  ws?: WebSocket;
+  req?: http.ClientRequest;
+  last: number;
+  ready: boolean;
+  done: boolean;
+  pingAt: number;
+}
+
+let subs: Sub[] = [];
+let latencies: number[] = [];
+let deliveries = 0;
+let completes = 0;
+let gaps = 0;
+let errors: string[] = [];
+let readyCount = 0;
+let closedEarly = 0;
+let rtts: number[] = [];
+const now = () => performance.timeOrigin + performance.now();
+
+function onNext(sub: Sub, payload: { data?: { videoGenerationEvents?: { sequence: number; log?: { timestamp: string } } }; errors?: unknown }) {
+  const event = payload.data?.videoGenerationEvents;
+  if (!event) {
+    if (errors.length < 5) errors.push(JSON.stringify(payload).slice(0, 300));
+    return;
+  }
+  if (!sub.ready) {
+    sub.ready = true;
+    readyCount += 1;
+  } else {
+    deliveries += 1;
+    if (event.sequence !== sub.last + 1) gaps += 1;
+    if (event.log) latencies.push(now() - Date.parse(event.log.timestamp));
+  }
+  sub.last = event.sequence;
+}
+
+function openWs(url: string, query: string, variables: Record<string, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0 };
+    const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
+    sub.ws = ws;
+    subs.push(sub);
+    ws.on('open', () => ws.send('{"type":"connection_init","payload":{}}'));
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string; payload?: any };
+      switch (message.type) {
+        case 'next':
+          onNext(sub, message.payload);
+          break;
+        case 'connection_ack':
+          ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables } }));
+          resolve();
+          break;
+        case 'complete':
+          sub.done = true;
+          completes += 1;
+          break;
+        case 'ping':
+          ws.send('{"type":"pong"}');
+          break;
+        case 'pong':
+          if (sub.pingAt) rtts.push(now() - sub.pingAt);
+          sub.pingAt = 0;
+          break;
+        case 'error':
+          if (errors.length < 5) errors.push(JSON.stringify(message.payload).slice(0, 300));
+          break;
+      }
+    });
+    ws.on('error', (error) => {
+      if (errors.length < 5) errors.push(error.message);
+      resolve();
+    });
+    ws.on('close', () => {
+      if (!sub.done) closedEarly += 1;
+      resolve();
+    });
+  });
+}
+
+const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+function openSse(url: string, query: string, variables: Record<string, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0 };
+    subs.push(sub);
+    const target = new URL(url);
+    target.searchParams.set('query', query);
+    target.searchParams.set('variables', JSON.stringify(variables));
+    const req = http.get(target, { agent, headers: { accept: 'text/event-stream' } }, (res) => {
+      resolve();
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block.split('\n').find((line) => line.startsWith('data: '));
+          if (block.startsWith('event: complete')) {
+            sub.done = true;
+            completes += 1;
+          } else if (data && block.startsWith('event: next')) onNext(sub, JSON.parse(data.slice(6)));
+        }
+      });
+      res.on('close', () => {
+        if (!sub.done) closedEarly += 1;
+      });
+    });
+    sub.req = req;
+    req.on('error', (error) => {
+      if (errors.length < 5) errors.push(error.message);
+      resolve();
+    });
+  });
+}
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+async function until(predicate: () => boolean, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  return predicate();
+}
+
+serveIpc({
+  /** Opens one subscriber per entry of `ids` (repeat an id for several subscribers), waits for each one's first event. */
+  async open(m: { url: string; transport: 'ws' | 'sse'; query: string; ids: string[]; concurrency?: number; readyTimeoutMs?: number }) {
+    const started = Date.now();
+    const before = subs.length;
+    const readyBefore = readyCount;
+    await pool(m.ids, m.concurrency ?? 100, (id) => (m.transport === 'sse' ? openSse(m.url, m.query, { id }) : openWs(m.url, m.query, { id })));
+    await until(() => readyCount - readyBefore >= m.ids.length, m.readyTimeoutMs ?? 60_000);
+    return { opened: subs.length - before, ready: readyCount - readyBefore, ms: Date.now() - started, errors };
+  },
+  reset() {
+    latencies = [];
+    deliveries = 0;
+    completes = 0;
+    gaps = 0;
+    errors = [];
+    rtts = [];
+    closedEarly = 0;
+    return true;
+  },
+  async waitComplete(m: { expected: number; timeoutMs: number }) {
+    await until(() => completes >= m.expected, m.timeoutMs);
+    return completes;
+  },
+  /** Waits until `deliveries` stops growing for quietMs (or reaches `expected`). */
+  async waitDeliveries(m: { expected: number; timeoutMs: number; quietMs?: number }) {
+    const deadline = Date.now() + m.timeoutMs;
+    let last = -1;
+    let stableSince = Date.now();
+    while (deliveries < m.expected && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (deliveries !== last) {
+        last = deliveries;
+        stableSince = Date.now();
+      } else if (Date.now() - stableSince > (m.quietMs ?? 5000)) break;
+    }
+    return deliveries;
+  },
+  stats(m: { raw?: boolean }) {
+    return { subscribers: subs.length, ready: readyCount, deliveries, completes, gaps, closedEarly, errors, latencies: m.raw ? latencies : undefined };
+  },
+  /** Every open WebSocket sends a graphql-transport-ws ping, spread over spreadMs; returns the pong round trips. */
+  async heartbeat(m: { spreadMs: number; timeoutMs: number }) {
+    rtts = [];
+    const open = subs.filter((s) => s.ws && s.ws.readyState === WebSocket.OPEN);
+    const step = m.spreadMs / Math.max(1, open.length);
+    const started = Date.now();
+    for (let i = 0; i < open.length; i += 1) {
+      open[i].pingAt = now();
+      open[i].ws!.send('{"type":"ping"}');
+      const due = started + (i + 1) * step;
+      if (due - Date.now() > 5) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    }
+    await until(() => rtts.length >= open.length, m.timeoutMs);
+    return { sent: open.length, answered: rtts.length, rtts };
+  },
+  /** Closes every subscriber: `abrupt` destroys the TCP socket without a close frame, otherwise complete + close. */
+  async close(m: { abrupt?: boolean }) {
+    for (const sub of subs) {
+      if (sub.ws) {
+        if (m.abrupt) sub.ws.terminate();
+        else {
+          if (sub.ws.readyState === WebSocket.OPEN && !sub.done) sub.ws.send('{"id":"1","type":"complete"}');
+          sub.ws.close();
+        }
+      }
+      sub.req?.destroy();
+    }
+    subs = [];
+    readyCount = 0;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return true;
+  },
+  /**
+   * Churn: `connections` sockets, each doing subscribe → first event → complete, `cycles` times in total.
+   */
+  async churn(m: { url: string; query: string; id: string; connections: number; cycles: number }) {
+    let done = 0;
+    let failures = 0;
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: m.connections }, () =>
+        new Promise<void>((resolve) => {
+          const ws = new WebSocket(m.url, 'graphql-transport-ws', { perMessageDeflate: false });
+          let n = 0;
+          const subscribe = () => ws.send(JSON.stringify({ id: String(++n), type: 'subscribe', payload: { query: m.query, variables: { id: m.id } } }));
+          ws.on('open', () => ws.send('{"type":"connection_init","payload":{}}'));
+          ws.on('message', (data) => {
+            const message = JSON.parse(String(data)) as { type: string; id?: string };
+            if (message.type === 'connection_ack') return subscribe();
+            if (message.type === 'error') failures += 1;
+            if (message.type === 'next' && message.id === String(n)) {
+              ws.send(JSON.stringify({ id: String(n), type: 'complete' }));
+              done += 1;
+              if (done >= m.cycles) {
+                ws.close();
+                return;
+              }
+              subscribe();
+            }
+          });
+          ws.on('close', () => resolve());
+          ws.on('error', () => resolve());
+        }),
+      ),
+    );
+    return { cycles: done, failures, ms: Date.now() - started };
+  },
+});
+process.send!({ ready: true });

@@ -1,0 +1,123 @@
+/**
+ * The servers under test, each started as its own process pinned to the server core, with the memory probe
+ * preloaded: reelgraph itself (`src/cli/serve.ts`, exactly what `npm start` runs, on PGlite or PostgreSQL),
+ * and the three peers. All take the same fal simulator as their upstream.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTempPostgresDatabase, type TempPostgresDatabase } from '../../test/helpers/db.ts';
+import { ask, FAL_KEY, rssMb, SERVER_CORE, spawnPinned, type Pinned } from './util.ts';
+
+export type TargetKind = 'reelgraph' | 'reelgraph-pg' | 'raw-ws' | 'mercurius' | 'apollo';
+export const PEERS: TargetKind[] = ['raw-ws', 'mercurius', 'apollo'];
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const SCRIPTS: Record<TargetKind, string> = {
+  reelgraph: here('../../src/cli/serve.ts'),
+  'reelgraph-pg': here('../../src/cli/serve.ts'),
+  'raw-ws': here('../peers/raw-ws.ts'),
+  mercurius: here('../peers/mercurius.ts'),
+  apollo: here('../peers/apollo.ts'),
+};
+const PROBE = here('./probe.ts');
+
+export interface Target {
+  kind: TargetKind;
+  url: string;
+  wsUrl: string;
+  pid: number;
+  process: Pinned;
+  /** Creates n generations through the server (reelgraph: the generateVideo mutation); returns their ids. */
+  submit(n: number): Promise<string[]>;
+  /** Heap and RSS after full GCs, in bytes. */
+  memory(): Promise<{ heapUsed: number; rss: number }>;
+  rssMb(): number;
+  stop(): Promise<void>;
+}
+
+export const GENERATE = 'mutation($i: GenerateVideoInput!) { generateVideo(input: $i) { __typename ... on GenerateVideoSuccess { generation { id } } } }';
+
+export async function startTarget(kind: TargetKind, simUrl: string, env: Record<string, string> = {}): Promise<Target> {
+  let dataDir: string | null = null;
+  let database: TempPostgresDatabase | null = null;
+  const serverEnv: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', SIM_URL: simUrl, FAL_KEY, NODE_ENV: 'production', ...env };
+  if (kind.startsWith('reelgraph')) {
+    dataDir = await mkdtemp(join(tmpdir(), 'reelgraph-bench-'));
+    Object.assign(serverEnv, { DATA_DIR: dataDir, FAL_QUEUE_URL: simUrl, FAL_REST_URL: simUrl, FAL_BACKEND: 'fal' });
+    if (kind === 'reelgraph-pg') {
+      database = await createTempPostgresDatabase();
+      serverEnv.DATABASE_URL = database.url;
+      serverEnv.DATABASE_POOL_SIZE ??= '10';
+    }
+  }
+  const proc = spawnPinned(SERVER_CORE, [SCRIPTS[kind]], serverEnv, ['--expose-gc', '--max-old-space-size=4096', '--import', PROBE, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])]);
+  const url = (await proc.waitFor(/listening on (http:\/\/\S+\/graphql)/, 120_000))[1];
+  const pid = proc.child.pid!;
+  // The child is `bash -c 'exec taskset ... node'`: exec keeps the pid.
+  return {
+    kind,
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    pid,
+    process: proc,
+    async submit(n) {
+      if (!kind.startsWith('reelgraph')) {
+        const ids: string[] = [];
+        for (let done = 0; done < n; done += 200) {
+          const response = await fetch(url.replace('/graphql', `/submit?count=${Math.min(200, n - done)}`), { method: 'POST' });
+          ids.push(...((await response.json()) as { ids: string[] }).ids);
+        }
+        return ids;
+      }
+      const ids: string[] = new Array(n);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(16, n) }, async () => {
+          while (next < n) {
+            const i = next++;
+            const response = await fetch(url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ query: GENERATE, variables: { i: { imageUrl: 'https://example.com/a.png', prompt: `bench ${i}` } } }),
+            });
+            const body = (await response.json()) as { data?: { generateVideo: { generation?: { id: string } } }; errors?: unknown };
+            const id = body.data?.generateVideo.generation?.id;
+            if (!id) throw new Error(`generateVideo failed: ${JSON.stringify(body).slice(0, 500)}`);
+            ids[i] = id;
+          }
+        }),
+      );
+      return ids;
+    },
+    memory: () => ask(proc.child, { cmd: 'memory' }, 60_000),
+    rssMb: () => rssMb(pid),
+    async stop() {
+      await proc.kill();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+      await database?.drop();
+    },
+  };
+}
+
+/** One process of subscribers on the load core. */
+export interface Workers {
+  procs: Pinned[];
+  call<T>(index: number, message: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  all<T>(message: Record<string, unknown>, timeoutMs?: number): Promise<T[]>;
+  stop(): Promise<void>;
+}
+
+export async function startWorkers(count: number, core: number): Promise<Workers> {
+  const procs = Array.from({ length: count }, () => spawnPinned(core, [here('./subscriber-worker.ts')], {}, ['--max-old-space-size=4096']));
+  await Promise.all(procs.map((p) => new Promise<void>((resolve) => p.child.once('message', () => resolve()))));
+  return {
+    procs,
+    call: (index, message, timeoutMs) => ask(procs[index].child, message, timeoutMs),
+    all: <T,>(message: Record<string, unknown>, timeoutMs?: number) => Promise.all(procs.map((p) => ask<T>(p.child, message, timeoutMs))),
+    async stop() {
+      await Promise.all(procs.map((p) => p.kill()));
+    },
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * Peer (b): Mercurius on fastify, the same subscription SDL, subscriptions over graphql-transport-ws
+ * (Mercurius picks the protocol from the client's Sec-WebSocket-Protocol header).
+ */
+import Fastify from 'fastify';
+import mercurius from 'mercurius';
+import { handleSubmit, printListening, resolvers, SDL } from './common.ts';
+
+const app = Fastify({ logger: false });
+app.post('/submit', async (request, reply) => {
+  reply.hijack();
+  await handleSubmit(request.raw, reply.raw);
+});
+await app.register(mercurius, {
+  schema: SDL,
+  resolvers: resolvers as never,
+  subscription: true,
+  graphiql: false,
+  path: '/graphql',
+});
+await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
+printListening((app.server.address() as { port: number }).port);
