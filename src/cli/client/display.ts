@@ -39,7 +39,9 @@ function describe(event: WatchEvent): string {
     case 'log':
       return `#${event.sequence} log ${event.level}: ${event.message}`;
     case 'reconnecting':
-      return `connection lost (${event.reason}); reconnecting (attempt ${event.attempt}), resuming after #${event.afterSequence}`;
+      return event.attempt === 1
+        ? `connection lost (${event.reason}); reconnecting, resuming after #${event.afterSequence}`
+        : `still no connection (${event.reason}); retrying (attempt ${event.attempt})`;
     case 'reconnected':
       return `reconnected, resuming after #${event.afterSequence}`;
     case 'finished':

@@ -45,17 +45,18 @@ export async function follow(options: FollowOptions): Promise<Outcome> {
     const client = subscriptionClient(connection);
     const stop = () => void client.dispose();
     options.signal?.addEventListener('abort', stop, { once: true });
-    let received = false;
+    // Back as soon as the server acknowledges the connection: there may be nothing to replay yet.
+    client.on('connected', () => {
+      if (attempt > 0) display.event({ kind: 'reconnected', afterSequence: last });
+      attempt = 0;
+      lostSince = null;
+    });
     try {
       const events = client.iterate({ query: print(CliEventsSubscription), variables: { id, afterSequence: last > 0 ? last : null } });
       for await (const result of events) {
         if (result.errors?.length) throw new ServerError(result.errors.map((e) => e.message).join('; '), false);
         const event = (result.data as ResultOf<typeof CliEventsSubscription> | null | undefined)?.videoGenerationEvents;
         if (!event) continue;
-        if (!received && attempt > 0) display.event({ kind: 'reconnected', afterSequence: last });
-        received = true;
-        attempt = 0;
-        lostSince = null;
         // A replay after reconnecting starts after `last`; this guard also covers a server that repeats itself.
         if (event.sequence <= last) continue;
         last = event.sequence;
