@@ -1,20 +1,21 @@
 /**
- * A typed GraphQL client for reelgraph with urql (@urql/core; the same client React's `urql` bindings wrap) and
+ * A typed GraphQL client for reelgraph with urql (@urql/core; React's `urql` hooks take the same documents) and
  * the TypedDocumentNodes that `npm run codegen` generates: variables and results are checked by the compiler.
- * `tsc` compiles this file (tsconfig.json includes examples/), and test/examples.test.ts runs it against a server.
+ * `tsc` compiles this file (tsconfig.json includes examples/), test/examples.test.ts runs it against a real
+ * server and checks that the README shows the region below verbatim.
  */
+// #region readme
 import { Client, fetchExchange, subscriptionExchange } from '@urql/core';
 import { createClient as createWsClient } from 'graphql-ws';
 import { FollowGenerationSubscription, RecentGenerationsQuery } from '../src/client/operations.ts';
 
-export function createReelgraphClient(url: string, apiKey?: string): { client: Client; close: () => Promise<void> } {
-  const authorization = apiKey ? `Bearer ${apiKey}` : undefined;
+export function connect(url: string, apiKey?: string) {
+  const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
   // Subscriptions over graphql-ws on the same URL; the API key travels in connectionParams.
-  const ws = createWsClient({ url: url.replace(/^http/, 'ws'), connectionParams: authorization ? { authorization } : {} });
+  const ws = createWsClient({ url: url.replace(/^http/, 'ws'), connectionParams: headers });
   const client = new Client({
     url,
-    preferGetMethod: false,
-    fetchOptions: (): RequestInit => ({ headers: authorization ? { authorization } : {} }),
+    fetchOptions: () => ({ headers }),
     exchanges: [
       fetchExchange,
       subscriptionExchange({
@@ -24,44 +25,46 @@ export function createReelgraphClient(url: string, apiKey?: string): { client: C
       }),
     ],
   });
-  return {
-    client,
-    close: async () => {
-      await ws.dispose();
-    },
-  };
+  return { client, close: async () => void (await ws.dispose()) };
 }
 
 /** The newest finished generations and their video URLs. */
 export async function finishedVideos(client: Client, first = 10) {
   const { data, error } = await client.query(RecentGenerationsQuery, { first, filter: { status: ['COMPLETED'] } }).toPromise();
   if (error) throw error;
-  // `data` is typed from the query: node.status is 'PENDING' | 'IN_QUEUE' | ... and node.video may be null.
-  // @ts-expect-error: falRequestId was not selected by the query, so it is not on the type either.
-  void data?.videoGenerations.edges[0]?.node.falRequestId;
+  // node.status is typed 'PENDING' | 'IN_QUEUE' | ... | 'CANCELLED'; node.video may be null.
   return (data?.videoGenerations.edges ?? []).map(({ node }) => ({ id: node.id, status: node.status, url: node.video?.url ?? null }));
 }
 
-/** Follows one generation to its end, calling onEvent with each typed event. */
+/** Follows one generation to its end, calling onEvent with each event; resolves with the final status. */
 export function follow(client: Client, id: string, onEvent: (text: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
-    const { unsubscribe } = client.subscription(FollowGenerationSubscription, { id }).subscribe((result) => {
-      if (result.error) return reject(result.error);
-      const event = result.data?.videoGenerationEvents;
+    const { unsubscribe } = client.subscription(FollowGenerationSubscription, { id }).subscribe(({ data, error }) => {
+      if (error) return reject(error);
+      const event = data?.videoGenerationEvents;
       if (!event) return;
       // Narrowed by the fragments: only a status event has `status`, only a log event has `log`.
       if ('status' in event) onEvent(`#${event.sequence} ${event.status}`);
       if ('log' in event) onEvent(`#${event.sequence} ${event.log.message}`);
-      if (event.generation.status === 'COMPLETED' || event.generation.status === 'FAILED' || event.generation.status === 'CANCELLED') {
+      const { status } = event.generation;
+      if (status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED') {
         unsubscribe();
-        resolve(event.generation.status);
+        resolve(status);
       }
     });
   });
 }
+// #endregion
+
+/** Compile-time proof that the types come from the query: a field it does not select is not there. */
+export async function notSelected(client: Client) {
+  const { data } = await client.query(RecentGenerationsQuery, { first: 1 }).toPromise();
+  // @ts-expect-error: falRequestId is not selected by RecentGenerations, so it is not on the type.
+  return data?.videoGenerations.edges[0]?.node.falRequestId;
+}
 
 if (import.meta.main) {
-  const { client, close } = createReelgraphClient(process.env.FAL_VIDEO_SERVER ?? 'http://localhost:4000/graphql', process.env.REELGRAPH_API_KEY);
+  const { client, close } = connect(process.env.FAL_VIDEO_SERVER ?? 'http://localhost:4000/graphql', process.env.REELGRAPH_API_KEY);
   for (const video of await finishedVideos(client)) console.log(video.id, video.url);
   await close();
 }

@@ -1,5 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createReelgraphClient, finishedVideos, follow } from '../examples/typed-client.ts';
+import { connect, finishedVideos, follow } from '../examples/typed-client.ts';
 import { startTestServer, type TestServer } from './helpers/app.ts';
 import { generateOk } from './helpers/generation.ts';
 
@@ -10,7 +11,7 @@ beforeAll(async () => {
 afterAll(() => server?.dispose());
 
 it("the README's typed urql client runs against a real server", async () => {
-  const { client, close } = createReelgraphClient(server.url);
+  const { client, close } = connect(server.url);
   try {
     const { id } = await generateOk(server, { prompt: 'typed' });
     const lines: string[] = [];
@@ -23,4 +24,11 @@ it("the README's typed urql client runs against a real server", async () => {
   } finally {
     await close();
   }
+});
+
+it('the README shows the compiled example verbatim', async () => {
+  const example = await readFile(new URL('../examples/typed-client.ts', import.meta.url), 'utf8');
+  const region = /\/\/ #region readme\n([\s\S]*?)\/\/ #endregion\n/.exec(example)![1];
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  expect(readme).toContain('```ts\n' + region + '```\n');
 });

@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { generateOk, readGeneration } from '../helpers/generation.ts';
-import { cli, runCli } from './run-cli.ts';
+import { BIN, cli, runCli } from './run-cli.ts';
 
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(2000, 1)]);
 const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(500, 2)]);
@@ -78,6 +79,14 @@ describe('reelgraph CLI against a real server', () => {
     expect(run.stdout).toMatch(/\x1b\[1mIN_QUEUE\x1b\[22m · queue position \d+ · \d\d:\d\d/);
     expect(run.stdout).toMatch(/\r\x1b\[2K\x1b\[2m\d\d:\d\d:\d\d\x1b\[22m Generating frames/);
     expect(run.stdout).toMatch(/\x1b\[1mCOMPLETED\x1b\[22m[^\n]*\nvideo: http/);
+  });
+
+  it.runIf(existsSync('/usr/bin/script'))('picks the live display by itself on a real terminal (a pseudo-terminal from script(1))', async () => {
+    const command = [process.execPath, BIN, 'generate', '--image', 'start.png', '--prompt', 'walk', '--no-download'].map((a) => `'${a}'`).join(' ');
+    const run = await cli([], { env, cwd: dir, command: ['/usr/bin/script', '-qec', command, '/dev/null'] });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('\r\x1b[2K');
+    expect(run.stdout).toMatch(/\x1b\[1mCOMPLETED\x1b\[22m/);
   });
 
   it('exits non-zero with a clear message when the generation fails', async () => {

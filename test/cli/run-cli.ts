@@ -14,9 +14,17 @@ export interface CliProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+export interface CliOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Run this instead of `node bin/reelgraph.js <args>` (e.g. the CLI wrapped in script(1) for a terminal). */
+  command?: string[];
+}
+
 /** Runs the CLI as a child process with stdout and stderr piped (so not a TTY), as a script or CI job would. */
-export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export function runCli(args: string[], options: CliOptions = {}): CliProcess {
+  const [program, ...rest] = options.command ?? [process.execPath, BIN, ...args];
+  const child = spawn(program, rest, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,7 +64,7 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
 }
 
 /** Runs the CLI to its end. */
-export async function cli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
+export async function cli(args: string[], options: CliOptions = {}) {
   const run = runCli(args, options);
   const code = await run.exited;
   return { code, stdout: run.stdout(), stderr: run.stderr() };

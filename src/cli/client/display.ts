@@ -130,7 +130,6 @@ function createLiveDisplay(out: Output & { columns?: number }, started: number, 
     event(event) {
       switch (event.kind) {
         case 'created':
-          status = event.status;
           above(`${dim('generation')} ${event.id}`);
           return;
         case 'status':
