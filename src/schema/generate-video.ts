@@ -1,6 +1,5 @@
 import { GraphQLError } from 'graphql';
 import { IdempotencyKeyConflictError, InputValidationError, QuotaExceededError, RateLimitedError } from '../generations/errors.ts';
-import type { FrameUploads } from '../uploads/index.ts';
 import { resolveUploadedFrames } from '../uploads/request.ts';
 import { builder } from './builder.ts';
 import { VideoGenerationRef } from './video-generation.ts';
@@ -72,9 +71,14 @@ builder.mutationField('generateVideo', (t) =>
     },
     resolve: async (_root, { input }, ctx) => {
       ctx.limitMutation();
-      // Frame uploads are wired into the context by app.ts (ctx.uploads); see src/uploads.
-      const uploads = (ctx as { uploads?: FrameUploads }).uploads;
-      const request = await resolveUploadedFrames(input as Parameters<typeof resolveUploadedFrames>[0], uploads);
+      // Uploaded frames become fal storage URLs first (src/uploads); a retry reuses its earlier upload.
+      const request = await resolveUploadedFrames(input as Parameters<typeof resolveUploadedFrames>[0], ctx.uploads, (idempotencyKey) =>
+        ctx.db.generation.findFirst({
+          // The idempotency window (24 hours): older keys are free again, and their uploads may have expired.
+          where: { tenantId: ctx.caller.tenantId, idempotencyKey, createdAt: { gte: new Date(Date.now() - 24 * 3600_000) } },
+          select: { imageUrl: true, endImageUrl: true },
+        }),
+      );
       return ctx.generations.generateVideo(request, ctx.caller);
     },
   }),

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { InputValidationError } from '../generations/errors.ts';
 import type { FalGateway } from '../fal/types.ts';
 import { extensionFor, sniffFrameType, SNIFF_BYTES } from './sniff.ts';
@@ -16,6 +16,7 @@ export interface FrameUploadsOptions {
 export interface CheckedFrame {
   file: Blob;
   contentType: string;
+  /** `<sha256 of the bytes>.<ext>`: the same frame gets the same name, so a retry can recognise its upload. */
   fileName: string;
 }
 
@@ -47,7 +48,8 @@ export function createFrameUploads(options: FrameUploadsOptions): FrameUploads {
       const type = sniffFrameType(bytes.subarray(0, SNIFF_BYTES));
       if (!type) throw invalid(path, 'must be a PNG, JPEG or WebP image');
       // Our own name: the client's file name is not trusted (fal would publish it in the file URL).
-      return { file: new Blob([bytes], { type }), contentType: type, fileName: `${randomUUID()}.${extensionFor(type)}` };
+      const digest = createHash('sha256').update(bytes).digest('hex');
+      return { file: new Blob([bytes], { type }), contentType: type, fileName: `${digest}.${extensionFor(type)}` };
     },
     upload(frame) {
       return options.fal.upload(frame.file, frame.fileName);

@@ -1,6 +1,9 @@
 import { InputValidationError, type FieldProblem } from '../generations/errors.ts';
 import { frameSourceProblems, validateGenerateVideoRequest, type GenerateVideoRequest } from '../generations/validation.ts';
-import type { FrameUploads } from './index.ts';
+import type { CheckedFrame, FrameUploads } from './index.ts';
+
+/** The frame URLs of the caller's generation with this idempotency key, if there is one. */
+export type EarlierFrames = (idempotencyKey: string) => Promise<{ imageUrl: string; endImageUrl: string | null } | null>;
 
 /** GenerateVideoInput as the schema receives it: each frame as a URL or an uploaded File. */
 export type GenerateVideoInputWithFiles = Omit<GenerateVideoRequest, 'imageUrl'> & {
@@ -17,7 +20,11 @@ const PENDING_UPLOAD_URL = 'https://upload.invalid/frame';
  * files standing in as URLs, and each file's size and type), and every problem is reported at once, so a bad
  * prompt never costs an upload and a bad file never reaches fal.
  */
-export async function resolveUploadedFrames(input: GenerateVideoInputWithFiles, uploads: FrameUploads | undefined): Promise<GenerateVideoRequest> {
+export async function resolveUploadedFrames(
+  input: GenerateVideoInputWithFiles,
+  uploads: FrameUploads | undefined,
+  earlierFrames?: EarlierFrames,
+): Promise<GenerateVideoRequest> {
   const { image, endImage, ...rest } = input;
   const problems: FieldProblem[] = frameSourceProblems(input);
   try {
@@ -49,9 +56,21 @@ export async function resolveUploadedFrames(input: GenerateVideoInputWithFiles, 
   }
   if (problems.length > 0) throw new InputValidationError(problems);
   const [startFrame, endFrame] = checks.map((c) => (c.status === 'fulfilled' ? c.value : null));
+  // A retry with the same idempotency key must send fal the same input, or it would be taken for a different
+  // request: reuse the URL of an identical frame (same content, so same name) that the first attempt uploaded.
+  const earlier = rest.idempotencyKey && earlierFrames ? await earlierFrames(rest.idempotencyKey) : null;
+  const reuse = (frame: CheckedFrame, url: string | null | undefined) => (url && fileNameOf(url) === frame.fileName ? url : null);
   const [imageUrl, endImageUrl] = await Promise.all([
-    startFrame ? uploads.upload(startFrame) : (rest.imageUrl as string),
-    endFrame ? uploads.upload(endFrame) : (rest.endImageUrl ?? null),
+    startFrame ? (reuse(startFrame, earlier?.imageUrl) ?? uploads.upload(startFrame)) : (rest.imageUrl as string),
+    endFrame ? (reuse(endFrame, earlier?.endImageUrl) ?? uploads.upload(endFrame)) : (rest.endImageUrl ?? null),
   ]);
   return { ...rest, imageUrl, endImageUrl };
+}
+
+function fileNameOf(url: string): string | null {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+  } catch {
+    return null;
+  }
 }

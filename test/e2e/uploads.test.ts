@@ -117,6 +117,19 @@ describe('frame uploads (GraphQL multipart)', () => {
     expect(neither.data.generateVideo.fieldErrors).toEqual([{ path: ['input', 'imageUrl'], message: 'give either imageUrl or image (an uploaded file)' }]);
   });
 
+  it('a retry with the same idempotency key and the same file returns the same generation without uploading again', async () => {
+    const before = server.sim.stats.uploads;
+    const frame = padded(PNG, 3000);
+    const first = await generateWithFiles(server.url, { prompt: 'once', idempotencyKey: 'upload-retry-1' }, [{ field: 'image', bytes: frame, name: 'a.png' }]);
+    expect(first.__typename).toBe('GenerateVideoSuccess');
+    const retry = await generateWithFiles(server.url, { prompt: 'once', idempotencyKey: 'upload-retry-1' }, [{ field: 'image', bytes: frame, name: 'b.png' }]);
+    expect(retry.generation).toEqual(first.generation);
+    expect(server.sim.stats.uploads - before).toBe(1);
+
+    const otherFrame = await generateWithFiles(server.url, { prompt: 'once', idempotencyKey: 'upload-retry-1' }, [{ field: 'image', bytes: padded(PNG, 3001), name: 'a.png' }]);
+    expect(otherFrame.__typename).toBe('IdempotencyKeyConflictError');
+  });
+
   it('refuses a File given as a literal or a plain variable value', async () => {
     const response = await fetch(server.url, {
       method: 'POST',

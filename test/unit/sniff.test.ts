@@ -31,7 +31,7 @@ describe('frame content sniffing', () => {
     const frame = await uploads.check(new File([bytes(0xff, 0xd8, 0xff, 0xe0, 1, 2)], '../../etc/passwd.png', { type: 'image/png' }), ['input', 'image']);
     expect(frame.contentType).toBe('image/jpeg');
     const url = await uploads.upload(frame);
-    expect(uploaded).toEqual([{ type: 'image/jpeg', name: expect.stringMatching(/^[0-9a-f-]{36}\.jpg$/), size: 6 }]);
+    expect(uploaded).toEqual([{ type: 'image/jpeg', name: expect.stringMatching(/^[0-9a-f]{64}\.jpg$/), size: 6 }]);
     expect(url).toBe(`https://fal.test/${uploaded[0].name}`);
   });
 });
