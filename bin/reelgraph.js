@@ -5,6 +5,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(`reelgraph: needs Node.js 24 (this is ${process.version}); in a checkout run it as \`npx reelgraph\`, which uses the Node from node_modules/.bin\n`);
+  process.exit(2);
+}
+
 const source = new URL('../src/cli/client/main.ts', import.meta.url);
 const built = new URL('../dist/cli/client/main.js', import.meta.url);
 const installed = fileURLToPath(import.meta.url).split(/[\\/]/).includes('node_modules');
