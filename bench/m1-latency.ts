@@ -11,9 +11,8 @@ import { startSim } from './lib/sim.ts';
 import { PEERS, startTarget, startWorkers, type TargetKind } from './lib/targets.ts';
 import { cpuSeconds, envInt, LOAD_CORE, machine, round, sleep, summary } from './lib/util.ts';
 import { writeResult } from './lib/results.ts';
+import { EVENTS_QUERY } from './lib/queries.ts';
 
-export const EVENTS_QUERY =
-  'subscription($id: ID!) { videoGenerationEvents(id: $id) { sequence ... on VideoGenerationLogEvent { log { message timestamp } } ... on VideoGenerationStatusEvent { status queuePosition } generation { id status } } }';
 
 const scenarios = (process.env.BENCH_M1_SCENARIOS ?? '1x1000,1x5000,1x10000,1000x10').split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const targets = (process.env.BENCH_TARGETS ?? ['reelgraph', ...PEERS].join(',')).split(',') as TargetKind[];

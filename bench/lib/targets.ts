@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createTempPostgresDatabase, type TempPostgresDatabase } from '../../test/helpers/db.ts';
 import { ask, FAL_KEY, rssMb, SERVER_CORE, spawnPinned, type Pinned } from './util.ts';
 
-export type TargetKind = 'reelgraph' | 'reelgraph-pg' | 'raw-ws' | 'mercurius' | 'apollo';
+export type TargetKind = 'reelgraph' | 'reelgraph-pg' | 'raw-ws' | 'mercurius' | 'apollo' | 'raw-driver' | 'raw-driver-pg' | 'memory-history';
 export const PEERS: TargetKind[] = ['raw-ws', 'mercurius', 'apollo'];
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -20,7 +20,12 @@ const SCRIPTS: Record<TargetKind, string> = {
   'raw-ws': here('../peers/raw-ws.ts'),
   mercurius: here('../peers/mercurius.ts'),
   apollo: here('../peers/apollo.ts'),
+  'raw-driver': here('../peers/raw-driver.ts'),
+  'raw-driver-pg': here('../peers/raw-driver.ts'),
+  'memory-history': here('../peers/memory-history.ts'),
 };
+const usesDb = (kind: TargetKind) => kind.startsWith('reelgraph') || kind.startsWith('raw-driver');
+const usesPostgres = (kind: TargetKind) => kind.endsWith('-pg');
 const PROBE = here('./probe.ts');
 
 export interface Target {
@@ -29,6 +34,8 @@ export interface Target {
   wsUrl: string;
   pid: number;
   process: Pinned;
+  /** The temporary PostgreSQL database (the -pg kinds). */
+  database: TempPostgresDatabase | null;
   /** Creates n generations through the server (reelgraph: the generateVideo mutation); returns their ids. */
   submit(n: number): Promise<string[]>;
   /** Heap and RSS after full GCs, in bytes. */
@@ -42,11 +49,12 @@ export const GENERATE = 'mutation($i: GenerateVideoInput!) { generateVideo(input
 export async function startTarget(kind: TargetKind, simUrl: string, env: Record<string, string> = {}): Promise<Target> {
   let dataDir: string | null = null;
   let database: TempPostgresDatabase | null = null;
-  const serverEnv: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', SIM_URL: simUrl, FAL_KEY, NODE_ENV: 'production', ...env };
-  if (kind.startsWith('reelgraph')) {
+  let serverEnv: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', SIM_URL: simUrl, FAL_KEY, NODE_ENV: 'production', ...env };
+  if (usesDb(kind)) {
     dataDir = await mkdtemp(join(tmpdir(), 'reelgraph-bench-'));
-    Object.assign(serverEnv, { DATA_DIR: dataDir, FAL_QUEUE_URL: simUrl, FAL_REST_URL: simUrl, FAL_BACKEND: 'fal' });
-    if (kind === 'reelgraph-pg') {
+    // No mutation rate limit: the benchmark is the only client.
+    serverEnv = { DATA_DIR: dataDir, FAL_QUEUE_URL: simUrl, FAL_REST_URL: simUrl, FAL_BACKEND: 'fal', RATE_LIMIT_PER_MINUTE: 'none', QUOTA_MONTHLY_USD: 'none', QUOTA_DAILY_USD: 'none', QUOTA_MAX_CONCURRENT: 'none', RAW_DB: usesPostgres(kind) ? 'postgres' : 'pglite', ...serverEnv };
+    if (usesPostgres(kind)) {
       database = await createTempPostgresDatabase();
       serverEnv.DATABASE_URL = database.url;
       serverEnv.DATABASE_POOL_SIZE ??= '10';
@@ -62,8 +70,9 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
     wsUrl: url.replace(/^http/, 'ws'),
     pid,
     process: proc,
+    database,
     async submit(n) {
-      if (!kind.startsWith('reelgraph')) {
+      if (!usesDb(kind)) {
         const ids: string[] = [];
         for (let done = 0; done < n; done += 200) {
           const response = await fetch(url.replace('/graphql', `/submit?count=${Math.min(200, n - done)}`), { method: 'POST' });

@@ -154,6 +154,8 @@ export function eventIterator(g: PeerGeneration): AsyncIterableIterator<PeerEven
   return iterator;
 }
 
+export const eventType = (event: PeerEvent) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent');
+
 /** Resolvers for the shared SDL, the same in Mercurius and Apollo. */
 export const resolvers = {
   Query: { videoGeneration: (_: unknown, args: { id: string }) => { const g = generations.get(args.id); return g ? generationView(g) : null; } },
@@ -168,9 +170,7 @@ export const resolvers = {
     },
   },
   VideoGenerationEvent: {
-    // graphql-tools reads __resolveType, Mercurius reads resolveType.
-    __resolveType: (event: PeerEvent) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent'),
-    resolveType: (event: PeerEvent) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent'),
+    __resolveType: eventType,
   },
 };
 

@@ -4,7 +4,7 @@
  */
 import Fastify from 'fastify';
 import mercurius from 'mercurius';
-import { handleSubmit, printListening, resolvers, SDL } from './common.ts';
+import { eventType, handleSubmit, printListening, resolvers, SDL } from './common.ts';
 
 const app = Fastify({ logger: false });
 app.post('/submit', async (request, reply) => {
@@ -13,7 +13,8 @@ app.post('/submit', async (request, reply) => {
 });
 await app.register(mercurius, {
   schema: SDL,
-  resolvers: resolvers as never,
+  // Mercurius reads an interface's resolveType (graphql-tools reads __resolveType).
+  resolvers: { ...resolvers, VideoGenerationEvent: { resolveType: eventType } } as never,
   subscription: true,
   graphiql: false,
   path: '/graphql',

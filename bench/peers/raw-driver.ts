@@ -1,0 +1,67 @@
+/**
+ * M4's floor: the `generateVideo` mutation's database work on the raw driver, without Prisma or GraphQL
+ * execution. Same tables (migrated by the app's own migrator), same statements in the same order as the
+ * generations service: insert the row with its PENDING event, submit to fal (the simulator), record fal's
+ * request id, move to IN_QUEUE with its event, read the row back. The tracker that reelgraph then starts
+ * (a lease write and one upstream status stream per generation) is not done here; see BENCHMARKS.md.
+ *
+ *   RAW_DB=pglite (DATA_DIR) | postgres (DATABASE_URL)
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createDb, migrate } from '../../src/db/index.ts';
+import { FAL_KEY, printListening, SIM_URL } from './common.ts';
+
+const db = await createDb(process.env.RAW_DB === 'postgres' ? { kind: 'postgres', url: process.env.DATABASE_URL!, poolSize: Number(process.env.DATABASE_POOL_SIZE ?? 10) } : { kind: 'pglite', dataDir: process.env.DATA_DIR ?? null });
+await migrate(db);
+const ENDPOINT = 'fal-ai/kling-video/o3/standard/image-to-video';
+
+async function generate(input: { imageUrl: string; prompt: string; duration?: number }) {
+  const id = randomUUID();
+  const now = new Date();
+  const falInput = { image_url: input.imageUrl, prompt: input.prompt, duration: String(input.duration ?? 5) };
+  await db.query(
+    `WITH g AS (
+       INSERT INTO "Generation" (id, "tenantId", status, backend, "endpointId", "imageUrl", prompt, duration, "generateAudio", "shotType", "falInput",
+                                 "deadlineAt", "estimatedCostMicros", "lastSequence", "createdAt", "updatedAt")
+       VALUES ($1::uuid, 'default', 'PENDING', 'FAL', $2, $3, $4, $5, false, 'customize', $6::jsonb, $7, 420000, 1, $8, $8) RETURNING id)
+     INSERT INTO "GenerationEvent" ("generationId", sequence, kind, status, "createdAt") SELECT id, 1, 'STATUS', 'PENDING', $8 FROM g`,
+    [id, ENDPOINT, input.imageUrl, input.prompt, input.duration ?? 5, JSON.stringify(falInput), new Date(now.getTime() + 3600_000), now],
+  );
+  const response = await fetch(`${SIM_URL}/${ENDPOINT}`, {
+    method: 'POST',
+    headers: { authorization: `Key ${FAL_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(falInput),
+  });
+  const { request_id: falRequestId, queue_position: queuePosition } = (await response.json()) as { request_id: string; queue_position?: number };
+  await db.query(`UPDATE "Generation" SET "falRequestId" = $2, "updatedAt" = $3 WHERE id = $1::uuid AND "falRequestId" IS NULL`, [id, falRequestId, new Date()]);
+  await db.query(
+    `WITH g AS (
+       UPDATE "Generation" SET status = 'IN_QUEUE', "queuePosition" = $2, "lastSequence" = "lastSequence" + 1, "updatedAt" = $3
+        WHERE id = $1::uuid AND status = 'PENDING' RETURNING id, "lastSequence")
+     INSERT INTO "GenerationEvent" ("generationId", sequence, kind, status, "queuePosition", "createdAt")
+     SELECT id, "lastSequence", 'STATUS', 'IN_QUEUE', $2, $3 FROM g`,
+    [id, queuePosition ?? null, new Date()],
+  );
+  const [row] = await db.query<{ id: string; status: string; falRequestId: string }>(`SELECT * FROM "Generation" WHERE id = $1::uuid`, [id]);
+  return row;
+}
+
+const server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    void (async () => {
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as { variables: { i: { imageUrl: string; prompt: string } } };
+        const row = await generate(body.variables.i);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ data: { generateVideo: { __typename: 'GenerateVideoSuccess', generation: { id: row.id } } } }));
+      } catch (error) {
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: String(error) }] }));
+      }
+    })();
+  });
+});
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => printListening((server.address() as AddressInfo).port));
