@@ -1,33 +1,22 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/app.ts';
-import { generateOk, readGeneration } from '../helpers/generation.ts';
-import { BIN, cli, runCli } from './run-cli.ts';
+import type { TestServer } from '../helpers/app.ts';
+import { readGeneration } from '../helpers/generation.ts';
+import { cliFixture, SAMPLE, type CliFixture } from './fixture.ts';
+import { BIN, cli } from './run-cli.ts';
 
-const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(2000, 1)]);
-const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(500, 2)]);
-const SAMPLE = new URL('../../src/fal/simulator/assets/sample.mp4', import.meta.url);
-
-describe('reelgraph CLI against a real server', () => {
+describe('reelgraph generate against a real server', () => {
+  let fixture: CliFixture;
   let server: TestServer;
   let dir: string;
   let env: Record<string, string>;
   beforeAll(async () => {
-    server = await startTestServer();
-    dir = await mkdtemp(join(tmpdir(), 'reelgraph-cli-'));
-    await writeFile(join(dir, 'start.png'), PNG);
-    await writeFile(join(dir, 'end.jpg'), JPEG);
-    await writeFile(join(dir, 'notes.txt'), 'not an image');
-    // The server comes from the environment here; --server is used below.
-    env = { FAL_VIDEO_SERVER: server.url };
+    fixture = await cliFixture();
+    ({ server, dir, env } = fixture);
   });
-  afterAll(async () => {
-    await server?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.dispose());
 
   it('generate: uploads the frames, prints one line per event when not on a terminal, and downloads the video', async () => {
     const uploads = server.sim.stats.uploads;
@@ -99,55 +88,5 @@ describe('reelgraph CLI against a real server', () => {
     } finally {
       server.sim.configure({ outcome: { kind: 'success' } });
     }
-  });
-
-  it('rejects bad input with the server\'s field errors, and bad usage with exit code 2', async () => {
-    const bad = await cli(['generate', '--image', 'notes.txt', '--prompt', 'walk', '--duration', '99'], { env, cwd: dir });
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('the server rejected the input');
-    expect(bad.stderr).toContain('input.duration: must be between 3 and 15 seconds');
-    expect(bad.stderr).toContain('input.image: must be a PNG, JPEG or WebP image');
-
-  });
-
-  it('never prints the API key, also when the server refuses it', async () => {
-    const run = await cli(['list', '--api-key', 'rg_never_shown_1234'], { env });
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/refused the request \(HTTP 401\)/);
-    expect(run.stdout + run.stderr).not.toContain('rg_never_shown_1234');
-    const fromEnv = await cli(['list'], { env: { ...env, REELGRAPH_API_KEY: 'rg_never_shown_5678' } });
-    expect(fromEnv.code).toBe(1);
-    expect(fromEnv.stdout + fromEnv.stderr).not.toContain('rg_never_shown_5678');
-  });
-
-  it('list, show, cancel and watch', async () => {
-    server.sim.configure({ pauseBefore: 'IN_PROGRESS' });
-    let paused;
-    try {
-      paused = await generateOk(server, { prompt: 'waits in the queue' });
-    } finally {
-      server.sim.configure({ pauseBefore: undefined });
-    }
-    const list = await cli(['list', '--status', 'in_queue'], { env });
-    expect(list.code).toBe(0);
-    expect(list.stdout).toContain(`${paused.id}  IN_QUEUE`);
-    expect(list.stdout).toContain('waits in the queue');
-
-    const show = await cli(['show', paused.id, '--json'], { env });
-    expect(JSON.parse(show.stdout)).toMatchObject({ id: paused.id, status: 'IN_QUEUE', prompt: 'waits in the queue' });
-
-    const watch = runCli(['watch', paused.id], { env });
-    await watch.waitForOutput(/IN_QUEUE/);
-    const cancel = await cli(['cancel', paused.id], { env });
-    expect(cancel).toMatchObject({ code: 0, stdout: `generation ${paused.id} is CANCELLED\n` });
-    expect(await watch.exited).toBe(1);
-    expect(watch.stdout()).toMatch(/#\d+ CANCELLED\n/);
-    expect(watch.stderr()).toContain(`generation ${paused.id} was cancelled`);
-
-    const again = await cli(['cancel', paused.id], { env });
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/cannot cancel .*already finished \(CANCELLED\)/);
-    const none = await cli(['show', 'nope'], { env });
-    expect(none.code).toBe(1);
   });
 });

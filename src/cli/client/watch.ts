@@ -26,6 +26,7 @@ export interface FollowOptions {
 }
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+const MAX_FRUITLESS_SESSIONS = 20;
 
 /**
  * Follows a generation to its end over graphql-ws. When the connection drops (server restarted, network), it
@@ -39,6 +40,9 @@ export async function follow(options: FollowOptions): Promise<Outcome> {
   let attempt = 0;
   let lostSince: number | null = null;
   let outcome: Outcome | null = null;
+  // Sessions in a row that ended without a single new event: a server that accepts and then drops every
+  // subscription would otherwise be retried for ever (each successful connect resets the reconnect clock).
+  let fruitless = 0;
 
   while (true) {
     if (options.signal?.aborted) throw options.signal.reason;
@@ -51,6 +55,11 @@ export async function follow(options: FollowOptions): Promise<Outcome> {
       attempt = 0;
       lostSince = null;
     });
+    let progressed = false;
+    let connected = false;
+    client.on('connected', () => {
+      connected = true;
+    });
     try {
       const events = client.iterate({ query: print(CliEventsSubscription), variables: { id, afterSequence: last > 0 ? last : null } });
       for await (const result of events) {
@@ -60,6 +69,7 @@ export async function follow(options: FollowOptions): Promise<Outcome> {
         // A replay after reconnecting starts after `last`; this guard also covers a server that repeats itself.
         if (event.sequence <= last) continue;
         last = event.sequence;
+        progressed = true;
         outcome = show(display, event, last) ?? outcome;
       }
       if (outcome) return outcome;
@@ -71,6 +81,11 @@ export async function follow(options: FollowOptions): Promise<Outcome> {
       if (options.signal?.aborted) throw options.signal.reason;
       const reason = classify(error);
       if (reason.fatal) throw new ServerError(reason.message, false);
+      if (progressed) fruitless = 0;
+      else if (connected) fruitless += 1;
+      if (fruitless >= MAX_FRUITLESS_SESSIONS) {
+        throw new ServerError(`the server keeps ending the subscription without sending anything (${reason.message})`, true);
+      }
       lostSince ??= Date.now();
       if (Date.now() - lostSince > timeoutMs) {
         throw new ServerError(`lost the connection to ${connection.url} and could not reconnect for ${Math.round(timeoutMs / 1000)} s (${reason.message})`, true);
