@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/app.ts';
 import { readGeneration } from '../helpers/generation.ts';
+import { gql } from '../helpers/graphql.ts';
 import { cliFixture, SAMPLE, type CliFixture } from './fixture.ts';
 import { BIN, cli } from './run-cli.ts';
 
@@ -48,7 +49,10 @@ describe('reelgraph generate against a real server', () => {
   });
 
   it('--json: one JSON object per line, events in sequence order', async () => {
-    const run = await cli(['generate', '--image-url', 'https://example.com/start.png', '--prompt', 'walk', '--json', '--out', 'json.mp4'], { env, cwd: dir });
+    const run = await cli(
+      ['generate', '--image-url', 'https://example.com/start.png', '--shot', '2:The camera pans left', '--shot', 'It stops', '--json', '--out', 'json.mp4'],
+      { env, cwd: dir },
+    );
     expect(run.code).toBe(0);
     const events = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
     expect(events[0]).toMatchObject({ kind: 'created', id: expect.any(String) });
@@ -58,6 +62,8 @@ describe('reelgraph generate against a real server', () => {
     expect(sequenced).toEqual(sequenced.map((_: number, i: number) => i + 1));
     expect(events.at(-2)).toMatchObject({ kind: 'finished', status: 'COMPLETED', videoUrl: expect.stringMatching(/^http/) });
     expect(events.at(-1)).toMatchObject({ kind: 'downloaded', path: join(dir, 'json.mp4') });
+    const { multiPrompt, prompt } = (await gql(server.url, 'query($id: ID!) { videoGeneration(id: $id) { prompt multiPrompt { prompt duration } } }', { id: events[0].id })).data.videoGeneration;
+    expect({ prompt, multiPrompt }).toEqual({ prompt: null, multiPrompt: [{ prompt: 'The camera pans left', duration: 2 }, { prompt: 'It stops', duration: null }] });
   });
 
   it('the live display redraws one status line and scrolls log lines above it', async () => {

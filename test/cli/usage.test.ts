@@ -30,6 +30,10 @@ describe('reelgraph CLI usage', () => {
     });
     expect(await runIn(['generate', '--image', 'a.png', '--image-url', 'https://x/a.png', '--prompt', 'p', '--server', server])).toMatchObject({ code: 2 });
     expect(await runIn(['generate', '--image', 'a.png', '--server', server])).toMatchObject({ code: 2, stderr: expect.stringContaining('--prompt') });
+    expect(await runIn(['generate', '--image', 'a.png', '--prompt', 'p', '--shot', 'q', '--server', server])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('give --prompt or --shot, not both'),
+    });
     expect(await runIn(['generate', '--image', 'a.png', '--prompt', 'p', '--duration', 'five', '--server', server])).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('--duration must be a whole number'),

@@ -11,7 +11,8 @@ const USAGE = `reelgraph: command-line client for a reelgraph server
 
 Usage:
   reelgraph generate (--image <file> | --image-url <url>) [--end-image <file> | --end-image-url <url>]
-                     --prompt <text> [--duration <s>] [--audio] [--out <file>] [--no-download] [--detach]
+                     (--prompt <text> | --shot [<seconds>:]<text> ...) [--duration <s>] [--audio]
+                     [--out <file>] [--no-download] [--detach]
                      [--idempotency-key <key>]
   reelgraph watch <id> [--out <file>] [--after <sequence>]
   reelgraph show <id>
@@ -41,6 +42,7 @@ const OPTIONS = {
   'end-image': { type: 'string' },
   'end-image-url': { type: 'string' },
   prompt: { type: 'string' },
+  shot: { type: 'string', multiple: true },
   duration: { type: 'string' },
   audio: { type: 'boolean' },
   out: { type: 'string', short: 'o' },
@@ -149,9 +151,11 @@ async function generate(connection: Connection, values: Values, mode: DisplayMod
   if (values.image && values['image-url']) throw new UsageError('give --image or --image-url, not both');
   if (!values.image && !values['image-url']) throw new UsageError('give the start frame: --image <file> or --image-url <url>');
   if (values['end-image'] && values['end-image-url']) throw new UsageError('give --end-image or --end-image-url, not both');
-  if (!values.prompt) throw new UsageError('give --prompt <text>');
+  if (values.prompt && values.shot) throw new UsageError('give --prompt or --shot, not both');
+  if (!values.prompt && !values.shot) throw new UsageError('give --prompt <text> (or one --shot per shot)');
   const input: GenerateVideoInput = {
-    prompt: values.prompt,
+    prompt: values.prompt ?? null,
+    multiPrompt: values.shot ? values.shot.map(parseShot) : null,
     imageUrl: values['image-url'] ?? null,
     endImageUrl: values['end-image-url'] ?? null,
     duration: integer(values.duration, 'duration') ?? 5,
@@ -188,6 +192,12 @@ async function generate(connection: Connection, values: Values, mode: DisplayMod
   } finally {
     display.close();
   }
+}
+
+/** `--shot "3:The camera pans left"` (3 seconds) or `--shot "The camera pans left"` (the model decides). */
+function parseShot(text: string): { prompt: string; duration: number | null } {
+  const match = /^(\d+):(.*)$/s.exec(text);
+  return match ? { prompt: match[2], duration: Number(match[1]) } : { prompt: text, duration: null };
 }
 
 function defaultFileName(videoUrl: string | null, id: string): string {
