@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import { microsToUsd } from '../billing/prices.ts';
 import type { TenantUsage } from '../generations/usage.ts';
 import type { TenantQuotas } from '../generations/service.ts';
@@ -47,7 +48,14 @@ const UsageRef = builder.objectRef<UsageView>('Usage').implement({
 builder.queryField('usage', (t) =>
   t.field({
     type: UsageRef,
-    description: "Spend and limits of the caller's tenant.",
-    resolve: async (_root, _args, ctx) => ({ ...(await ctx.generations.usage(ctx.caller)), tenantId: ctx.caller.tenantId }),
+    description: "Spend and limits of the caller's tenant (an admin key may name any tenant).",
+    args: { tenantId: t.arg.string({ required: false, description: 'Admin keys only; others may only name their own tenant.' }) },
+    resolve: async (_root, args, ctx) => {
+      const tenantId = args.tenantId ?? ctx.caller.tenantId;
+      if (tenantId !== ctx.caller.tenantId && !ctx.caller.admin) {
+        throw new GraphQLError('Only an admin key can read another tenant\'s usage', { extensions: { code: 'FORBIDDEN' } });
+      }
+      return { ...(await ctx.generations.usage({ tenantId })), tenantId };
+    },
   }),
 );

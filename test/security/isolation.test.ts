@@ -55,6 +55,11 @@ describe('queries', () => {
     const usage = async (key: string) => (await gql(server.url, '{ usage { tenantId today { generations estimatedCost } } }', {}, bearer(key))).data.usage;
     expect(await usage(keys.acme)).toEqual({ tenantId: 'acme', today: { generations: 1, estimatedCost: 0.42 } });
     expect(await usage(keys.admin)).toEqual({ tenantId: 'ops', today: { generations: 0, estimatedCost: 0 } });
+    const of = (key: string, tenantId: string) => gql(server.url, 'query($t: String) { usage(tenantId: $t) { tenantId today { generations } } }', { t: tenantId }, bearer(key));
+    expect((await of(keys.admin, 'acme')).data.usage).toEqual({ tenantId: 'acme', today: { generations: 1 } });
+    const refused = await of(keys.globex, 'acme');
+    expect(refused.data).toBeNull();
+    expect(refused.errors?.[0]).toMatchObject({ message: expect.stringMatching(/Only an admin/), extensions: { code: 'FORBIDDEN' } });
   });
 });
 
