@@ -217,10 +217,11 @@ serveIpc({
   /**
    * Churn: `connections` sockets, each doing subscribe → first event → complete, `cycles` times in total.
    */
-  async churn(m: { url: string; query: string; id: string; connections: number; cycles: number }) {
+  async churn(m: { url: string; query: string; id: string; connections: number; cycles: number; seconds?: number }) {
     let done = 0;
     let failures = 0;
     const started = Date.now();
+    const deadline = started + (m.seconds ?? 3600) * 1000;
     await Promise.all(
       Array.from({ length: m.connections }, () =>
         new Promise<void>((resolve) => {
@@ -235,7 +236,7 @@ serveIpc({
             if (message.type === 'next' && message.id === String(n)) {
               ws.send(JSON.stringify({ id: String(n), type: 'complete' }));
               done += 1;
-              if (done >= m.cycles) {
+              if (done >= m.cycles || Date.now() > deadline) {
                 ws.close();
                 return;
               }
