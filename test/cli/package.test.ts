@@ -31,6 +31,7 @@ it('the packed package runs its CLI from node_modules (built JavaScript, since N
 
   const help = await cli(['--help'], { command: [process.execPath, bin, '--help'] });
   expect(help).toMatchObject({ code: 0, stdout: expect.stringContaining('reelgraph generate') });
+  expect(await cli([], { command: [process.execPath, bin, '--version'] })).toMatchObject({ code: 0, stdout: expect.stringMatching(/^reelgraph \d/) });
   const port = await freePort();
   const list = await cli([], { command: [process.execPath, bin, 'list', '--server', `http://127.0.0.1:${port}`] });
   expect(list).toMatchObject({ code: 3, stderr: expect.stringContaining('ECONNREFUSED') });

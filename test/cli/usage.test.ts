@@ -19,6 +19,7 @@ describe('reelgraph CLI usage', () => {
   it('prints help and exits 0 with --help, 2 without a command', async () => {
     expect(await runIn(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('reelgraph generate (--image <file>') });
     expect(await runIn([])).toMatchObject({ code: 2, stderr: expect.stringContaining('Usage:') });
+    expect(await runIn(['--version'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^reelgraph \d+\.\d+\.\d+\n$/) });
   });
 
   it('exits 2 with a clear message on wrong usage, before contacting any server', async () => {
