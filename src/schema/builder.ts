@@ -16,6 +16,8 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
     ID: { Input: string; Output: string };
+    // Uploads (GraphQL multipart request spec): input only.
+    File: { Input: Blob; Output: never };
   };
   DefaultFieldNullability: false;
 }>({

@@ -13,17 +13,16 @@ const VideoShotInput = builder.inputType('VideoShotInput', {
 
 /**
  * An uploaded file (GraphQL multipart request spec): Yoga parses multipart requests and hands the resolver a
- * web File. Input only. The name is cast because the builder's Scalars list is shared with other work; the
- * resolver treats the value as the Blob it is.
+ * web File. Input only.
  */
-const FileScalar = builder.scalarType('File' as never, {
+const FileScalar = builder.scalarType('File', {
   description: 'A file uploaded with the request (GraphQL multipart request spec).',
   serialize: () => {
     throw new GraphQLError('File is an input-only scalar');
   },
   parseValue: (value: unknown) => {
     // Yoga's multipart parser hands over @whatwg-node's File, which is not an instance of Node's global Blob.
-    if (isBlobLike(value)) return value as never;
+    if (isBlobLike(value)) return value;
     throw new GraphQLError('File must be a file sent in a multipart request');
   },
   parseLiteral: () => {
