@@ -28,7 +28,8 @@ describe('archived outputs', () => {
     expect(video.archiveStatus).toBe('ARCHIVED');
     expect(video.sha256).toBe(createHash('sha256').update(sample).digest('hex'));
     expect(video.sourceUrl.startsWith(server.sim.url)).toBe(true);
-    expect(video.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/videos\/[0-9a-f-]{36}\.mp4$/);
+    // Signed, so a <video src> works without an API key header (see test/security).
+    expect(video.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/videos\/[0-9a-f-]{36}\.mp4\?expires=\d+&sig=[A-Za-z0-9_-]+$/);
 
     // fal's copy disappears: ours still serves.
     await server.sim.stop();
