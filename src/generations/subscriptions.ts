@@ -13,9 +13,8 @@ const isTerminalEvent = (event: GenerationEvent) => event.kind === 'STATUS' && i
  * subscriber. Subscribers still keep their own position and order; the hub only feeds their inboxes.
  */
 interface Hub {
-  members: Set<(event: GenerationEvent) => void>;
-  /** Highest sequence any member has seen: the repair reads only what comes after it. */
-  last: number;
+  /** Each member's inbox and the last sequence it delivered. */
+  members: Map<(event: GenerationEvent) => void, { last: number }>;
   unsubscribe: () => void;
   repair: ReturnType<typeof setInterval>;
 }
@@ -27,38 +26,39 @@ function joinHub(bus: EventBus, store: GenerationStore, generationId: string, re
   if (!hubs) hubsByBus.set(bus, (hubs = new Map()));
   let hub = hubs.get(generationId);
   if (!hub) {
-    const members = new Set<(event: GenerationEvent) => void>();
+    const members = new Map<(event: GenerationEvent) => void, { last: number }>();
     const dispatch = (event: GenerationEvent) => {
-      if (event.sequence > created.last) created.last = event.sequence;
-      for (const deliver of members) deliver(event);
+      for (const deliver of members.keys()) deliver(event);
     };
     let repairing = false;
-    const created: Hub = {
+    hub = {
       members,
-      last: 0,
       unsubscribe: bus.subscribe<GenerationEventMessage>(topics.generationEvents(generationId), (message) => dispatch(fromMessage(message))),
       // A published event can be lost in transit (Redis restarting): the hub looks at the database now and
-      // then, so idle subscribers still get every event, and their completion, without a gap.
+      // then, from the least advanced member on, so every idle subscriber still gets every event, and its
+      // completion, without a gap. One read per generation, however many subscribers.
       repair: setInterval(() => {
-        if (repairing) return;
+        if (repairing || members.size === 0) return;
         repairing = true;
+        let from = Number.POSITIVE_INFINITY;
+        for (const state of members.values()) from = Math.min(from, state.last);
         store
-          .eventsAfter(generationId, created.last, 500)
+          .eventsAfter(generationId, from, 500)
           .then((events) => {
-            for (const event of events) if (members.size > 0) dispatch(event);
+            for (const event of events) dispatch(event);
           })
           .catch(() => {}) // shutting down, or the database is briefly away: the next interval tries again
           .finally(() => (repairing = false));
       }, repairMs),
     };
-    hub = created;
     hubs.set(generationId, hub);
   }
   const joined = hub;
-  joined.members.add(member);
+  const state = { last: 0 };
+  joined.members.set(member, state);
   return {
     delivered(sequence: number) {
-      if (sequence > joined.last) joined.last = sequence;
+      if (sequence > state.last) state.last = sequence;
     },
     leave() {
       if (!joined.members.delete(member) || joined.members.size > 0) return;
@@ -92,6 +92,7 @@ export function generationEventStream(
       inbox.push(event);
       wake?.();
     });
+    membership.delivered(afterSequence);
     void stop.then(() => {
       stopped = true;
       membership.leave();
