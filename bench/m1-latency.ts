@@ -40,7 +40,10 @@ try {
         const sampler = setInterval(() => (peakRss = Math.max(peakRss, target.rssMb())), 250);
         bench.resume(upstream);
         const total = subscriberIds.length;
-        await workers.call(0, { cmd: 'waitComplete', expected: total, timeoutMs: LOGS * INTERVAL + 120_000 }, LOGS * INTERVAL + 130_000);
+        // Every event (IN_PROGRESS, the log lines, COMPLETED) at every subscriber, or 15 s without progress;
+        // then the completions.
+        await workers.call(0, { cmd: 'waitDeliveries', expected: total * (LOGS + 2), timeoutMs: LOGS * INTERVAL + 240_000, quietMs: 15_000 }, LOGS * INTERVAL + 250_000);
+        await workers.call(0, { cmd: 'waitComplete', expected: total, timeoutMs: 10_000 }, 20_000);
         const seconds = (performance.now() - t0) / 1000;
         clearInterval(sampler);
         const cpu = cpuSeconds(target.pid) - cpu0;

@@ -26,6 +26,7 @@ let errors: string[] = [];
 let readyCount = 0;
 let closedEarly = 0;
 let rtts: number[] = [];
+let lastLogAt = 0;
 const now = () => performance.timeOrigin + performance.now();
 
 function onNext(sub: Sub, payload: { data?: { videoGenerationEvents?: { sequence: number; log?: { timestamp: string } } }; errors?: unknown }) {
@@ -40,7 +41,10 @@ function onNext(sub: Sub, payload: { data?: { videoGenerationEvents?: { sequence
   } else {
     deliveries += 1;
     if (event.sequence !== sub.last + 1) gaps += 1;
-    if (event.log) latencies.push(now() - Date.parse(event.log.timestamp));
+    if (event.log) {
+      lastLogAt = now();
+      latencies.push(lastLogAt - Date.parse(event.log.timestamp));
+    }
   }
   sub.last = event.sequence;
 }
@@ -159,6 +163,7 @@ serveIpc({
     errors = [];
     rtts = [];
     closedEarly = 0;
+    lastLogAt = 0;
     return true;
   },
   async waitComplete(m: { expected: number; timeoutMs: number }) {
@@ -180,7 +185,7 @@ serveIpc({
     return deliveries;
   },
   stats(m: { raw?: boolean }) {
-    return { subscribers: subs.length, ready: readyCount, deliveries, completes, gaps, closedEarly, errors, latencies: m.raw ? latencies : undefined };
+    return { subscribers: subs.length, ready: readyCount, deliveries, completes, gaps, closedEarly, errors, lastLogAt, latencies: m.raw ? latencies : undefined };
   },
   /** Every open WebSocket sends a graphql-transport-ws ping, spread over spreadMs; returns the pong round trips. */
   async heartbeat(m: { spreadMs: number; timeoutMs: number }) {
