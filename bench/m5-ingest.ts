@@ -44,7 +44,7 @@ try {
         // (status events included: IN_PROGRESS and the terminal one per subscriber)
         await workers.call(0, { cmd: 'waitDeliveries', expected: subscriberIds.length * (LOGS + 2), timeoutMs: 300_000, quietMs: 15_000 }, 310_000);
         await workers.call(0, { cmd: 'waitComplete', expected: subscriberIds.length, timeoutMs: 10_000 }, 20_000);
-        const s = await workers.call<{ completes: number; gaps: number; lastLogAt: number; latencies: number[] }>(0, { cmd: 'stats', raw: true });
+        const s = await workers.call<{ completes: number; gaps: number; lastLogAt: number; unfinishedLastSequences: number[]; latencies: number[] }>(0, { cmd: 'stats', raw: true });
         // From release to the last log line reaching its subscriber.
         const seconds = (s.lastLogAt - t0) / 1000;
         const upstreamEvents = streams * LOGS;
@@ -61,6 +61,7 @@ try {
           lost: subscriberIds.length * LOGS - s.latencies.length,
           gaps: s.gaps,
           completes: s.completes,
+          unfinishedLastSequences: s.unfinishedLastSequences,
           deliveryLatencyMs: summary(s.latencies),
           serverCpuSeconds: round(cpuSeconds(target.pid) - cpu0, 1),
         };

@@ -5,10 +5,12 @@
  * and a summary printed at the end (bench/results/summary.json).
  *
  *   BENCH_ONLY=m1,m3   run some metrics only (order: m1 m3 m4 m2 m6 m7 m5)
+ *   BENCH_RESULTS_DIR=/tmp/x   write results elsewhere (a small trial run)
  *   see each bench/m*.ts header for its own knobs (subscriber counts, durations, targets)
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { resultsDir } from './lib/results.ts';
 import { LOAD_CORE, machine, spawnPinned } from './lib/util.ts';
 
 const ORDER = ['m1', 'm3', 'm4', 'm2', 'm6', 'm7', 'm5'];
@@ -41,12 +43,12 @@ for (const metric of metrics) {
 const summary: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), secondsPerMetric: timings };
 for (const metric of metrics) {
   try {
-    summary[metric] = JSON.parse(await readFile(here(`./results/${metric}.json`), 'utf8'));
+    summary[metric] = JSON.parse(await readFile(`${resultsDir()}${metric}.json`, 'utf8'));
   } catch {
     summary[metric] = null;
   }
 }
-await writeFile(here('./results/summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+await writeFile(`${resultsDir()}summary.json`, `${JSON.stringify(summary, null, 2)}\n`);
 
 // Ratios the issue's targets are stated in.
 const m1 = summary.m1 as { rows: Array<{ scenario: string; target: string; latencyMs?: { p99: number } }> } | null;
@@ -59,4 +61,4 @@ if (m1) {
     console.log(`  ${scenario}: reelgraph ${own ?? '-'}; ${parts.join('; ')}`);
   }
 }
-console.log(`\nresults in bench/results/ (summary.json); total ${Object.values(timings).reduce((a, b) => a + b, 0)} s`);
+console.log(`\nresults in ${resultsDir()} (summary.json); total ${Object.values(timings).reduce((a, b) => a + b, 0)} s`);

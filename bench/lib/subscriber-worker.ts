@@ -185,7 +185,10 @@ serveIpc({
     return deliveries;
   },
   stats(m: { raw?: boolean }) {
-    return { subscribers: subs.length, ready: readyCount, deliveries, completes, gaps, closedEarly, errors, lastLogAt, latencies: m.raw ? latencies : undefined };
+    // Subscribers still open: how far each got (diagnoses a subscription that never completes).
+    const unfinished = subs.filter((sub) => sub.ready && !sub.done).slice(0, 20).map((sub) => sub.last);
+    return {
+      unfinishedLastSequences: unfinished, subscribers: subs.length, ready: readyCount, deliveries, completes, gaps, closedEarly, errors, lastLogAt, latencies: m.raw ? latencies : undefined };
   },
   /** Every open WebSocket sends a graphql-transport-ws ping, spread over spreadMs; returns the pong round trips. */
   async heartbeat(m: { spreadMs: number; timeoutMs: number }) {
