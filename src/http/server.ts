@@ -7,6 +7,7 @@ import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Logger } from '../logger.ts';
+import { useCohortExecution } from './cohort.ts';
 import { hardeningPlugins } from './hardening.ts';
 import type { GraphQLContext } from '../schema/context.ts';
 
@@ -111,6 +112,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     plugins: [
       ...hardeningPlugins({ introspection: options.introspection ?? true }),
+      // One execution per live event per cohort of identical subscriptions of one tenant (see cohort.ts).
+      useCohortExecution((context) => {
+        const ctx = context as GraphQLContext;
+        return `${ctx.caller.tenantId}\u0000${ctx.caller.admin === true}\u0000${ctx.publicOrigin}`;
+      }),
       ...(options.routes
         ? [
             {
