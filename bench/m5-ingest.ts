@@ -43,7 +43,7 @@ try {
         // Done when every log line reached every subscriber (the rate's denominator), then the completions.
         // (status events included: IN_PROGRESS and the terminal one per subscriber)
         await workers.call(0, { cmd: 'waitDeliveries', expected: subscriberIds.length * (LOGS + 2), timeoutMs: 300_000, quietMs: 15_000 }, 310_000);
-        await workers.call(0, { cmd: 'waitComplete', expected: subscriberIds.length, timeoutMs: 10_000 }, 20_000);
+        await workers.call(0, { cmd: 'waitComplete', expected: subscriberIds.length, timeoutMs: 120_000 }, 130_000);
         const s = await workers.call<{ completes: number; gaps: number; lastLogAt: number; unfinishedLastSequences: number[]; latencies: number[] }>(0, { cmd: 'stats', raw: true });
         // From release to the last log line reaching its subscriber.
         const seconds = (s.lastLogAt - t0) / 1000;
