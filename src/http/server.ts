@@ -172,9 +172,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const isGraphQL = path === GRAPHQL_PATH;
     if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-      // Refuse oversized bodies before reading them. A body without a declared length (chunked) is refused
-      // too: GraphQL documents, uploads from browsers and fetch, and webhooks all declare theirs.
-      if (req.headers['content-length'] === undefined) {
+      // Refuse oversized bodies before reading them. A GraphQL body without a declared length (chunked) is
+      // refused too, as Yoga would read it whole: documents and uploads from browsers and fetch declare theirs.
+      // Other routes (fal's webhooks) bound what they read themselves, so their senders' framing never matters.
+      if (isGraphQL && req.headers['content-length'] === undefined) {
         req.resume();
         return refuse(res, 411, 'A Content-Length header is required');
       }
@@ -188,7 +189,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         return refuse(res, 403, `Cross-site request refused: send a JSON body, or the "${PREFLIGHT_HEADERS[0]}" header with form and multipart requests`);
       }
     }
-    const wantsPage = method === 'GET' && (req.headers.accept ?? '').includes('text/html') && !(req.headers.accept ?? '').includes('text/event-stream');
+    // GraphiQL's page holds no data; with GraphiQL off, a browser GET is an ordinary (authenticated) operation.
+    const wantsPage = options.graphiql && method === 'GET' && (req.headers.accept ?? '').includes('text/html') && !(req.headers.accept ?? '').includes('text/event-stream');
     if (isGraphQL && !wantsPage) {
       const outcome = await options.auth.authenticate(req.headers.authorization);
       if (!outcome.ok) {

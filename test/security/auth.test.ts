@@ -60,8 +60,11 @@ describe('auth modes', () => {
   });
 
   it('AUTH=required: every operation needs a key even on loopback with no key in the database', async () => {
-    const s = await server({ AUTH: 'required' });
+    const s = await server({ AUTH: 'required', GRAPHIQL: 'false' });
     expect(s.logs.some((l) => /AUTH OPEN/.test(l))).toBe(false);
+    // With GraphiQL off, a browser-style GET is an operation like any other: it needs a key too.
+    const browserGet = await fetch(`${s.url}?query=${encodeURIComponent(INFO)}`, { headers: { accept: 'text/html' } });
+    expect(browserGet.status).toBe(401);
     expect(s.logs.some((l) => /no API key exists yet/.test(l))).toBe(true);
     expect((await post(s.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: INFO }) })).status).toBe(401);
     expect(await connect(s.url)).toBe(4403);
