@@ -317,10 +317,6 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       return { ...(await readTenantUsage(db, caller.tenantId)), quotas: deps.quotas };
     },
 
-    estimatedCostUsd(row: { estimatedCostMicros: number }) {
-      return microsToUsd(row.estimatedCostMicros);
-    },
-
 
     /**
      * After a restart: every generation fal knows about is tracked again; a PENDING row without a fal request

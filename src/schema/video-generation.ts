@@ -1,3 +1,4 @@
+import { microsToUsd } from '../billing/prices.ts';
 import type { GenerationLogLine } from '../generations/events.ts';
 import { visibleTo } from '../generations/service.ts';
 import { builder } from './builder.ts';
@@ -82,7 +83,7 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
     shotType: t.exposeString('shotType'),
     estimatedCost: t.float({
       description: 'What fal is expected to charge for this generation, in US dollars (price table at creation time).',
-      resolve: (g, _args, ctx) => ctx.generations.estimatedCostUsd(g),
+      resolve: (g) => microsToUsd(g.estimatedCostMicros),
     }),
     logs: t.field({
       type: [GenerationLogRef],

@@ -8,6 +8,7 @@ import { createTempPostgresDatabase } from './db.ts';
 import type { AddressInfo } from 'node:net';
 import { createFalSimulator, type FalSimulator, type SimulatorBehaviour, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
 import { createLogger } from '../../src/logger.ts';
+import { NO_LIMITS } from './limits.ts';
 import { assertNoSecrets } from './secrets.ts';
 
 export interface TestServer {
@@ -61,10 +62,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     DATA_DIR: scratch,
     ARCHIVE_RETRY_BASE_MS: '50',
     // Limits are exercised by test/security; elsewhere many generations are created in quick succession.
-    QUOTA_MAX_CONCURRENT: 'none',
-    QUOTA_DAILY_USD: 'none',
-    QUOTA_MONTHLY_USD: 'none',
-    RATE_LIMIT_PER_MINUTE: 'none',
+    ...NO_LIMITS,
     ...(options.webhooks ? { PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     ...(postgres ? { DATABASE_URL: postgres.url } : {}),
     ...options.env,

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { NO_LIMITS } from './limits.ts';
 
 const SERVE = fileURLToPath(new URL('../../src/cli/serve.ts', import.meta.url));
 
@@ -20,7 +21,7 @@ export interface ServerProcess {
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, [SERVE], {
     // No quotas or rate limits unless a test asks: these processes serve load and recovery tests.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', QUOTA_MAX_CONCURRENT: 'none', QUOTA_DAILY_USD: 'none', QUOTA_MONTHLY_USD: 'none', RATE_LIMIT_PER_MINUTE: 'none', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...NO_LIMITS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

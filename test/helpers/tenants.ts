@@ -46,7 +46,9 @@ export async function generateArchived(server: TestServer, key: string): Promise
   try {
     let id = '';
     const updates = collect(client, 'subscription { videoGenerationUpdated { id status video { archiveStatus } } }');
-    // The subscription is live once the server acknowledged it; a harmless query on the same socket proves it.
+    // Open the socket (a query round trip) before submitting. The awaited update, ARCHIVED, comes after the
+    // generation completes and its video is copied, long after the subscription is in place; earlier
+    // updates may be missed without harm.
     await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ serverInfo { version } }' }, { next: () => {}, error: reject, complete: resolve }));
     const created = await generateAs(server, key);
     if (created.__typename !== 'GenerateVideoSuccess') throw new Error(`generateVideo: ${created.__typename}`);
