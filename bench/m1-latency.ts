@@ -31,7 +31,7 @@ try {
         const ids = await target.submit(gens);
         const upstream = bench.take();
         const subscriberIds = ids.flatMap((id) => Array.from({ length: per }, () => id));
-        const opened = await workers.call<{ opened: number; ready: number; ms: number; errors: string[] }>(0, { cmd: 'open', url: target.wsUrl, transport: 'ws', query: EVENTS_QUERY, ids: subscriberIds });
+        const opened = await workers.call<{ opened: number; ready: number; ms: number; errors: string[] }>(0, { cmd: 'open', url: target.wsUrl, transport: 'ws', query: EVENTS_QUERY, authorization: target.authorization, ids: subscriberIds });
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
         const cpu0 = cpuSeconds(target.pid);

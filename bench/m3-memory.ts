@@ -25,7 +25,7 @@ async function measureIdle(kind: TargetKind, transport: 'ws' | 'sse', count: num
   try {
     const [id] = await target.submit(1);
     // Warm-up: every code path has run once before the baseline is taken.
-    await workers.call(0, { cmd: 'open', url: transport === 'sse' ? target.url : target.wsUrl, transport, query: EVENTS_QUERY, ids: Array(50).fill(id) });
+    await workers.call(0, { cmd: 'open', url: transport === 'sse' ? target.url : target.wsUrl, transport, query: EVENTS_QUERY, authorization: target.authorization, ids: Array(50).fill(id) });
     await workers.call(0, { cmd: 'close', abrupt: false });
     await workers.call(0, { cmd: 'reset' });
     await sleep(1000);
@@ -33,7 +33,7 @@ async function measureIdle(kind: TargetKind, transport: 'ws' | 'sse', count: num
     const t0 = Date.now();
     const per = Math.ceil(count / workerCount);
     const opened = await workers.all<{ opened: number; ready: number; ms: number; errors: string[] }>(
-      { cmd: 'open', url: transport === 'sse' ? target.url : target.wsUrl, transport, query: EVENTS_QUERY, ids: Array(per).fill(id), concurrency: 100, readyTimeoutMs: 600_000 },
+      { cmd: 'open', url: transport === 'sse' ? target.url : target.wsUrl, transport, query: EVENTS_QUERY, authorization: target.authorization, ids: Array(per).fill(id), concurrency: 100, readyTimeoutMs: 600_000 },
       900_000,
     );
     const ready = opened.reduce((a, o) => a + o.ready, 0);

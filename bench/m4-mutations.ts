@@ -17,7 +17,7 @@ const targets = (process.env.BENCH_M4_TARGETS ?? 'reelgraph,raw-driver,reelgraph
 const bench = await startSim({ queuePosition: 5, queueStepMs: 3_600_000, pauseBefore: 'IN_PROGRESS' });
 const rows: Array<Record<string, unknown>> = [];
 
-async function load(url: string, seconds: number) {
+async function load(url: string, headers: Record<string, string>, seconds: number) {
   const latencies: number[] = [];
   let ok = 0;
   let failed = 0;
@@ -30,7 +30,7 @@ async function load(url: string, seconds: number) {
         const t = performance.now();
         const response = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers,
           body: JSON.stringify({ query: GENERATE, variables: { i: { imageUrl: 'https://example.com/a.png', prompt: `bench ${n++}` } } }),
         });
         const text = await response.text();
@@ -51,7 +51,7 @@ try {
   for (const kind of targets) {
     const target = await startTarget(kind, bench.sim.url, { DATABASE_POOL_SIZE: String(CONCURRENCY) });
     try {
-      await load(target.url, 2);
+      await load(target.url, target.headers, 2);
       // Statements per mutation on PostgreSQL, from the server's own statistics (transactions committed).
       const stats = async () => {
         if (!target.database) return 0;
@@ -63,7 +63,7 @@ try {
         return Number(r[0].n);
       };
       const tx0 = await stats();
-      const run = await load(target.url, SECONDS);
+      const run = await load(target.url, target.headers, SECONDS);
       await new Promise((resolve) => setTimeout(resolve, 600)); // statistics are flushed about every 500 ms
       const tx1 = await stats();
       const row = {

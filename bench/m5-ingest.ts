@@ -34,7 +34,7 @@ try {
         const ids = await target.submit(streams);
         const upstream = bench.take();
         const subscriberIds = Array.from({ length: Math.max(SUBSCRIBERS, streams) }, (_, i) => ids[i % ids.length]);
-        await workers.call(0, { cmd: 'open', url: target.wsUrl, transport: 'ws', query: EVENTS_QUERY, ids: subscriberIds, readyTimeoutMs: 600_000 }, 900_000);
+        await workers.call(0, { cmd: 'open', url: target.wsUrl, transport: 'ws', query: EVENTS_QUERY, authorization: target.authorization, ids: subscriberIds, readyTimeoutMs: 600_000 }, 900_000);
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
         const cpu0 = cpuSeconds(target.pid);

@@ -40,7 +40,7 @@ async function load(target: Target) {
       let depth = 0;
       while (performance.now() < end) {
         const t = performance.now();
-        const response = await fetch(target.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: PAGE, variables: { after } }) });
+        const response = await fetch(target.url, { method: 'POST', headers: target.headers, body: JSON.stringify({ query: PAGE, variables: { after } }) });
         const body = (await response.json()) as { data?: { videoGenerations: { edges: unknown[]; pageInfo: { endCursor: string } } }; errors?: unknown };
         if (body.data?.videoGenerations.edges.length === 50) {
           ok += 1;

@@ -49,13 +49,16 @@ function onNext(sub: Sub, payload: { data?: { videoGenerationEvents?: { sequence
   sub.last = event.sequence;
 }
 
-function openWs(url: string, query: string, variables: Record<string, unknown>): Promise<void> {
+/** connection_init with the target's API key in connectionParams (reelgraph), or empty (the peers). */
+const initFrame = (authorization: string | null | undefined) => JSON.stringify({ type: 'connection_init', payload: authorization ? { authorization } : {} });
+
+function openWs(url: string, query: string, variables: Record<string, unknown>, authorization?: string | null): Promise<void> {
   return new Promise((resolve) => {
     const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0 };
     const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
     sub.ws = ws;
     subs.push(sub);
-    ws.on('open', () => ws.send('{"type":"connection_init","payload":{}}'));
+    ws.on('open', () => ws.send(initFrame(authorization)));
     ws.on('message', (data) => {
       const message = JSON.parse(String(data)) as { type: string; payload?: any };
       switch (message.type) {
@@ -94,14 +97,14 @@ function openWs(url: string, query: string, variables: Record<string, unknown>):
 }
 
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-function openSse(url: string, query: string, variables: Record<string, unknown>): Promise<void> {
+function openSse(url: string, query: string, variables: Record<string, unknown>, authorization?: string | null): Promise<void> {
   return new Promise((resolve) => {
     const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0 };
     subs.push(sub);
     const target = new URL(url);
     target.searchParams.set('query', query);
     target.searchParams.set('variables', JSON.stringify(variables));
-    const req = http.get(target, { agent, headers: { accept: 'text/event-stream' } }, (res) => {
+    const req = http.get(target, { agent, headers: { accept: 'text/event-stream', ...(authorization ? { authorization } : {}) } }, (res) => {
       resolve();
       let buffer = '';
       res.setEncoding('utf8');
@@ -147,11 +150,11 @@ async function until(predicate: () => boolean, timeoutMs: number) {
 
 serveIpc({
   /** Opens one subscriber per entry of `ids` (repeat an id for several subscribers), waits for each one's first event. */
-  async open(m: { url: string; transport: 'ws' | 'sse'; query: string; ids: string[]; concurrency?: number; readyTimeoutMs?: number }) {
+  async open(m: { url: string; transport: 'ws' | 'sse'; query: string; ids: string[]; authorization?: string | null; concurrency?: number; readyTimeoutMs?: number }) {
     const started = Date.now();
     const before = subs.length;
     const readyBefore = readyCount;
-    await pool(m.ids, m.concurrency ?? 100, (id) => (m.transport === 'sse' ? openSse(m.url, m.query, { id }) : openWs(m.url, m.query, { id })));
+    await pool(m.ids, m.concurrency ?? 100, (id) => (m.transport === 'sse' ? openSse(m.url, m.query, { id }, m.authorization) : openWs(m.url, m.query, { id }, m.authorization)));
     await until(() => readyCount - readyBefore >= m.ids.length, m.readyTimeoutMs ?? 60_000);
     return { opened: subs.length - before, ready: readyCount - readyBefore, ms: Date.now() - started, errors };
   },
@@ -225,7 +228,7 @@ serveIpc({
   /**
    * Churn: `connections` sockets, each doing subscribe → first event → complete, `cycles` times in total.
    */
-  async churn(m: { url: string; query: string; id: string; connections: number; cycles: number; seconds?: number }) {
+  async churn(m: { url: string; query: string; id: string; authorization?: string | null; connections: number; cycles: number; seconds?: number }) {
     let done = 0;
     let failures = 0;
     const started = Date.now();
@@ -236,7 +239,7 @@ serveIpc({
           const ws = new WebSocket(m.url, 'graphql-transport-ws', { perMessageDeflate: false });
           let n = 0;
           const subscribe = () => ws.send(JSON.stringify({ id: String(++n), type: 'subscribe', payload: { query: m.query, variables: { id: m.id } } }));
-          ws.on('open', () => ws.send('{"type":"connection_init","payload":{}}'));
+          ws.on('open', () => ws.send(initFrame(m.authorization)));
           ws.on('message', (data) => {
             const message = JSON.parse(String(data)) as { type: string; id?: string };
             if (message.type === 'connection_ack') return subscribe();

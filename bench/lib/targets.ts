@@ -3,7 +3,9 @@
  * preloaded: reelgraph itself (`src/cli/serve.ts`, exactly what `npm start` runs, on PGlite or PostgreSQL),
  * and the three peers. All take the same fal simulator as their upstream.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +36,13 @@ export interface Target {
   wsUrl: string;
   pid: number;
   process: Pinned;
+  /**
+   * `Bearer <key>` for reelgraph (an API key of tenant `default`, created before the server starts), null for
+   * the peers, which have no authentication. Every request and subscription of the benchmark sends it.
+   */
+  authorization: string | null;
+  /** Headers for a JSON GraphQL POST to this target (with the key, when there is one). */
+  headers: Record<string, string>;
   /** The temporary PostgreSQL database (the -pg kinds). */
   database: TempPostgresDatabase | null;
   /** Creates n generations through the server (reelgraph: the generateVideo mutation); returns their ids. */
@@ -60,6 +69,10 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
       serverEnv.DATABASE_POOL_SIZE ??= '10';
     }
   }
+  // reelgraph is measured as it runs when anyone else can reach it: with an API key (a non-loopback HOST
+  // requires one). Open mode (loopback, no key yet) is a laptop convenience that checks for keys per request.
+  const authorization = kind.startsWith('reelgraph') ? `Bearer ${await createKey(serverEnv)}` : null;
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) };
   const proc = spawnPinned(SERVER_CORE, [SCRIPTS[kind]], serverEnv, ['--expose-gc', '--max-old-space-size=4096', '--import', PROBE, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])]);
   const url = (await proc.waitFor(/listening on (http:\/\/\S+\/graphql)/, 120_000))[1];
   const pid = proc.child.pid!;
@@ -70,6 +83,8 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
     wsUrl: url.replace(/^http/, 'ws'),
     pid,
     process: proc,
+    authorization,
+    headers,
     database,
     async submit(n) {
       if (!usesDb(kind)) {
@@ -88,7 +103,7 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
             const i = next++;
             const response = await fetch(url, {
               method: 'POST',
-              headers: { 'content-type': 'application/json' },
+              headers,
               body: JSON.stringify({ query: GENERATE, variables: { i: { imageUrl: 'https://example.com/a.png', prompt: `bench ${i}` } } }),
             });
             const body = (await response.json()) as { data?: { generateVideo: { generation?: { id: string } } }; errors?: unknown };
@@ -108,6 +123,14 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
       await database?.drop();
     },
   };
+}
+
+/** Creates a tenant `default` key in the target's database with the keys CLI (before the server holds it). */
+async function createKey(env: Record<string, string>): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [here('../../src/cli/keys.ts'), 'create', '--tenant', 'default', '--name', 'bench', '--json'], {
+    env: { ...process.env, ...env, PORT: '0' },
+  });
+  return (JSON.parse(stdout) as { key: string }).key;
 }
 
 /** One process of subscribers on the load core. */

@@ -2,8 +2,10 @@
  * M4's floor: the `generateVideo` mutation's database work on the raw driver, without Prisma or GraphQL
  * execution. Same tables (migrated by the app's own migrator), same statements in the same order as the
  * generations service: insert the row with its PENDING event, submit to fal (the simulator), record fal's
- * request id, move to IN_QUEUE with its event, read the row back. The tracker that reelgraph then starts
- * (a lease write and one upstream status stream per generation) is not done here; see BENCHMARKS.md.
+ * request id, move to IN_QUEUE with its event, read the row back; then what reelgraph's tracker does for a
+ * new generation: take its tracking lease, read its log lines so far, open fal's status stream and, on the
+ * stream's first event, poll the status once and apply the guarded IN_QUEUE transition (a no-op while the
+ * position holds). The stream stays open, as reelgraph's does. `RAW_TRACKER=0` leaves the tracker out.
  *
  *   RAW_DB=pglite (DATA_DIR) | postgres (DATABASE_URL)
  */
@@ -16,6 +18,53 @@ import { FAL_KEY, printListening, SIM_URL } from './common.ts';
 const db = await createDb(process.env.RAW_DB === 'postgres' ? { kind: 'postgres', url: process.env.DATABASE_URL!, poolSize: Number(process.env.DATABASE_POOL_SIZE ?? 10) } : { kind: 'pglite', dataDir: process.env.DATA_DIR ?? null });
 await migrate(db);
 const ENDPOINT = 'fal-ai/kling-video/o3/standard/image-to-video';
+const TRACK = process.env.RAW_TRACKER !== '0';
+const INSTANCE = `raw-driver-${process.pid}`;
+const falHeaders = { authorization: `Key ${FAL_KEY}` };
+
+/** The guarded IN_QUEUE transition of store.transition: a change only when the position falls. */
+async function queued(id: string, queuePosition: number | null) {
+  await db.query(
+    `WITH g AS (
+       UPDATE "Generation" SET status = 'IN_QUEUE', "queuePosition" = $2, "lastSequence" = "lastSequence" + 1, "updatedAt" = $3
+        WHERE id = $1::uuid AND status IN ('PENDING', 'IN_QUEUE') AND "leaseOwner" = $4
+          AND NOT (status = 'IN_QUEUE' AND "queuePosition" IS NOT NULL AND ($2::int IS NULL OR $2::int >= "queuePosition"))
+        RETURNING id, "lastSequence")
+     INSERT INTO "GenerationEvent" ("generationId", sequence, kind, status, "queuePosition", "createdAt")
+     SELECT id, "lastSequence", 'STATUS', 'IN_QUEUE', $2, $3 FROM g`,
+    [id, queuePosition, new Date(), INSTANCE],
+  );
+}
+
+async function track(id: string, statusUrl: string) {
+  await db.query(
+    `UPDATE "Generation" SET "leaseOwner" = $2, "leaseExpiresAt" = timezone('UTC', now()) + interval '15 seconds'
+      WHERE id = $1::uuid AND status IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS')
+        AND ("leaseOwner" IS NULL OR "leaseOwner" = $2 OR "leaseExpiresAt" < timezone('UTC', now()))`,
+    [id, INSTANCE],
+  );
+  await db.query(`SELECT "logMessage" FROM "GenerationEvent" WHERE "generationId" = $1::uuid AND kind = 'LOG' ORDER BY sequence`, [id]);
+  const response = await fetch(`${statusUrl}/stream?logs=1`, { headers: { ...falHeaders, accept: 'text/event-stream' } });
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let first = true;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const data = buffer.slice(0, end).split('\n').find((line) => line.startsWith('data:'));
+      buffer = buffer.slice(end + 2);
+      if (!data) continue;
+      const status = JSON.parse(data.slice(5)) as { queue_position?: number };
+      if (first) {
+        first = false;
+        const polled = (await (await fetch(`${statusUrl}?logs=1`, { headers: falHeaders })).json()) as { queue_position?: number };
+        await queued(id, polled.queue_position ?? null);
+      }
+      await queued(id, status.queue_position ?? null);
+    }
+  }
+}
 
 async function generate(input: { imageUrl: string; prompt: string; duration?: number }) {
   const id = randomUUID();
@@ -34,7 +83,7 @@ async function generate(input: { imageUrl: string; prompt: string; duration?: nu
     headers: { authorization: `Key ${FAL_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify(falInput),
   });
-  const { request_id: falRequestId, queue_position: queuePosition } = (await response.json()) as { request_id: string; queue_position?: number };
+  const { request_id: falRequestId, queue_position: queuePosition, status_url: statusUrl } = (await response.json()) as { request_id: string; queue_position?: number; status_url: string };
   await db.query(`UPDATE "Generation" SET "falRequestId" = $2, "updatedAt" = $3 WHERE id = $1::uuid AND "falRequestId" IS NULL`, [id, falRequestId, new Date()]);
   await db.query(
     `WITH g AS (
@@ -45,6 +94,7 @@ async function generate(input: { imageUrl: string; prompt: string; duration?: nu
     [id, queuePosition ?? null, new Date()],
   );
   const [row] = await db.query<{ id: string; status: string; falRequestId: string }>(`SELECT * FROM "Generation" WHERE id = $1::uuid`, [id]);
+  if (TRACK) void track(id, statusUrl).catch((error: unknown) => console.error(`tracking ${id}: ${String(error)}`));
   return row;
 }
 
