@@ -1,9 +1,13 @@
 import type { GenerationStatus } from './status.ts';
 
-/** One entry of a generation's ordered event log, as stored and as delivered to subscribers. */
+/**
+ * One entry of a generation's ordered event log, as stored and as delivered to subscribers. `batch` names the
+ * write a live log event came from (the same for every line one statement wrote for one generation), so
+ * whatever is read about the generation after that write can be shared by all of its lines.
+ */
 export type GenerationEvent =
   | { kind: 'STATUS'; generationId: string; sequence: number; status: GenerationStatus; queuePosition: number | null; at: Date }
-  | { kind: 'LOG'; generationId: string; sequence: number; log: GenerationLogLine; at: Date };
+  | { kind: 'LOG'; generationId: string; sequence: number; log: GenerationLogLine; at: Date; batch?: string };
 
 export interface GenerationLogLine {
   sequence: number;
@@ -18,7 +22,7 @@ export interface GenerationLogLine {
  */
 export type GenerationEventMessage =
   | { kind: 'STATUS'; generationId: string; sequence: number; status: GenerationStatus; queuePosition: number | null; at: string }
-  | { kind: 'LOG'; generationId: string; sequence: number; log: { sequence: number; message: string; level: string; timestamp: string }; at: string };
+  | { kind: 'LOG'; generationId: string; sequence: number; log: { sequence: number; message: string; level: string; timestamp: string }; at: string; batch?: string };
 
 export interface GenerationUpdatedMessage {
   id: string;

@@ -1,5 +1,6 @@
 import type { Prisma, PrismaClient } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
+import { createLogWriter, type LogAppend } from './log-writer.ts';
 import { ACTIVE_STATUSES, ALLOWED_FROM, isTerminal, type GenerationStatus } from './status.ts';
 
 export interface NewLogLine {
@@ -26,7 +27,73 @@ export interface TransitionDetails {
  * from the states in ALLOWED_FROM, and it allocates the event's sequence number in the same transaction
  * that inserts the event, so the event log has no gaps and no duplicates whoever writes.
  */
-export function createGenerationStore(db: PrismaClient) {
+export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLogWrite?: number } = {}) {
+  /**
+   * Appends the lines of many generations in ONE statement: the guarded sequence allocation of each
+   * generation (active, and fenced by its leaseOwner when one is given) and the inserts of all lines commit
+   * together or not at all. A generation that is finished or fenced off gets nothing; the others are
+   * unaffected. Each generation may appear at most once (an UPDATE changes a row once per statement).
+   * Returns the events written, per request (empty for a request that was refused).
+   */
+  async function appendLogsMany(requests: LogAppend[]): Promise<GenerationEvent[][]> {
+    const live = requests.filter((r) => r.lines.length > 0);
+    if (live.length === 0) return requests.map(() => []);
+    if (new Set(live.map((r) => r.id.toLowerCase())).size !== live.length) throw new Error('appendLogsMany: a generation appears twice in one batch');
+    // Rows are locked in id order, as other multi-row writes (lease renewal) do, so two such statements
+    // never wait for each other in a cycle.
+    const sorted = [...live].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const now = new Date();
+    const lineGen: string[] = [];
+    const ords: number[] = [];
+    const messages: string[] = [];
+    const levels: string[] = [];
+    const stamps: string[] = [];
+    for (const r of sorted) {
+      r.lines.forEach((line, i) => {
+        lineGen.push(r.id);
+        ords.push(i + 1);
+        messages.push(line.message);
+        levels.push(line.level);
+        stamps.push(line.timestamp.toISOString());
+      });
+    }
+    const rows = await db.$queryRaw<Array<{ id: string; base: number }>>`
+      WITH req AS (
+        SELECT * FROM unnest(${sorted.map((r) => r.id)}::uuid[], ${sorted.map((r) => r.lines.length)}::int[], ${sorted.map((r) => r.leaseOwner)}::text[])
+                 AS r(id, n, owner)
+      ), g AS (
+        UPDATE "Generation" AS gen SET "lastSequence" = gen."lastSequence" + req.n, "updatedAt" = ${now}
+          FROM req
+         WHERE gen.id = req.id AND gen.status IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS')
+           AND (req.owner IS NULL OR gen."leaseOwner" = req.owner)
+        RETURNING gen.id, gen."lastSequence" - req.n AS base
+      ), ins AS (
+        INSERT INTO "GenerationEvent" ("generationId", sequence, kind, "logMessage", "logLevel", "logTimestamp", "createdAt")
+        SELECT l.gid, g.base + l.ord, 'LOG', l.message, l.level, l.ts, ${now}
+          FROM unnest(${lineGen}::uuid[], ${ords}::int[], ${messages}::text[], ${levels}::text[], ${stamps}::timestamp(3)[])
+                 AS l(gid, ord, message, level, ts)
+          JOIN g ON g.id = l.gid
+      )
+      SELECT id::text AS id, base FROM g`;
+    const bases = new Map(rows.map((row) => [row.id, Number(row.base)]));
+    return requests.map((r) => {
+      const base = bases.get(r.id.toLowerCase());
+      if (base === undefined || r.lines.length === 0) return [];
+      // Shared by the events of this write: resolvers read the generation once per write, not once per line.
+      const batch = `${r.id}#${base + r.lines.length}`;
+      return r.lines.map((line, i): GenerationEvent => ({
+        kind: 'LOG',
+        generationId: r.id,
+        sequence: base + i + 1,
+        log: { sequence: base + i + 1, message: line.message, level: line.level, timestamp: line.timestamp },
+        at: now,
+        batch,
+      }));
+    });
+  }
+
+  const writer = createLogWriter(appendLogsMany, { maxLines: options.maxLinesPerLogWrite });
+
   return {
     /**
      * Moves a generation to `to` and records the status event (and the video, for COMPLETED); null when the
@@ -74,36 +141,15 @@ export function createGenerationStore(db: PrismaClient) {
     },
 
     /**
-     * Appends log lines in order while the generation is still active; returns the events written. One
-     * statement (sequence allocation and inserts together), since this is the hottest write of all.
+     * Appends log lines in order while the generation is still active; resolves with exactly this call's
+     * events. Calls from all trackers are coalesced by the log writer into one statement per batch (see
+     * appendLogsMany), since this is the hottest write of all.
      */
-    async appendLogs(id: string, lines: NewLogLine[], leaseOwner: string | null = null): Promise<GenerationEvent[]> {
-      if (lines.length === 0) return [];
-      const now = new Date();
-      const n = lines.length;
-      const rows = await db.$queryRaw<Array<{ sequence: number }>>`
-        WITH g AS (
-          UPDATE "Generation" SET "lastSequence" = "lastSequence" + ${n}::int, "updatedAt" = ${now}
-           WHERE id = ${id}::uuid AND status IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS')
-             AND (${leaseOwner}::text IS NULL OR "leaseOwner" = ${leaseOwner}::text)
-          RETURNING "lastSequence" - ${n}::int AS base
-        )
-        INSERT INTO "GenerationEvent" ("generationId", sequence, kind, "logMessage", "logLevel", "logTimestamp", "createdAt")
-        SELECT ${id}::uuid, g.base + l.ord::int, 'LOG', l.message, l.level, l.ts, ${now}
-          FROM g, unnest(${lines.map((l) => l.message)}::text[], ${lines.map((l) => l.level)}::text[], ${lines.map((l) => l.timestamp.toISOString())}::timestamp(3)[])
-               WITH ORDINALITY AS l(message, level, ts, ord)
-        RETURNING sequence`;
-      if (rows.length === 0) return [];
-      const first = Math.min(...rows.map((r) => Number(r.sequence)));
-      return lines.map((line, i): GenerationEvent => ({
-        kind: 'LOG',
-        generationId: id,
-        sequence: first + i,
-        log: { sequence: first + i, message: line.message, level: line.level, timestamp: line.timestamp },
-        at: now,
-      }));
+    appendLogs(id: string, lines: NewLogLine[], leaseOwner: string | null = null): Promise<GenerationEvent[]> {
+      return writer.append({ id, lines, leaseOwner });
     },
 
+    appendLogsMany,
     /** Records fal's request id the moment it is known: from then on the paid request can always be found. */
     async recordSubmission(id: string, falRequestId: string): Promise<boolean> {
       const { count } = await db.generation.updateMany({
