@@ -15,6 +15,31 @@ type LogEvent = Extract<GenerationEvent, { kind: 'LOG' }>;
  */
 const generationLoads = new WeakMap<GenerationEvent, Map<string, Promise<unknown>>>();
 
+/**
+ * Log lines written by one statement carry the same `batch` name, and every one of them is published only
+ * after that write committed: one read of the row after the write is as fresh as each of them needs, so the
+ * lines of a batch share it (per database, selection and tenant). The name survives the bus (Redis), where
+ * event objects do not. Bounded: an evicted batch is simply read again.
+ */
+const batchLoads = new WeakMap<object, Map<string, Map<string, Promise<unknown>>>>();
+const MAX_BATCHES_PER_DB = 2_048;
+
+function loadsFor(event: GenerationEvent, db: object): Map<string, Promise<unknown>> {
+  if (event.kind === 'LOG' && event.batch) {
+    let batches = batchLoads.get(db);
+    if (!batches) batchLoads.set(db, (batches = new Map()));
+    let loads = batches.get(event.batch);
+    if (!loads) {
+      if (batches.size >= MAX_BATCHES_PER_DB) batches.delete(batches.keys().next().value as string);
+      batches.set(event.batch, (loads = new Map()));
+    }
+    return loads;
+  }
+  let loads = generationLoads.get(event);
+  if (!loads) generationLoads.set(event, (loads = new Map()));
+  return loads;
+}
+
 const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGenerationEvent').implement({
   description: 'One entry of a generation\'s ordered event log; sequence numbers start at 1 and have no gaps.',
   resolveType: (event) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent'),
@@ -23,8 +48,7 @@ const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGene
     generation: t.prismaField({
       type: 'Generation',
       resolve: (query, event, _args, ctx) => {
-        let loads = generationLoads.get(event);
-        if (!loads) generationLoads.set(event, (loads = new Map()));
+        const loads = loadsFor(event, ctx.db);
         const key = `${ctx.caller.tenantId}|${JSON.stringify(query)}`;
         let load = loads.get(key);
         if (!load) loads.set(key, (load = ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: event.generationId } })));
