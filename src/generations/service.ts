@@ -9,7 +9,8 @@ import { readTenantUsage } from './usage.ts';
 import { toMessage, type GenerationEvent, type GenerationUpdatedMessage } from './events.ts';
 import { isTerminal, type GenerationStatus } from './status.ts';
 import { createGenerationStore } from './store.ts';
-import { generationEventStream, generationUpdateStream } from './subscriptions.ts';
+import { openGenerationEventStream, generationUpdateStream } from './subscriptions.ts';
+import { readSubscriptionStart } from './subscription-reads.ts';
 import type { TrackerOptions } from './tracker.ts';
 import { createLeases } from './leases.ts';
 import { createTrackerRegistry, type LeaseTiming, type TrackTarget } from './trackers.ts';
@@ -304,8 +305,11 @@ export function createGenerationService(deps: GenerationServiceDeps) {
 
     /** Events of one generation (history, then live), after checking it exists for this caller. */
     async subscribeToEvents(id: string, afterSequence: number | null, caller: Caller) {
-      await findOwned(id, caller);
-      return generationEventStream(bus, store, id, afterSequence ?? 0, deps.subscriptionRepairMs);
+      // One read checks ownership and fetches the first history page (after the stream starts listening).
+      const tenantId = caller.admin ? null : caller.tenantId;
+      const stream = await openGenerationEventStream(bus, store, id, afterSequence ?? 0, (after, limit) => readSubscriptionStart(db, id, tenantId, after, limit), deps.subscriptionRepairMs);
+      if (!stream) throw new GenerationNotFoundError(id);
+      return stream;
     },
 
     subscribeToUpdates(caller: Caller) {

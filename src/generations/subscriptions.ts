@@ -3,6 +3,7 @@ import { topics, type EventBus } from '../pubsub/index.ts';
 import { fromMessage, type GenerationEvent, type GenerationEventMessage, type GenerationUpdatedMessage } from './events.ts';
 import { isTerminal } from './status.ts';
 import type { GenerationStore } from './store.ts';
+import type { SubscriptionStart } from './subscription-reads.ts';
 
 const isTerminalEvent = (event: GenerationEvent) => event.kind === 'STATUS' && isTerminal(event.status);
 
@@ -69,30 +70,67 @@ function joinHub(bus: EventBus, store: GenerationStore, generationId: string, re
   };
 }
 
+const PAGE = 500;
+
+/**
+ * Events read from the database for one subscriber (history, or a gap being repaired) carry the page they
+ * were read in: one object shared by the events of that read, so what they point at (their generation) can
+ * be loaded once per page instead of once per event. Live events have no page: they are shared already.
+ */
+const pages = new WeakMap<GenerationEvent, object>();
+
+/** The history page a replayed event was read in (shared by every event of that read), if it was replayed. */
+export function replayPageOf(event: GenerationEvent): object | undefined {
+  return pages.get(event);
+}
+
+function asPage(events: GenerationEvent[]): GenerationEvent[] {
+  const page = {};
+  for (const event of events) pages.set(event, page);
+  return events;
+}
+
 /**
  * One generation's events after `afterSequence`: first the history from the database, then live events,
- * strictly in sequence order with no gaps or repeats, ending after the terminal event.
+ * strictly in sequence order with no gaps or repeats, ending after the terminal event. Null when
+ * `readStart` finds no generation (unknown, or not the caller's).
  *
- * We listen before reading history, so nothing published in between is missed; live messages at or below
+ * We listen before reading anything, so nothing published in between is missed; live messages at or below
  * the last delivered sequence are dropped (already sent), and a message that skips ahead (a lost or
  * reordered publish, e.g. from another instance) is repaired by re-reading the gap from the database.
+ * `readStart` is one read for the ownership check, the status, the last sequence and the first history page;
+ * the stream needs no other read unless the history is longer than a page or a publish goes astray.
  */
-export function generationEventStream(
+export async function openGenerationEventStream(
   bus: EventBus,
   store: GenerationStore,
   generationId: string,
   afterSequence: number,
+  readStart: (afterSequence: number, limit: number) => Promise<SubscriptionStart | null>,
   repairMs = 5_000,
-): AsyncIterableIterator<GenerationEvent> {
-  return new Repeater<GenerationEvent>(async (push, stop) => {
-    const inbox: GenerationEvent[] = [];
-    let wake: (() => void) | null = null;
+): Promise<AsyncIterableIterator<GenerationEvent> | null> {
+  const inbox: GenerationEvent[] = [];
+  let wake: (() => void) | null = null;
+  const membership = joinHub(bus, store, generationId, repairMs, (event) => {
+    inbox.push(event);
+    wake?.();
+  });
+  membership.delivered(afterSequence);
+  let start: SubscriptionStart | null;
+  try {
+    start = await readStart(afterSequence, PAGE);
+  } catch (error) {
+    membership.leave();
+    throw error;
+  }
+  if (!start) {
+    membership.leave();
+    return null;
+  }
+  const first = start;
+
+  const repeater = new Repeater<GenerationEvent>(async (push, stop) => {
     let stopped = false;
-    const membership = joinHub(bus, store, generationId, repairMs, (event) => {
-      inbox.push(event);
-      wake?.();
-    });
-    membership.delivered(afterSequence);
     void stop.then(() => {
       stopped = true;
       membership.leave();
@@ -111,20 +149,21 @@ export function generationEventStream(
         if (isTerminalEvent(event)) ended = true;
       }
     };
-    const catchUp = async () => {
-      // Page through history so a long log never needs one huge read.
+    // Page through history so a long log never needs one huge read.
+    const catchUp = async (page: GenerationEvent[] | null) => {
       for (;;) {
-        const page = await store.eventsAfter(generationId, last, 500);
+        page ??= asPage(await store.eventsAfter(generationId, last, PAGE));
         await deliver(page);
-        if (page.length < 500 || stopped || ended) return;
+        if (page.length < PAGE || stopped || ended) return;
+        page = null;
       }
     };
 
     try {
-      await catchUp();
-      // Nothing more will ever come for a finished generation whose history the caller already has
-      // (afterSequence at or past its terminal event).
-      if (!ended && (await store.isFinishedAt(generationId, last))) ended = true;
+      await catchUp(asPage(first.events));
+      // A finished generation whose history the caller already has (afterSequence at or past its terminal
+      // event): nothing more will ever come. The start read saw status and last sequence in one snapshot.
+      if (!ended && isTerminal(first.status) && first.lastSequence <= last) ended = true;
       while (!stopped && !ended) {
         const next = inbox.shift();
         if (!next) {
@@ -132,18 +171,40 @@ export function generationEventStream(
           wake = null;
           continue;
         }
-        if (next.sequence <= last) continue;
+        if (next.sequence <= last) {
+          // The terminal event at or below what the caller has (an afterSequence past the end of a generation
+          // that finished after the start read): nothing more will come.
+          if (isTerminalEvent(next)) ended = true;
+          continue;
+        }
         highestSeen = Math.max(highestSeen, next.sequence);
         if (next.sequence === last + 1) await deliver([next]);
         // Two writers can commit out of order (the later sequence first): whatever was announced but not
         // yet delivered is read from the database, now or when the missing event's own message arrives.
-        if (highestSeen > last) await catchUp();
+        if (highestSeen > last) await catchUp(null);
       }
     } finally {
       membership.leave();
       stop();
     }
   });
+  // The hub was joined before the start read; leave it however the stream ends, even if it is returned
+  // before its first next() (a Repeater that never started never runs its executor).
+  const stream: AsyncIterableIterator<GenerationEvent> = {
+    next: () => repeater.next(),
+    return: (value?: unknown) => {
+      membership.leave();
+      return repeater.return(value as never);
+    },
+    throw: (error?: unknown) => {
+      membership.leave();
+      return repeater.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return stream;
+    },
+  };
+  return stream;
 }
 
 /** Ids of generations as they change, for live dashboards; the caller re-reads each row. */

@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database, PrismaClient } from '../../src/db/index.ts';
+import { toMessage, type GenerationEvent } from '../../src/generations/events.ts';
+import { createGenerationStore } from '../../src/generations/store.ts';
+import { readSubscriptionStart } from '../../src/generations/subscription-reads.ts';
+import { openGenerationEventStream, replayPageOf } from '../../src/generations/subscriptions.ts';
+import { createEventBus, topics, type EventBus } from '../../src/pubsub/index.ts';
+import { createTestPglite } from '../helpers/db.ts';
+
+/**
+ * The subscription stream against a real database and a real in-process bus, counting the statements it
+ * sends (a Prisma query extension on the real client): a subscribe is one read, however long the history,
+ * up to one page; everything else (order, completion, repair, isolation) holds as before.
+ */
+let database: Database;
+let db: PrismaClient;
+let reads = 0;
+let listeners = 0;
+let bus: EventBus;
+
+beforeAll(async () => {
+  database = await createTestPglite();
+  db = database.prisma.$extends({
+    query: {
+      async $allOperations({ args, query }) {
+        reads += 1;
+        return query(args);
+      },
+    },
+  }) as unknown as PrismaClient;
+  // The real bus, counting the listeners on it, so a stream that forgets to leave shows up.
+  const real = createEventBus();
+  bus = {
+    publish: (topic, payload) => real.publish(topic, payload),
+    subscribe(topic, listener) {
+      listeners += 1;
+      const off = real.subscribe(topic, listener);
+      return () => {
+        listeners -= 1;
+        off();
+      };
+    },
+  };
+});
+afterAll(() => database?.close());
+
+async function newGeneration(tenantId = 'a'): Promise<string> {
+  const row = await database.prisma.generation.create({
+    data: { tenantId, backend: 'SIMULATOR', endpointId: 'e', imageUrl: 'https://example.com/a.png', duration: 5, generateAudio: false, shotType: 'customize', falInput: {} },
+  });
+  return row.id;
+}
+
+/** Appends n log events (as the tracker would) and returns them, as published. */
+async function addLogs(id: string, n: number): Promise<GenerationEvent[]> {
+  const [{ base }] = await database.query<{ base: number }>(
+    `WITH g AS (UPDATE "Generation" SET "lastSequence" = "lastSequence" + $2, status = 'IN_PROGRESS' WHERE id = $1 RETURNING "lastSequence" - $2 AS base)
+     INSERT INTO "GenerationEvent" ("generationId", sequence, kind, "logMessage", "logLevel", "logTimestamp")
+     SELECT $1, g.base + i, 'LOG', 'line ' || (g.base + i), 'INFO', now() FROM g, generate_series(1, $2::int) AS i
+     RETURNING (SELECT base FROM g) AS base`,
+    [id, n],
+  );
+  return createGenerationStore(database.prisma).eventsAfter(id, Number(base), n);
+}
+
+async function finish(id: string): Promise<GenerationEvent> {
+  await database.query(
+    `WITH g AS (UPDATE "Generation" SET "lastSequence" = "lastSequence" + 1, status = 'COMPLETED' WHERE id = $1 RETURNING "lastSequence")
+     INSERT INTO "GenerationEvent" ("generationId", sequence, kind, status) SELECT $1, "lastSequence", 'STATUS', 'COMPLETED' FROM g`,
+    [id],
+  );
+  const events = await createGenerationStore(database.prisma).eventsAfter(id, 0, 100_000);
+  return events.at(-1)!;
+}
+
+const publish = (event: GenerationEvent) => bus.publish(topics.generationEvents(event.generationId), toMessage(event));
+
+function open(id: string, after = 0, tenantId: string | null = 'a', repairMs = 60_000) {
+  const store = createGenerationStore(db);
+  return openGenerationEventStream(bus, store, id, after, (a, limit) => readSubscriptionStart(db, id, tenantId, a, limit), repairMs);
+}
+
+async function take(stream: AsyncIterableIterator<GenerationEvent>, n: number): Promise<GenerationEvent[]> {
+  const out: GenerationEvent[] = [];
+  while (out.length < n) {
+    const step = await stream.next();
+    if (step.done) break;
+    out.push(step.value);
+  }
+  return out;
+}
+
+async function drain(stream: AsyncIterableIterator<GenerationEvent>): Promise<GenerationEvent[]> {
+  const out: GenerationEvent[] = [];
+  for await (const event of stream) out.push(event);
+  return out;
+}
+
+describe('videoGenerationEvents reads', () => {
+  it('checks ownership, reads status and the first history page in one statement, then needs no other read', async () => {
+    const id = await newGeneration();
+    const history = await addLogs(id, 40);
+    reads = 0;
+    const stream = (await open(id))!;
+    const replay = await take(stream, 40);
+    expect(replay.map((e) => e.sequence)).toEqual(history.map((e) => e.sequence));
+    expect(replay).toEqual(history);
+    // One page, one object: the generation behind all of them can be loaded once.
+    expect(new Set(replay.map((e) => replayPageOf(e))).size).toBe(1);
+    expect(replayPageOf(replay[0])).toBeDefined();
+    expect(reads).toBe(1);
+
+    // Live events follow in order, and the terminal one completes the stream, without another read.
+    const more = await addLogs(id, 2);
+    const done = await finish(id);
+    reads = 0;
+    for (const event of [...more, done]) publish(event);
+    const live = await drain(stream);
+    expect(live.map((e) => e.sequence)).toEqual([41, 42, 43]);
+    expect(replayPageOf(live[0])).toBeUndefined();
+    expect(reads).toBe(0);
+    expect(listeners).toBe(0);
+  });
+
+  it('a finished generation with afterSequence at its end completes at once after one read', async () => {
+    const id = await newGeneration();
+    await addLogs(id, 3);
+    const done = await finish(id);
+    reads = 0;
+    expect(await drain((await open(id, done.sequence))!)).toEqual([]);
+    expect(await drain((await open(id, done.sequence + 5))!)).toEqual([]);
+    expect(reads).toBe(2);
+    // From the start: the whole history once, ending with the terminal event.
+    const all = await drain((await open(id))!);
+    expect(all.map((e) => e.sequence)).toEqual([1, 2, 3, 4]);
+    expect(listeners).toBe(0);
+  });
+
+  it('afterSequence past the end of a running generation completes when it finishes', async () => {
+    const id = await newGeneration();
+    await addLogs(id, 2);
+    const stream = (await open(id, 10))!;
+    const done = await finish(id);
+    publish(done);
+    expect(await drain(stream)).toEqual([]);
+    expect(listeners).toBe(0);
+  });
+
+  it('pages through a history longer than one page in order, one read per page', async () => {
+    const id = await newGeneration();
+    await addLogs(id, 1_203);
+    const done = await finish(id);
+    reads = 0;
+    const all = await drain((await open(id, 0))!);
+    expect(all.map((e) => e.sequence)).toEqual(Array.from({ length: done.sequence }, (_, i) => i + 1));
+    expect(reads).toBe(3);
+    expect(new Set(all.map((e) => replayPageOf(e))).size).toBe(3);
+  });
+
+  it('another tenant\'s generation is not found, and nothing is left listening', async () => {
+    const id = await newGeneration('b');
+    expect(await open(id, 0, 'a')).toBeNull();
+    expect(await open('0190d6a4-0000-7000-8000-000000000000')).toBeNull();
+    expect(listeners).toBe(0);
+    // An admin (no tenant filter) sees it.
+    const admin = (await open(id, 0, null))!;
+    await admin.return!();
+    expect(listeners).toBe(0);
+  });
+
+  it('listens before reading: an event written and published during the start read is delivered once', async () => {
+    const id = await newGeneration();
+    await addLogs(id, 1);
+    const store = createGenerationStore(db);
+    let written: GenerationEvent[] = [];
+    const stream = (await openGenerationEventStream(bus, store, id, 0, async (a, limit) => {
+      // Written and published after the stream listened, before its read: seen in the page and live.
+      written = await addLogs(id, 1);
+      publish(written[0]);
+      return readSubscriptionStart(db, id, 'a', a, limit);
+    }))!;
+    const done = await finish(id);
+    publish(done);
+    expect((await drain(stream)).map((e) => e.sequence)).toEqual([1, 2, 3]);
+  });
+
+  it('repairs a publish that skips ahead and one that is lost', async () => {
+    const id = await newGeneration();
+    await addLogs(id, 1);
+    const stream = (await open(id, 0, 'a', 50))!;
+    expect((await take(stream, 1)).map((e) => e.sequence)).toEqual([1]);
+    const [two, three] = await addLogs(id, 2);
+    publish(three); // two was lost or is late: the gap is read from the database
+    expect((await take(stream, 2)).map((e) => e.sequence)).toEqual([2, 3]);
+    publish(two); // the late one is dropped
+    await finish(id); // never published: the hub's repair read finds it
+    expect((await drain(stream)).map((e) => e.sequence)).toEqual([4]);
+    expect(listeners).toBe(0);
+  });
+
+  it('a stream returned before its first next() leaves the hub', async () => {
+    const id = await newGeneration();
+    const stream = (await open(id))!;
+    expect(listeners).toBe(1);
+    await stream.return!();
+    expect(listeners).toBe(0);
+  });
+});
