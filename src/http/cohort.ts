@@ -2,15 +2,44 @@ import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs
 import type { Plugin } from 'graphql-yoga';
 
 /**
+ * Where a graphql-ws subscription's `next` frames can be written directly (set by the transport on the
+ * subscription's context). `prefix` is the frame up to its payload (`{"id":"<id>","type":"next","payload":`).
+ */
+export interface DirectSink {
+  prefix: string;
+  /** False once the socket is closing or closed. */
+  open(): boolean;
+  /** Writes one complete text frame; resolves at once unless the client is slow to read (back-pressure). */
+  send(frame: Buffer): void | Promise<void>;
+}
+
+export const DIRECT_SINK = Symbol('reelgraph.directSink');
+
+/** One execution of one live event for one cohort, with its serialisations, made once and shared. */
+interface Executed {
+  result: ExecutionResult;
+  /** The payload's JSON, when the result can be written as a ready-made frame (data only, no errors). */
+  json: string | null;
+  /** Whole frames by their prefix (subscription id): subscribers that chose the same id share the bytes. */
+  frames: Map<string, Buffer>;
+}
+
+/**
  * Cohort execution for subscriptions (graphql-ws and SSE alike): subscribers that share a document, operation,
  * variables and whatever `cohortOf` says of their context (tenant, scope, origin) get one execution per
  * live event, not one each. The domain hands every local subscriber of a generation the same event object
  * (generations/subscriptions.ts), so the result is memoised on that object and dropped with it; history
  * replayed to one subscriber is a fresh object per subscriber and simply executes as before. Ordering is
  * untouched: each subscriber still pulls its own stream; only the work behind a `next` is shared.
+ *
+ * Serialise once: a graphql-ws subscription whose context carries a DirectSink gets its error-free results
+ * written by this plugin as ready-made frames (the cohort's JSON, serialised once, behind the subscription's
+ * own id), instead of passing every result through envelop's result hooks and graphql-ws' message path
+ * (a validation, a JSON.stringify, a promise per send). Results with errors or extensions still go the
+ * ordinary way, so error masking and the protocol's framing apply to them unchanged.
  */
 export function useCohortExecution(cohortOf: (context: unknown) => string): Plugin {
-  const results = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
+  const results = new WeakMap<object, Map<string, Promise<Executed>>>();
   // Yoga caches parsed documents, so equal document strings are one DocumentNode: its identity names it.
   const documentIds = new WeakMap<DocumentNode, number>();
   let nextDocumentId = 1;
@@ -26,16 +55,61 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
         const stream = await createSourceEventStream(args);
         if (!isAsyncIterable(stream)) return stream;
         const cohort = [documentId(args.document), args.operationName ?? '', JSON.stringify(args.variableValues ?? {}), cohortOf(args.contextValue)].join('\u0000');
-        const run = (event: unknown) => execute({ ...args, rootValue: event });
-        return mapAsync(stream, (event) => {
+        const run = async (event: unknown): Promise<Executed> => {
+          const result = await execute({ ...args, rootValue: event });
+          return { result, json: Object.keys(result).length === 1 && result.data ? JSON.stringify({ data: result.data }) : null, frames: new Map() };
+        };
+        const executed = (event: unknown): Promise<Executed> => {
           if (event === null || typeof event !== 'object') return run(event);
           let perEvent = results.get(event);
           if (!perEvent) results.set(event, (perEvent = new Map()));
-          let result = perEvent.get(cohort);
-          if (!result) perEvent.set(cohort, (result = run(event)));
-          return result;
-        });
+          let entry = perEvent.get(cohort);
+          if (!entry) perEvent.set(cohort, (entry = run(event)));
+          return entry;
+        };
+        const sink = (args.contextValue as { [DIRECT_SINK]?: DirectSink } | null)?.[DIRECT_SINK];
+        if (sink) return writeDirectly(stream, executed, sink);
+        return mapAsync(stream, async (event) => (await executed(event)).result);
       });
+    },
+  };
+}
+
+/**
+ * Pulls the subscriber's own ordered stream and writes each error-free result straight to its socket; the
+ * iterator handed back to the transport yields only what needs the ordinary path (a result with errors) and
+ * ends with the stream. return() (the client's complete, or the socket closing) ends the source, and nothing
+ * is written after it.
+ */
+function writeDirectly(source: AsyncIterable<unknown>, executed: (event: unknown) => Promise<Executed>, sink: DirectSink): AsyncIterableIterator<ExecutionResult> {
+  const iterator = source[Symbol.asyncIterator]();
+  const done = { value: undefined, done: true } as IteratorReturnResult<undefined>;
+  let ended = false;
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      while (!ended) {
+        const step = await iterator.next();
+        if (step.done) return step as IteratorResult<ExecutionResult>;
+        const entry = await executed(step.value);
+        if (ended) break;
+        if (entry.json === null || !sink.open()) return { value: entry.result, done: false };
+        let frame = entry.frames.get(sink.prefix);
+        if (!frame) entry.frames.set(sink.prefix, (frame = Buffer.from(`${sink.prefix}${entry.json}}`)));
+        await sink.send(frame);
+      }
+      return done;
+    },
+    async return() {
+      ended = true;
+      return ((await iterator.return?.()) ?? done) as IteratorResult<ExecutionResult>;
+    },
+    async throw(error?: unknown) {
+      ended = true;
+      if (iterator.throw) return (await iterator.throw(error)) as IteratorResult<ExecutionResult>;
+      throw error;
     },
   };
 }

@@ -7,7 +7,7 @@ import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Logger } from '../logger.ts';
-import { useCohortExecution } from './cohort.ts';
+import { DIRECT_SINK, useCohortExecution, type DirectSink } from './cohort.ts';
 import { hardeningPlugins } from './hardening.ts';
 import type { GraphQLContext } from '../schema/context.ts';
 
@@ -226,7 +226,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       onClose: (ctx) => ctx.extra.release?.(),
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -246,7 +246,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           operationName: payload.operationName,
           document,
           variableValues: payload.variables,
-          contextValue: await options.context(ctx.extra.request, { identity: ctx.extra.identity as Identity, setHeader: () => {} }),
+          contextValue: Object.assign(await options.context(ctx.extra.request, { identity: ctx.extra.identity as Identity, setHeader: () => {} }), {
+            [DIRECT_SINK]: directSink(ctx.extra.socket, id),
+          }),
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,
         };
         return args;
@@ -292,6 +294,21 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       await Promise.race([drained, deadline]);
       for (const socket of sockets) socket.destroy();
       await Promise.all([closed, wsClosed]);
+    },
+  };
+}
+
+// Past this much unsent data a slow client's frames wait for the socket, instead of piling up in memory.
+const SLOW_CLIENT_BYTES = 1024 * 1024;
+
+/** Lets cohort execution write a subscription's `next` frames to its socket itself (see cohort.ts). */
+function directSink(socket: import('ws').WebSocket, id: string): DirectSink {
+  return {
+    prefix: `{"id":${JSON.stringify(id)},"type":"next","payload":`,
+    open: () => socket.readyState === socket.OPEN,
+    send(frame) {
+      if (socket.bufferedAmount < SLOW_CLIENT_BYTES) return socket.send(frame, { binary: false });
+      return new Promise<void>((resolve) => socket.send(frame, { binary: false }, () => resolve()));
     },
   };
 }

@@ -2,7 +2,7 @@ import { Repeater } from '@repeaterjs/repeater';
 import { parse } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
-import { useCohortExecution } from '../../src/http/cohort.ts';
+import { DIRECT_SINK, useCohortExecution, type DirectSink } from '../../src/http/cohort.ts';
 
 // A tiny schema whose subscription hands every subscriber the same event objects (as the domain's hub
 // does) and counts how often a field of the event is resolved.
@@ -34,9 +34,10 @@ function setUp() {
   });
   const yoga = createYoga({ schema, plugins: [useCohortExecution((ctx) => (ctx as { tenant: string }).tenant)] });
   const document = parse('subscription($s: String) { events { n label(suffix: $s) } }');
-  const subscribe = async (tenant: string, suffix: string | null) => {
+  const subscribe = async (tenant: string, suffix: string | null, sink?: DirectSink) => {
     const { subscribe: run, contextFactory } = yoga.getEnveloped({ tenant });
-    const stream = (await run({ schema: yoga.getEnveloped().schema, document, variableValues: { s: suffix }, contextValue: await contextFactory() })) as AsyncGenerator<{ data: { events: { label: string } } }>;
+    const contextValue = Object.assign(await contextFactory(), sink ? { [DIRECT_SINK]: sink } : {});
+    const stream = (await run({ schema: yoga.getEnveloped().schema, document, variableValues: { s: suffix }, contextValue })) as AsyncGenerator<{ data: { events: { label: string } } }>;
     return stream;
   };
   const emit = (event: { n: number }) => listeners.forEach((l) => l(event));
@@ -64,6 +65,53 @@ describe('cohort execution', () => {
     expect(t.resolved()).toBe(6);
     // Unsubscribing ends the source.
     await Promise.all(members.map((m) => m.return(undefined)));
+    expect(t.listening()).toBe(0);
+  });
+
+  it('writes error-free results to a direct sink as ready-made frames, serialised once per cohort and subscription id', async () => {
+    const t = setUp();
+    const sink = (id: string) => {
+      const frames: Buffer[] = [];
+      let open = true;
+      return { frames, close: () => (open = false), sink: { prefix: `{"id":${JSON.stringify(id)},"type":"next","payload":`, open: () => open, send: (frame: Buffer) => void frames.push(frame) } };
+    };
+    const a = sink('1');
+    const b = sink('1');
+    const c = sink('7');
+    const members = await Promise.all([t.subscribe('acme', null, a.sink), t.subscribe('acme', null, b.sink), t.subscribe('acme', null, c.sink)]);
+    // The transport pulls once; frames are written while that pull is pending.
+    const pulls = members.map((m) => m.next());
+    await new Promise<void>((resolve) => {
+      const check = () => (t.listening() === 3 ? resolve() : setImmediate(check));
+      check();
+    });
+    t.emit({ n: 1 });
+    t.emit({ n: 2 });
+    await new Promise<void>((resolve) => {
+      const check = () => (c.frames.length === 2 && a.frames.length === 2 && b.frames.length === 2 ? resolve() : setImmediate(check));
+      check();
+    });
+    expect(a.frames.map(String)).toEqual(['{"id":"1","type":"next","payload":{"data":{"events":{"n":1,"label":"acme:1"}}}}', '{"id":"1","type":"next","payload":{"data":{"events":{"n":2,"label":"acme:2"}}}}']);
+    expect(c.frames.map((f) => JSON.parse(String(f)))).toEqual([1, 2].map((n) => ({ id: '7', type: 'next', payload: { data: { events: { n, label: `acme:${n}` } } } })));
+    // One execution per event for the cohort, and the same bytes for subscribers that chose the same id.
+    expect(t.resolved()).toBe(2);
+    expect(a.frames[0]).toBe(b.frames[0]);
+    expect(a.frames[1]).toBe(b.frames[1]);
+    // A closed socket gets nothing written: the result goes back to the transport's ordinary path.
+    a.close();
+    t.emit({ n: 3 });
+    expect((await pulls[0]).value!.data.events.label).toBe('acme:3');
+    expect(a.frames).toHaveLength(2);
+    // Ending a subscription ends its source, and nothing more is written for it.
+    await members[1].return(undefined);
+    expect(await pulls[1]).toEqual({ value: undefined, done: true });
+    t.emit({ n: 4 });
+    await new Promise<void>((resolve) => {
+      const check = () => (c.frames.length === 4 ? resolve() : setImmediate(check));
+      check();
+    });
+    expect(b.frames).toHaveLength(3);
+    await Promise.all([members[0].return(undefined), members[2].return(undefined)]);
     expect(t.listening()).toBe(0);
   });
 });
