@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { GenerationNotFoundError } from '../generations/errors.ts';
 import type { GenerationEvent, GenerationUpdatedMessage } from '../generations/events.ts';
+import { replayPageOf } from '../generations/subscriptions.ts';
 import { builder } from './builder.ts';
 import { generationIdFromArg } from './ids.ts';
 import { GenerationLogRef, VideoGenerationRef, VideoGenerationStatusEnum } from './video-generation.ts';
@@ -13,7 +14,7 @@ type LogEvent = Extract<GenerationEvent, { kind: 'LOG' }>;
  * generations/subscriptions.ts), so the row it points at is read once per selection and tenant, not once per
  * subscriber. Entries live as long as the event object does.
  */
-const generationLoads = new WeakMap<GenerationEvent, Map<string, Promise<unknown>>>();
+const generationLoads = new WeakMap<object, Map<string, Promise<unknown>>>();
 
 /**
  * Log lines written by one statement carry the same `batch` name, and every one of them is published only
@@ -35,8 +36,10 @@ function loadsFor(event: GenerationEvent, db: object): Map<string, Promise<unkno
     }
     return loads;
   }
-  let loads = generationLoads.get(event);
-  if (!loads) generationLoads.set(event, (loads = new Map()));
+  // History replayed to one subscriber is read a page at a time: the events of one page share one read.
+  const owner = replayPageOf(event) ?? event;
+  let loads = generationLoads.get(owner);
+  if (!loads) generationLoads.set(owner, (loads = new Map()));
   return loads;
 }
 

@@ -1,3 +1,4 @@
+import { execute, parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, PrismaClient } from '../../src/db/index.ts';
 import { toMessage, type GenerationEvent } from '../../src/generations/events.ts';
@@ -5,6 +6,7 @@ import { createGenerationStore } from '../../src/generations/store.ts';
 import { readSubscriptionStart } from '../../src/generations/subscription-reads.ts';
 import { openGenerationEventStream, replayPageOf } from '../../src/generations/subscriptions.ts';
 import { createEventBus, topics, type EventBus } from '../../src/pubsub/index.ts';
+import { buildSchema } from '../../src/schema/index.ts';
 import { createTestPglite } from '../helpers/db.ts';
 
 /**
@@ -109,6 +111,15 @@ describe('videoGenerationEvents reads', () => {
     expect(new Set(replay.map((e) => replayPageOf(e))).size).toBe(1);
     expect(replayPageOf(replay[0])).toBeDefined();
     expect(reads).toBe(1);
+    // What the subscription executes for each replayed event: `generation { }` is read once for the page.
+    const schema = buildSchema();
+    const selection = parse(`subscription { videoGenerationEvents(id: "${id}") { sequence generation { id status } } }`);
+    for (const event of replay) {
+      const result = await execute({ schema, document: selection, rootValue: event, contextValue: { db, caller: { tenantId: 'a' } } });
+      expect(result.errors).toBeUndefined();
+      expect(result.data).toEqual({ videoGenerationEvents: { sequence: event.sequence, generation: { id: expect.any(String), status: 'IN_PROGRESS' } } });
+    }
+    expect(reads).toBe(2);
 
     // Live events follow in order, and the terminal one completes the stream, without another read.
     const more = await addLogs(id, 2);
