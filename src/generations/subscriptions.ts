@@ -127,84 +127,146 @@ export async function openGenerationEventStream(
     membership.leave();
     return null;
   }
-  const first = start;
+  return new GenerationEventStream(store, generationId, afterSequence, start, membership, inbox, (w) => (wake = w));
+}
 
-  const repeater = new Repeater<GenerationEvent>(async (push, stop) => {
-    let stopped = false;
-    void stop.then(() => {
-      stopped = true;
-      membership.leave();
-      wake?.();
+/**
+ * The subscriber's side of openGenerationEventStream, pulled one event at a time. A hand-written iterator
+ * rather than a Repeater: at thousands of subscribers per event, the cost of each hand-off is paid once per
+ * subscriber per event, and this one is a few microtasks. Nothing is kept once handed out (the first
+ * history page included), so an idle subscription holds only its position.
+ */
+class GenerationEventStream implements AsyncIterableIterator<GenerationEvent> {
+  private last: number;
+  private highestSeen: number;
+  /** Events read from the database, waiting to be handed out in order. */
+  private pending: GenerationEvent[] = [];
+  /** More history to read after `pending`: its last read came back full, or a gap was announced. */
+  private readMore = false;
+  private start: SubscriptionStart | null;
+  private ended = false;
+  private stopped = false;
+  private pulling: Promise<IteratorResult<GenerationEvent>> | null = null;
+  private waiting: (() => void) | null = null;
+
+  private readonly store: GenerationStore;
+  private readonly generationId: string;
+  private readonly membership: { delivered(sequence: number): void; leave(): void };
+  private readonly inbox: GenerationEvent[];
+
+  constructor(
+    store: GenerationStore,
+    generationId: string,
+    afterSequence: number,
+    start: SubscriptionStart,
+    membership: { delivered(sequence: number): void; leave(): void },
+    inbox: GenerationEvent[],
+    setWake: (wake: (() => void) | null) => void,
+  ) {
+    this.store = store;
+    this.generationId = generationId;
+    this.membership = membership;
+    this.inbox = inbox;
+    this.last = afterSequence;
+    this.highestSeen = afterSequence;
+    this.start = start;
+    setWake(() => this.waiting?.());
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<GenerationEvent>> {
+    // One pull at a time: a second caller waits for the first (the transports never overlap them).
+    if (this.pulling) return this.pulling.then(() => this.next());
+    const pull = this.pull().finally(() => {
+      if (this.pulling === pull) this.pulling = null;
     });
+    this.pulling = pull;
+    return pull;
+  }
 
-    let last = afterSequence;
-    let highestSeen = afterSequence;
-    let ended = false;
-    const deliver = async (events: GenerationEvent[]) => {
-      for (const event of events) {
-        if (stopped || ended || event.sequence !== last + 1) return;
-        last = event.sequence;
-        membership.delivered(last);
-        await push(event);
-        if (isTerminalEvent(event)) ended = true;
-      }
-    };
-    // Page through history so a long log never needs one huge read.
-    const catchUp = async (page: GenerationEvent[] | null) => {
-      for (;;) {
-        page ??= asPage(await store.eventsAfter(generationId, last, PAGE));
-        await deliver(page);
-        if (page.length < PAGE || stopped || ended) return;
-        page = null;
-      }
-    };
+  async return(): Promise<IteratorResult<GenerationEvent>> {
+    this.stop();
+    return { value: undefined, done: true };
+  }
 
+  async throw(error?: unknown): Promise<IteratorResult<GenerationEvent>> {
+    this.stop();
+    throw error;
+  }
+
+  private stop() {
+    this.stopped = true;
+    this.start = null;
+    this.pending = [];
+    this.membership.leave();
+    this.waiting?.();
+  }
+
+  private async pull(): Promise<IteratorResult<GenerationEvent>> {
     try {
-      await catchUp(asPage(first.events));
-      // A finished generation whose history the caller already has (afterSequence at or past its terminal
-      // event): nothing more will ever come. The start read saw status and last sequence in one snapshot.
-      if (!ended && isTerminal(first.status) && first.lastSequence <= last) ended = true;
-      while (!stopped && !ended) {
-        const next = inbox.shift();
-        if (!next) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = null;
+      for (;;) {
+        if (this.stopped || this.ended) {
+          if (!this.stopped) this.stop();
+          return { value: undefined, done: true };
+        }
+        // History first: the start read's page, then further pages (a long log, or a gap to repair).
+        if (this.start) {
+          const start = this.start;
+          this.start = null;
+          this.pending = asPage(start.events);
+          this.readMore = start.events.length === PAGE;
+          // A finished generation whose history the caller already has (afterSequence at or past its
+          // terminal event): nothing more will ever come. The start read saw status and last sequence at once.
+          if (start.events.length === 0 && isTerminal(start.status) && start.lastSequence <= this.last) this.ended = true;
           continue;
         }
-        if (next.sequence <= last) {
+        const event = this.pending.shift();
+        if (event) {
+          if (event.sequence === this.last + 1) return this.hand(event);
+          // Already handed out, or a hole in the page (cannot happen: sequences have no gaps).
+          continue;
+        }
+        if (this.readMore) {
+          const page = asPage(await this.store.eventsAfter(this.generationId, this.last, PAGE));
+          this.pending = page;
+          this.readMore = page.length === PAGE;
+          continue;
+        }
+        const next = this.inbox.shift();
+        if (!next) {
+          await new Promise<void>((resolve) => (this.waiting = resolve));
+          this.waiting = null;
+          continue;
+        }
+        if (next.sequence <= this.last) {
           // The terminal event at or below what the caller has (an afterSequence past the end of a generation
           // that finished after the start read): nothing more will come.
-          if (isTerminalEvent(next)) ended = true;
+          if (isTerminalEvent(next)) this.ended = true;
           continue;
         }
-        highestSeen = Math.max(highestSeen, next.sequence);
-        if (next.sequence === last + 1) await deliver([next]);
-        // Two writers can commit out of order (the later sequence first): whatever was announced but not
-        // yet delivered is read from the database, now or when the missing event's own message arrives.
-        if (highestSeen > last) await catchUp(null);
+        if (next.sequence > this.highestSeen) this.highestSeen = next.sequence;
+        if (next.sequence === this.last + 1) return this.hand(next);
+        // Two writers can commit out of order (the later sequence first): whatever was announced but not yet
+        // handed out is read from the database, now or when the missing event's own message arrives.
+        this.readMore = true;
       }
-    } finally {
-      membership.leave();
-      stop();
+    } catch (error) {
+      this.stop();
+      throw error;
     }
-  });
-  // The hub was joined before the start read; leave it however the stream ends, even if it is returned
-  // before its first next() (a Repeater that never started never runs its executor).
-  const stream: AsyncIterableIterator<GenerationEvent> = {
-    next: () => repeater.next(),
-    return: (value?: unknown) => {
-      membership.leave();
-      return repeater.return(value as never);
-    },
-    throw: (error?: unknown) => {
-      membership.leave();
-      return repeater.throw(error);
-    },
-    [Symbol.asyncIterator]() {
-      return stream;
-    },
-  };
-  return stream;
+  }
+
+  private hand(event: GenerationEvent): IteratorResult<GenerationEvent> {
+    this.last = event.sequence;
+    this.membership.delivered(event.sequence);
+    if (isTerminalEvent(event)) this.ended = true;
+    // Announced events past this one that are not in hand yet are read on the next pull.
+    if (this.pending.length === 0 && this.highestSeen > this.last) this.readMore = true;
+    return { value: event, done: false };
+  }
 }
 
 /** Ids of generations as they change, for live dashboards; the caller re-reads each row. */

@@ -36,6 +36,10 @@ async function start(port: number) {
     FAL_REST_URL: sim.url,
     FAL_POLL_INTERVAL_MS: '100',
     SHUTDOWN_TIMEOUT_MS: '3000',
+    // A SIGKILLed process cannot hand its tracking lease back: the next start takes it over once it expires.
+    // Short leases keep that wait (TTL plus a scan) at a few seconds instead of twenty.
+    LEASE_TTL_MS: '3000',
+    LEASE_SCAN_MS: '500',
   });
   children.push(server);
   return server;
