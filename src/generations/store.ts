@@ -192,9 +192,13 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
 
 export type GenerationStore = ReturnType<typeof createGenerationStore>;
 
-type EventRow = Prisma.GenerationEventGetPayload<object>;
+/** The columns of a stored event that make a GenerationEvent (a Prisma row, or the same columns from raw SQL). */
+export type EventRow = Pick<
+  Prisma.GenerationEventGetPayload<object>,
+  'kind' | 'generationId' | 'sequence' | 'status' | 'queuePosition' | 'logMessage' | 'logLevel' | 'logTimestamp' | 'createdAt'
+>;
 
-function toEvent(row: EventRow): GenerationEvent {
+export function toEvent(row: EventRow): GenerationEvent {
   if (row.kind === 'LOG') {
     return {
       kind: 'LOG',

@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../db/index.ts';
 import type { GenerationEvent } from './events.ts';
 import type { GenerationStatus } from './status.ts';
+import { toEvent, type EventRow } from './store.ts';
 
 /** What a new subscriber needs to know first: the generation's state and the first page of its history. */
 export interface SubscriptionStart {
@@ -10,18 +11,8 @@ export interface SubscriptionStart {
   events: GenerationEvent[];
 }
 
-interface StartRow {
-  status: string;
-  lastSequence: number;
-  sequence: number | null;
-  kind: string | null;
-  eventStatus: string | null;
-  queuePosition: number | null;
-  logMessage: string | null;
-  logLevel: string | null;
-  logTimestamp: Date | null;
-  createdAt: Date | null;
-}
+/** The generation's state on every row, and one event per row (all null when there is none after afterSequence). */
+type StartRow = { generationStatus: string; lastSequence: number } & { [K in keyof Omit<EventRow, 'generationId'>]: EventRow[K] | null };
 
 /**
  * The ownership check, the generation's status and last sequence, and the first `limit` events after
@@ -37,8 +28,8 @@ export async function readSubscriptionStart(
   limit: number,
 ): Promise<SubscriptionStart | null> {
   const rows = await db.$queryRaw<StartRow[]>`
-    SELECT g.status::text AS status, g."lastSequence" AS "lastSequence",
-           e.sequence, e.kind::text AS kind, e.status::text AS "eventStatus", e."queuePosition",
+    SELECT g.status::text AS "generationStatus", g."lastSequence" AS "lastSequence",
+           e.sequence, e.kind::text AS kind, e.status::text AS status, e."queuePosition",
            e."logMessage", e."logLevel", e."logTimestamp", e."createdAt"
       FROM "Generation" g
       LEFT JOIN LATERAL (
@@ -53,13 +44,7 @@ export async function readSubscriptionStart(
   const events: GenerationEvent[] = [];
   for (const row of rows) {
     if (row.sequence === null) continue; // no event after afterSequence (the LEFT JOIN's empty side)
-    const sequence = Number(row.sequence);
-    const at = row.createdAt as Date;
-    events.push(
-      row.kind === 'LOG'
-        ? { kind: 'LOG', generationId: id, sequence, log: { sequence, message: row.logMessage ?? '', level: row.logLevel ?? 'INFO', timestamp: row.logTimestamp ?? at }, at }
-        : { kind: 'STATUS', generationId: id, sequence, status: row.eventStatus as GenerationStatus, queuePosition: row.queuePosition, at },
-    );
+    events.push(toEvent({ ...row, generationId: id, sequence: Number(row.sequence) } as EventRow));
   }
-  return { status: rows[0].status as GenerationStatus, lastSequence: Number(rows[0].lastSequence), events };
+  return { status: rows[0].generationStatus as GenerationStatus, lastSequence: Number(rows[0].lastSequence), events };
 }

@@ -109,25 +109,20 @@ export async function openGenerationEventStream(
   readStart: (afterSequence: number, limit: number) => Promise<SubscriptionStart | null>,
   repairMs = 5_000,
 ): Promise<AsyncIterableIterator<GenerationEvent> | null> {
-  const inbox: GenerationEvent[] = [];
-  let wake: (() => void) | null = null;
-  const membership = joinHub(bus, store, generationId, repairMs, (event) => {
-    inbox.push(event);
-    wake?.();
-  });
-  membership.delivered(afterSequence);
+  const stream = new GenerationEventStream(store, generationId, afterSequence, (receive) => joinHub(bus, store, generationId, repairMs, receive));
   let start: SubscriptionStart | null;
   try {
     start = await readStart(afterSequence, PAGE);
   } catch (error) {
-    membership.leave();
+    await stream.return();
     throw error;
   }
   if (!start) {
-    membership.leave();
+    await stream.return();
     return null;
   }
-  return new GenerationEventStream(store, generationId, afterSequence, start, membership, inbox, (w) => (wake = w));
+  stream.begin(start);
+  return stream;
 }
 
 /**
@@ -143,7 +138,7 @@ class GenerationEventStream implements AsyncIterableIterator<GenerationEvent> {
   private pending: GenerationEvent[] = [];
   /** More history to read after `pending`: its last read came back full, or a gap was announced. */
   private readMore = false;
-  private start: SubscriptionStart | null;
+  private start: SubscriptionStart | null = null;
   private ended = false;
   private stopped = false;
   private pulling: Promise<IteratorResult<GenerationEvent>> | null = null;
@@ -152,25 +147,29 @@ class GenerationEventStream implements AsyncIterableIterator<GenerationEvent> {
   private readonly store: GenerationStore;
   private readonly generationId: string;
   private readonly membership: { delivered(sequence: number): void; leave(): void };
-  private readonly inbox: GenerationEvent[];
+  /** Live events from the hub, not yet looked at. */
+  private readonly inbox: GenerationEvent[] = [];
 
+  /** Joins the hub at once (`join`), so nothing published from now on is missed; begin() hands the start read. */
   constructor(
     store: GenerationStore,
     generationId: string,
     afterSequence: number,
-    start: SubscriptionStart,
-    membership: { delivered(sequence: number): void; leave(): void },
-    inbox: GenerationEvent[],
-    setWake: (wake: (() => void) | null) => void,
+    join: (receive: (event: GenerationEvent) => void) => { delivered(sequence: number): void; leave(): void },
   ) {
     this.store = store;
     this.generationId = generationId;
-    this.membership = membership;
-    this.inbox = inbox;
     this.last = afterSequence;
     this.highestSeen = afterSequence;
+    this.membership = join((event) => {
+      this.inbox.push(event);
+      this.waiting?.();
+    });
+    this.membership.delivered(afterSequence);
+  }
+
+  begin(start: SubscriptionStart) {
     this.start = start;
-    setWake(() => this.waiting?.());
   }
 
   [Symbol.asyncIterator]() {

@@ -18,8 +18,11 @@ export const DIRECT_SINK = Symbol('reelgraph.directSink');
 /** One execution of one live event for one cohort, with its serialisations, made once and shared. */
 interface Executed {
   result: ExecutionResult;
-  /** The payload's JSON, when the result can be written as a ready-made frame (data only, no errors). */
-  json: string | null;
+  /**
+   * The payload's JSON when the result can be written as a ready-made frame (data only, no errors), null when
+   * it cannot; made by the first subscriber that writes frames (SSE members never need it).
+   */
+  json?: string | null;
   /** Whole frames by their prefix (subscription id): subscribers that chose the same id share the bytes. */
   frames: Map<string, Buffer>;
 }
@@ -57,7 +60,7 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
         const cohort = [documentId(args.document), args.operationName ?? '', JSON.stringify(args.variableValues ?? {}), cohortOf(args.contextValue)].join('\u0000');
         const run = async (event: unknown): Promise<Executed> => {
           const result = await execute({ ...args, rootValue: event });
-          return { result, json: Object.keys(result).length === 1 && result.data ? JSON.stringify({ data: result.data }) : null, frames: new Map() };
+          return { result, frames: new Map() };
         };
         const executed = (event: unknown): Promise<Executed> => {
           if (event === null || typeof event !== 'object') return run(event);
@@ -95,6 +98,7 @@ function writeDirectly(source: AsyncIterable<unknown>, executed: (event: unknown
         if (step.done) return step as IteratorResult<ExecutionResult>;
         const entry = await executed(step.value);
         if (ended) break;
+        entry.json ??= Object.keys(entry.result).length === 1 && entry.result.data ? JSON.stringify({ data: entry.result.data }) : null;
         if (entry.json === null || !sink.open()) return { value: entry.result, done: false };
         let frame = entry.frames.get(sink.prefix);
         if (!frame) entry.frames.set(sink.prefix, (frame = Buffer.from(`${sink.prefix}${entry.json}}`)));

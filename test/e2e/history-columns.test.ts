@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
+import { followToEnd, generateOk, rawGenerationId } from '../helpers/generation.ts';
+import { gql } from '../helpers/graphql.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 
 // Every field of VideoGeneration: the history page reads only the columns its fields use (LISTED_COLUMNS in
@@ -19,21 +20,12 @@ describe('history page columns', () => {
     server = await startTestServer({ behaviour: { logCount: 2 } });
     const inputs = [
       { imageUrl: 'https://example.com/a.png', prompt: 'one shot', endImageUrl: 'https://example.com/b.png' },
-      { imageUrl: 'https://example.com/a.png', multiPrompt: [{ prompt: 'first', duration: 3 }, { prompt: 'second', duration: 2 }] },
+      { imageUrl: 'https://example.com/a.png', prompt: undefined, multiPrompt: [{ prompt: 'first', duration: 3 }, { prompt: 'second', duration: 2 }] },
     ];
-    for (const input of inputs) {
-      const result = await gql(server.url, GENERATE, { input });
-      expect(result.errors).toBeUndefined();
-      ids.push(result.data.generateVideo.generation.id);
-    }
-    const client = wsClient(server.url);
-    try {
-      await Promise.all(ids.map((id) => collect(client, EVENTS_SUBSCRIPTION, { id }).done));
-    } finally {
-      await client.dispose();
-    }
+    for (const input of inputs) ids.push((await generateOk(server, input)).id);
+    await Promise.all(ids.map((id) => followToEnd(server, id)));
     // Archiving runs after completion: let it finish so both reads see the same file state.
-    for (const id of ids) await server.running.archiver.settled(Buffer.from(id, 'base64').toString('utf8').split(':')[1]);
+    for (const id of ids) await server.running.archiver.settled(rawGenerationId(id));
   });
   afterAll(() => server?.dispose());
 

@@ -19,6 +19,9 @@ export async function generateOk(server: TestServer, input: Record<string, unkno
   return result.data.generateVideo.generation as { id: string; falRequestId: string | null; status: string };
 }
 
+/** The database id inside a generation's global (Relay) id. */
+export const rawGenerationId = (id: string) => Buffer.from(id, 'base64').toString('utf8').split(':')[1];
+
 export async function readGeneration(server: TestServer, id: string) {
   const result = await gql(server.url, `query($id: ID!) { videoGeneration(id: $id) { ${GENERATION_FIELDS} } }`, { id });
   expect(result.errors).toBeUndefined();

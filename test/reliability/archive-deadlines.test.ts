@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
-import { followToEnd, generateOk, readGeneration } from '../helpers/generation.ts';
+import { followToEnd, generateOk, rawGenerationId, readGeneration } from '../helpers/generation.ts';
 
 let server: TestServer | null = null;
 afterEach(async () => {
@@ -14,7 +14,7 @@ const sample = await readFile(new URL('../../src/fal/simulator/assets/sample.mp4
 
 /** Waits (on the archiver's own completion signal) until the archive of a generation is final. */
 async function archived(s: TestServer, id: string) {
-  await s.running.archiver.settled(Buffer.from(id, 'base64').toString('utf8').split(':')[1]);
+  await s.running.archiver.settled(rawGenerationId(id));
   return readGeneration(s, id);
 }
 

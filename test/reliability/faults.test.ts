@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { createTempPostgresDatabase, POSTGRES_ADMIN_URL } from '../helpers/db.ts';
-import { followToEnd, generateOk, simulatorLogs } from '../helpers/generation.ts';
+import { followToEnd, generateOk, rawGenerationId, simulatorLogs } from '../helpers/generation.ts';
 import { collect, EVENTS_SUBSCRIPTION, wsClient } from '../helpers/graphql.ts';
 
 let server: TestServer | null = null;
@@ -18,7 +18,7 @@ async function expectNothingLost(s: TestServer, id: string, falRequestId: string
   const { generation } = await followToEnd(s, id);
   expect(generation.status).toBe('COMPLETED');
   expect(generation.logs.map((l: { message: string }) => l.message)).toEqual(simulatorLogs(s, falRequestId));
-  await s.running.archiver.settled(Buffer.from(id, 'base64').toString('utf8').split(':')[1]);
+  await s.running.archiver.settled(rawGenerationId(id));
   const { video } = (await followToEnd(s, id)).generation;
   expect(video.archiveStatus).toBe('ARCHIVED');
   expect(s.sim.stats.submits).toBe(submits);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { bearer, collect, collectSse, EVENTS_SUBSCRIPTION, gql, wsClient } from '../helpers/graphql.ts';
+import { rawGenerationId } from '../helpers/generation.ts';
 import { createTenants, generateArchived, type Tenants } from '../helpers/tenants.ts';
 
 // Two tenants (acme, globex) and an admin on every entry point: a foreign id must behave exactly like an
@@ -12,8 +13,8 @@ let acmeId: string;
 let globexId: string;
 const UNKNOWN_UUID = '01930000-0000-7000-8000-000000000000';
 const UNKNOWN = Buffer.from(`VideoGeneration:${UNKNOWN_UUID}`).toString('base64');
-/** The UUID inside a Relay global id (what messages and file URLs use). */
-const raw = (id: string) => Buffer.from(id, 'base64').toString('utf8').split(':')[1];
+// The UUID inside a Relay global id (what messages and file URLs use).
+const raw = rawGenerationId;
 const anonymise = (value: unknown, ...ids: string[]) => ids.reduce((text, id) => text.split(raw(id)).join('ID').split(id).join('ID'), JSON.stringify(value));
 
 beforeAll(async () => {
