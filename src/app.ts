@@ -14,6 +14,9 @@ import { createRedisTarget } from './pubsub/redis.ts';
 import type { GraphQLContext, ServerInfo } from './schema/context.ts';
 import type { IncomingMessage } from 'node:http';
 import { createArchiver, type Archiver } from './archive/archiver.ts';
+import { createDownloader, FAL_OUTPUT_HOSTS } from './archive/download-policy.ts';
+import { createFilesystemStore } from './archive/fs-store.ts';
+import { createS3Store } from './archive/s3-store.ts';
 import { createWebhookVerifier } from './fal/webhook-verifier.ts';
 import type { GenerationUpdatedMessage } from './generations/events.ts';
 import { createRoutes } from './http/routes.ts';
@@ -60,7 +63,7 @@ export interface App {
  */
 export function createApp(config: Config, options: AppOptions = {}): App {
   // Whatever reaches the log passes through redaction: the fal key, API keys and Authorization values.
-  const logger = redactingLogger(options.logger ?? createLogger(), [config.fal.key]);
+  const logger = redactingLogger(options.logger ?? createLogger(), [config.fal.key, config.archive.s3?.credentials?.secretAccessKey]);
   const cleanup: Array<() => Promise<void>> = [];
   let running: RunningApp | null = null;
 
@@ -103,9 +106,22 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         const row = await database.prisma.generation.findUnique({ where: { id: generationId }, select: { tenantId: true } });
         if (row) bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: generationId, tenantId: row.tenantId });
       };
+      // The archive store: a bucket when ARCHIVE_URL is set (nothing is then written under ARCHIVE_DIR), else ARCHIVE_DIR.
+      const s3 = config.archive.s3 ? createS3Store(config.archive.s3) : null;
+      if (s3) cleanup.push(async () => s3.close());
+      const archiveStore = s3 ?? createFilesystemStore(config.archive.dir);
+      // Downloads come from fal's hosts, the configured fal origins (the simulator's in simulator mode) and ARCHIVE_ALLOWED_HOSTS.
+      const downloader = createDownloader({
+        allowedHosts: [...FAL_OUTPUT_HOSTS, ...config.archive.allowedHosts],
+        falOrigins: simulator ? [simulator.url] : [config.fal.queueUrl, config.fal.restUrl],
+      });
       const archiver = createArchiver({
         db: database.prisma,
-        ...config.archive,
+        store: archiveStore,
+        downloader,
+        maxAttempts: config.archive.maxAttempts,
+        baseDelayMs: config.archive.baseDelayMs,
+        maxBytes: config.archive.maxBytes,
         logger,
         onChange: (id) => void announce(id).catch(() => undefined),
       });
@@ -167,6 +183,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       });
       const routes = createRoutes({
         db: database.prisma,
+        archive: {
+          store: archiveStore,
+          delivery: config.archive.delivery,
+          presignTtlSeconds: config.archive.presignTtlSeconds,
+          mayRedirectTo: (url) => downloader.refusal(url) === null,
+        },
         generations,
         verifier,
         logger,
@@ -212,6 +234,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           logger.warn('no API key exists yet: every request will be refused until one is created (npm run keys -- create --tenant <name> --name <label>)');
         }
       }
+      logger.info(`archived videos: ${archiveStore.description}${s3 ? ` (delivery: ${config.archive.delivery})` : ''}`);
       logger.info(`reelgraph ${pkg.version} listening on ${url} (fal backend: ${backend}, database: ${database.kind}, pub/sub: ${config.redis ? 'redis' : 'in-process'}, instance ${instanceId})`);
       running = { url, port, database, generations, simulator, archiver, info };
       return running;

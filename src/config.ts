@@ -54,6 +54,21 @@ export interface Config {
     maxAttempts: number;
     baseDelayMs: number;
     maxBytes: number;
+    /** An S3-compatible bucket (ARCHIVE_URL); null = the local `dir`. With a bucket nothing is written to `dir`. */
+    s3: {
+      bucket: string;
+      prefix: string;
+      endpoint: string | null;
+      region: string | null;
+      forcePathStyle: boolean;
+      /** AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY when set; null = the AWS SDK's default chain (profiles, instance roles). Never logged. */
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
+    } | null;
+    /** How /videos/ answers from a bucket: stream through this server, or redirect to a presigned URL. */
+    delivery: 'proxy' | 'redirect';
+    presignTtlSeconds: number;
+    /** Hosts (maybe `*.` wildcards) downloads may also come from, besides fal's. */
+    allowedHosts: string[];
   };
   /** Upper bound for a graceful stop (SIGTERM/SIGINT) before connections are cut. */
   shutdownTimeoutMs: number;
@@ -132,6 +147,24 @@ const EnvSchema = z.object({
   ARCHIVE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
   ARCHIVE_MAX_BYTES: z.coerce.number().int().min(1).default(2 * 1024 * 1024 * 1024),
   ARCHIVE_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
+  ARCHIVE_URL: z
+    .string()
+    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/, 'must be s3://<bucket>/<optional prefix> (a valid bucket name)')
+    .optional(),
+  ARCHIVE_DELIVERY: z.enum(['proxy', 'redirect']).default('proxy'),
+  ARCHIVE_PRESIGN_TTL_S: z.coerce.number().int().min(10).max(7 * 86_400).default(300),
+  ARCHIVE_ALLOWED_HOSTS: z
+    .string()
+    .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'each entry must be a host name, optionally starting with "*."')))
+    .optional(),
+  S3_ENDPOINT: httpUrl.optional(),
+  S3_REGION: z.string().min(1).max(64).optional(),
+  AWS_REGION: z.string().min(1).max(64).optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   REDIS_URL: z.string().refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL').optional(),
   REDIS_PREFIX: z.string().max(100).default('reelgraph:'),
@@ -188,6 +221,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(['FAL_BACKEND: is "fal" but FAL_KEY is not set']);
   }
   const backend = e.FAL_BACKEND === 'auto' ? (e.FAL_KEY ? 'fal' : 'simulator') : e.FAL_BACKEND;
+  if (e.ARCHIVE_DELIVERY === 'redirect' && !e.ARCHIVE_URL) {
+    throw new ConfigError(['ARCHIVE_DELIVERY: "redirect" needs ARCHIVE_URL (a bucket to presign URLs for)']);
+  }
+  const archiveUrl = e.ARCHIVE_URL ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(e.ARCHIVE_URL) : null;
   return {
     http: { port: e.PORT, host: e.HOST },
     dataDir: e.DATA_DIR,
@@ -215,6 +252,23 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxAttempts: e.ARCHIVE_MAX_ATTEMPTS,
       baseDelayMs: e.ARCHIVE_RETRY_BASE_MS,
       maxBytes: e.ARCHIVE_MAX_BYTES,
+      s3: archiveUrl
+        ? {
+            bucket: archiveUrl[1],
+            prefix: archiveUrl[2].replace(/^\/+|\/+$/g, ''),
+            endpoint: e.S3_ENDPOINT ?? null,
+            // S3-compatible services mostly ignore the region but the signature needs one.
+            region: e.S3_REGION ?? e.AWS_REGION ?? (e.S3_ENDPOINT ? 'us-east-1' : null),
+            forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
+            credentials:
+              e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+                ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}) }
+                : null,
+          }
+        : null,
+      delivery: e.ARCHIVE_DELIVERY,
+      presignTtlSeconds: e.ARCHIVE_PRESIGN_TTL_S,
+      allowedHosts: e.ARCHIVE_ALLOWED_HOSTS ?? [],
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     graphql: {

@@ -1,15 +1,16 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Transform, pipeline } from 'node:stream';
 import type { PrismaClient } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
+import { DownloadRefusedError, type Downloader } from './download-policy.ts';
+import type { ArchiveStore } from './store.ts';
+import { videoContentType } from './content-type.ts';
 
 export interface ArchiverOptions {
   db: PrismaClient;
-  dir: string;
+  store: ArchiveStore;
+  downloader: Downloader;
   maxAttempts: number;
   baseDelayMs: number;
   maxBytes: number;
@@ -18,17 +19,30 @@ export interface ArchiverOptions {
   onChange?: (generationId: string) => void;
 }
 
+/** One archive attempt's outcome, as written to its row. */
+export interface ArchiveAttempt {
+  generationId: string;
+  status: 'ARCHIVED' | 'RETRYING' | 'FAILED';
+  attempts: number;
+  error: string | null;
+}
+
+const DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
+
 /**
- * Copies each finished video from fal's temporary URL into our own storage: streamed to a temporary file
- * while its size and sha256 are computed, checked against what fal said, then renamed into place, so a
- * file under its final name is always complete. Failures are retried with exponential backoff; the
- * generation stays COMPLETED whatever happens here.
+ * Copies each finished video from fal's temporary URL into our own store (see store.ts): downloaded under
+ * the download policy, its size and sha256 computed while it streams into the store, and the size checked
+ * against fal's before the stream ends, so a wrong file never becomes visible. The row is the truth: a video
+ * counts as archived only once its row says ARCHIVED, written after the store confirmed the object and its
+ * size. Failures are retried with exponential backoff, except refusals by the download policy (retrying
+ * cannot change them); the generation stays COMPLETED whatever happens here.
  */
 export function createArchiver(options: ArchiverOptions) {
-  const { db, logger } = options;
+  const { db, logger, store } = options;
   const timers = new Map<string, NodeJS.Timeout>();
   const inFlight = new Map<string, Promise<void>>();
   const waiters = new Map<string, Array<() => void>>();
+  const events = new EventEmitter<{ attempt: [ArchiveAttempt] }>().setMaxListeners(0);
   let stopped = false;
 
   function settle(generationId: string): void {
@@ -53,46 +67,56 @@ export function createArchiver(options: ArchiverOptions) {
     return attempt;
   }
 
+  /** Downloads and stores the video; resolves with what was stored once the store holds all of it. */
+  async function copy(sourceUrl: string, expectedSize: number | null, generationId: string, contentType: string) {
+    const response = await options.downloader.get(sourceUrl, AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS));
+    if ((response.statusCode ?? 0) < 200 || (response.statusCode ?? 0) >= 300) {
+      response.resume();
+      throw new Error(`download answered HTTP ${response.statusCode}`);
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    const verify = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        size += chunk.length;
+        if (size > options.maxBytes) return callback(new Error(`file is larger than ${options.maxBytes} bytes`));
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+      // Runs before the stream ends: a short file errors the body, so the store never commits it.
+      flush(callback) {
+        if (expectedSize !== null && expectedSize !== size) return callback(new Error(`downloaded ${size} bytes but fal reported ${expectedSize}`));
+        callback();
+      },
+    });
+    const body = pipeline(response, verify, () => undefined);
+    const location = await store.put(`${generationId}.mp4`, body, { contentType });
+    const stored = await store.head(location);
+    if (!stored || stored.size !== size) throw new Error(`the store holds ${stored?.size ?? 'no'} bytes for ${size} downloaded`);
+    return { location, size, sha256: hash.digest('hex') };
+  }
+
   async function archiveOnce(generationId: string): Promise<void> {
     if (stopped) return;
     const output = await db.videoOutput.findUnique({ where: { generationId } });
     if (!output || output.archiveStatus === 'ARCHIVED' || output.archiveStatus === 'FAILED') return;
     const attempts = output.archiveAttempts + 1;
-    const finalPath = join(options.dir, `${generationId}.mp4`);
-    const tempPath = join(options.dir, `.${generationId}.${randomUUID()}.part`);
     try {
-      await mkdir(options.dir, { recursive: true });
-      const response = await fetch(output.sourceUrl, { signal: AbortSignal.timeout(5 * 60_000) });
-      if (!response.ok || !response.body) throw new Error(`download answered HTTP ${response.status}`);
-      const hash = createHash('sha256');
-      let size = 0;
-      const measure = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          size += chunk.length;
-          if (size > options.maxBytes) return callback(new Error(`file is larger than ${options.maxBytes} bytes`));
-          hash.update(chunk);
-          callback(null, chunk);
-        },
-      });
-      await pipeline(Readable.fromWeb(response.body as never), measure, createWriteStream(tempPath));
-      if (output.fileSize !== null && output.fileSize !== size) {
-        throw new Error(`downloaded ${size} bytes but fal reported ${output.fileSize}`);
-      }
-      const sha256 = hash.digest('hex');
-      await rename(tempPath, finalPath);
+      const { location, size, sha256 } = await copy(output.sourceUrl, output.fileSize, generationId, videoContentType(output.contentType));
       await db.videoOutput.update({
         where: { generationId },
-        data: { archiveStatus: 'ARCHIVED', archivePath: finalPath, archiveSha256: sha256, archiveSize: size, archiveAttempts: attempts, archiveError: null, nextArchiveAt: null, archivedAt: new Date() },
+        data: { archiveStatus: 'ARCHIVED', archivePath: location, archiveSha256: sha256, archiveSize: size, archiveAttempts: attempts, archiveError: null, nextArchiveAt: null, archivedAt: new Date() },
       });
       options.onChange?.(generationId);
+      events.emit('attempt', { generationId, status: 'ARCHIVED', attempts, error: null });
       settle(generationId);
     } catch (error) {
-      await rm(tempPath, { force: true }).catch(() => undefined);
       if (stopped) return;
       const message = error instanceof Error ? error.message : String(error);
-      const giveUp = attempts >= options.maxAttempts;
+      const refused = error instanceof DownloadRefusedError;
+      const giveUp = refused || attempts >= options.maxAttempts;
       const delay = options.baseDelayMs * 2 ** (attempts - 1);
-      logger.warn(`generation ${generationId}: archiving the video failed (attempt ${attempts}/${options.maxAttempts}): ${message}`);
+      logger.warn(`generation ${generationId}: archiving the video failed (attempt ${attempts}/${options.maxAttempts}${refused ? ', not retried' : ''}): ${message}`);
       await db.videoOutput.update({
         where: { generationId },
         data: {
@@ -103,12 +127,15 @@ export function createArchiver(options: ArchiverOptions) {
         },
       });
       options.onChange?.(generationId);
+      events.emit('attempt', { generationId, status: giveUp ? 'FAILED' : 'RETRYING', attempts, error: message });
       if (giveUp) settle(generationId);
       else schedule(generationId, delay);
     }
   }
 
   return {
+    /** Every attempt's outcome, after its row was written (tests and metrics wait on these). */
+    events,
     /** Archives a generation's video soon (idempotent: an archived video is left alone). */
     enqueue(generationId: string): void {
       schedule(generationId, 0);

@@ -1,11 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import type { PrismaClient } from '../db/index.ts';
 import type { WebhookVerifier } from '../fal/webhook-verifier.ts';
 import type { GenerationService } from '../generations/service.ts';
-import { parseRange } from '../lib/byte-range.ts';
 import type { Logger } from '../logger.ts';
+import { videoRoute, type VideoRouteDeps } from './videos.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -13,18 +10,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
-export interface RouteDeps {
+export interface RouteDeps extends VideoRouteDeps {
   db: PrismaClient;
   generations: GenerationService;
   verifier: WebhookVerifier;
   logger: Logger;
   /** Readiness checks by name: true when that dependency is usable. */
   ready: () => Promise<Record<string, boolean>>;
-  /**
-   * Whether this request may read the generation's video (a valid signed URL, or an API key whose tenant
-   * owns it). Refusals look exactly like an unknown id.
-   */
-  mayReadVideo: (request: Request, url: URL, generationId: string) => Promise<boolean>;
 }
 
 /** Plain HTTP routes next to /graphql: fal webhooks in, archived videos out, health. */
@@ -35,13 +27,7 @@ export function createRoutes(deps: RouteDeps) {
       if (request.method !== 'POST') return json(405, { error: 'use POST' }, { allow: 'POST' });
       return falWebhook(deps, request, url);
     }
-    const video = /^\/videos\/([^/]+?)(\.mp4)?$/.exec(url.pathname);
-    if (video) {
-      if (request.method !== 'GET' && request.method !== 'HEAD') return json(405, { error: 'use GET' }, { allow: 'GET, HEAD' });
-      const id = video[1].toLowerCase();
-      if (!UUID.test(id) || !(await deps.mayReadVideo(request, url, id))) return json(404, { error: 'no video for this id' });
-      return archivedVideo(deps, request, id);
-    }
+    if (url.pathname.startsWith('/videos/')) return videoRoute(deps, request, url);
     // Liveness: the process answers. Readiness: it can do its work (database, migrations, Redis).
     if (url.pathname === '/healthz') return json(200, { status: 'ok' });
     if (url.pathname === '/readyz') {
@@ -83,44 +69,4 @@ async function falWebhook(deps: RouteDeps, request: Request, url: URL): Promise<
   });
   if (outcome === 'unknown') return json(404, { error: 'unknown request id' });
   return json(200, { ok: true, outcome });
-}
-
-/**
- * Our stable URL for a generation's video: the archived copy with Range support once it exists, a redirect
- * to fal's (temporary) URL until then.
- */
-async function archivedVideo(deps: RouteDeps, request: Request, id: string): Promise<Response> {
-  const notFound = () => json(404, { error: 'no video for this id' });
-  if (!UUID.test(id)) return notFound();
-  const output = await deps.db.videoOutput.findUnique({ where: { generationId: id.toLowerCase() } });
-  if (!output) return notFound();
-  if (output.archiveStatus !== 'ARCHIVED' || !output.archivePath) {
-    return new Response(null, { status: 302, headers: { location: output.sourceUrl, 'cache-control': 'no-store' } });
-  }
-  let size: number;
-  try {
-    size = (await stat(output.archivePath)).size;
-  } catch {
-    // Archived by an instance whose ARCHIVE_DIR this one cannot see: fal's copy is the next best thing.
-    return new Response(null, { status: 302, headers: { location: output.sourceUrl, 'cache-control': 'no-store' } });
-  }
-  const common = {
-    'content-type': output.contentType ?? 'video/mp4',
-    'accept-ranges': 'bytes',
-    etag: `"${output.archiveSha256}"`,
-    'cache-control': 'public, max-age=31536000, immutable',
-  };
-  const range = parseRange(request.headers.get('range'), size, { strict: true });
-  if (range.kind === 'malformed') {
-    return new Response(`Malformed Range header: expected "bytes=<start>-<end>"\n`, { status: 416, headers: { 'content-range': `bytes */${size}`, 'content-type': 'text/plain' } });
-  }
-  if (range.kind === 'unsatisfiable') {
-    return new Response(`Range not satisfiable: the file has ${size} bytes\n`, { status: 416, headers: { 'content-range': `bytes */${size}`, 'content-type': 'text/plain' } });
-  }
-  const [start, end, status] = range.kind === 'partial' ? [range.start, range.end, 206] : [0, size - 1, 200];
-  const headers: Record<string, string> = { ...common, 'content-length': String(end - start + 1) };
-  if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${size}`;
-  if (request.method === 'HEAD' || size === 0) return new Response(null, { status, headers });
-  const body = Readable.toWeb(createReadStream(output.archivePath, { start, end })) as ReadableStream;
-  return new Response(body, { status, headers });
 }
