@@ -1,0 +1,22 @@
+import { it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { pythonJson } from '../../src/fal/simulator/index.ts';
+import { startTestServer } from '../helpers/app.ts';
+import { generateOk } from '../helpers/generation.ts';
+import { collect, EVENTS_SUBSCRIPTION, wsClient } from '../helpers/graphql.ts';
+it('probe', async () => {
+  const out: string[] = [];
+  let t = Date.now();
+  const lap = (n: string) => { out.push(`${n} ${Date.now() - t}`); t = Date.now(); writeFileSync('/tmp/probe-archive.txt', out.join('\n')); };
+  const s = await startTestServer({ webhooks: true, behaviour: { logCount: 1, pauseBefore: 'COMPLETED' } }); lap('start');
+  const g = await generateOk(s); lap('gen');
+  const client = wsClient(s.url);
+  await collect(client, EVENTS_SUBSCRIPTION, { id: g.id }).waitUntil((r) => r.some((p) => p.data.videoGenerationEvents.log)); lap('log');
+  await client.dispose(); lap('dispose client');
+  const requestId = g.falRequestId!;
+  const body = pythonJson({ request_id: requestId, gateway_request_id: requestId, status: 'OK', error: null, payload: { video: { url: 'https://evil.example/x.mp4' } } });
+  const response = await fetch(s.url.replace(/\/graphql$/, '/webhooks/fal'), { method: 'POST', headers: s.sim.signWebhook(body, requestId), body });
+  lap('hook ' + response.status + ' ' + await response.text());
+  out.push(s.logs.join('\n')); lap('x');
+  await s.dispose();
+}, 60000);
