@@ -16,7 +16,6 @@ import type { IncomingMessage } from 'node:http';
 import { createArchiver, type Archiver } from './archive/archiver.ts';
 import { createDownloader, FAL_OUTPUT_HOSTS } from './archive/download-policy.ts';
 import { createFilesystemStore } from './archive/fs-store.ts';
-import { createS3Store } from './archive/s3-store.ts';
 import { createWebhookVerifier } from './fal/webhook-verifier.ts';
 import type { GenerationUpdatedMessage } from './generations/events.ts';
 import { createRoutes } from './http/routes.ts';
@@ -107,7 +106,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         if (row) bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: generationId, tenantId: row.tenantId });
       };
       // The archive store: a bucket when ARCHIVE_URL is set (nothing is then written under ARCHIVE_DIR), else ARCHIVE_DIR.
-      const s3 = config.archive.s3 ? createS3Store(config.archive.s3) : null;
+      // Loaded only when used: the AWS SDK adds about half a second to every start-up.
+      const s3 = config.archive.s3 ? (await import('./archive/s3-store.ts')).createS3Store(config.archive.s3) : null;
       if (s3) cleanup.push(async () => s3.close());
       const archiveStore = s3 ?? createFilesystemStore(config.archive.dir);
       // Downloads come from fal's hosts, the configured fal origins (the simulator's in simulator mode) and ARCHIVE_ALLOWED_HOSTS.
