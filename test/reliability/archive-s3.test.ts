@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Store } from '../../src/archive/s3-store.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { archiveReaches } from '../helpers/archive.ts';
 import { followToEnd, generateOk, rawGenerationId, readGeneration } from '../helpers/generation.ts';
@@ -181,6 +182,35 @@ describe('the S3 store', () => {
       }
     } finally {
       s.close();
+    }
+  });
+});
+
+describe('S3 configuration', () => {
+  it('parses ARCHIVE_URL and the S3 variables, and names the variable of a bad value without echoing it', () => {
+    const archive = loadConfig({ ARCHIVE_URL: 's3://my-videos/reel/graph/', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'very-secret-value' }).archive;
+    expect(archive.s3).toEqual({ bucket: 'my-videos', prefix: 'reel/graph', endpoint: null, region: 'eu-west-1', forcePathStyle: false, credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'very-secret-value' } });
+    expect(archive.delivery).toBe('proxy');
+    expect(loadConfig({ ARCHIVE_URL: 's3://b-1', S3_REGION: 'auto', AWS_REGION: 'eu-west-1' }).archive.s3).toMatchObject({ bucket: 'b-1', prefix: '', region: 'auto', credentials: null });
+    expect(loadConfig({ ARCHIVE_URL: 's3://b-1', S3_ENDPOINT: 'http://127.0.0.1:9000/', S3_FORCE_PATH_STYLE: 'true' }).archive.s3).toMatchObject({ endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', forcePathStyle: true });
+    expect(loadConfig({}).archive.s3).toBeNull();
+    for (const [env, variable] of [
+      [{ ARCHIVE_URL: 'https://bucket/prefix' }, 'ARCHIVE_URL'],
+      [{ ARCHIVE_URL: 's3://Bad_Bucket/x' }, 'ARCHIVE_URL'],
+      [{ ARCHIVE_DELIVERY: 'redirect' }, 'ARCHIVE_DELIVERY'],
+      [{ ARCHIVE_URL: 's3://b-1', ARCHIVE_DELIVERY: 'sideways' }, 'ARCHIVE_DELIVERY'],
+      [{ ARCHIVE_URL: 's3://b-1', S3_ENDPOINT: 'minio:9000' }, 'S3_ENDPOINT'],
+    ] as const) {
+      const error = (() => {
+        try {
+          loadConfig(env);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error, variable).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message, variable).toContain(variable);
+      expect((error as ConfigError).message, variable).not.toContain('Bad_Bucket');
     }
   });
 });
