@@ -161,7 +161,7 @@ const EnvSchema = z.object({
   S3_ENDPOINT: httpUrl.optional(),
   S3_REGION: z.string().min(1).max(64).optional(),
   AWS_REGION: z.string().min(1).max(64).optional(),
-  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '1', '0']).default('false'),
   AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   AWS_SESSION_TOKEN: z.string().min(1).optional(),
@@ -259,7 +259,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             endpoint: e.S3_ENDPOINT ?? null,
             // S3-compatible services mostly ignore the region but the signature needs one.
             region: e.S3_REGION ?? e.AWS_REGION ?? (e.S3_ENDPOINT ? 'us-east-1' : null),
-            forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
+            forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true' || e.S3_FORCE_PATH_STYLE === '1',
             credentials:
               e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
                 ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}) }
