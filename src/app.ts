@@ -212,7 +212,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           logger.warn('no API key exists yet: every request will be refused until one is created (npm run keys -- create --tenant <name> --name <label>)');
         }
       }
-      logger.info(`reelgraph ${pkg.version} listening on ${url} (fal backend: ${backend}, database: ${database.kind}, pub/sub: ${config.redis ? 'redis' : 'in-process'}, instance ${instanceId})`);
+      const dashboardUrl = new URL('/', url).href;
+      logger.info(`reelgraph ${pkg.version} listening on ${url}, dashboard at ${dashboardUrl} (fal backend: ${backend}, database: ${database.kind}, pub/sub: ${config.redis ? 'redis' : 'in-process'}, instance ${instanceId})`, { url, dashboardUrl, instanceId });
       running = { url, port, database, generations, simulator, archiver, info };
       return running;
     } catch (error) {
