@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import pretty from 'pino-pretty';
 import { currentLogContext } from './log/context.ts';
@@ -68,7 +69,14 @@ export function createLogger(options: LoggerOptions | ((line: string) => void) =
       sync: true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname',
-      ...(sink ? { destination: { write: (line: string) => void sink(line.replace(/\n$/, '')) } as never } : { destination: 1 }),
+      destination: sink
+        ? new Writable({
+            write(chunk: Buffer, _encoding, done) {
+              sink(chunk.toString('utf8').replace(/\n$/, ''));
+              done();
+            },
+          })
+        : 1,
     });
   } else if (opts.sink) {
     const sink = opts.sink;
