@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rawGenerationId } from '../helpers/generation.ts';
 import { collectSse, EVENTS_SUBSCRIPTION, GENERATE } from '../helpers/graphql.ts';
 import { isAccessLine, parseLogLines } from '../helpers/logs.ts';
-import { spawnServer, type ServerProcess } from '../helpers/process.ts';
+import { runServerToExit, spawnServer, type ServerProcess } from '../helpers/process.ts';
 
 const PROBE = fileURLToPath(new URL('../helpers/output-on-signal.ts', import.meta.url));
 let server: ServerProcess | undefined;
@@ -65,4 +65,15 @@ describe('LOG_FORMAT=json, the real server process', () => {
     expect(records.find(isAccessLine(requestId))).toMatchObject({ level: 'info', method: 'POST', path: '/graphql', status: 200, durationMs: expect.any(Number) });
     expect(records.filter((r) => r.path === '/healthz')).toHaveLength(1);
   }, 120_000);
+
+  it('reports a bad configuration as one JSON line naming every variable (never a value), and exits 1', async () => {
+    const run = await runServerToExit({ LOG_FORMAT: 'json', PORT: 'not-a-port', DATABASE_URL: 'mysql://user:hunter2-password@db/x', LOG_LEVEL: 'loud' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('');
+    const [line, ...rest] = parseLogLines(run.stdout);
+    expect(rest).toEqual([]);
+    expect(line).toMatchObject({ level: 'error', msg: expect.stringContaining('Invalid configuration') });
+    expect((line.issues as string[]).map((i) => i.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'LOG_LEVEL', 'PORT']);
+    expect(run.stdout).not.toContain('hunter2');
+  }, 60_000);
 });

@@ -67,3 +67,14 @@ export async function spawnServer(env: Record<string, string>, nodeArgs: string[
     });
   return { url, child, output: () => output, stdout: () => stdout, stderr: () => stderr, waitForOutput, exited };
 }
+
+/** Runs the server entry point to its exit (for start-up failures), with its two streams apart. */
+export async function runServerToExit(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [SERVE], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}

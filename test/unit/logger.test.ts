@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig, loadLogSettings } from '../../src/config.ts';
 import { addLogContext, logScope, withLogContext } from '../../src/log/context.ts';
 import { childLogger, createLogger, redactingLogger } from '../../src/logger.ts';
 import { parseLogLines } from '../helpers/logs.ts';
@@ -78,5 +79,16 @@ describe('the logger', () => {
     expect(text).toMatch(/WARN.*human readable/);
     expect(text).toContain('generationId: "g1"');
     expect(() => JSON.parse(lines[0])).toThrow();
+  });
+});
+
+describe('LOG_FORMAT and LOG_LEVEL', () => {
+  it('are parsed with the rest of the configuration, and on their own (never failing) for the start-up logger', () => {
+    expect(loadConfig({}).log).toEqual({ format: null, level: 'info' });
+    expect(loadConfig({ LOG_FORMAT: 'pretty', LOG_LEVEL: 'debug' }).log).toEqual({ format: 'pretty', level: 'debug' });
+    expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+    expect(loadLogSettings({ LOG_FORMAT: 'xml', LOG_LEVEL: 'loud' })).toEqual({ format: null, level: 'info' });
+    expect(loadLogSettings({ LOG_FORMAT: 'json', LOG_LEVEL: 'warn' })).toEqual({ format: 'json', level: 'warn' });
   });
 });
