@@ -60,7 +60,7 @@ export interface App {
  */
 export function createApp(config: Config, options: AppOptions = {}): App {
   // Whatever reaches the log passes through redaction: the fal key, API keys and Authorization values.
-  const logger = redactingLogger(options.logger ?? createLogger(), [config.fal.key]);
+  const logger = redactingLogger(options.logger ?? createLogger({ format: config.log.format ?? 'json', level: config.log.level }), [config.fal.key]);
   const cleanup: Array<() => Promise<void>> = [];
   let running: RunningApp | null = null;
 
