@@ -62,7 +62,7 @@ export interface App {
  */
 export function createApp(config: Config, options: AppOptions = {}): App {
   // Whatever reaches the log passes through redaction: the fal key, API keys and Authorization values.
-  const logger = redactingLogger(options.logger ?? createLogger(), [config.fal.key, config.archive.s3?.credentials?.secretAccessKey]);
+  const logger = redactingLogger(options.logger ?? createLogger({ format: config.log.format ?? 'json', level: config.log.level }), [config.fal.key, config.archive.s3?.credentials?.secretAccessKey]);
   const cleanup: Array<() => Promise<void>> = [];
   let running: RunningApp | null = null;
 
@@ -235,7 +235,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         }
       }
       logger.info(`archived videos: ${archiveStore.description}${s3 ? ` (delivery: ${config.archive.delivery})` : ''}`);
-      logger.info(`reelgraph ${pkg.version} listening on ${url} (fal backend: ${backend}, database: ${database.kind}, pub/sub: ${config.redis ? 'redis' : 'in-process'}, instance ${instanceId})`);
+      const dashboardUrl = new URL('/', url).href;
+      logger.info(`reelgraph ${pkg.version} listening on ${url}, dashboard at ${dashboardUrl} (fal backend: ${backend}, database: ${database.kind}, pub/sub: ${config.redis ? 'redis' : 'in-process'}, instance ${instanceId})`, { url, dashboardUrl, instanceId });
       running = { url, port, database, generations, simulator, archiver, info };
       return running;
     } catch (error) {

@@ -72,6 +72,8 @@ export interface Config {
   };
   /** Upper bound for a graceful stop (SIGTERM/SIGINT) before connections are cut. */
   shutdownTimeoutMs: number;
+  /** LOG_FORMAT (null: json unless stdout is a terminal, decided by the entry point) and LOG_LEVEL. */
+  log: LogSettings;
   graphql: {
     /** GraphiQL at /graphql in a browser: on by default, off by default when NODE_ENV=production. */
     graphiql: boolean;
@@ -125,7 +127,18 @@ const postgresUrl = z
 /** A number, or `none` for no limit. */
 const limit = (schema: z.ZodNumber) => z.union([z.literal('none'), z.coerce.number().pipe(schema)]);
 
-const EnvSchema = z.object({
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export interface LogSettings {
+  format: 'json' | 'pretty' | null;
+  level: (typeof LOG_LEVELS)[number];
+}
+const LogEnv = {
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+};
+
+/** Every variable the server reads, with its default (exported for the test that keeps .env.example complete). */
+export const EnvSchema = z.object({
   PORT: port.default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('./.data'),
@@ -174,6 +187,7 @@ const EnvSchema = z.object({
   LEASE_SCAN_MS: z.coerce.number().int().min(50).max(300_000).default(5_000),
   SUBSCRIPTION_REPAIR_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
   NODE_ENV: z.string().optional(),
+  ...LogEnv,
   GRAPHIQL: z.enum(['true', 'false']).optional(),
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
@@ -201,6 +215,16 @@ export class ConfigError extends Error {
 }
 
 export const KLING_O3_STANDARD_I2V = 'fal-ai/kling-video/o3/standard/image-to-video';
+
+/**
+ * Just the log settings, never failing: the entry point needs a logger to report a bad configuration with
+ * (an invalid LOG_* value falls back to its default here and is reported by loadConfig).
+ */
+export function loadLogSettings(env: Record<string, string | undefined>): LogSettings {
+  const format = LogEnv.LOG_FORMAT.safeParse(env.LOG_FORMAT || undefined);
+  const level = LogEnv.LOG_LEVEL.safeParse(env.LOG_LEVEL || undefined);
+  return { format: format.success ? (format.data ?? null) : null, level: level.success ? level.data : 'info' };
+}
 
 /**
  * Parses the environment into a Config. Every problem is reported at once, each naming its variable;
@@ -271,6 +295,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       allowedHosts: e.ARCHIVE_ALLOWED_HOSTS ?? [],
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    log: { format: e.LOG_FORMAT ?? null, level: e.LOG_LEVEL },
     graphql: {
       graphiql: e.GRAPHIQL ? e.GRAPHIQL === 'true' : e.NODE_ENV !== 'production',
       introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === 'true' : e.NODE_ENV !== 'production',

@@ -1,30 +1,165 @@
-/** A minimal structured logger; the sink is chosen at the edge (stderr in the CLI, a buffer in tests). */
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import pretty from 'pino-pretty';
+import { currentLogContext } from './log/context.ts';
+
+/** Structured fields of one log line (`generationId`, `status`, `err`, ...). */
+export type LogFields = Record<string, unknown>;
+
+/**
+ * The logger every module receives. `fields` is optional so that a hand-written logger with the three
+ * one-argument methods is still one; the context fields (requestId, generationId, ...) come from
+ * src/log/context.ts, not from callers.
+ */
 export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  debug?(message: string, fields?: LogFields): void;
+  /** A logger that adds these fields to every line. Optional: use childLogger() to get one from any Logger. */
+  child?(bindings: LogFields): Logger;
 }
 
-export function createLogger(sink: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {
-  const write = (level: string) => (message: string) => sink(`${new Date().toISOString()} ${level} ${message}`);
-  return { info: write('INFO'), warn: write('WARN'), error: write('ERROR') };
+export type LogFormat = 'json' | 'pretty';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface LoggerOptions {
+  /** `json`: one JSON object per line (`level`, `time`, `msg`, context fields); `pretty`: for terminals. */
+  format?: LogFormat;
+  level?: LogLevel;
+  /** Receives each line without its newline (tests); default: stdout. */
+  sink?: (line: string) => void;
+  /** Values (the fal key) scrubbed from every line, on top of API keys and Authorization values. */
+  secrets?: Array<string | null | undefined>;
+}
+
+/**
+ * Structured field names whose values are replaced whole, whatever they hold (pino's `redact`, applied before
+ * the line is serialised). Free text is scrubbed by pattern too (see scrub()).
+ */
+const REDACT_PATHS = [
+  'authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'request.headers.authorization',
+  '*.authorization',
+  'falKey',
+  '*.falKey',
+  'apiKey',
+  '*.apiKey',
+  'secret',
+  'token',
+  'password',
+];
+
+/**
+ * A pino logger behind the Logger interface. Lines go to stdout (pino's default and the twelve-factor habit:
+ * the platform collects the stream; `LOG_FORMAT`'s default follows whether stdout is a terminal), written
+ * synchronously so that nothing is lost when the process exits right after logging.
+ */
+export function createLogger(options: LoggerOptions | ((line: string) => void) = {}): Logger {
+  const opts: LoggerOptions = typeof options === 'function' ? { sink: options } : options;
+  const scrubLine = scrubber(opts.secrets ?? []);
+  const format = opts.format ?? 'json';
+  let destination: pino.DestinationStream;
+  if (format === 'pretty') {
+    const sink = opts.sink;
+    destination = pretty({
+      colorize: sink ? false : Boolean(process.stdout.isTTY),
+      sync: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      destination: sink
+        ? new Writable({
+            write(chunk: Buffer, _encoding, done) {
+              sink(chunk.toString('utf8').replace(/\n$/, ''));
+              done();
+            },
+          })
+        : 1,
+    });
+  } else if (opts.sink) {
+    const sink = opts.sink;
+    destination = { write: (line: string) => sink(line.replace(/\n$/, '')) };
+  } else {
+    destination = pino.destination({ dest: 1, sync: true });
+  }
+  const root = pino(
+    {
+      level: opts.level ?? 'info',
+      // Level names ("info") and ISO times read better in a terminal and in any log store than 30 and epoch ms.
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // A copy: pino merges the call's fields into the object the mixin returns.
+      mixin: () => ({ ...currentLogContext() }),
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // The last line of defence: the serialised line itself, so keys inside error messages, stacks or any
+      // field are caught too.
+      hooks: { streamWrite: scrubLine },
+    },
+    destination,
+  );
+  return wrap(root);
+}
+
+function wrap(p: pino.Logger): Logger {
+  const at = (level: 'info' | 'warn' | 'error' | 'debug') => (message: string, fields?: LogFields) => {
+    if (fields) p[level](fields, message);
+    else p[level](message);
+  };
+  return { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug'), child: (bindings) => wrap(p.child(bindings)) };
 }
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 
+/** A logger that adds `bindings` to every line, for any Logger (one without child() merges them into fields). */
+export function childLogger(logger: Logger, bindings: LogFields): Logger {
+  if (logger.child) return logger.child(bindings);
+  const merge = (fields?: LogFields) => ({ ...bindings, ...fields });
+  return {
+    info: (m, f) => logger.info(m, merge(f)),
+    warn: (m, f) => logger.warn(m, merge(f)),
+    error: (m, f) => logger.error(m, merge(f)),
+    debug: (m, f) => logger.debug?.(m, merge(f)),
+    child: (more) => childLogger(logger, { ...bindings, ...more }),
+  };
+}
+
 /**
  * Wraps a logger so that secrets never reach its sink: the given values (the fal key), anything that looks
- * like one of our API keys, and the value of any Bearer/Authorization credential.
+ * like one of our API keys, and the value of any Bearer/Authorization credential, in the message and in every
+ * string among the fields.
  */
 export function redactingLogger(inner: Logger, secrets: Array<string | null | undefined>): Logger {
+  const redact = scrubber(secrets);
+  const clean = (fields?: LogFields) => (fields ? (scrubValue(fields, redact, 0) as LogFields) : undefined);
+  return {
+    info: (m, f) => inner.info(redact(m), clean(f)),
+    warn: (m, f) => inner.warn(redact(m), clean(f)),
+    error: (m, f) => inner.error(redact(m), clean(f)),
+    debug: (m, f) => inner.debug?.(redact(m), clean(f)),
+    child: (bindings) => redactingLogger(childLogger(inner, clean(bindings) ?? {}), secrets),
+  };
+}
+
+/** Replaces the given secrets, API-key-shaped tokens and Authorization/Bearer/Key credentials in a text. */
+export function scrubber(secrets: Array<string | null | undefined>): (text: string) => string {
   const known = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 8);
-  const redact = (message: string) => {
-    let out = message;
-    for (const secret of known) out = out.split(secret).join('[redacted]');
+  return (text) => {
+    let out = text;
+    for (const secret of known) if (out.includes(secret)) out = out.split(secret).join('[redacted]');
     return out
       .replace(/\brg_[A-Za-z0-9_-]{20,}/g, 'rg_[redacted]')
       .replace(/(authorization["']?\s*[:=]\s*["']?)(bearer\s+|key\s+|basic\s+)?[^\s"',}]+/gi, '$1$2[redacted]')
       .replace(/\b(bearer|key)\s+[A-Za-z0-9._~+/:=-]{12,}/gi, '$1 [redacted]');
   };
-  return { info: (m) => inner.info(redact(m)), warn: (m) => inner.warn(redact(m)), error: (m) => inner.error(redact(m)) };
+}
+
+function scrubValue(value: unknown, redact: (text: string) => string, depth: number): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (depth > 5 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return { type: value.name, message: redact(value.message), stack: value.stack ? redact(value.stack) : undefined };
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, redact, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubValue(v, redact, depth + 1)]));
 }

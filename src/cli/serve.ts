@@ -1,19 +1,28 @@
 import { createApp } from '../app.ts';
-import { ConfigError, loadConfig } from '../config.ts';
-import { createLogger } from '../logger.ts';
+import { ConfigError, loadConfig, loadLogSettings } from '../config.ts';
+import { routeProcessOutput } from '../log/process-output.ts';
+import { createLogger, redactingLogger } from '../logger.ts';
 
 // Entry point of `npm start`: parse the environment once, start, and stop cleanly on SIGINT/SIGTERM.
-const logger = createLogger();
+// The logger comes first, so that even a bad configuration is reported as a log line (JSON unless stdout is a
+// terminal); Node's warnings, console output of dependencies and a crash go through it too.
+const logSettings = loadLogSettings(process.env);
+const logger = createLogger({
+  format: logSettings.format ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+  level: logSettings.level,
+});
 let config;
 try {
   config = loadConfig(process.env);
 } catch (error) {
   if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
+    logger.error(error.message, { issues: error.issues });
     process.exit(1);
   }
   throw error;
 }
+// Still synchronous, so no warning has been printed yet (Node emits them on the next tick).
+routeProcessOutput(redactingLogger(logger, [config.fal.key]));
 
 const app = createApp(config, { logger });
 try {

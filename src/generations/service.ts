@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Prisma, PrismaClient } from '../db/index.ts';
 import { FalRequestError, type FalGateway, type FalResult } from '../fal/types.ts';
+import { addLogContext, logScope } from '../log/context.ts';
 import type { Logger } from '../logger.ts';
 import { topics, type EventBus } from '../pubsub/index.ts';
 import { estimateCostMicros, microsToUsd, type PriceTable } from '../billing/prices.ts';
@@ -89,6 +90,9 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     for (const event of events) {
       bus.publish(topics.generationEvents(event.generationId), toMessage(event));
       if (event.kind === 'STATUS' && event.status === 'COMPLETED') deps.onCompleted?.(event.generationId);
+      if (event.kind === 'STATUS' && isTerminal(event.status)) {
+        logger.info(`generation ${event.generationId}: ${event.status}`, { generationId: event.generationId, tenantId, status: event.status });
+      }
     }
     bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: events[0].generationId, tenantId });
   };
@@ -188,7 +192,8 @@ export function createGenerationService(deps: GenerationServiceDeps) {
      * Validates, writes the row (PENDING, with the exact fal input) and only then submits to fal, storing
      * fal's request id the moment it is known. A crash at any point leaves a row that recovery resolves.
      */
-    async generateVideo(request: GenerateVideoRequest, caller: Caller) {
+    generateVideo: logScope(async (request: GenerateVideoRequest, caller: Caller) => {
+      addLogContext({ tenantId: caller.tenantId });
       const valid = validateGenerateVideoRequest(request);
       const falInput = toFalInput(valid);
       const hash = createHash('sha256').update(JSON.stringify(falInput)).digest('hex');
@@ -219,6 +224,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         hash,
         caller,
       );
+      addLogContext({ generationId: created.id });
       if (reused) return created;
       const announce = publish(caller.tenantId);
       announce([{ kind: 'STATUS', generationId: created.id, sequence: 1, status: 'PENDING', queuePosition: null, at: now }]);
@@ -238,6 +244,8 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         if (event) announce([event]);
         return db.generation.findUniqueOrThrow({ where: { id: created.id } });
       }
+      addLogContext({ falRequestId });
+      logger.info(`generation ${created.id}: submitted to fal as ${falRequestId}`);
       await store.recordSubmission(created.id, falRequestId);
       const queued = await store.transition(created.id, 'IN_QUEUE', { queuePosition });
       if (queued) announce([queued]);
@@ -249,14 +257,15 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         await trackers.claim(targetOf(row));
       }
       return row;
-    },
+    }),
 
     /**
      * Cancels at fal. Queued (or not yet submitted) -> CANCELLED at once; running -> fal is asked and the
      * generation ends however fal reports it (`cancelRequested`); finished -> GenerationAlreadyFinishedError.
      */
-    async cancelGeneration(id: string, caller: Caller): Promise<{ generation: Row; cancelRequested: boolean }> {
+    cancelGeneration: logScope(async (id: string, caller: Caller): Promise<{ generation: Row; cancelRequested: boolean }> => {
       const row = await findOwned(id, caller);
+      addLogContext({ generationId: row.id, tenantId: row.tenantId, falRequestId: row.falRequestId ?? undefined });
       if (isTerminal(row.status)) throw new GenerationAlreadyFinishedError(row.id, row.status);
       const announce = publish(row.tenantId);
       if (row.falRequestId) {
@@ -279,18 +288,20 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       const current = await db.generation.findUniqueOrThrow({ where: { id: row.id } });
       if (isTerminal(current.status) && current.status !== 'CANCELLED') throw new GenerationAlreadyFinishedError(row.id, current.status);
       return { generation: current, cancelRequested: current.status !== 'CANCELLED' };
-    },
+    }),
 
     /**
      * A verified fal webhook. It feeds the same guarded state machine as the stream and polling: it records
      * a request id we never stored (an orphan), remembers the outcome, and has the tracker catch up now
      * (logs first, then the result), so completion is recorded once whichever report arrives first.
      */
-    async handleWebhook(hook: VerifiedWebhook): Promise<'applied' | 'already-finished' | 'unknown'> {
+    handleWebhook: logScope(async (hook: VerifiedWebhook): Promise<'applied' | 'already-finished' | 'unknown'> => {
+      addLogContext({ falRequestId: hook.requestId });
       let row = hook.generationId ? await db.generation.findUnique({ where: { id: hook.generationId } }) : null;
       if (row && row.falRequestId && row.falRequestId !== hook.requestId) row = null;
       row ??= await db.generation.findUnique({ where: { falRequestId: hook.requestId } });
       if (!row) return 'unknown';
+      addLogContext({ generationId: row.id, tenantId: row.tenantId });
       if (isTerminal(row.status)) return 'already-finished';
       if (!row.falRequestId) {
         if (!(await store.recordSubmission(row.id, hook.requestId))) return 'unknown';
@@ -301,7 +312,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       // Whoever holds the tracking lease catches up now: us (restart or claim), or another instance (nudge).
       if (!(await trackers.restart(targetOf(row)))) bus.publish(topics.trackingNudge, { id: row.id });
       return 'applied';
-    },
+    }),
 
     /** Events of one generation (history, then live), after checking it exists for this caller. */
     async subscribeToEvents(id: string, afterSequence: number | null, caller: Caller) {

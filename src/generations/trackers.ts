@@ -1,4 +1,5 @@
 import type { FalGateway, FalResult } from '../fal/types.ts';
+import { withLogContext } from '../log/context.ts';
 import type { Logger } from '../logger.ts';
 import type { GenerationEvent } from './events.ts';
 import type { Leases } from './leases.ts';
@@ -51,7 +52,12 @@ export function createTrackerRegistry(deps: {
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
 
+  // Every line a tracker logs (and its deadline's) names the generation, its fal request and its tenant.
   function run(target: TrackTarget): void {
+    withLogContext({ generationId: target.id, falRequestId: target.falRequestId, tenantId: target.tenantId }, () => track(target));
+  }
+
+  function track(target: TrackTarget): void {
     const controller = new AbortController();
     const done = trackGeneration(
       {
@@ -118,7 +124,7 @@ export function createTrackerRegistry(deps: {
       const held = await deps.leases.renew(asked.map(([id]) => id));
       for (const [id, r] of asked) {
         if (!held.has(id) && running.get(id) === r) {
-          deps.logger.warn(`generation ${id}: tracking lease lost, another instance follows it now`);
+          deps.logger.warn(`generation ${id}: tracking lease lost, another instance follows it now`, { generationId: id, tenantId: r.target.tenantId, falRequestId: r.target.falRequestId });
           r.controller.abort();
         }
       }

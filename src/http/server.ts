@@ -9,6 +9,7 @@ import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Logger } from '../logger.ts';
 import { DIRECT_SINK, useCohortExecution, type DirectSink } from './cohort.ts';
 import { hardeningPlugins } from './hardening.ts';
+import { observeWebSockets, withRequestContext } from './request-context.ts';
 import type { GraphQLContext } from '../schema/context.ts';
 
 export interface HttpServerOptions {
@@ -153,7 +154,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const maxUploadBody = Math.max(maxBody, options.maxUploadBodyBytes ?? maxBody);
 
-  const server = createServer((req, res) => {
+  const server = createServer(withRequestContext(options.logger, (req, res) => {
     if (closing) {
       // Stop accepting work: a load balancer retries this on another instance.
       res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
@@ -164,7 +165,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       options.logger.error(`request failed: ${describe(error)}`);
       if (!res.headersSent) refuse(res, 500, 'Internal server error');
     });
-  });
+  }));
 
   async function handle(req: IncomingMessage, res: import('node:http').ServerResponse) {
     const path = (req.url ?? '/').split('?')[0];
@@ -210,6 +211,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   }
 
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
+  observeWebSockets(wss, options.logger);
   useServer<Record<string, unknown> | undefined, { identity?: Identity; release?: () => void }>(
     {
       // connection_init must carry a valid key (connectionParams.authorization, or the upgrade request's

@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { createFalSimulator, type FalSimulator, type SimulatorBehaviour, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { NO_LIMITS } from './limits.ts';
+import { EventEmitter } from 'node:events';
+import { parseLogLines, type LogRecord } from './logs.ts';
 import { assertNoSecrets } from './secrets.ts';
 
 export interface TestServer {
@@ -17,6 +19,8 @@ export interface TestServer {
   url: string;
   sim: FalSimulator;
   logs: string[];
+  /** Resolves with the first log record (already written or still to come) that matches. */
+  waitForLog(predicate: (record: LogRecord) => boolean): Promise<LogRecord>;
   /** Stops the app (the simulator keeps running until dispose). */
   stopApp(): Promise<void>;
   /** Starts a new app instance on the same data directory and simulator (a restart). */
@@ -75,7 +79,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   const boot = async (): Promise<TestServer> => {
     const logs: string[] = [];
-    const app = createApp(config, { simulator: sim, logger: createLogger((line) => logs.push(line)) });
+    const logged = new EventEmitter();
+    const app = createApp(config, { simulator: sim, logger: createLogger((line) => {
+      logs.push(line);
+      logged.emit('line', line);
+    }) });
     const running = await app.start();
     let stopped = false;
     const stopApp = async () => {
@@ -89,6 +97,18 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       url: running.url,
       sim,
       logs,
+      waitForLog: (predicate) =>
+        new Promise((resolve) => {
+          const found = parseLogLines(logs).find(predicate);
+          if (found) return resolve(found);
+          const check = (line: string) => {
+            const [record] = parseLogLines([line]);
+            if (!predicate(record)) return;
+            logged.off('line', check);
+            resolve(record);
+          };
+          logged.on('line', check);
+        }),
       stopApp,
       restart: async () => {
         await stopApp();
