@@ -1,0 +1,62 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/app.ts';
+import { gql } from '../helpers/graphql.ts';
+import { runKeysCli, spawnServer, spawnServerGroup, type GroupServer } from '../helpers/process.ts';
+
+let dataDir: string;
+const servers: GroupServer[] = [];
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'reelgraph-restart-'));
+});
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function start(env: Record<string, string>) {
+  const server = await spawnServerGroup({ DATA_DIR: dataDir, SHUTDOWN_TIMEOUT_MS: '3000', ...env });
+  servers.push(server);
+  return server;
+}
+
+async function expectReady(server: GroupServer) {
+  const ready = await fetch(new URL('/readyz', server.url));
+  expect(ready.status).toBe(200);
+  const info = await gql(server.url, '{ serverInfo { falBackend } }');
+  expect(info.data.serverInfo.falBackend).toBe('SIMULATOR');
+}
+
+describe('the embedded database lock (PGlite)', () => {
+  it('lets a restart in at once after a SIGKILL of the whole process group, three times in a row, while its holder is a zombie', { timeout: 180_000 }, async () => {
+    const env = { PORT: String(await freePort()), FAL_BACKEND: 'simulator', SIMULATOR_PRESET: 'fast' };
+    let server = await start(env);
+    await expectReady(server);
+    for (let round = 1; round <= 3; round += 1) {
+      // The parent has not reaped it: a pid-based lock would still see this process as alive.
+      expect(await server.killGroup()).toBe('zombie');
+      server = await start(env);
+      await expectReady(server);
+    }
+  });
+
+  it('refuses a second live process on the same DATA_DIR (server or keys CLI), naming the holder', { timeout: 90_000 }, async () => {
+    const first = await start({ PORT: String(await freePort()), FAL_BACKEND: 'simulator', SIMULATOR_PRESET: 'fast' });
+    await expect(spawnServer({ DATA_DIR: dataDir, PORT: String(await freePort()), FAL_BACKEND: 'simulator' })).rejects.toThrow(
+      `in use by process ${first.pid}`,
+    );
+    const keys = await runKeysCli(['list'], { DATA_DIR: dataDir });
+    expect(keys.code).toBe(1);
+    expect(keys.stderr).toContain(`the embedded database in ${join(dataDir, 'pglite')} is in use by process ${first.pid}; stop that server first`);
+    await expectReady(first);
+
+    // Once the holder is dead (even unreaped) the CLI gets in at once.
+    expect(await first.killGroup()).toBe('zombie');
+    const after = await runKeysCli(['list'], { DATA_DIR: dataDir });
+    expect(after.stderr).toBe('');
+    expect(after.code).toBe(0);
+  });
+});
