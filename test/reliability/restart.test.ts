@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/app.ts';
-import { gql } from '../helpers/graphql.ts';
+import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
 import { runKeysCli, spawnServer, spawnServerGroup, type GroupServer } from '../helpers/process.ts';
 
 let dataDir: string;
@@ -58,5 +58,54 @@ describe('the embedded database lock (PGlite)', () => {
     const after = await runKeysCli(['list'], { DATA_DIR: dataDir });
     expect(after.stderr).toBe('');
     expect(after.code).toBe(0);
+  });
+});
+
+describe('keyless restarts (the built-in simulator)', () => {
+  it('a generation in flight when the process group is SIGKILLed completes after a restart, its video archived', { timeout: 180_000 }, async () => {
+    const env = {
+      PORT: String(await freePort()),
+      FAL_BACKEND: 'simulator',
+      SIMULATOR_PRESET: 'realistic',
+      FAL_POLL_INTERVAL_MS: '200',
+      // The killed process cannot hand its tracking lease back: short leases keep the take-over wait short.
+      LEASE_TTL_MS: '3000',
+      LEASE_SCAN_MS: '500',
+    };
+    const first = await start(env);
+    const submitted = await gql(first.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'outlive the process' } });
+    const { id } = submitted.data.generateVideo.generation as { id: string };
+    const before = wsClient(first.url);
+    const running = collect(before, EVENTS_SUBSCRIPTION, { id });
+    await running.waitUntil((received) => received.some((p) => p.data?.videoGenerationEvents?.log));
+    expect(await first.killGroup()).toBe('zombie');
+    await running.done.catch(() => undefined);
+    await before.dispose();
+
+    const second = await start(env);
+    const client = wsClient(second.url);
+    try {
+      const updates = collect(client, 'subscription { videoGenerationUpdated { id status video { archiveStatus } } }');
+      const events = (await collect(client, EVENTS_SUBSCRIPTION, { id }).done).map((p) => p.data.videoGenerationEvents);
+      expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => i + 1));
+      expect(events.at(-1).status).toBe('COMPLETED');
+      // Every line the realistic preset writes, once each and in order, though some came while nothing ran.
+      expect(events.filter((e) => e.log).map((e) => e.log.message)).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((n) => expect.stringContaining(`(${n}/8)`)));
+
+      const archived = async () => {
+        const row = await gql(second.url, 'query($id: ID!) { videoGeneration(id: $id) { video { archiveStatus url } } }', { id });
+        return row.data.videoGeneration.video as { archiveStatus: string; url: string } | null;
+      };
+      if ((await archived())?.archiveStatus !== 'ARCHIVED') {
+        await updates.waitUntil((received) => received.some((p) => p.data?.videoGenerationUpdated?.id === id && p.data.videoGenerationUpdated.video?.archiveStatus === 'ARCHIVED'));
+      }
+      const video = await archived();
+      expect(video?.archiveStatus).toBe('ARCHIVED');
+      const file = await fetch(new URL(video!.url, second.url));
+      expect(file.status).toBe(200);
+      expect(file.headers.get('content-type')).toBe('video/mp4');
+    } finally {
+      await client.dispose();
+    }
   });
 });
