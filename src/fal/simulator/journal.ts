@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DirInUseError, lockDir, type DirLock } from '../../lib/dir-lock.ts';
-import type { LiveRequest } from './lifecycle.ts';
+import type { LiveRequest } from './request.ts';
 
 /** fal keeps results for an hour (protocol §5); finished jobs are kept a day here, then dropped at start-up. */
 const KEEP_COMPLETED_MS = 24 * 60 * 60 * 1000;
