@@ -3,17 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/app.ts';
+import { createTempPostgresDatabase } from '../helpers/db.ts';
 import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
 import { runKeysCli, spawnServer, spawnServerGroup, type GroupServer } from '../helpers/process.ts';
 
 let dataDir: string;
 const servers: GroupServer[] = [];
+const cleanups: Array<() => Promise<void>> = [];
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'reelgraph-restart-'));
 });
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.stop();
+  for (const cleanup of cleanups.splice(0)) await cleanup();
   await rm(dataDir, { recursive: true, force: true });
 });
 
@@ -63,7 +66,11 @@ describe('the embedded database lock (PGlite)', () => {
 
 describe('keyless restarts (the built-in simulator)', () => {
   it('a generation in flight when the process group is SIGKILLed completes after a restart, its video archived', { timeout: 180_000 }, async () => {
+    // TEST_DATABASE=postgres keeps the generations in PostgreSQL; the simulator's jobs stay in DATA_DIR either way.
+    const postgres = process.env.TEST_DATABASE === 'postgres' ? await createTempPostgresDatabase() : null;
+    if (postgres) cleanups.push(() => postgres.drop());
     const env = {
+      ...(postgres ? { DATABASE_URL: postgres.url } : {}),
       PORT: String(await freePort()),
       FAL_BACKEND: 'simulator',
       SIMULATOR_PRESET: 'realistic',
