@@ -8,6 +8,7 @@ import { createGenerationService, type GenerationService } from './generations/s
 import { createHttpServer, type ConnectionInfo, type HttpServer } from './http/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createEventBus, type EventBus } from './pubsub/index.ts';
 import { createRedisTarget } from './pubsub/redis.ts';
@@ -75,7 +76,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       if (backend === 'SIMULATOR') {
         simulator = options.simulator ?? null;
         if (!simulator) {
-          const own = createFalSimulator({ preset: config.simulator.preset });
+          // Its jobs are kept in DATA_DIR, so a restart finishes what was in flight, as with fal itself.
+          const own = createFalSimulator({ preset: config.simulator.preset, stateDir: join(config.dataDir, 'simulator'), warn: (line) => logger.warn(`fal simulator: ${line}`) });
           await own.start();
           cleanup.push(() => own.stop());
           simulator = own;

@@ -1,7 +1,8 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { DirInUseError, lockDir, type DirLock } from '../lib/dir-lock.ts';
 import { PrismaClient } from './generated/client.ts';
 import type { Database, Session, SqlSession } from './index.ts';
 
@@ -21,16 +22,21 @@ import type { Database, Session, SqlSession } from './index.ts';
  */
 export async function openPglite(dataDir: string | null): Promise<Database> {
   let lite: PGlite;
-  let lockFile: string | null = null;
+  let lock: DirLock | null = null;
   if (dataDir === null) {
     lite = new PGlite();
   } else {
     const dir = resolve(dataDir);
     await mkdir(dir, { recursive: true });
-    lockFile = await lockDataDir(dir);
+    lock = await lockDataDir(dir);
     lite = new PGlite(dir);
   }
-  await lite.waitReady;
+  try {
+    await lite.waitReady;
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
 
   const direct = sqlOn(lite);
@@ -54,10 +60,13 @@ export async function openPglite(dataDir: string | null): Promise<Database> {
     },
     close() {
       closing ??= (async () => {
-        await prisma.$disconnect();
-        // Waits for queued queries, then shuts PostgreSQL down cleanly (flushing a data directory to disk).
-        await lite.close();
-        if (lockFile) await rm(lockFile, { force: true });
+        try {
+          await prisma.$disconnect();
+          // Waits for queued queries, then shuts PostgreSQL down cleanly (flushing a data directory to disk).
+          await lite.close();
+        } finally {
+          await lock?.release();
+        }
       })();
       return closing;
     },
@@ -76,34 +85,20 @@ function sqlOn(target: PGlite | Transaction): SqlSession {
 }
 
 /**
- * PGlite's data directory belongs to one process: a second one (`npm run keys` while the server runs)
- * would corrupt it. The owner's pid is kept in a lock file; a stale one (its process is gone) is taken over.
+ * PGlite's data directory belongs to one process: a second one (`npm run keys` while the server runs) would
+ * corrupt it. The lock is released by the kernel when its holder dies (see lockDir), so a restart right after
+ * a crash is never refused.
  */
-async function lockDataDir(dir: string): Promise<string> {
-  const file = `${dir}/reelgraph.pid`;
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    try {
-      await writeFile(file, String(process.pid), { flag: 'wx' });
-      return file;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    if (owner && owner !== process.pid && isAlive(owner)) {
-      throw new Error(
-        `the embedded database in ${dir} is in use by process ${owner}; stop that server first, or use PostgreSQL (DATABASE_URL), which many processes can share`,
-      );
-    }
-    await rm(file, { force: true });
-  }
-  throw new Error(`could not lock the embedded database in ${dir}`);
-}
-
-function isAlive(pid: number): boolean {
+async function lockDataDir(dir: string): Promise<DirLock> {
   try {
-    process.kill(pid, 0);
-    return true;
+    const lock = await lockDir(dir, 'reelgraph');
+    // The pid file of earlier versions: the socket lock decides now.
+    await rm(`${dir}/reelgraph.pid`, { force: true });
+    return lock;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if (!(error instanceof DirInUseError)) throw error;
+    throw new Error(
+      `the embedded database in ${dir} is in use by ${error.owner === null ? 'another process' : `process ${error.owner}`}; stop that server first, or use PostgreSQL (DATABASE_URL), which many processes can share`,
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { NO_LIMITS } from './limits.ts';
 
@@ -75,6 +76,123 @@ export async function runServerToExit(env: Record<string, string>): Promise<{ co
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/**
+ * The parent a supervised server gets here: it starts the server in a process group of its own, says its pid,
+ * and then never reaps it (a supervisor busy right after a crash), so a SIGKILLed server stays a zombie until
+ * this parent goes. `node -e` is CommonJS; the write is synchronous because the event loop is blocked next.
+ */
+const NON_REAPING_PARENT = `
+const child = require('node:child_process').spawn(process.execPath, [process.argv[1]], { detached: true, stdio: 'inherit' });
+require('node:fs').writeSync(1, 'server pid ' + child.pid + '\\n');
+Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+`;
+
+export interface GroupServer {
+  url: string;
+  /** The server's pid, which is also its process group id. */
+  pid: number;
+  output(): string;
+  /** SIGKILLs the server's whole process group; resolves once it has died, with what is left of it. */
+  killGroup(): Promise<'zombie' | 'gone'>;
+  /** Kills whatever is left, the parent included (which lets the zombie be reaped). */
+  stop(): Promise<void>;
+}
+
+/** What /proc says about a process: its state letter (R, S, Z, ...), or null once it is gone. */
+export async function processState(pid: number): Promise<string | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  // "pid (comm) state ...": comm may hold spaces and parentheses, so the state follows the last ")".
+  return stat === null ? null : stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+/** Resolves once the process has exited: a zombie (not reaped yet) or gone. Polls /proc, which has no event. */
+export async function waitForDeath(pid: number, stillWanted: () => boolean = () => true): Promise<'zombie' | 'gone' | null> {
+  while (stillWanted()) {
+    const state = await processState(pid);
+    if (state === null) return 'gone';
+    if (state === 'Z' || state === 'X') return 'zombie';
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return null;
+}
+
+/**
+ * Starts the real server as a supervisor would run it (see NON_REAPING_PARENT) and resolves once it listens;
+ * rejects, with its output, if it dies first.
+ */
+export async function spawnServerGroup(env: Record<string, string>): Promise<GroupServer> {
+  const parent = spawn(process.execPath, ['-e', NON_REAPING_PARENT, SERVE], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...NO_LIMITS, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const parentExited = once(parent, 'exit');
+  let output = '';
+  let pid = 0;
+  let settled = false;
+  const stop = async () => {
+    if (pid > 0 && (await processState(pid)) !== null) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
+    await parentExited;
+  };
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        const started = /^server pid (\d+)$/m.exec(output);
+        if (started && pid === 0) {
+          pid = Number(started[1]);
+          void waitForDeath(pid, () => !settled).then((death) => {
+            if (death === null) return;
+            settled = true;
+            reject(new Error(`server exited before listening:\n${output}`));
+          });
+        }
+        const match = /listening on (http:\/\/\S+\/graphql)/.exec(output);
+        if (match && !settled) {
+          settled = true;
+          resolve(match[1]);
+        }
+      };
+      parent.stdout!.on('data', onData);
+      parent.stderr!.on('data', onData);
+      void parentExited.then(() => reject(new Error(`the server's parent exited:\n${output}`)));
+    });
+    return {
+      url,
+      pid,
+      output: () => output,
+      async killGroup() {
+        process.kill(-pid, 'SIGKILL');
+        return (await waitForDeath(pid)) ?? 'gone';
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Runs `npm run keys -- <args>` (src/cli/keys.ts) to its end. */
+export async function runKeysCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../../src/cli/keys.ts', import.meta.url)), ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => void (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString('utf8')));
   const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout, stderr };
 }

@@ -16,15 +16,32 @@ interface StoredFile {
   parts: Map<number, { bytes: Buffer; etag: string }> | null;
 }
 
+/** Where uploaded files are kept across restarts (the simulator's journal), when they are. */
+export interface UploadKeeper {
+  saveUpload(token: string, meta: { contentType: string; fileName: string }, bytes: Buffer): Promise<void>;
+  loadUpload(token: string): Promise<{ contentType: string; fileName: string; bytes: Buffer } | null>;
+}
+
 /**
  * fal's storage flow (protocol §8): POST /storage/upload/initiate returns an upload_url (here, on the
  * simulator) and the file_url it will be served at; the client PUTs the raw bytes to upload_url with plain
  * fetch (no middleware), which is why both URLs must point at this server. Multipart: initiate-multipart, then
  * `PUT <upload_url>/<n>` per 10 MB part answering `{partNumber, etag}`, then `POST <upload_url>/complete`.
- * Files live in memory until stop().
+ * Files live in memory until stop(), or on disk with a keeper (then only uploads in progress are in memory).
  */
-export function createFileStore(origin: () => string) {
+export function createFileStore(origin: () => string, keeper: UploadKeeper | null = null) {
   const files = new Map<string, StoredFile>();
+
+  /** A finished upload: on disk with a keeper (and out of memory), else kept in memory. */
+  async function finished(token: string, file: StoredFile, bytes: Buffer): Promise<void> {
+    file.parts = null;
+    if (!keeper) {
+      file.bytes = bytes;
+      return;
+    }
+    await keeper.saveUpload(token, { contentType: file.contentType, fileName: file.fileName }, bytes);
+    files.delete(token);
+  }
 
   return {
     async initiate(req: IncomingMessage, res: ServerResponse, kind: 'single' | 'multipart'): Promise<void> {
@@ -48,8 +65,8 @@ export function createFileStore(origin: () => string) {
       if (!file || file.parts) return sendJson(res, 404, { detail: 'Unknown upload' });
       const bytes = await readBody(req, MAX_UPLOAD_BYTES);
       if (bytes === null) return sendJson(res, 413, { detail: 'File too large' });
-      file.bytes = bytes;
       if (typeof req.headers['content-type'] === 'string') file.contentType = req.headers['content-type'];
+      await finished(token, file, bytes);
       res.writeHead(200).end();
     },
 
@@ -82,15 +99,16 @@ export function createFileStore(origin: () => string) {
         if (!part || part.etag !== entry.etag) return sendJson(res, 400, { detail: `Part ${String(entry.partNumber)} is missing or its etag does not match` });
         chunks.push(part.bytes);
       }
-      file.bytes = Buffer.concat(chunks);
-      file.parts = null;
+      await finished(token, file, Buffer.concat(chunks));
       sendJson(res, 200, { file_url: `${origin()}/files/uploads/${token}/${file.fileName}` });
     },
 
-    serveUpload(req: IncomingMessage, res: ServerResponse, token: string): void {
+    async serveUpload(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
       const file = files.get(token);
-      if (!file?.bytes) return sendJson(res, 404, { detail: 'File not found' });
-      serveBytes(req, res, file.bytes, file.contentType);
+      if (file?.bytes) return serveBytes(req, res, file.bytes, file.contentType);
+      const kept = file ? null : await keeper?.loadUpload(token);
+      if (!kept) return sendJson(res, 404, { detail: 'File not found' });
+      serveBytes(req, res, kept.bytes, kept.contentType);
     },
 
     clear(): void {

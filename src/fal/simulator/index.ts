@@ -3,9 +3,11 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createFileStore } from './files.ts';
+import { createFileStore, type UploadKeeper } from './files.ts';
 import { sendJson } from './http-util.ts';
-import { createLifecycle, createRequest, type LiveRequest } from './lifecycle.ts';
+import { openJournal, type Journal } from './journal.ts';
+import { createLifecycle } from './lifecycle.ts';
+import { createRequest, type LiveRequest } from './request.ts';
 import { outcomeOf, statusBody, type QueueContext } from './queue-routes.ts';
 import { createRouter } from './router.ts';
 import type { FalSimulator, FaultRoute, InjectedResponse, SimulatorBehaviour, SimulatorOptions, SimulatorStats } from './types.ts';
@@ -37,6 +39,8 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
   const sockets = new Set<Socket>();
   const streams = new Set<() => void>();
   const log = options.log ?? (() => {});
+  const warn = options.warn ?? log;
+  let journal: Journal | null = null;
   let server: Server | null = null;
   let origin = '';
   let sample: Buffer = Buffer.alloc(0);
@@ -76,9 +80,56 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
     },
     onComplete(request) {
       log(`request ${request.id} completed${request.cancelled ? ' (cancelled)' : request.timedOut ? ' (start timeout)' : ''}`);
-      if (request.webhookUrl) webhooks.deliver(request.webhookUrl, request.id, outcomeOf(ctx, request));
+      if (request.webhookUrl) {
+        request.webhookPending = true;
+        journal?.save(request);
+        deliverWebhook(request);
+      }
     },
+    persist: (request) => journal?.save(request),
   });
+
+  /** A kept request's webhook stays pending until delivered or given up on, so a restart sends it again. */
+  function deliverWebhook(request: LiveRequest): void {
+    webhooks.deliver(request.webhookUrl as string, request.id, outcomeOf(ctx, request), () => {
+      request.webhookPending = false;
+      journal?.save(request);
+    });
+  }
+
+  /** Listens on the port the previous run had (the output URLs it handed out name it), else on any. */
+  async function listen(srv: Server): Promise<void> {
+    const saved = options.port === undefined ? await journal?.port() : undefined;
+    const bind = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(port, options.host ?? '127.0.0.1', () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      });
+    try {
+      await bind(saved ?? options.port ?? 0);
+    } catch (error) {
+      if (!saved || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      warn(`port ${saved} of the previous run is taken: output URLs handed out before the restart will not resolve`);
+      await bind(0);
+    }
+  }
+
+  /** Carries on with the requests a previous run kept (running ones first, so they keep their slots). */
+  async function restore(kept: Journal): Promise<void> {
+    const loaded = await kept.load();
+    lifecycle.clear();
+    const order = { IN_PROGRESS: 0, IN_QUEUE: 1, COMPLETED: 2 } as const;
+    loaded.sort((a, b) => order[a.status] - order[b.status] || a.lastStepAt - b.lastStepAt);
+    for (const request of loaded) {
+      requests.set(request.id, request);
+      lifecycle.restore(request);
+      if (request.status === 'COMPLETED' && request.webhookPending && request.webhookUrl) deliverWebhook(request);
+    }
+    if (loaded.length > 0) log(`restored ${loaded.length} request(s) from ${options.stateDir}`);
+  }
 
   const ctx: QueueContext = {
     origin: () => origin,
@@ -100,7 +151,13 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
     },
   };
 
-  const files = createFileStore(() => origin);
+  const keeper: UploadKeeper | null = options.stateDir
+    ? {
+        saveUpload: (token, meta, bytes) => (journal ? journal.saveUpload(token, meta, bytes) : Promise.reject(new Error('simulator stopped'))),
+        loadUpload: async (token) => (journal ? journal.loadUpload(token) : null),
+      }
+    : null;
+  const files = createFileStore(() => origin, keeper);
   const handle = createRouter({
     ctx,
     files,
@@ -140,16 +197,21 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
       });
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-          srv.off('error', reject);
-          resolve();
-        });
-      });
+      if (options.stateDir) journal = await openJournal(options.stateDir, warn);
+      try {
+        await listen(srv);
+      } catch (error) {
+        await journal?.close();
+        journal = null;
+        throw error;
+      }
       server = srv;
       const address = srv.address() as AddressInfo;
       origin = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      if (journal) {
+        await journal.savePort(address.port);
+        await restore(journal);
+      }
     },
     async stop() {
       stopped = true;
@@ -164,6 +226,8 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
       const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await closed;
+      await journal?.close();
+      journal = null;
     },
     configure(partial) {
       behaviour = { ...behaviour, ...partial };

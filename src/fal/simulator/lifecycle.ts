@@ -1,27 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
-import type { FalLogEntry, SimulatedRequest, SimulatorBehaviour } from './types.ts';
-
-/** What a status stream is told: the request as it is now, and the log lines that just arrived. */
-export interface RequestUpdate {
-  request: SimulatedRequest;
-  newLogs: FalLogEntry[];
-}
-
-export interface LiveRequest extends SimulatedRequest {
-  /** Per-request updates for status streams ('update', RequestUpdate). */
-  readonly updates: EventEmitter;
-  /** Error detail from input validation; when set, the result is a 422 whatever the behaviour says. */
-  validationErrors: unknown[];
-  /** `x-fal-queue-priority` (protocol §1.5): low requests wait behind normal ones for a free slot. */
-  priority: 'low' | 'normal';
-  startTimeoutAt: number | null;
-  timedOut: boolean;
-  pausedAt: 'IN_PROGRESS' | 'COMPLETED' | null;
-  startedAt: number | null;
-  completedAt: number | null;
-}
+import { falTimestamp, LOG_MESSAGES, type LiveRequest, type RequestUpdate } from './request.ts';
+import type { FalLogEntry } from './types.ts';
 
 export interface LifecycleHost {
   /** setTimeout that the simulator clears on stop(). */
@@ -33,59 +11,8 @@ export interface LifecycleHost {
   onComplete(request: LiveRequest): void;
   /** A request stopped short: paused by `pauseBefore`, or waiting for a slot at the concurrency limit. */
   onHold(request: LiveRequest, why: string): void;
-}
-
-/**
- * fal's log timestamps look like "2026-02-10T12:00:01.123456": UTC, microseconds, no zone suffix (protocol §3).
- * The microseconds come from the monotonic clock, so lines produced within one millisecond still sort in order.
- */
-export function falTimestamp(epochMs: number = performance.timeOrigin + performance.now()): string {
-  const micros = Math.floor(epochMs * 1000);
-  const date = new Date(Math.floor(micros / 1000));
-  return `${date.toISOString().slice(0, 23)}${String(micros % 1000).padStart(3, '0')}`;
-}
-
-const LOG_MESSAGES = [
-  'Loading model weights',
-  'Preparing start frame',
-  'Encoding prompt',
-  'Generating frames',
-  'Refining motion',
-  'Upscaling frames',
-  'Compositing shots',
-  'Encoding video',
-];
-
-export function createRequest(init: {
-  endpointId: string;
-  input: unknown;
-  headers: Record<string, string>;
-  webhookUrl?: string;
-  behaviour: SimulatorBehaviour;
-  validationErrors: unknown[];
-  startTimeoutSeconds: number | null;
-}): LiveRequest {
-  return {
-    id: randomUUID(),
-    endpointId: init.endpointId,
-    input: init.input,
-    headers: init.headers,
-    status: 'IN_QUEUE',
-    queuePosition: Math.max(0, init.behaviour.queuePosition),
-    logs: [],
-    cancelled: false,
-    webhookUrl: init.webhookUrl,
-    behaviour: init.behaviour,
-    streamConnections: 0,
-    updates: new EventEmitter().setMaxListeners(0),
-    validationErrors: init.validationErrors,
-    priority: init.headers['x-fal-queue-priority'] === 'low' ? 'low' : 'normal',
-    startTimeoutAt: init.startTimeoutSeconds === null ? null : Date.now() + init.startTimeoutSeconds * 1000,
-    timedOut: false,
-    pausedAt: null,
-    startedAt: null,
-    completedAt: null,
-  };
+  /** Called with the request's new state before anyone is told of it (the journal, when the simulator keeps one). */
+  persist(request: LiveRequest): void;
 }
 
 /**
@@ -102,30 +29,56 @@ export function createLifecycle(host: LifecycleHost) {
   const running = new Set<LiveRequest>();
   const canStart = () => running.size < host.maxConcurrent;
 
-  function update(request: LiveRequest, newLogs: FalLogEntry[] = []): void {
+  function update(request: LiveRequest, at: number, newLogs: FalLogEntry[] = []): void {
+    request.lastStepAt = at;
+    host.persist(request);
     host.onUpdate(request, newLogs);
     request.updates.emit('update', { request, newLogs } satisfies RequestUpdate);
   }
 
-  function queueStep(request: LiveRequest): void {
+  /**
+   * Runs `step` `ms` after `at`, passing it its own time. Live, that is when its timer fires. A restored request
+   * replays the steps it missed while the simulator was down each at the time it was due, back to back, so it
+   * catches up at once to where fal would have it (log lines stamped as they would have been), then goes live.
+   */
+  function after(request: LiveRequest, at: number, ms: number, step: (at: number) => void): void {
+    const due = at + ms;
+    if (request.replaying && due > Date.now()) request.replaying = false;
+    const replayed = request.replaying;
+    host.schedule(() => step(replayed ? due : Date.now()), due - Date.now());
+  }
+
+  function hold(request: LiveRequest, why: string): void {
+    request.replaying = false;
+    host.persist(request);
+    host.onHold(request, why);
+  }
+
+  function queueStep(request: LiveRequest, at: number): void {
     if (request.status !== 'IN_QUEUE') return;
     if (request.queuePosition > 0) {
       request.queuePosition -= 1;
-      update(request);
-      host.schedule(() => queueStep(request), request.behaviour.queueStepMs);
+      update(request, at);
+      after(request, at, request.behaviour.queueStepMs, (t) => queueStep(request, t));
       return;
     }
-    tryStart(request);
+    tryStart(request, at);
   }
 
-  function tryStart(request: LiveRequest): void {
+  function tryStart(request: LiveRequest, at: number): void {
     if (request.status !== 'IN_QUEUE') return;
+    if (request.startTimeoutAt !== null && at >= request.startTimeoutAt) {
+      // Reached while replaying (live, the start timeout's own timer comes first).
+      request.timedOut = true;
+      return finish(request, true, at);
+    }
     if (request.behaviour.pauseBefore === 'IN_PROGRESS' && request.pausedAt !== 'IN_PROGRESS') {
       request.pausedAt = 'IN_PROGRESS';
-      host.onHold(request, 'paused before IN_PROGRESS until resume()');
+      hold(request, 'paused before IN_PROGRESS until resume()');
       return;
     }
     if (!canStart()) {
+      request.replaying = false;
       if (!waitingForSlot.includes(request)) {
         waitingForSlot.push(request);
         host.onHold(request, `waits for a free slot (${running.size} running, ${request.priority} priority)`);
@@ -135,34 +88,34 @@ export function createLifecycle(host: LifecycleHost) {
     remove(request);
     request.pausedAt = null;
     request.status = 'IN_PROGRESS';
-    request.startedAt = Date.now();
+    request.startedAt = at;
     running.add(request);
-    update(request);
-    host.schedule(() => logStep(request, 0), request.behaviour.logIntervalMs);
+    update(request, at);
+    after(request, at, request.behaviour.logIntervalMs, (t) => logStep(request, 0, t));
   }
 
-  function logStep(request: LiveRequest, index: number): void {
+  function logStep(request: LiveRequest, index: number, at: number): void {
     if (request.status !== 'IN_PROGRESS') return;
     if (index < request.behaviour.logCount) {
       const line: FalLogEntry = {
         message: `${LOG_MESSAGES[index % LOG_MESSAGES.length]} (${index + 1}/${request.behaviour.logCount})`,
         level: 'INFO',
         source: 'USER',
-        timestamp: falTimestamp(),
+        timestamp: request.replaying ? falTimestamp(at) : falTimestamp(),
       };
       request.logs.push(line);
-      update(request, [line]);
-      host.schedule(() => logStep(request, index + 1), request.behaviour.logIntervalMs);
+      update(request, at, [line]);
+      after(request, at, request.behaviour.logIntervalMs, (t) => logStep(request, index + 1, t));
       return;
     }
-    host.schedule(() => finish(request, false), request.behaviour.completeDelayMs);
+    after(request, at, request.behaviour.completeDelayMs, (t) => finish(request, false, t));
   }
 
-  function finish(request: LiveRequest, force: boolean): void {
+  function finish(request: LiveRequest, force: boolean, at: number): void {
     if (request.status === 'COMPLETED') return;
     if (!force && request.behaviour.pauseBefore === 'COMPLETED' && request.pausedAt !== 'COMPLETED') {
       request.pausedAt = 'COMPLETED';
-      host.onHold(request, 'paused before COMPLETED until resume()');
+      hold(request, 'paused before COMPLETED until resume()');
       return;
     }
     const wasRunning = running.delete(request);
@@ -170,8 +123,9 @@ export function createLifecycle(host: LifecycleHost) {
     request.pausedAt = null;
     request.status = 'COMPLETED';
     request.queuePosition = 0;
-    request.completedAt = Date.now();
-    update(request);
+    request.completedAt = at;
+    request.replaying = false;
+    update(request, at);
     host.onComplete(request);
     if (wasRunning) startWaiting();
   }
@@ -180,8 +134,20 @@ export function createLifecycle(host: LifecycleHost) {
     while (waitingForSlot.length > 0 && canStart()) {
       const next = waitingForSlot.find((r) => r.priority === 'normal') ?? waitingForSlot[0];
       remove(next);
-      tryStart(next);
+      tryStart(next, Date.now());
     }
+  }
+
+  function startTimeout(request: LiveRequest): void {
+    if (request.startTimeoutAt === null) return;
+    // Start timeout (x-fal-request-timeout, protocol §9): counted from submission until processing starts;
+    // on expiry the request completes and its result is a 504 with X-Fal-Request-Timeout-Type: user.
+    host.schedule(() => {
+      // A replaying request settles it in tryStart, by when it would have started.
+      if (request.status !== 'IN_QUEUE' || request.replaying) return;
+      request.timedOut = true;
+      finish(request, true, Date.now());
+    }, request.startTimeoutAt - Date.now());
   }
 
   function remove(request: LiveRequest): void {
@@ -190,31 +156,51 @@ export function createLifecycle(host: LifecycleHost) {
   }
 
   return {
+    /** Forgets the running and waiting requests of a previous start (before restoring from the journal). */
+    clear(): void {
+      running.clear();
+      waitingForSlot.length = 0;
+    },
     begin(request: LiveRequest): void {
-      if (request.startTimeoutAt !== null) {
-        // Start timeout (x-fal-request-timeout, protocol §9): counted from submission until processing starts;
-        // on expiry the request completes and its result is a 504 with X-Fal-Request-Timeout-Type: user.
-        host.schedule(() => {
-          if (request.status !== 'IN_QUEUE') return;
-          request.timedOut = true;
-          finish(request, true);
-        }, request.startTimeoutAt - Date.now());
+      request.lastStepAt = Date.now();
+      host.persist(request);
+      startTimeout(request);
+      after(request, request.lastStepAt, request.behaviour.queueStepMs, (t) => queueStep(request, t));
+    },
+    /**
+     * Carries on with a request a previous run of the simulator kept (see the journal): its next step was due
+     * from its last one, so the steps missed while nothing ran are replayed at once, then it goes on live.
+     * Running requests are restored before queued ones, so they take their slots first.
+     */
+    restore(request: LiveRequest): void {
+      if (request.status === 'COMPLETED') return;
+      request.replaying = true;
+      const { behaviour, lastStepAt } = request;
+      if (request.status === 'IN_QUEUE') {
+        startTimeout(request);
+        if (request.pausedAt === 'IN_PROGRESS') return hold(request, 'paused before IN_PROGRESS until resume()');
+        return after(request, lastStepAt, behaviour.queueStepMs, (t) => queueStep(request, t));
       }
-      host.schedule(() => queueStep(request), request.behaviour.queueStepMs);
+      running.add(request);
+      if (request.pausedAt === 'COMPLETED') return hold(request, 'paused before COMPLETED until resume()');
+      // As live: the step after the last log line is one more interval, then completeDelayMs to COMPLETED.
+      const done = request.logs.length;
+      after(request, lastStepAt, behaviour.logIntervalMs, (t) => logStep(request, done, t));
     },
     resume(request: LiveRequest): void {
       if (request.pausedAt === 'IN_PROGRESS') {
         request.behaviour = { ...request.behaviour, pauseBefore: undefined };
-        tryStart(request);
+        tryStart(request, Date.now());
       } else if (request.pausedAt === 'COMPLETED') {
-        finish(request, true);
+        finish(request, true, Date.now());
       } else if (request.behaviour.pauseBefore) {
         // Not reached yet: let it pass when it gets there.
         request.behaviour = { ...request.behaviour, pauseBefore: undefined };
+        host.persist(request);
       }
     },
     completeNow(request: LiveRequest): void {
-      finish(request, true);
+      finish(request, true, Date.now());
     },
     /**
      * Cancel (protocol §6): a queued request leaves the queue at once; a running one only stops if the app
@@ -224,7 +210,7 @@ export function createLifecycle(host: LifecycleHost) {
     cancel(request: LiveRequest): boolean {
       if (request.status === 'IN_QUEUE' || (request.status === 'IN_PROGRESS' && request.behaviour.honourCancelWhileRunning)) {
         request.cancelled = true;
-        finish(request, true);
+        finish(request, true, Date.now());
         return true;
       }
       return false;

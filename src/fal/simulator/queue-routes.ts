@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { createRequest, LiveRequest } from './lifecycle.ts';
+import type { createRequest, LiveRequest } from './request.ts';
 import { readBody, safeHeaders, sendJson } from './http-util.ts';
 import { KNOWN_ENDPOINTS, validateKlingInput } from './validation.ts';
 import type { FalLogEntry, SimulatorBehaviour, SimulatorStats } from './types.ts';

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { LiveRequest, RequestUpdate } from './lifecycle.ts';
+import type { LiveRequest, RequestUpdate } from './request.ts';
 import { statusBody, type QueueContext } from './queue-routes.ts';
 import type { FalLogEntry } from './types.ts';
 

@@ -54,6 +54,15 @@ export interface SimulatorOptions {
   expectedKey?: string;
   /** Diagnostics sink (submits, completions, webhook failures, internal errors); silent by default. Never gets keys. */
   log?: (line: string) => void;
+  /**
+   * Keep every request (and uploaded file) in this directory, so a simulator restarted on it carries on with
+   * them where fal would be (the app's own keyless simulator uses DATA_DIR/simulator). It also listens on the
+   * port of the previous run when that is free, so output URLs handed out before a restart still resolve.
+   * Without it (tests' simulators), everything is in memory.
+   */
+  stateDir?: string;
+  /** Problems with the kept state (a corrupt job file, the previous port taken, a failed write); defaults to `log`. */
+  warn?: (line: string) => void;
 }
 
 /** `upload` is the storage initiate call (single or multipart); `file` is a GET of an output video. */

@@ -71,7 +71,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
   const inFlight = new Set<AbortController>();
   let stopped = false;
 
-  async function attempt(url: string, requestId: string, body: string, n: number): Promise<void> {
+  async function attempt(url: string, requestId: string, body: string, n: number, settled: () => void): Promise<void> {
     if (stopped) return;
     const abort = new AbortController();
     inFlight.add(abort);
@@ -84,7 +84,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
       });
       await response.body?.cancel();
       options.onAttempt();
-      if (response.ok) return;
+      if (response.ok) return settled();
       options.log(`webhook for ${requestId}: attempt ${n} answered ${response.status}`);
     } catch (error) {
       if (stopped) return;
@@ -92,13 +92,17 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
     } finally {
       inFlight.delete(abort);
     }
-    if (n < options.retry.attempts) options.schedule(() => void attempt(url, requestId, body, n + 1), options.retry.baseDelayMs * 2 ** (n - 1));
+    if (n < options.retry.attempts) options.schedule(() => void attempt(url, requestId, body, n + 1, settled), options.retry.baseDelayMs * 2 ** (n - 1));
+    else settled();
   }
 
   return {
-    /** The body is serialised once, so every retry carries the same bytes (and a fresh timestamp and signature). */
-    deliver(url: string, requestId: string, outcome: Outcome): void {
-      void attempt(url, requestId, pythonJson(webhookPayload(requestId, outcome)), 1);
+    /**
+     * The body is serialised once, so every retry carries the same bytes (and a fresh timestamp and signature).
+     * `settled` is called once it was delivered or given up on; a delivery that stop() cut short never settles.
+     */
+    deliver(url: string, requestId: string, outcome: Outcome, settled: () => void = () => {}): void {
+      void attempt(url, requestId, pythonJson(webhookPayload(requestId, outcome)), 1, settled);
     },
     start(): void {
       stopped = false;
