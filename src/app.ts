@@ -1,6 +1,7 @@
 import pkg from '../package.json' with { type: 'json' };
 import type { Config } from './config.ts';
 import { createDb, migrate, pendingMigrations, type Database } from './db/index.ts';
+import { canWrite } from './db/write-probe.ts';
 import { createFalGateway } from './fal/gateway.ts';
 import { createFalSimulator, type FalSimulator } from './fal/simulator/index.ts';
 import type { FalGateway } from './fal/types.ts';
@@ -195,7 +196,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         verifier,
         logger,
         ready: async () => ({
-          database: await database.query('SELECT 1').then(() => true, () => false),
+          // A write, not SELECT 1: a full disk or a read-only database must make this instance unready.
+          database: await canWrite(database),
           migrations: (await pendingMigrations(database).catch(() => ['unknown'])).length === 0,
           ...(redisPing ? { redis: await redisPing() } : {}),
         }),

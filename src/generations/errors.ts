@@ -80,3 +80,14 @@ export class RateLimitedError extends Error {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/**
+ * The request could not be recorded (the database refused the write: a full disk, a read-only or unreachable
+ * database). It is raised only before anything was sent to fal, so retrying cannot pay twice.
+ */
+export class StorageUnavailableError extends Error {
+  constructor() {
+    super('The server could not record the request, so nothing was submitted to fal; it is safe to retry.');
+    this.name = 'StorageUnavailableError';
+  }
+}

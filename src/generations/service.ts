@@ -5,7 +5,7 @@ import { addLogContext, logScope } from '../log/context.ts';
 import type { Logger } from '../logger.ts';
 import { topics, type EventBus } from '../pubsub/index.ts';
 import { estimateCostMicros, microsToUsd, type PriceTable } from '../billing/prices.ts';
-import { GenerationAlreadyFinishedError, GenerationNotFoundError, IdempotencyKeyConflictError, QuotaExceededError } from './errors.ts';
+import { GenerationAlreadyFinishedError, GenerationNotFoundError, IdempotencyKeyConflictError, QuotaExceededError, StorageUnavailableError } from './errors.ts';
 import { readTenantUsage } from './usage.ts';
 import { toMessage, type GenerationEvent, type GenerationUpdatedMessage } from './events.ts';
 import { isTerminal, type GenerationStatus } from './status.ts';
@@ -14,6 +14,7 @@ import { openGenerationEventStream, generationUpdateStream } from './subscriptio
 import { readSubscriptionStart } from './subscription-reads.ts';
 import type { TrackerOptions } from './tracker.ts';
 import { createLeases } from './leases.ts';
+import { createOrphanResolver, orphanScanIntervalMs } from './recover.ts';
 import { createTrackerRegistry, type LeaseTiming, type TrackTarget } from './trackers.ts';
 import { toFalInput, validateGenerateVideoRequest, type GenerateVideoRequest } from './validation.ts';
 
@@ -66,6 +67,9 @@ export function visibleTo(caller: Caller): { tenantId?: string } {
 
 export const DEFAULT_TENANT = 'default';
 const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+// Storing fal's request id after a failed write: first retry soon, then back off to every few seconds.
+const RECORD_RETRY_BASE_MS = 100;
+const RECORD_RETRY_MAX_MS = 5_000;
 
 /** A webhook delivery after its signature was verified (protocol §7.2). */
 export interface VerifiedWebhook {
@@ -185,6 +189,68 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     }
   }
 
+  /**
+   * fal request ids this instance holds but could not store yet (the database refused the write), by
+   * generation. Kept until the write lands; the orphan scan leaves these rows alone meanwhile.
+   */
+  const unrecorded = new Map<string, string>();
+  let stopping = false;
+  const orphans = createOrphanResolver({
+    db,
+    store,
+    publish,
+    logger,
+    orphanAfterSeconds: deps.deadlines.orphanAfterSeconds,
+    recordPending: (id) => unrecorded.has(id),
+  });
+
+  /**
+   * After fal accepted a submit: stores its request id, moves the row to IN_QUEUE and starts tracking. Every
+   * step is guarded and idempotent, so a retry after a failed write simply runs the whole thing again.
+   */
+  async function settleSubmission(id: string, falRequestId: string, queuePosition: number | null, announce: (events: GenerationEvent[]) => void): Promise<Row> {
+    await store.recordSubmission(id, falRequestId);
+    const queued = await store.transition(id, 'IN_QUEUE', { queuePosition });
+    if (queued) announce([queued]);
+    const row = await db.generation.findUniqueOrThrow({ where: { id } });
+    if (row.status === 'CANCELLED') {
+      // Cancelled while we were submitting: pass the cancel on, so fal does not run (and bill) it.
+      await fal.cancel(deps.endpointId, falRequestId).catch(() => undefined);
+    } else if (row.status === 'FAILED' && row.errorCode === 'SUBMISSION_UNKNOWN') {
+      // The submit took longer than ORPHAN_AFTER_S and an orphan scan already gave up on it: the row stays
+      // failed (what clients were told), so fal must not run it either. Cancel, and say so loudly.
+      const outcome = await fal.cancel(deps.endpointId, falRequestId).catch(() => 'failed' as const);
+      logger.warn(`generation ${id}: fal accepted request ${falRequestId} after it was failed as an orphan (SUBMISSION_UNKNOWN); cancel at fal: ${outcome}`);
+    } else if (!isTerminal(row.status)) {
+      await trackers.claim(targetOf(row));
+    }
+    return row;
+  }
+
+  /** Retries settleSubmission with backoff until it lands (or the service stops): the request id is never dropped. */
+  async function recordInBackground(id: string, falRequestId: string, queuePosition: number | null, announce: (events: GenerationEvent[]) => void) {
+    for (let attempt = 0; !stopping; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(RECORD_RETRY_MAX_MS, RECORD_RETRY_BASE_MS * 2 ** attempt)).unref());
+      if (stopping) return;
+      try {
+        await settleSubmission(id, falRequestId, queuePosition, announce);
+        unrecorded.delete(id);
+        logger.info(`generation ${id}: fal request ${falRequestId} recorded after ${attempt + 1} retr${attempt === 0 ? 'y' : 'ies'}`);
+        return;
+      } catch (error) {
+        if (attempt % 10 === 0) logger.warn(`generation ${id}: recording fal request ${falRequestId} still fails: ${describe(error)}`);
+      }
+    }
+  }
+
+  /** The insert failed for a reason other than the domain's own refusals: nothing was sent to fal yet. */
+  function refuseUnrecorded(error: unknown): never {
+    if (error instanceof IdempotencyKeyConflictError || error instanceof QuotaExceededError) throw error;
+    // The client may simply retry: say so, instead of "Unexpected error.".
+    logger.error(`generateVideo: could not record the request, nothing was submitted: ${describe(error)}`);
+    throw new StorageUnavailableError();
+  }
+
   return {
     store,
 
@@ -223,7 +289,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         valid.idempotencyKey,
         hash,
         caller,
-      );
+      ).catch(refuseUnrecorded);
       addLogContext({ generationId: created.id });
       if (reused) return created;
       const announce = publish(caller.tenantId);
@@ -240,23 +306,28 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         const { code, message } =
           error instanceof FalRequestError ? error : { code: 'FAL_SUBMIT_FAILED', message: 'submitting to fal failed' };
         logger.warn(`generation ${created.id}: submit failed: ${code}: ${message}`);
-        const event = await store.transition(created.id, 'FAILED', { error: { code, message } });
-        if (event) announce([event]);
-        return db.generation.findUniqueOrThrow({ where: { id: created.id } });
+        try {
+          const event = await store.transition(created.id, 'FAILED', { error: { code, message } });
+          if (event) announce([event]);
+          return await db.generation.findUniqueOrThrow({ where: { id: created.id } });
+        } catch (writeError) {
+          // The row stays PENDING without a request id: the orphan scan fails it with SUBMISSION_UNKNOWN.
+          logger.error(`generation ${created.id}: could not record the failed submit: ${describe(writeError)}`);
+          return created;
+        }
       }
       addLogContext({ falRequestId });
       logger.info(`generation ${created.id}: submitted to fal as ${falRequestId}`);
-      await store.recordSubmission(created.id, falRequestId);
-      const queued = await store.transition(created.id, 'IN_QUEUE', { queuePosition });
-      if (queued) announce([queued]);
-      const row = await db.generation.findUniqueOrThrow({ where: { id: created.id } });
-      if (row.status === 'CANCELLED') {
-        // Cancelled while we were submitting: pass the cancel on, so fal does not run (and bill) it.
-        await fal.cancel(deps.endpointId, falRequestId).catch(() => undefined);
-      } else {
-        await trackers.claim(targetOf(row));
+      // fal has the request from here on: whatever storage does now, the answer is a success, never an error
+      // that would make a client without an idempotency key pay a second time.
+      try {
+        return await settleSubmission(created.id, falRequestId, queuePosition, announce);
+      } catch (error) {
+        logger.error(`generation ${created.id}: fal accepted request ${falRequestId} but recording it failed (${describe(error)}); retrying in the background`);
+        unrecorded.set(created.id, falRequestId);
+        void recordInBackground(created.id, falRequestId, queuePosition, announce);
+        return { ...created, falRequestId };
       }
-      return row;
     }),
 
     /**
@@ -334,40 +405,30 @@ export function createGenerationService(deps: GenerationServiceDeps) {
 
 
     /**
-     * After a restart: every generation fal knows about is tracked again; a PENDING row without a fal request
-     * id (a crash between the write and the submit) is never resubmitted, which could pay twice. It waits
-     * for its webhook, and after `orphanAfterSeconds` is failed with SUBMISSION_UNKNOWN.
+     * At start-up, and from then on periodically (orphans.start): every generation fal knows about is tracked
+     * again, and a PENDING row without a fal request id (a crash between the write and the submit) is never
+     * resubmitted, which could pay twice. It waits for its webhook, and after `orphanAfterSeconds` is failed
+     * with SUBMISSION_UNKNOWN by whichever instance's scan gets to it first (src/generations/recover.ts).
      */
     async recover(): Promise<{ resumed: number; orphansFailed: number }> {
-      const rows = await db.generation.findMany({
-        where: { status: 'PENDING', falRequestId: null },
-        orderBy: { createdAt: 'asc' },
-      });
-      let orphansFailed = 0;
-      const orphanBefore = Date.now() - deps.deadlines.orphanAfterSeconds * 1000;
-      for (const row of rows) {
-        if (row.falRequestId || row.createdAt.getTime() >= orphanBefore) continue;
-        const event = await store.transition(row.id, 'FAILED', {
-          error: {
-            code: 'SUBMISSION_UNKNOWN',
-            message: 'the server stopped while submitting this request; fal may or may not have received it, and it was not resubmitted to avoid paying twice',
-          },
-        });
-        if (event) publish(row.tenantId)([event]);
-        orphansFailed += 1;
-      }
+      const orphansFailed = await orphans.resolve();
+      orphans.start(orphanScanIntervalMs(deps.lease.scanMs, deps.deadlines.orphanAfterSeconds));
       // Everything fal knows about that no live instance follows (all of it, after a restart).
       const resumed = await trackers.startUpkeep();
       if (resumed > 0) logger.info(`resumed tracking ${resumed} in-flight generation(s)`);
-      if (orphansFailed > 0) logger.warn(`${orphansFailed} generation(s) were interrupted during submission and failed with SUBMISSION_UNKNOWN`);
       return { resumed, orphansFailed };
     },
 
+    /** One orphan pass now (tests, operators); resolves with how many this instance failed. */
+    resolveOrphans: () => orphans.resolve(),
 
     /** Stops every tracker without changing any row (leases are handed back): the next start resumes them. */
     async stop() {
       stopNudges();
+      stopping = true;
+      await orphans.stop();
       await trackers.stop();
+      for (const [id, requestId] of unrecorded) logger.error(`generation ${id}: stopping before fal request ${requestId} could be recorded; its webhook can still match it`);
     },
   };
 }
@@ -386,6 +447,10 @@ function outcomeOf(hook: VerifiedWebhook): FalResult {
     };
   }
   return { ok: false, code: 'FAL_WEBHOOK_ERROR', message: hook.error ?? 'fal reported an error', httpStatus: null };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 export type GenerationService = ReturnType<typeof createGenerationService>;

@@ -20,6 +20,12 @@ export interface TransitionDetails {
    * lost its lease (and has not noticed yet) cannot write next to the new holder.
    */
   leaseOwner?: string;
+  /**
+   * Orphan guard: the write applies only while fal's request id is still unknown and the row is older than
+   * this many seconds (on the database's clock), so an orphan verdict can never land on a row that a webhook
+   * or a late submit has just matched, and of several instances judging it at once exactly one wins.
+   */
+  unsubmittedForSeconds?: number;
 }
 
 /**
@@ -120,6 +126,9 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
            WHERE id = ${id}::uuid
              AND status::text = ANY(${from}::text[])
              AND (${details.leaseOwner ?? null}::text IS NULL OR "leaseOwner" = ${details.leaseOwner ?? null}::text)
+             AND (${details.unsubmittedForSeconds ?? null}::int IS NULL
+                  OR ("falRequestId" IS NULL
+                      AND "createdAt" < timezone('UTC', now()) - make_interval(secs => ${details.unsubmittedForSeconds ?? null}::int)))
              -- Within IN_QUEUE only a falling position is a change: a repeated or late (stale) report that
              -- arrives after a newer one, e.g. a stream event queued behind a catch-up poll, never moves it back.
              AND NOT (status = 'IN_QUEUE' AND ${to}::"GenerationStatus" = 'IN_QUEUE'

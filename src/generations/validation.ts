@@ -37,8 +37,27 @@ export const MIN_DURATION_S = 3;
 export const MAX_DURATION_S = 15;
 export const MAX_PROMPT_CHARS = 2500;
 
-const httpUrl = z
-  .string({ error: 'is required' })
+/**
+ * Text that can be stored and sent on: PostgreSQL refuses NUL (U+0000) in text and JSON columns, and a lone
+ * UTF-16 surrogate has no UTF-8 form. Either would fail at the database write ("Unexpected error."), after
+ * the request looked valid, so both are input errors here. Checked first, and alone: other messages about
+ * such a string (e.g. "must be an http(s) URL") would only distract.
+ */
+export function textProblem(value: string): string | null {
+  if (value.includes('\u0000')) return 'must not contain NUL (U+0000) characters';
+  if (!value.isWellFormed()) return 'must be valid Unicode (it contains an unpaired surrogate)';
+  return null;
+}
+
+const storable = <T extends z.ZodString>(s: T) =>
+  s.check(
+    z.superRefine((value: string, ctx) => {
+      const problem = textProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value, continue: false });
+    }),
+  );
+
+const httpUrl = storable(z.string({ error: 'is required' }))
   .trim()
   .min(1, 'is required')
   .max(4096, 'must be at most 4096 characters')
@@ -51,8 +70,7 @@ const httpUrl = z
     }
   }, 'must be an http(s) URL');
 
-const promptText = z
-  .string()
+const promptText = storable(z.string())
   .refine((p) => p.trim().length > 0, 'must not be empty')
   .refine((p) => p.length <= MAX_PROMPT_CHARS, `must be at most ${MAX_PROMPT_CHARS} characters`);
 
@@ -74,8 +92,8 @@ const schema = z
       .max(MAX_DURATION_S, `must be between ${MIN_DURATION_S} and ${MAX_DURATION_S} seconds`)
       .nullish(),
     generateAudio: z.boolean().nullish(),
-    shotType: z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').nullish(),
-    idempotencyKey: z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters').nullish(),
+    shotType: storable(z.string()).trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').nullish(),
+    idempotencyKey: storable(z.string()).min(1, 'must not be empty').max(255, 'must be at most 255 characters').nullish(),
   })
   .superRefine((value, ctx) => {
     const hasPrompt = value.prompt !== null && value.prompt !== undefined;

@@ -5,6 +5,7 @@ import {
   InputValidationError,
   QuotaExceededError,
   RateLimitedError,
+  StorageUnavailableError,
   type FieldProblem,
 } from '../generations/errors.ts';
 import { builder } from './builder.ts';
@@ -84,4 +85,11 @@ builder.objectType(RateLimitedError, {
   fields: (t) => ({
     retryAfterSeconds: t.exposeInt('retryAfterSeconds'),
   }),
+});
+
+builder.objectType(StorageUnavailableError, {
+  name: 'StorageUnavailableError',
+  description: 'The server could not record the request (its storage refused the write), so nothing was submitted to fal; it is safe to retry.',
+  interfaces: [ErrorInterface],
+  fields: () => ({}),
 });

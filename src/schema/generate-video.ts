@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { IdempotencyKeyConflictError, InputValidationError, QuotaExceededError, RateLimitedError } from '../generations/errors.ts';
+import { IdempotencyKeyConflictError, InputValidationError, QuotaExceededError, RateLimitedError, StorageUnavailableError } from '../generations/errors.ts';
 import { resolveUploadedFrames } from '../uploads/request.ts';
 import { builder } from './builder.ts';
 import { VideoGenerationRef } from './video-generation.ts';
@@ -63,7 +63,7 @@ builder.mutationField('generateVideo', (t) =>
     description: 'Validates the input, records the generation and submits it to fal. Follow it with videoGenerationEvents.',
     args: { input: t.arg({ type: GenerateVideoInput, required: true }) },
     errors: {
-      types: [InputValidationError, IdempotencyKeyConflictError, QuotaExceededError, RateLimitedError],
+      types: [InputValidationError, IdempotencyKeyConflictError, QuotaExceededError, RateLimitedError, StorageUnavailableError],
       union: { name: 'GenerateVideoResult' },
       result: { name: 'GenerateVideoSuccess' },
       dataField: { name: 'generation' },

@@ -69,6 +69,7 @@ export type CliGenerateMutation = { generateVideo:
     | { __typename: 'InputValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
     | { __typename: 'QuotaExceededError', message: string }
     | { __typename: 'RateLimitedError', message: string }
+    | { __typename: 'StorageUnavailableError', message: string }
    };
 
 export type CliCancelMutationVariables = Exact<{
@@ -163,6 +164,7 @@ export type DashboardGenerateMutation = { generateVideo:
     | { __typename: 'InputValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
     | { __typename: 'QuotaExceededError', message: string }
     | { __typename: 'RateLimitedError', message: string }
+    | { __typename: 'StorageUnavailableError', message: string }
    };
 
 export type DashboardCancelMutationVariables = Exact<{
