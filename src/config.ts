@@ -139,7 +139,7 @@ const EnvSchema = z.object({
   CORS_ORIGINS: z
     .string()
     .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))
-    .pipe(z.array(z.string().regex(/^https?:\/\/[^/*\s]+$/, 'must be exact origins like https://app.example.com, comma-separated (no wildcard, no path)').transform((o) => new URL(o).origin)))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/*\s]+\/?$/, 'must be exact origins like https://app.example.com, comma-separated (no wildcard, no path)').transform((o) => new URL(o).origin)))
     .default([]),
   REDIS_URL: z.string().refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL').optional(),
   REDIS_PREFIX: z.string().max(100).default('reelgraph:'),

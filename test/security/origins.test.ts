@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createApiKey } from '../../src/auth/keys.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { GENERATE } from '../helpers/graphql.ts';
 import { IMAGE } from '../helpers/generation.ts';
@@ -59,6 +60,21 @@ function upgrade(url: string, headers: Record<string, string>): Promise<number |
 }
 
 const corsHeaders = (answer: Answer) => Object.keys(answer.headers).filter((h) => h.startsWith('access-control-'));
+
+describe('CORS_ORIGINS', () => {
+  it('takes exact origins only (no wildcard, no path), and defaults to none', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://App.example.com/, http://localhost:5173' }).corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    for (const bad of ['*', 'https://*.example.com', 'https://app.example.com/path', 'app.example.com', 'null']) {
+      expect(() => loadConfig({ CORS_ORIGINS: bad }), bad).toThrow(ConfigError);
+      try {
+        loadConfig({ CORS_ORIGINS: bad });
+      } catch (error) {
+        expect((error as ConfigError).message).toMatch(/CORS_ORIGINS/);
+      }
+    }
+  });
+});
 
 describe('origin rules', () => {
   let server: TestServer;
