@@ -135,8 +135,7 @@ export function createGate(options: GateOptions): Gate {
 
       const limit = limitFor(req);
       if (Number(req.headers['content-length']) > limit) {
-        req.resume();
-        refuse(res, 413, new BodyTooLargeError(limit).message);
+        refuseBody(req, res, limit);
         return null;
       }
       const path = (req.url ?? '/').split('?')[0];
@@ -147,7 +146,7 @@ export function createGate(options: GateOptions): Gate {
         return null;
       }
       return limitedRequest(req, limit, () => {
-        if (!res.headersSent) refuse(res, 413, new BodyTooLargeError(limit).message);
+        if (!res.headersSent) refuseBody(req, res, limit);
         else res.destroy();
       });
     },
@@ -168,7 +167,6 @@ function limitedRequest(req: IncomingMessage, limit: number, onOverflow: () => v
     for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       seen += chunk.length;
       if (seen > limit) {
-        req.pause();
         onOverflow();
         throw new BodyTooLargeError(limit);
       }
@@ -183,6 +181,27 @@ function limitedRequest(req: IncomingMessage, limit: number, onOverflow: () => v
     socket: req.socket,
     [Symbol.asyncIterator]: () => iterable,
   } as unknown as IncomingMessage;
+}
+
+// After a 413 the client is usually still sending. Closing at once would make the kernel answer its data with
+// a reset, which can destroy the 413 before the client reads it; so the rest is discarded for this long first
+// (nginx's "lingering close"). Nothing of it is kept.
+const LINGER_MS = 2_000;
+
+/** Answers 413 with `Connection: close`, then discards what still arrives for LINGER_MS and closes. */
+function refuseBody(req: IncomingMessage, res: ServerResponse, limit: number) {
+  const socket = req.socket;
+  // Node's server calls destroySoon() once a `Connection: close` response is written; here it half-closes.
+  socket.destroySoon = () => {
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  };
+  // A data listener (not only resume()) so the rest flows to nowhere once the body iterator lets go.
+  req.on('data', () => undefined);
+  req.resume();
+  refuse(res, 413, new BodyTooLargeError(limit).message);
 }
 
 export function refuse(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
