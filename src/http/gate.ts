@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  *   preflight); their actual requests get the same Access-Control-Allow-Origin. Never a wildcard, never
  *   credentials (keys travel in the Authorization header, not in cookies).
  * - Body size: counted while it streams, whatever the framing (Content-Length, chunked), so no route ever
- *   holds more than its limit in memory; over the limit the request is answered 413 and no longer read.
+ *   holds more than its limit in memory; over the limit the request is answered 413 and the rest is dropped.
  * - CSRF: form, multipart and text bodies (which browsers send cross-site without a preflight) must carry a
  *   header only a script allowed by CORS can set (the names Yoga's and Apollo's CSRF prevention use).
  */
@@ -157,8 +157,7 @@ export function createGate(options: GateOptions): Gate {
 /**
  * The request as Yoga's Node adapter reads it (headers, method, url, socket), with a body that counts bytes as
  * they arrive. Past the limit it answers (through onOverflow) and fails the read, so nothing downstream ever
- * sees a truncated body as if it were whole, and the socket is closed once the 413 is written (no more of the
- * body is read).
+ * sees a truncated body as if it were whole; nothing more of the body is kept (see refuseBody).
  */
 function limitedRequest(req: IncomingMessage, limit: number, onOverflow: () => void): IncomingMessage {
   async function* body() {
