@@ -6,7 +6,7 @@ import { createFalGateway } from './fal/gateway.ts';
 import { createFalSimulator, type FalSimulator } from './fal/simulator/index.ts';
 import type { FalGateway } from './fal/types.ts';
 import { createGenerationService, type GenerationService } from './generations/service.ts';
-import { createHttpServer, type ConnectionInfo, type HttpServer } from './http/server.ts';
+import { bindHttpServer, createHttpServer, type ConnectionInfo, type HttpServer } from './http/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   async function start(): Promise<RunningApp> {
     if (running) return running;
     try {
+      // The port first: a taken one fails at once, before seconds of database work.
+      const bound = await bindHttpServer(config.http.port, config.http.host);
+      cleanup.push(() => new Promise((resolve) => bound.close(() => resolve())));
       const backend = config.fal.backend === 'simulator' ? 'SIMULATOR' : 'FAL';
       let simulator: FalSimulator | null = null;
       let fal: FalGateway;
@@ -221,6 +224,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         maxUploadBodyBytes: 2 * config.uploads.maxBytes + config.graphql.maxBodyBytes,
         routes: withDashboard(routes),
         shutdownTimeoutMs: config.shutdownTimeoutMs,
+        corsOrigins: config.corsOrigins,
+        publicUrl: config.publicUrl,
+        server: bound,
       });
       const { url, port } = await http.listen(config.http.port, config.http.host);
       cleanup.push(() => http.close());

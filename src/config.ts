@@ -74,6 +74,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** LOG_FORMAT (null: json unless stdout is a terminal, decided by the entry point) and LOG_LEVEL. */
   log: LogSettings;
+  /** Exact browser origins allowed to call the API (CORS); empty = same-origin only. */
+  corsOrigins: string[];
   graphql: {
     /** GraphiQL at /graphql in a browser: on by default, off by default when NODE_ENV=production. */
     graphiql: boolean;
@@ -179,6 +181,12 @@ export const EnvSchema = z.object({
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   AWS_SESSION_TOKEN: z.string().min(1).optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  // Exact origins only (scheme://host[:port]): a wildcard or a path would allow more than the operator meant.
+  CORS_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/*\s]+\/?$/, 'must be exact origins like https://app.example.com, comma-separated (no wildcard, no path)').transform((o) => new URL(o).origin)))
+    .default([]),
   REDIS_URL: z.string().refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL').optional(),
   REDIS_PREFIX: z.string().max(100).default('reelgraph:'),
   INSTANCE_ID: z.string().min(1).max(200).optional(),
@@ -296,6 +304,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     log: { format: e.LOG_FORMAT ?? null, level: e.LOG_LEVEL },
+    corsOrigins: e.CORS_ORIGINS,
     graphql: {
       graphiql: e.GRAPHIQL ? e.GRAPHIQL === 'true' : e.NODE_ENV !== 'production',
       introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === 'true' : e.NODE_ENV !== 'production',

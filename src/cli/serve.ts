@@ -32,14 +32,22 @@ try {
   process.exit(1);
 }
 
+// What a graceful stop does after in-flight requests are drained (trackers, leases, database, Redis).
+const SHUTDOWN_MARGIN_MS = 5_000;
+
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal} received, shutting down`);
-    // Bounded: a stuck close must not keep a deploy waiting forever.
-    const force = setTimeout(() => process.exit(1), 15_000);
+    // Bounded: a stuck close must not keep a deploy waiting forever. In-flight requests get SHUTDOWN_TIMEOUT_MS;
+    // the margin covers what follows them (trackers, database, Redis), so a slow drain is never cut short.
+    const bound = config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS;
+    const force = setTimeout(() => {
+      logger.error(`shutdown did not finish within ${bound} ms (SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} plus ${SHUTDOWN_MARGIN_MS} ms), exiting`);
+      process.exit(1);
+    }, bound);
     force.unref();
     void app.stop().then(() => process.exit(0));
   });

@@ -3,7 +3,8 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 
 /**
  * Limits on what one GraphQL document may ask for, checked while parsing and validating, before anything
@@ -27,6 +28,43 @@ export function hardeningPlugins(options: { introspection: boolean }) {
     maxAliasesPlugin({ n: DOCUMENT_LIMITS.maxAliases, ...common }),
     maxDirectivesPlugin({ n: DOCUMENT_LIMITS.maxDirectives, ...common }),
     costLimitPlugin({ maxCost: DOCUMENT_LIMITS.maxCost, ...common }),
-    ...(options.introspection ? [] : [useDisableIntrospection()]),
+    ...(options.introspection ? [] : [noIntrospection(), noSuggestions()]),
   ];
+}
+
+/**
+ * Introspection refused by a validation rule on every operation. Yoga's useDisableIntrospection decides per
+ * HTTP request (onRequestParse), which graphql-ws never goes through, so introspection stayed open there.
+ */
+function noIntrospection(): Plugin {
+  return { onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) };
+}
+
+// graphql-js appends these to validation and coercion errors ("Did you mean "prompt"?"): with introspection
+// off they would hand out the schema one field at a time.
+const SUGGESTION = /\s*Did you mean .*\?$/s;
+
+function withoutSuggestion<E extends Error>(error: E): E | GraphQLError {
+  if (!(error instanceof GraphQLError) || !SUGGESTION.test(error.message)) return error;
+  return new GraphQLError(error.message.replace(SUGGESTION, ''), { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: error.extensions });
+}
+
+/** Field, argument, type and enum suggestions removed from every error (validation and variable coercion). */
+function noSuggestions(): Plugin {
+  const clean = (errors: ReadonlyArray<GraphQLError> | undefined) => errors?.map(withoutSuggestion);
+  return {
+    onValidate: () => ({ result, setResult }) => {
+      if (result.length > 0) setResult(result.map(withoutSuggestion));
+    },
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) => {
+        if ('errors' in result && result.errors) setResult({ ...result, errors: clean(result.errors) });
+      },
+    }),
+    onSubscribe: () => ({
+      onSubscribeResult: ({ result, setResult }) => {
+        if ('errors' in result && result.errors) setResult({ ...result, errors: clean(result.errors) });
+      },
+    }),
+  };
 }

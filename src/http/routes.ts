@@ -39,11 +39,27 @@ export function createRoutes(deps: RouteDeps) {
   };
 }
 
+/**
+ * The body, read as it streams and given up past `limit` bytes (null), whatever the framing: a chunked body
+ * has no length to check up front, and reading it whole first is how one request could fill the memory.
+ */
+async function readBounded(request: Request, limit: number): Promise<Uint8Array | null> {
+  if (Number(request.headers.get('content-length') ?? '0') > limit) return null;
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    // Leaving the loop cancels the stream: nothing more is read.
+    if (size > limit) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
 async function falWebhook(deps: RouteDeps, request: Request, url: URL): Promise<Response> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > MAX_WEBHOOK_BYTES) return json(413, { error: 'webhook body too large' });
-  const raw = new Uint8Array(await request.arrayBuffer());
-  if (raw.length > MAX_WEBHOOK_BYTES) return json(413, { error: 'webhook body too large' });
+  const raw = await readBounded(request, MAX_WEBHOOK_BYTES);
+  if (raw === null) return json(413, { error: 'webhook body too large' }, { connection: 'close' });
   // Signature first, on the raw bytes (never re-serialised JSON): nothing unverified touches the state.
   const verdict = await deps.verifier.verify(request.headers, raw);
   if (!verdict.ok) {

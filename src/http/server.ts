@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionArgs, GraphQLSchema } from 'graphql';
+import type { Duplex } from 'node:stream';
+import { GraphQLError, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
@@ -8,6 +9,8 @@ import { WebSocketServer } from 'ws';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Logger } from '../logger.ts';
 import { DIRECT_SINK, useCohortExecution, type DirectSink } from './cohort.ts';
+import { createConnectionRegistry, type ConnectionInfo } from './connections.ts';
+import { createGate, refuse, refuseUpgrade } from './gate.ts';
 import { hardeningPlugins } from './hardening.ts';
 import { observeWebSockets, withRequestContext } from './request-context.ts';
 import type { GraphQLContext } from '../schema/context.ts';
@@ -33,17 +36,15 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
   /** Largest multipart (file upload) request body accepted, in bytes. */
   maxUploadBodyBytes?: number;
+  /** Exact browser origins allowed to call the API (CORS_ORIGINS); same-origin only when empty. */
+  corsOrigins?: readonly string[];
+  /** Our external origin (PUBLIC_URL): its origin and host are our own. */
+  publicUrl?: string | null;
+  /** A server already listening (bindHttpServer), so a taken port fails before any other start-up work. */
+  server?: Server;
 }
 
-export interface ConnectionInfo {
-  identity: Identity;
-  setHeader(name: string, value: string): void;
-}
-
-// Browsers may send these content types cross-site without a preflight; such a request must also carry a
-// header only a script allowed by CORS can set (Yoga's and Apollo's CSRF prevention use the same names).
-const PREFLIGHT_HEADERS = ['x-graphql-yoga-csrf', 'graphql-require-preflight', 'apollo-require-preflight'];
-const NON_SIMPLE_TYPES = ['application/json', 'application/graphql-response+json', 'application/graphql'];
+export type { ConnectionInfo };
 
 export interface HttpServer {
   listen(port: number, host: string): Promise<{ url: string; port: number }>;
@@ -87,11 +88,64 @@ query Recent {
  * One port and one path for everything GraphQL: queries and mutations over HTTP, subscriptions over
  * Server-Sent Events (Yoga's built-in) and over graphql-ws WebSockets on the same path.
  */
+/** The placeholder answer while the port is bound but the rest of the server is still starting. */
+function starting(_req: IncomingMessage, res: ServerResponse) {
+  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', connection: 'close' });
+  res.end(JSON.stringify({ errors: [{ message: 'Server is starting' }] }));
+}
+
+/**
+ * Binds the port first, before the database and everything else start (which takes seconds on PGlite): a port
+ * that is taken fails at once, with one line that names it. Requests that arrive meanwhile get 503.
+ */
+export function bindHttpServer(port: number, host: string): Promise<Server> {
+  const server = createServer(starting);
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new Error(`port ${port} on ${host} is already in use (set PORT to a free port)`));
+      else if (error.code === 'EACCES') reject(new Error(`port ${port} on ${host} needs privileges this process does not have (set PORT above 1023)`));
+      else if (error.code === 'EADDRNOTAVAIL') reject(new Error(`cannot listen on ${host}:${port}: ${host} is not an address of this machine (set HOST)`));
+      else reject(error);
+    });
+    server.listen(port, host, () => {
+      server.removeAllListeners('error');
+      resolve(server);
+    });
+  });
+}
+
+function addressOf(server: Server): { url: string; port: number } {
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return { url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`, port: address.port };
+}
+
+/**
+ * One port and one path for everything GraphQL: queries and mutations over HTTP, subscriptions over
+ * Server-Sent Events (Yoga's built-in) and over graphql-ws WebSockets on the same path. Every request and
+ * upgrade passes the gate (gate.ts) first; connections are kept in the registry (connections.ts).
+ */
 export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const registry = createConnectionRegistry(options.auth);
+  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  const gate = createGate({
+    corsOrigins: options.corsOrigins ?? [],
+    publicUrl: options.publicUrl ?? null,
+    isOpen: () => options.auth.isOpen(),
+    graphqlPath: GRAPHQL_PATH,
+    maxBodyBytes: maxBody,
+    maxUploadBodyBytes: Math.max(maxBody, options.maxUploadBodyBytes ?? maxBody),
+  });
+  const introspection = options.introspection ?? true;
+
   const yoga = createYoga<{ nodeRequest?: IncomingMessage }>({
     schema: options.schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // The gate answers CORS (Yoga's default reflects any origin, with credentials).
+    cors: false,
+    // The gate bounds every body while it streams; Yoga's own check would only see a whole one.
+    maxRequestBodySize: false,
     // GraphiQL talks to subscriptions over graphql-ws, the same socket dashboards use.
     graphiql: options.graphiql ? { subscriptionsProtocol: 'WS', title: 'reelgraph', defaultQuery: GRAPHIQL_DEFAULT_QUERY } : false,
     // GraphiQL's scripts are bundled in the package instead of loaded from a CDN, so it works offline.
@@ -106,55 +160,35 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     // The Node request carries the Host header the client used (Yoga's Request URL does not).
     context: async (initial: YogaInitialContext & { req?: IncomingMessage }) => {
-      const connection = initial.req ? connections.get(initial.req) : undefined;
+      const connection = initial.req ? registry.identityOf(initial.req) : undefined;
       // Every GraphQL request went through handle(), which authenticated it; anything else is refused.
       if (!connection) throw new Error('unauthenticated request reached GraphQL');
       return options.context(initial.req ?? initial.request, connection);
     },
     plugins: [
-      ...hardeningPlugins({ introspection: options.introspection ?? true }),
+      ...hardeningPlugins({ introspection }),
       // One execution per live event per cohort of identical subscriptions of one tenant (see cohort.ts).
       useCohortExecution((context) => {
         const ctx = context as GraphQLContext;
         return `${ctx.caller.tenantId}\u0000${ctx.caller.admin === true}\u0000${ctx.publicOrigin}`;
       }),
-      ...(options.routes
-        ? [
-            {
-              async onRequest({ request, endResponse }: { request: Request; endResponse: (response: Response) => void }) {
-                const response = await options.routes?.(request);
-                if (response) endResponse(response);
-              },
-            },
-          ]
-        : []),
+      {
+        // The plain routes (webhooks, videos, health, dashboard); every other path is not GraphQL's either.
+        async onRequest({ request, endResponse }: { request: Request; endResponse: (response: Response) => void }) {
+          const response = await options.routes?.(request);
+          if (response) return endResponse(response);
+          if (new URL(request.url).pathname !== GRAPHQL_PATH) {
+            endResponse(new Response(JSON.stringify({ errors: [{ message: `Not found: GraphQL is served at ${GRAPHQL_PATH}` }] }), { status: 404, headers: { 'content-type': 'application/json' } }));
+          }
+        },
+      },
     ],
   });
 
   let closing = false;
-  const inFlight = new Map<import('node:http').ServerResponse, IncomingMessage>();
-  const connections = new WeakMap<IncomingMessage, ConnectionInfo>();
-  // Long-lived connections by the key they authenticated with, so a revocation can end them.
-  const byKey = new Map<string, Set<() => void>>();
-  const holdConnection = (keyId: string | null, end: () => void): (() => void) => {
-    if (!keyId) return () => {};
-    const release = options.auth.hold(keyId);
-    const set = byKey.get(keyId) ?? new Set();
-    set.add(end);
-    byKey.set(keyId, set);
-    return () => {
-      release();
-      set.delete(end);
-      if (set.size === 0) byKey.delete(keyId);
-    };
-  };
-  const stopRevocations = options.auth.onRevoked((keyIds) => {
-    for (const id of keyIds) for (const end of byKey.get(id) ?? []) end();
-  });
-  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
-  const maxUploadBody = Math.max(maxBody, options.maxUploadBodyBytes ?? maxBody);
-
-  const server = createServer(withRequestContext(options.logger, (req, res) => {
+  const server = options.server ?? createServer();
+  server.off('request', starting);
+  server.on('request', withRequestContext(options.logger, (req, res) => {
     if (closing) {
       // Stop accepting work: a load balancer retries this on another instance.
       res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
@@ -167,51 +201,43 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     });
   }));
 
-  async function handle(req: IncomingMessage, res: import('node:http').ServerResponse) {
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const admitted = await gate.admit(req, res);
+    if (!admitted) return;
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
-    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    const isGraphQL = path === GRAPHQL_PATH;
-    if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-      // Refuse oversized bodies before reading them. A GraphQL body without a declared length (chunked) is
-      // refused too, as Yoga would read it whole: documents and uploads from browsers and fetch declare theirs.
-      // Other routes (fal's webhooks) bound what they read themselves, so their senders' framing never matters.
-      if (isGraphQL && req.headers['content-length'] === undefined) {
-        req.resume();
-        return refuse(res, 411, 'A Content-Length header is required');
-      }
-      const limit = isGraphQL && contentType === 'multipart/form-data' ? maxUploadBody : maxBody;
-      if (Number(req.headers['content-length']) > limit) {
-        req.resume();
-        return refuse(res, 413, `Request body too large (limit ${limit} bytes)`);
-      }
-      if (isGraphQL && !NON_SIMPLE_TYPES.includes(contentType) && !PREFLIGHT_HEADERS.some((h) => req.headers[h] !== undefined)) {
-        req.resume();
-        return refuse(res, 403, `Cross-site request refused: send a JSON body, or the "${PREFLIGHT_HEADERS[0]}" header with form and multipart requests`);
-      }
-    }
     // GraphiQL's page holds no data; with GraphiQL off, a browser GET is an ordinary (authenticated) operation.
     const wantsPage = options.graphiql && method === 'GET' && (req.headers.accept ?? '').includes('text/html') && !(req.headers.accept ?? '').includes('text/event-stream');
-    if (isGraphQL && !wantsPage) {
+    if (path === GRAPHQL_PATH && !wantsPage) {
       const outcome = await options.auth.authenticate(req.headers.authorization);
       if (!outcome.ok) {
         req.resume();
         return refuse(res, 401, outcome.message, { 'www-authenticate': `Bearer realm="reelgraph"${outcome.reason === 'invalid' ? ', error="invalid_token"' : ''}` });
       }
-      connections.set(req, { identity: outcome.identity, setHeader: (name, value) => !res.headersSent && res.setHeader(name, value) });
-      if ((req.headers.accept ?? '').includes('text/event-stream')) {
-        // A Server-Sent Events subscription lives as long as its key: a revocation ends it.
-        const release = holdConnection(outcome.identity.keyId, () => res.end());
-        res.on('close', release);
-      }
+      registry.identify(req, { identity: outcome.identity, setHeader: (name, value) => !res.headersSent && res.setHeader(name, value) });
+      // Every GraphQL response lives only as long as its key, however its stream was negotiated.
+      res.on('close', registry.holdKey(outcome.identity.keyId, () => res.end()));
     }
-    inFlight.set(res, req);
-    res.on('close', () => inFlight.delete(res));
-    await yoga(req, res);
+    registry.track(res);
+    // Yoga reads the body from `admitted` (bounded by the gate); its context gets the real Node request.
+    await (yoga.requestListener as unknown as (req: IncomingMessage, res: ServerResponse, context: { req: IncomingMessage }) => Promise<void>)(admitted, res, { req });
   }
 
-  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
+  const wss = new WebSocketServer({ noServer: true });
   observeWebSockets(wss, options.logger);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void (async () => {
+      if (closing) return refuseUpgrade(socket, { status: 503, message: 'Server is shutting down' });
+      if ((req.url ?? '/').split('?')[0] !== GRAPHQL_PATH) return refuseUpgrade(socket, { status: 404, message: `Not found: WebSockets are served at ${GRAPHQL_PATH}` });
+      // Browsers send Origin on WebSocket handshakes and CORS does not apply to them: the gate's checks must.
+      const refusal = await gate.admitUpgrade(req);
+      if (refusal) return refuseUpgrade(socket, refusal);
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    })().catch((error) => {
+      options.logger.error(`upgrade failed: ${describe(error)}`);
+      socket.destroy();
+    });
+  });
   useServer<Record<string, unknown> | undefined, { identity?: Identity; release?: () => void }>(
     {
       // connection_init must carry a valid key (connectionParams.authorization, or the upgrade request's
@@ -222,7 +248,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         const outcome = await options.auth.authenticate(given ?? ctx.extra.request.headers.authorization);
         if (!outcome.ok) return false;
         ctx.extra.identity = outcome.identity;
-        ctx.extra.release = holdConnection(outcome.identity.keyId, () => ctx.extra.socket.close(4403, 'Forbidden: API key revoked'));
+        ctx.extra.release = registry.holdKey(outcome.identity.keyId, () => ctx.extra.socket.close(4403, 'Forbidden: API key revoked'));
         return true;
       },
       onClose: (ctx) => ctx.extra.release?.(),
@@ -235,14 +261,18 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           socket: ctx.extra.socket,
           params: payload,
         });
+        // The same envelop pipeline as HTTP: graphql-armor's limits throw from parse and validate, and a
+        // thrown error must answer this one subscription (an `error` message), as HTTP answers its request,
+        // instead of closing the whole socket with 4500.
         let document;
         try {
           document = parse(payload.query);
+          const errors = validate(schema, document);
+          if (errors.length > 0) return errors;
         } catch (error) {
-          return [error as never];
+          if (error instanceof GraphQLError) return [error];
+          throw error;
         }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
         const args: ExecutionArgs = {
           schema,
           operationName: payload.operationName,
@@ -268,32 +298,26 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   return {
     server,
     listen(port, host) {
+      if (server.listening) return Promise.resolve(addressOf(server));
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
-          const address = server.address() as AddressInfo;
-          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          resolve({ url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`, port: address.port });
+          resolve(addressOf(server));
         });
       });
     },
     async close() {
       closing = true;
-      stopRevocations();
+      registry.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // 1001 "going away": clients such as graphql-ws reconnect, to the next instance.
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
       const wsClosed = new Promise<void>((resolve) => wss.close(() => resolve()));
-      // Server-Sent Event responses never finish by themselves; end them so clients reconnect elsewhere.
-      for (const [res, req] of inFlight) if (req.headers.accept?.includes('text/event-stream')) res.end();
       server.closeIdleConnections();
-      // Let in-flight requests (a mutation waiting on fal's submit) finish, within the bound.
-      const deadline = new Promise<void>((resolve) => setTimeout(resolve, options.shutdownTimeoutMs ?? 10_000).unref());
-      const drained = (async () => {
-        while (inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-      })();
-      await Promise.race([drained, deadline]);
+      // Streams (SSE, multipart) never finish by themselves: they end at once, so clients reconnect elsewhere.
+      // Other in-flight requests (a mutation waiting on fal's submit) may finish, within the bound.
+      await registry.drain(options.shutdownTimeoutMs ?? 10_000);
       for (const socket of sockets) socket.destroy();
       await Promise.all([closed, wsClosed]);
     },
@@ -322,9 +346,4 @@ interface EnvelopedRoot {
 
 function describe(value: unknown): string {
   return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
-}
-
-function refuse(res: import('node:http').ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', ...(status === 411 || status === 413 ? { connection: 'close' } : {}), ...headers });
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST', http: { status } } }] }));
 }
