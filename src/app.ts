@@ -27,6 +27,8 @@ import { createFrameUploads } from './uploads/index.ts';
 import { withDashboard } from './dashboard/routes.ts';
 import { topics } from './pubsub/index.ts';
 import { buildSchema } from './schema/index.ts';
+import { createMetrics } from './metrics/index.ts';
+import { createMetricsRoute } from './metrics/route.ts';
 
 export interface AppOptions {
   logger?: Logger;
@@ -67,6 +69,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   async function start(): Promise<RunningApp> {
     if (running) return running;
     try {
+      const metrics = createMetrics();
       const backend = config.fal.backend === 'simulator' ? 'SIMULATOR' : 'FAL';
       let simulator: FalSimulator | null = null;
       let fal: FalGateway;
@@ -78,9 +81,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           cleanup.push(() => own.stop());
           simulator = own;
         }
-        fal = createFalGateway({ key: null, queueUrl: simulator.url, restUrl: simulator.url });
+        fal = createFalGateway({ key: null, queueUrl: simulator.url, restUrl: simulator.url, metrics });
       } else {
-        fal = createFalGateway({ key: config.fal.key, queueUrl: config.fal.queueUrl, restUrl: config.fal.restUrl });
+        fal = createFalGateway({ key: config.fal.key, queueUrl: config.fal.queueUrl, restUrl: config.fal.restUrl, metrics });
       }
 
       const database = await createDb(config.database);
@@ -107,6 +110,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         db: database.prisma,
         ...config.archive,
         logger,
+        metrics,
         onChange: (id) => void announce(id).catch(() => undefined),
       });
       cleanup.push(() => archiver.stop());
@@ -127,6 +131,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         webhookGraceMs: config.publicUrl ? config.webhooks.graceMs : 0,
         prices: config.prices,
         quotas: config.quotas,
+        metrics,
       });
       cleanup.push(() => generations.stop());
 
@@ -183,6 +188,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           return row !== null;
         },
       });
+      const metricsRoute = createMetricsRoute({ registry: metrics.registry, loopback: isLoopback(config.http.host), token: config.metrics.token });
       const http: HttpServer = createHttpServer({
         schema: buildSchema(),
         context,
@@ -193,7 +199,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         maxBodyBytes: config.graphql.maxBodyBytes,
         // Two frames and the rest of the form.
         maxUploadBodyBytes: 2 * config.uploads.maxBytes + config.graphql.maxBodyBytes,
-        routes: withDashboard(routes),
+        routes: withDashboard(async (request) => (await metricsRoute(request)) ?? routes(request)),
+        metrics,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
       });
       const { url, port } = await http.listen(config.http.port, config.http.host);

@@ -6,6 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PrismaClient } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
+import type { MetricsSink } from '../metrics/types.ts';
 
 export interface ArchiverOptions {
   db: PrismaClient;
@@ -16,6 +17,7 @@ export interface ArchiverOptions {
   logger: Logger;
   /** Called after each archive attempt changed a row (so the API can announce the new video state). */
   onChange?: (generationId: string) => void;
+  metrics?: Pick<MetricsSink, 'archiveAttempt'>;
 }
 
 /**
@@ -84,6 +86,7 @@ export function createArchiver(options: ArchiverOptions) {
         where: { generationId },
         data: { archiveStatus: 'ARCHIVED', archivePath: finalPath, archiveSha256: sha256, archiveSize: size, archiveAttempts: attempts, archiveError: null, nextArchiveAt: null, archivedAt: new Date() },
       });
+      options.metrics?.archiveAttempt('archived');
       options.onChange?.(generationId);
       settle(generationId);
     } catch (error) {
@@ -102,6 +105,7 @@ export function createArchiver(options: ArchiverOptions) {
           nextArchiveAt: giveUp ? null : new Date(Date.now() + delay),
         },
       });
+      options.metrics?.archiveAttempt(giveUp ? 'failed' : 'retrying');
       options.onChange?.(generationId);
       if (giveUp) settle(generationId);
       else schedule(generationId, delay);

@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ExecutionArgs, GraphQLSchema } from 'graphql';
+import { getOperationAST, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics/index.ts';
 import { DIRECT_SINK, useCohortExecution, type DirectSink } from './cohort.ts';
 import { hardeningPlugins } from './hardening.ts';
 import type { GraphQLContext } from '../schema/context.ts';
@@ -32,6 +33,8 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
   /** Largest multipart (file upload) request body accepted, in bytes. */
   maxUploadBodyBytes?: number;
+  /** GraphQL timings and open subscriptions by transport. */
+  metrics?: Pick<Metrics, 'yogaPlugin' | 'subscriptionOpened'>;
 }
 
 export interface ConnectionInfo {
@@ -112,6 +115,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     plugins: [
       ...hardeningPlugins({ introspection: options.introspection ?? true }),
+      ...(options.metrics ? [options.metrics.yogaPlugin()] : []),
       // One execution per live event per cohort of identical subscriptions of one tenant (see cohort.ts).
       useCohortExecution((context) => {
         const ctx = context as GraphQLContext;
@@ -202,6 +206,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         // A Server-Sent Events subscription lives as long as its key: a revocation ends it.
         const release = holdConnection(outcome.identity.keyId, () => res.end());
         res.on('close', release);
+        if (options.metrics) res.on('close', options.metrics.subscriptionOpened('sse'));
       }
     }
     inFlight.set(res, req);
@@ -210,7 +215,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   }
 
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH });
-  useServer<Record<string, unknown> | undefined, { identity?: Identity; release?: () => void }>(
+  useServer<Record<string, unknown> | undefined, { identity?: Identity; release?: () => void; open?: Map<string, () => void> }>(
     {
       // connection_init must carry a valid key (connectionParams.authorization, or the upgrade request's
       // Authorization header) when the server needs one; returning false closes with 4403 Forbidden.
@@ -223,7 +228,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         ctx.extra.release = holdConnection(outcome.identity.keyId, () => ctx.extra.socket.close(4403, 'Forbidden: API key revoked'));
         return true;
       },
-      onClose: (ctx) => ctx.extra.release?.(),
+      onClose: (ctx) => {
+        ctx.extra.release?.();
+        for (const close of ctx.extra.open?.values() ?? []) close();
+      },
+      onComplete: (ctx, id) => {
+        ctx.extra.open?.get(id)?.();
+        ctx.extra.open?.delete(id);
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, id, payload) => {
@@ -251,6 +263,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           }),
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,
         };
+        // Counted until graphql-ws completes it (either side) or the socket closes, whichever comes first.
+        if (options.metrics && getOperationAST(document, payload.operationName)?.operation === 'subscription') (ctx.extra.open ??= new Map()).set(id, options.metrics.subscriptionOpened('graphql-ws'));
         return args;
       },
     },

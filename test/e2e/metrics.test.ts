@@ -1,0 +1,163 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/app.ts';
+import { rawGenerationId, generateOk, followToEnd } from '../helpers/generation.ts';
+import { collect, collectSse, EVENTS_SUBSCRIPTION, gql, wsClient } from '../helpers/graphql.ts';
+import { loopbackOrigin, parseScrape, scrape, type Scrape } from '../helpers/metrics.ts';
+import { registerSecret } from '../helpers/secrets.ts';
+import { ARCHIVE_OUTCOMES, FAL_OPERATIONS, FAL_OUTCOMES, FINISHED_STATUSES, SUBSCRIPTION_TRANSPORTS } from '../../src/metrics/types.ts';
+
+const servers: TestServer[] = [];
+async function server(options: Parameters<typeof startTestServer>[0] = {}) {
+  const s = await startTestServer(options);
+  servers.push(s);
+  return s;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.dispose()));
+});
+
+const LAG = 'reelgraph_event_delivery_lag_seconds';
+const active = (m: Scrape, transport: string) => m.value('reelgraph_subscriptions_active', { transport });
+
+describe('GET /metrics', () => {
+  it('exports every series from start-up, zero for each known label value, next to process and GraphQL metrics', async () => {
+    const s = await server();
+    // One GraphQL request, so Yoga's timings have something to report.
+    expect((await gql(s.url, '{ serverInfo { falBackend } }')).errors).toBeUndefined();
+    const m = await scrape(s);
+    expect(m.value('reelgraph_generations_created_total')).toBe(0);
+    for (const status of FINISHED_STATUSES) expect(m.value('reelgraph_generations_finished_total', { status })).toBe(0);
+    expect(m.value('reelgraph_generations_tracked')).toBe(0);
+    for (const operation of FAL_OPERATIONS) {
+      for (const outcome of FAL_OUTCOMES) expect(m.value('reelgraph_fal_requests_total', { operation, outcome })).toBe(0);
+    }
+    expect(m.value('reelgraph_log_lines_ingested_total')).toBe(0);
+    for (const transport of SUBSCRIPTION_TRANSPORTS) expect(active(m, transport)).toBe(0);
+    expect(m.value(`${LAG}_count`)).toBe(0);
+    expect(m.value(`${LAG}_bucket`, { le: '+Inf' })).toBe(0);
+    for (const outcome of ARCHIVE_OUTCOMES) expect(m.value('reelgraph_archive_attempts_total', { outcome })).toBe(0);
+    // The exact label sets: nothing else (no ids, no tenants) is ever a label value.
+    expect(m.samples('reelgraph_fal_requests_total')).toHaveLength(FAL_OPERATIONS.length * FAL_OUTCOMES.length);
+    // Node's default metrics and Yoga's GraphQL timings, without client-chosen operation names as labels.
+    expect(m.value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(m.samples('nodejs_eventloop_lag_seconds').length).toBeGreaterThan(0);
+    const execute = m.samples('graphql_envelop_phase_execute_count');
+    expect(execute.length).toBeGreaterThan(0);
+    for (const sample of execute) expect(sample.labels.operationName).toBeUndefined();
+  });
+
+  it('counts a generation from creation to its archived video, and both transports subscriptions up and down', async () => {
+    const s = await server({ behaviour: { pauseBefore: 'COMPLETED', logCount: 4 } });
+    const generation = await generateOk(s);
+    const id = rawGenerationId(generation.id);
+    const before = await scrape(s);
+    expect(before.value('reelgraph_generations_created_total')).toBe(1);
+    expect(before.value('reelgraph_generations_tracked')).toBe(1);
+    expect(before.value('reelgraph_fal_requests_total', { operation: 'submit', outcome: 'ok' })).toBe(1);
+
+    // One subscriber on each transport, both open while fal holds the generation.
+    const ws = wsClient(s.url);
+    const overWs = collect(ws, EVENTS_SUBSCRIPTION, { id: generation.id });
+    let sseOpen!: () => void;
+    const sseOpened = new Promise<void>((resolve) => (sseOpen = resolve));
+    const overSse = collectSse(s.url, EVENTS_SUBSCRIPTION, { id: generation.id }, {}, () => sseOpen());
+    await Promise.all([overWs.waitFor(1), sseOpened]);
+    const open = await scrape(s);
+    expect(active(open, 'graphql-ws')).toBe(1);
+    expect(active(open, 'sse')).toBe(1);
+
+    s.sim.resume(generation.falRequestId as string);
+    await Promise.all([overWs.done, overSse]);
+    await ws.dispose();
+    await s.running.archiver.settled(id);
+    // Both transports release their subscription as the response or socket closes, just after the last event.
+    await expect.poll(async () => {
+      const m = await scrape(s);
+      return [active(m, 'graphql-ws'), active(m, 'sse'), m.value('reelgraph_generations_tracked')];
+    }).toEqual([0, 0, 0]);
+
+    const after = await scrape(s);
+    const falLines = s.sim.requests.get(generation.falRequestId as string)!.logs.length;
+    expect(falLines).toBe(4);
+    expect(after.value('reelgraph_generations_created_total')).toBe(1);
+    expect(after.value('reelgraph_generations_finished_total', { status: 'COMPLETED' })).toBe(1);
+    expect(after.value('reelgraph_generations_finished_total', { status: 'FAILED' })).toBe(0);
+    expect(after.value('reelgraph_log_lines_ingested_total')).toBe(falLines);
+    // One delivery-lag observation per live log line, each measured from fal's own timestamp.
+    expect(after.value(`${LAG}_count`)).toBe(falLines);
+    expect(after.value(`${LAG}_bucket`, { le: '+Inf' })).toBe(falLines);
+    expect(after.value(`${LAG}_sum`)).toBeGreaterThanOrEqual(0);
+    expect(after.value('reelgraph_fal_requests_total', { operation: 'result', outcome: 'ok' })).toBe(1);
+    const followed = (after.value('reelgraph_fal_requests_total', { operation: 'stream', outcome: 'ok' }) ?? 0) + (after.value('reelgraph_fal_requests_total', { operation: 'status', outcome: 'ok' }) ?? 0);
+    expect(followed).toBeGreaterThan(0);
+    for (const operation of FAL_OPERATIONS) expect(after.value('reelgraph_fal_requests_total', { operation, outcome: 'error' })).toBe(0);
+    expect(after.value('reelgraph_archive_attempts_total', { outcome: 'archived' })).toBe(1);
+    expect(after.value('reelgraph_archive_attempts_total', { outcome: 'retrying' })).toBe(0);
+  });
+
+  it('counts failures and cancels: a refused submit, a cancelled generation, an archive retry', async () => {
+    const s = await server();
+    s.sim.failNext('submit', { status: 422, body: { detail: [{ loc: ['body', 'prompt'], msg: 'refused', type: 'value_error' }] } });
+    expect((await generateOk(s)).status).toBe('FAILED');
+    // The first download of the video fails: the archive is retried, then archived.
+    s.sim.failNext('file', { status: 503, body: { detail: 'CDN hiccup' } }, 1);
+    const completed = await generateOk(s);
+    await followToEnd(s, completed.id);
+    await s.running.archiver.settled(rawGenerationId(completed.id));
+    s.sim.configure({ pauseBefore: 'IN_PROGRESS' });
+    const queued = await generateOk(s);
+    const cancel = await gql(s.url, 'mutation($id: ID!) { cancelVideoGeneration(id: $id) { __typename } }', { id: queued.id });
+    expect(cancel.data.cancelVideoGeneration.__typename).toBe('CancelVideoGenerationSuccess');
+
+    const m = await scrape(s);
+    expect(m.value('reelgraph_generations_created_total')).toBe(3);
+    const finished = Object.fromEntries(FINISHED_STATUSES.map((status) => [status, m.value('reelgraph_generations_finished_total', { status })]));
+    expect(finished).toEqual({ COMPLETED: 1, FAILED: 1, CANCELLED: 1 });
+    expect(m.value('reelgraph_fal_requests_total', { operation: 'submit', outcome: 'error' })).toBe(1);
+    expect(m.value('reelgraph_fal_requests_total', { operation: 'submit', outcome: 'ok' })).toBe(2);
+    expect(m.value('reelgraph_fal_requests_total', { operation: 'cancel', outcome: 'ok' })).toBe(1);
+    expect(m.value('reelgraph_archive_attempts_total', { outcome: 'retrying' })).toBe(1);
+    expect(m.value('reelgraph_archive_attempts_total', { outcome: 'archived' })).toBe(1);
+    expect(m.value('reelgraph_archive_attempts_total', { outcome: 'failed' })).toBe(0);
+  });
+
+  it('several apps in one process keep separate counts', async () => {
+    const [a, b] = await Promise.all([server(), server()]);
+    await followToEnd(a, (await generateOk(a)).id);
+    expect((await scrape(a)).value('reelgraph_generations_created_total')).toBe(1);
+    expect((await scrape(b)).value('reelgraph_generations_created_total')).toBe(0);
+  });
+});
+
+describe('who may read /metrics', () => {
+  const get = (s: TestServer, headers: Record<string, string> = {}) => fetch(`${loopbackOrigin(s)}/metrics`, { headers });
+
+  it('on a non-loopback bind without METRICS_TOKEN: 404, whatever is sent', async () => {
+    const s = await server({ env: { HOST: '0.0.0.0' } });
+    expect((await get(s)).status).toBe(404);
+    expect((await get(s, { authorization: 'Bearer anything' })).status).toBe(404);
+  });
+
+  it('on a non-loopback bind with METRICS_TOKEN: 401 without or with a wrong token, 200 with the right one; the token is never logged', async () => {
+    const token = registerSecret('metrics-token-0123456789abcdef');
+    const s = await server({ env: { HOST: '0.0.0.0', METRICS_TOKEN: token } });
+    const missing = await get(s);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await missing.text()).not.toContain(token);
+    expect((await get(s, { authorization: `Bearer ${token}x` })).status).toBe(401);
+    expect((await get(s, { authorization: `Bearer ${token.slice(0, -1)}` })).status).toBe(401);
+    expect((await get(s, { authorization: `Basic ${token}` })).status).toBe(401);
+    const ok = await get(s, { authorization: `Bearer ${token}` });
+    expect(ok.status).toBe(200);
+    const m = parseScrape(await ok.text());
+    expect(m.value('reelgraph_generations_created_total')).toBe(0);
+    expect(m.text).not.toContain(token);
+    // dispose() checks that the token appears nowhere in the server's log.
+  });
+
+  it('on loopback: open without a token, even when METRICS_TOKEN is set', async () => {
+    const s = await server({ env: { METRICS_TOKEN: registerSecret('metrics-token-loopback-0123456789') } });
+    expect((await get(s)).status).toBe(200);
+  });
+});
