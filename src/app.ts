@@ -18,7 +18,7 @@ import { createWebhookVerifier } from './fal/webhook-verifier.ts';
 import type { GenerationUpdatedMessage } from './generations/events.ts';
 import { createRoutes } from './http/routes.ts';
 import { createAuthenticator, isLoopback } from './auth/authenticator.ts';
-import { createRateLimiter } from './auth/rate-limit.ts';
+import { createRateLimiter, createSharedRateLimiter } from './auth/rate-limit.ts';
 import { createUrlSigner, loadSigningSecret } from './auth/url-signer.ts';
 import { RateLimitedError } from './generations/errors.ts';
 import { visibleTo } from './generations/service.ts';
@@ -139,7 +139,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const auth = createAuthenticator({ db: database.prisma, mode: config.auth.mode, host: config.http.host, recheckMs: config.auth.recheckMs, logger });
       auth.start();
       cleanup.push(async () => auth.stop());
-      const limiter = config.rateLimit ? createRateLimiter(config.rateLimit) : null;
+      // With Redis one bucket per key for the whole cluster; without it, this process's own buckets.
+      const shared = config.rateLimit && config.redis ? await createSharedRateLimiter({ ...config.rateLimit, redisUrl: config.redis.url, keyPrefix: `${config.redis.prefix}ratelimit`, logger }) : null;
+      if (shared) cleanup.push(() => shared.close());
+      const limiter = shared ?? (config.rateLimit ? createRateLimiter(config.rateLimit) : null);
       const signer = createUrlSigner(await loadSigningSecret(database.prisma, config.videoUrls.signingSecret), config.videoUrls.ttlSeconds);
       const uploads = createFrameUploads({ fal, maxBytes: config.uploads.maxBytes });
       const context = (request: IncomingMessage | Request, connection: ConnectionInfo): GraphQLContext => ({
@@ -148,9 +151,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         caller: connection.identity.caller,
         server: info,
         publicOrigin: config.publicUrl ?? originOf(request),
-        limitMutation: () => {
+        limitMutation: async () => {
           if (!limiter) return;
-          const decision = limiter.take(connection.identity.keyId ?? `tenant:${connection.identity.caller.tenantId}`);
+          const decision = await limiter.take(connection.identity.keyId ?? `tenant:${connection.identity.caller.tenantId}`);
           connection.setHeader('RateLimit-Limit', String(decision.limit));
           connection.setHeader('RateLimit-Remaining', String(decision.remaining));
           connection.setHeader('RateLimit-Reset', String(decision.resetSeconds));
