@@ -114,7 +114,7 @@ export async function createSharedRateLimiter(
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs ?? 1000,
+    commandTimeout: options.commandTimeoutMs ?? 2000,
   });
   // Without a listener ioredis prints every connection error; it reconnects by itself.
   client.on('error', () => {});

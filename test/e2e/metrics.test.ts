@@ -17,6 +17,8 @@ afterEach(async () => {
 });
 
 const LAG = 'reelgraph_event_delivery_lag_seconds';
+/** Re-scrapes until the state is reached (a socket or response closes a moment after the client sees it end). */
+const POLL = { timeout: 15_000, interval: 50 };
 const active = (m: Scrape, transport: string) => m.value('reelgraph_subscriptions_active', { transport });
 
 describe('GET /metrics', () => {
@@ -55,16 +57,38 @@ describe('GET /metrics', () => {
     expect(before.value('reelgraph_generations_tracked')).toBe(1);
     expect(before.value('reelgraph_fal_requests_total', { operation: 'submit', outcome: 'ok' })).toBe(1);
 
-    // One subscriber on each transport, both open while fal holds the generation.
+    // Subscribers on both transports while fal holds the generation: some stay to the end, some leave early
+    // (a graphql-ws complete message, a closed socket, an aborted SSE response).
     const ws = wsClient(s.url);
     const overWs = collect(ws, EVENTS_SUBSCRIPTION, { id: generation.id });
+    const cancelled = collect(ws, EVENTS_SUBSCRIPTION, { id: generation.id });
+    const otherSocket = wsClient(s.url);
+    const onClosedSocket = collect(otherSocket, EVENTS_SUBSCRIPTION, { id: generation.id });
     let sseOpen!: () => void;
     const sseOpened = new Promise<void>((resolve) => (sseOpen = resolve));
     const overSse = collectSse(s.url, EVENTS_SUBSCRIPTION, { id: generation.id }, {}, () => sseOpen());
-    await Promise.all([overWs.waitFor(1), sseOpened]);
+    const leaving = new AbortController();
+    const leavingSse = await fetch(s.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: EVENTS_SUBSCRIPTION, variables: { id: generation.id } }),
+      signal: leaving.signal,
+    });
+    const reader = leavingSse.body!.getReader();
+    await reader.read();
+    await Promise.all([overWs.waitFor(1), cancelled.waitFor(1), onClosedSocket.waitFor(1), sseOpened]);
     const open = await scrape(s);
-    expect(active(open, 'graphql-ws')).toBe(1);
-    expect(active(open, 'sse')).toBe(1);
+    expect(active(open, 'graphql-ws')).toBe(3);
+    expect(active(open, 'sse')).toBe(2);
+
+    cancelled.cancel();
+    await otherSocket.dispose();
+    leaving.abort();
+    await reader.closed.catch(() => undefined);
+    await expect.poll(async () => {
+      const m = await scrape(s);
+      return [active(m, 'graphql-ws'), active(m, 'sse')];
+    }, POLL).toEqual([1, 1]);
 
     s.sim.resume(generation.falRequestId as string);
     await Promise.all([overWs.done, overSse]);
@@ -74,7 +98,7 @@ describe('GET /metrics', () => {
     await expect.poll(async () => {
       const m = await scrape(s);
       return [active(m, 'graphql-ws'), active(m, 'sse'), m.value('reelgraph_generations_tracked')];
-    }).toEqual([0, 0, 0]);
+    }, POLL).toEqual([0, 0, 0]);
 
     const after = await scrape(s);
     const falLines = s.sim.requests.get(generation.falRequestId as string)!.logs.length;
