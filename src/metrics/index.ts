@@ -86,6 +86,15 @@ export function createMetrics(): Metrics {
         skipIntrospection: true,
         // Operation names, paths and URLs come from clients: as label values they would be unbounded.
         labels: { operationName: false, path: false, url: false },
+        // Queries and mutations only. On a subscription these hooks wrap its event stream (a promise hop per
+        // event per subscriber, the hottest path there is); subscriptions have their own series above.
+        metrics: {
+          graphql_envelop_request: ['execute'],
+          graphql_envelop_request_duration: ['execute'],
+          graphql_envelop_request_time_summary: ['execute'],
+          graphql_envelop_error_result: ['parse', 'validate', 'context', 'execute'],
+          graphql_envelop_phase_subscribe: false,
+        },
       }),
     generationCreated: () => created.inc(),
     generationFinished(status) {

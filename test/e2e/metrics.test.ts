@@ -117,6 +117,10 @@ describe('GET /metrics', () => {
     for (const operation of FAL_OPERATIONS) expect(after.value('reelgraph_fal_requests_total', { operation, outcome: 'error' })).toBe(0);
     expect(after.value('reelgraph_archive_attempts_total', { outcome: 'archived' })).toBe(1);
     expect(after.value('reelgraph_archive_attempts_total', { outcome: 'retrying' })).toBe(0);
+    // GraphQL timings cover queries and mutations; subscriptions' event streams are left unwrapped.
+    const graphqlRequests = after.samples('graphql_envelop_request');
+    expect(graphqlRequests.map((sample) => sample.labels.operationType)).toContain('mutation');
+    expect(graphqlRequests.map((sample) => sample.labels.operationType)).not.toContain('subscription');
   });
 
   it('counts failures and cancels: a refused submit, a cancelled generation, an archive retry', async () => {
