@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { rawGenerationId, generateOk, followToEnd } from '../helpers/generation.ts';
@@ -17,6 +18,17 @@ afterEach(async () => {
 });
 
 const LAG = 'reelgraph_event_delivery_lag_seconds';
+/** GET /metrics on 127.0.0.1 with a Host header of our choosing (fetch does not let a caller set Host). */
+function statusWithHost(s: TestServer, host: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: s.running.port, path: '/metrics', headers: { host, ...headers } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 /** Re-scrapes until the state is reached (a socket or response closes a moment after the client sees it end). */
 const POLL = { timeout: 15_000, interval: 50 };
 const active = (m: Scrape, transport: string) => m.value('reelgraph_subscriptions_active', { transport });
@@ -187,5 +199,16 @@ describe('who may read /metrics', () => {
   it('on loopback: open without a token, even when METRICS_TOKEN is set', async () => {
     const s = await server({ env: { METRICS_TOKEN: registerSecret('metrics-token-loopback-0123456789') } });
     expect((await get(s)).status).toBe(200);
+    expect((await fetch(`http://localhost:${s.running.port}/metrics`)).status).toBe(200);
+  });
+
+  it('on loopback, a request naming another host (DNS rebinding, a forwarding proxy) follows the non-loopback rule', async () => {
+    const token = registerSecret('metrics-token-rebinding-0123456789');
+    const closed = await server();
+    expect(await statusWithHost(closed, 'rebound.example.com')).toBe(404);
+    const guarded = await server({ env: { METRICS_TOKEN: token } });
+    expect(await statusWithHost(guarded, 'rebound.example.com')).toBe(401);
+    expect(await statusWithHost(guarded, 'rebound.example.com', { authorization: `Bearer ${token}` })).toBe(200);
+    expect(await statusWithHost(guarded, `127.0.0.1:${guarded.running.port}`)).toBe(200);
   });
 });
