@@ -1,5 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSharedRateLimiter } from '../../src/auth/rate-limit.ts';
+import { createLogger } from '../../src/logger.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { createTempPostgresDatabase } from '../helpers/db.ts';
 import { IMAGE } from '../helpers/generation.ts';
@@ -102,5 +105,38 @@ describe('the mutation rate limit with REDIS_URL, across three instances', () =>
     expect(refused.result.__typename).toBe('RateLimitedError');
     expect(refused.response.headers.get('retry-after')).toBe(String(refused.result.retryAfterSeconds));
     expect(instances[0].logs.filter((line) => line.includes('rate limit: Redis cannot be reached'))).toHaveLength(1);
+  });
+});
+
+describe('the shared limiter when Redis stops answering', () => {
+  it('decides alone meanwhile (its own bucket), and shares the bucket again as soon as Redis answers', async () => {
+    const own = await startRedis();
+    const logs: string[] = [];
+    const options = { perMinute: 1, burst: 100, redisUrl: own.url, keyPrefix: 'rl-test', logger: createLogger((line) => logs.push(line)), commandTimeoutMs: 200 };
+    const [a, b] = await Promise.all([createSharedRateLimiter(options), createSharedRateLimiter(options)]);
+    const admin = new Redis(own.url);
+    try {
+      expect((await a.take('k')).remaining).toBe(99);
+      expect((await b.take('k')).remaining).toBe(98);
+      // Redis holds every client's commands for a while: the connection stays up, commands time out.
+      await admin.call('CLIENT', 'PAUSE', '3000', 'ALL');
+      expect(await a.take('k')).toMatchObject({ allowed: true, remaining: 99 });
+      expect(logs.filter((line) => line.includes('rate limit: Redis cannot be reached'))).toHaveLength(1);
+      await expect
+        .poll(async () => {
+          await a.take('k');
+          return logs.some((line) => line.includes('rate limit: Redis answers again'));
+        }, { timeout: 15_000, interval: 100 })
+        .toBe(true);
+      // One bucket again: what one takes, the other sees.
+      const first = await a.take('k');
+      const second = await b.take('k');
+      expect(second.remaining).toBe(first.remaining - 1);
+      expect(logs.filter((line) => line.includes('rate limit: Redis cannot be reached'))).toHaveLength(1);
+    } finally {
+      admin.disconnect();
+      await Promise.all([a.close(), b.close()]);
+      await own.stop();
+    }
   });
 });
