@@ -105,7 +105,8 @@ return {consumed, ms}
  * fails fast: no offline queue and a short command timeout, so a mutation never waits on an absent Redis.
  * While Redis cannot be reached each instance falls back to its own in-memory buckets (the per-instance limit
  * of a single process, never no limit) and says so once in the log; the shared buckets are used again as soon
- * as Redis answers.
+ * as Redis answers. (rate-limiter-flexible's own `insuranceLimiter` would have to be one of its fixed-window
+ * limiters; this fallback keeps the token bucket's burst and refill.)
  */
 export async function createSharedRateLimiter(
   options: RateLimitOptions & { redisUrl: string; keyPrefix: string; logger: Logger; commandTimeoutMs?: number },
