@@ -22,7 +22,7 @@ import { createWebhookVerifier } from './fal/webhook-verifier.ts';
 import type { GenerationUpdatedMessage } from './generations/events.ts';
 import { createRoutes } from './http/routes.ts';
 import { createAuthenticator, isLoopback } from './auth/authenticator.ts';
-import { createRateLimiter } from './auth/rate-limit.ts';
+import { createRateLimiter, createSharedRateLimiter } from './auth/rate-limit.ts';
 import { createUrlSigner, loadSigningSecret } from './auth/url-signer.ts';
 import { RateLimitedError } from './generations/errors.ts';
 import { visibleTo } from './generations/service.ts';
@@ -31,6 +31,8 @@ import { createFrameUploads } from './uploads/index.ts';
 import { withDashboard } from './dashboard/routes.ts';
 import { topics } from './pubsub/index.ts';
 import { buildSchema } from './schema/index.ts';
+import { createMetrics } from './metrics/index.ts';
+import { createMetricsRoute } from './metrics/route.ts';
 
 export interface AppOptions {
   logger?: Logger;
@@ -74,6 +76,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // The port first: a taken one fails at once, before seconds of database work.
       const bound = await bindHttpServer(config.http.port, config.http.host);
       cleanup.push(() => new Promise((resolve) => bound.close(() => resolve())));
+      const metrics = createMetrics();
       const backend = config.fal.backend === 'simulator' ? 'SIMULATOR' : 'FAL';
       let simulator: FalSimulator | null = null;
       let fal: FalGateway;
@@ -86,9 +89,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           cleanup.push(() => own.stop());
           simulator = own;
         }
-        fal = createFalGateway({ key: null, queueUrl: simulator.url, restUrl: simulator.url });
+        fal = createFalGateway({ key: null, queueUrl: simulator.url, restUrl: simulator.url, metrics });
       } else {
-        fal = createFalGateway({ key: config.fal.key, queueUrl: config.fal.queueUrl, restUrl: config.fal.restUrl });
+        fal = createFalGateway({ key: config.fal.key, queueUrl: config.fal.queueUrl, restUrl: config.fal.restUrl, metrics });
       }
 
       const database = await createDb(config.database);
@@ -129,6 +132,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         baseDelayMs: config.archive.baseDelayMs,
         maxBytes: config.archive.maxBytes,
         logger,
+        metrics,
         onChange: (id) => void announce(id).catch(() => undefined),
       });
       cleanup.push(() => archiver.stop());
@@ -149,6 +153,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         webhookGraceMs: config.publicUrl ? config.webhooks.graceMs : 0,
         prices: config.prices,
         quotas: config.quotas,
+        metrics,
       });
       cleanup.push(() => generations.stop());
 
@@ -156,7 +161,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const auth = createAuthenticator({ db: database.prisma, mode: config.auth.mode, host: config.http.host, recheckMs: config.auth.recheckMs, logger });
       auth.start();
       cleanup.push(async () => auth.stop());
-      const limiter = config.rateLimit ? createRateLimiter(config.rateLimit) : null;
+      // With Redis one bucket per key for the whole cluster; without it, this process's own buckets.
+      const shared = config.rateLimit && config.redis ? await createSharedRateLimiter({ ...config.rateLimit, redisUrl: config.redis.url, keyPrefix: `${config.redis.prefix}ratelimit`, logger }) : null;
+      if (shared) cleanup.push(() => shared.close());
+      const limiter = shared ?? (config.rateLimit ? createRateLimiter(config.rateLimit) : null);
       const signer = createUrlSigner(await loadSigningSecret(database.prisma, config.videoUrls.signingSecret), config.videoUrls.ttlSeconds);
       const uploads = createFrameUploads({ fal, maxBytes: config.uploads.maxBytes });
       const context = (request: IncomingMessage | Request, connection: ConnectionInfo): GraphQLContext => ({
@@ -165,9 +173,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         caller: connection.identity.caller,
         server: info,
         publicOrigin: config.publicUrl ?? originOf(request),
-        limitMutation: () => {
+        limitMutation: async () => {
           if (!limiter) return;
-          const decision = limiter.take(connection.identity.keyId ?? `tenant:${connection.identity.caller.tenantId}`);
+          const decision = await limiter.take(connection.identity.keyId ?? `tenant:${connection.identity.caller.tenantId}`);
           connection.setHeader('RateLimit-Limit', String(decision.limit));
           connection.setHeader('RateLimit-Remaining', String(decision.remaining));
           connection.setHeader('RateLimit-Reset', String(decision.resetSeconds));
@@ -212,6 +220,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           return row !== null;
         },
       });
+      const metricsRoute = createMetricsRoute({ registry: metrics.registry, loopback: isLoopback(config.http.host), token: config.metrics.token });
       const http: HttpServer = createHttpServer({
         schema: buildSchema(),
         context,
@@ -222,7 +231,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         maxBodyBytes: config.graphql.maxBodyBytes,
         // Two frames and the rest of the form.
         maxUploadBodyBytes: 2 * config.uploads.maxBytes + config.graphql.maxBodyBytes,
-        routes: withDashboard(routes),
+        routes: withDashboard(async (request) => (await metricsRoute(request)) ?? routes(request)),
+        metrics,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         corsOrigins: config.corsOrigins,
         publicUrl: config.publicUrl,

@@ -105,6 +105,8 @@ export interface Config {
   uploads: { maxBytes: number };
   /** Redis for pub/sub between instances; null = in-process pub/sub (one instance). */
   redis: { url: string; prefix: string } | null;
+  /** GET /metrics: open on a loopback bind; elsewhere it needs this bearer token (null: no /metrics there). */
+  metrics: { token: string | null };
   cluster: {
     /** This instance's name in tracking leases (default: host, pid and a random suffix). */
     instanceId: string | null;
@@ -211,6 +213,7 @@ export const EnvSchema = z.object({
   URL_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   VIDEO_URL_TTL_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
   MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(200 * 1024 * 1024).default(20 * 1024 * 1024),
+  METRICS_TOKEN: z.string().min(1).max(1000).optional(),
 });
 
 export class ConfigError extends Error {
@@ -321,6 +324,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     videoUrls: { signingSecret: e.URL_SIGNING_SECRET ?? null, ttlSeconds: e.VIDEO_URL_TTL_S },
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES },
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
+    metrics: { token: e.METRICS_TOKEN ?? null },
     cluster: {
       instanceId: e.INSTANCE_ID ?? null,
       leaseTtlMs: e.LEASE_TTL_MS,

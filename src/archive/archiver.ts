@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import { DownloadRefusedError, type Downloader } from './download-policy.ts';
 import type { ArchiveStore } from './store.ts';
 import { videoContentType } from './content-type.ts';
+import type { MetricsSink } from '../metrics/types.ts';
 
 export interface ArchiverOptions {
   db: PrismaClient;
@@ -17,6 +18,7 @@ export interface ArchiverOptions {
   logger: Logger;
   /** Called after each archive attempt changed a row (so the API can announce the new video state). */
   onChange?: (generationId: string) => void;
+  metrics?: Pick<MetricsSink, 'archiveAttempt'>;
 }
 
 /** One archive attempt's outcome, as written to its row. */
@@ -107,6 +109,7 @@ export function createArchiver(options: ArchiverOptions) {
         where: { generationId },
         data: { archiveStatus: 'ARCHIVED', archivePath: location, archiveSha256: sha256, archiveSize: size, archiveAttempts: attempts, archiveError: null, nextArchiveAt: null, archivedAt: new Date() },
       });
+      options.metrics?.archiveAttempt('archived');
       options.onChange?.(generationId);
       events.emit('attempt', { generationId, status: 'ARCHIVED', attempts, error: null });
       settle(generationId);
@@ -126,6 +129,7 @@ export function createArchiver(options: ArchiverOptions) {
           nextArchiveAt: giveUp ? null : new Date(Date.now() + delay),
         },
       });
+      options.metrics?.archiveAttempt(giveUp ? 'failed' : 'retrying');
       options.onChange?.(generationId);
       events.emit('attempt', { generationId, status: giveUp ? 'FAILED' : 'RETRYING', attempts, error: message });
       if (giveUp) settle(generationId);

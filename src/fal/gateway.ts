@@ -1,4 +1,5 @@
 import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
+import type { FalOperation, MetricsSink } from '../metrics/types.ts';
 import { FalRequestError, type FalGateway, type FalLogLine, type FalResult, type FalStatus } from './types.ts';
 
 export interface FalGatewayOptions {
@@ -7,6 +8,8 @@ export interface FalGatewayOptions {
   /** Where https://queue.fal.run and https://rest.fal.ai requests really go (paths unchanged). */
   queueUrl: string;
   restUrl: string;
+  /** Counts every request by operation and outcome (reelgraph_fal_requests_total). */
+  metrics?: Pick<MetricsSink, 'falRequest'>;
 }
 
 const QUEUE_ORIGIN = 'https://queue.fal.run';
@@ -29,7 +32,7 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
     requestMiddleware: async (request) => ({ ...request, url: rewrite(request.url) }),
   });
 
-  return {
+  return counted(options.metrics, {
     async submit(endpointId, input, submitOptions = {}) {
       let submitted;
       try {
@@ -166,6 +169,34 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
         throw new FalRequestError('FAL_UNREACHABLE', 'could not reach fal storage (network error)', null);
       }
     },
+  });
+}
+
+/**
+ * Counts each call once it settles: `ok` when fal answered as the protocol allows (a cancel's 400/404
+ * included, a stream we aborted ourselves included), `error` for an error answer, no answer or a result
+ * without a video.
+ */
+function counted(metrics: Pick<MetricsSink, 'falRequest'> | undefined, gateway: FalGateway): FalGateway {
+  if (!metrics) return gateway;
+  const count = <T>(operation: FalOperation, call: Promise<T>, ok: (value: T) => boolean = () => true): Promise<T> =>
+    call.then(
+      (value) => {
+        metrics.falRequest(operation, ok(value) ? 'ok' : 'error');
+        return value;
+      },
+      (error: unknown) => {
+        metrics.falRequest(operation, 'error');
+        throw error;
+      },
+    );
+  return {
+    submit: (...args) => count('submit', gateway.submit(...args)),
+    status: (...args) => count('status', gateway.status(...args)),
+    streamStatus: (...args) => count('stream', gateway.streamStatus(...args)),
+    result: (...args) => count('result', gateway.result(...args), (result) => result.ok),
+    cancel: (...args) => count('cancel', gateway.cancel(...args)),
+    upload: (...args) => count('upload', gateway.upload(...args)),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { MetricsSink } from '../metrics/types.ts';
 import type { GenerationEvent } from './events.ts';
 import type { NewLogLine } from './store.ts';
 
@@ -25,7 +26,7 @@ interface Pending extends LogAppend {
  */
 export function createLogWriter(
   write: (batch: LogAppend[]) => Promise<GenerationEvent[][]>,
-  options: { maxLines?: number } = {},
+  options: { maxLines?: number; metrics?: Pick<MetricsSink, 'logLinesIngested'> } = {},
 ) {
   const maxLines = Math.max(1, options.maxLines ?? 2_000);
   let queue: Pending[] = [];
@@ -64,6 +65,7 @@ export function createLogWriter(
         try {
           const results = await write(batch.map(({ id, lines, leaseOwner }) => ({ id, lines, leaseOwner })));
           batch.forEach((request, i) => request.resolve(results[i] ?? []));
+          options.metrics?.logLinesIngested(results.reduce((n, events) => n + events.length, 0));
         } catch (error) {
           for (const request of batch) request.reject(error);
         }

@@ -3,6 +3,7 @@ import type { Prisma, PrismaClient } from '../db/index.ts';
 import { FalRequestError, type FalGateway, type FalResult } from '../fal/types.ts';
 import { addLogContext, logScope } from '../log/context.ts';
 import type { Logger } from '../logger.ts';
+import type { MetricsSink } from '../metrics/types.ts';
 import { topics, type EventBus } from '../pubsub/index.ts';
 import { estimateCostMicros, microsToUsd, type PriceTable } from '../billing/prices.ts';
 import { GenerationAlreadyFinishedError, GenerationNotFoundError, IdempotencyKeyConflictError, QuotaExceededError, StorageUnavailableError } from './errors.ts';
@@ -43,6 +44,7 @@ export interface GenerationServiceDeps {
   /** What a generation costs (the one price table), and each tenant's limits; null = no limit. */
   prices: PriceTable;
   quotas: TenantQuotas;
+  metrics?: MetricsSink;
 }
 
 export interface TenantQuotas {
@@ -87,12 +89,15 @@ export interface VerifiedWebhook {
  */
 export function createGenerationService(deps: GenerationServiceDeps) {
   const { db, fal, bus, logger } = deps;
-  const store = createGenerationStore(db);
+  const store = createGenerationStore(db, { metrics: deps.metrics });
 
   const publish = (tenantId: string) => (events: GenerationEvent[]) => {
     if (events.length === 0) return;
     for (const event of events) {
       bus.publish(topics.generationEvents(event.generationId), toMessage(event));
+      // Every event published here was just written by this instance's guarded write: each counts once.
+      if (event.kind === 'LOG') deps.metrics?.eventHandedOff(event.log.timestamp);
+      if (event.kind === 'STATUS' && isTerminal(event.status)) deps.metrics?.generationFinished(event.status);
       if (event.kind === 'STATUS' && event.status === 'COMPLETED') deps.onCompleted?.(event.generationId);
       if (event.kind === 'STATUS' && isTerminal(event.status)) {
         logger.info(`generation ${event.generationId}: ${event.status}`, { generationId: event.generationId, tenantId, status: event.status });
@@ -117,6 +122,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     deadlineSeconds: deps.deadlines.overallSeconds,
     loadTarget,
     webhookGraceMs: deps.webhookGraceMs ?? 0,
+    metrics: deps.metrics,
     webhookOutcome: async (id) => {
       const row = await db.generation.findUnique({ where: { id }, select: { webhookOutcome: true } });
       return (row?.webhookOutcome ?? undefined) as FalResult | undefined;
@@ -292,6 +298,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       ).catch(refuseUnrecorded);
       addLogContext({ generationId: created.id });
       if (reused) return created;
+      deps.metrics?.generationCreated();
       const announce = publish(caller.tenantId);
       announce([{ kind: 'STATUS', generationId: created.id, sequence: 1, status: 'PENDING', queuePosition: null, at: now }]);
 

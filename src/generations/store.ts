@@ -1,6 +1,7 @@
 import type { Prisma, PrismaClient } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
 import { createLogWriter, type LogAppend } from './log-writer.ts';
+import type { MetricsSink } from '../metrics/types.ts';
 import { ACTIVE_STATUSES, ALLOWED_FROM, isTerminal, type GenerationStatus } from './status.ts';
 
 export interface NewLogLine {
@@ -33,7 +34,7 @@ export interface TransitionDetails {
  * from the states in ALLOWED_FROM, and it allocates the event's sequence number in the same transaction
  * that inserts the event, so the event log has no gaps and no duplicates whoever writes.
  */
-export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLogWrite?: number } = {}) {
+export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLogWrite?: number; metrics?: MetricsSink } = {}) {
   /**
    * Appends the lines of many generations in ONE statement: the guarded sequence allocation of each
    * generation (active, and fenced by its leaseOwner when one is given) and the inserts of all lines commit
@@ -98,7 +99,7 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
     });
   }
 
-  const writer = createLogWriter(appendLogsMany, { maxLines: options.maxLinesPerLogWrite });
+  const writer = createLogWriter(appendLogsMany, { maxLines: options.maxLinesPerLogWrite, metrics: options.metrics });
 
   return {
     /**

@@ -1,6 +1,7 @@
 import type { FalGateway, FalResult } from '../fal/types.ts';
 import { withLogContext } from '../log/context.ts';
 import type { Logger } from '../logger.ts';
+import type { MetricsSink } from '../metrics/types.ts';
 import type { GenerationEvent } from './events.ts';
 import type { Leases } from './leases.ts';
 import type { GenerationStore } from './store.ts';
@@ -46,8 +47,10 @@ export function createTrackerRegistry(deps: {
   /** What a verified fal webhook said, used when fal's result endpoint no longer answers. */
   webhookOutcome: (generationId: string) => Promise<FalResult | undefined>;
   webhookGraceMs: number;
+  metrics?: MetricsSink;
 }) {
   const running = new Map<string, Running>();
+  deps.metrics?.trackedBy(() => running.size);
   const claiming = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;

@@ -1,13 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics/index.ts';
 import { DIRECT_SINK, useCohortExecution, type DirectSink } from './cohort.ts';
 import { createConnectionRegistry, type ConnectionInfo } from './connections.ts';
 import { createGate, refuse, refuseUpgrade } from './gate.ts';
@@ -42,6 +43,8 @@ export interface HttpServerOptions {
   publicUrl?: string | null;
   /** A server already listening (bindHttpServer), so a taken port fails before any other start-up work. */
   server?: Server;
+  /** GraphQL timings and open subscriptions by transport. */
+  metrics?: Pick<Metrics, 'yogaPlugin' | 'subscriptionOpened'>;
 }
 
 export type { ConnectionInfo };
@@ -167,6 +170,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     plugins: [
       ...hardeningPlugins({ introspection }),
+      ...(options.metrics ? [options.metrics.yogaPlugin()] : []),
       // One execution per live event per cohort of identical subscriptions of one tenant (see cohort.ts).
       useCohortExecution((context) => {
         const ctx = context as GraphQLContext;
@@ -217,6 +221,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       registry.identify(req, { identity: outcome.identity, setHeader: (name, value) => !res.headersSent && res.setHeader(name, value) });
       // Every GraphQL response lives only as long as its key, however its stream was negotiated.
       res.on('close', registry.holdKey(outcome.identity.keyId, () => res.end()));
+      // Counted as an SSE subscription when the client asked for an event stream (every SSE client library does).
+      if (options.metrics && /text\/event-stream/i.test(req.headers.accept ?? '')) res.on('close', options.metrics.subscriptionOpened('sse'));
     }
     registry.track(res);
     // Yoga reads the body from `admitted` (bounded by the gate); its context gets the real Node request.
@@ -238,7 +244,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       socket.destroy();
     });
   });
-  useServer<Record<string, unknown> | undefined, { identity?: Identity; release?: () => void }>(
+  useServer<Record<string, unknown> | undefined, { identity?: Identity; release?: () => void; open?: Map<string, () => void> }>(
     {
       // connection_init must carry a valid key (connectionParams.authorization, or the upgrade request's
       // Authorization header) when the server needs one; returning false closes with 4403 Forbidden.
@@ -251,7 +257,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         ctx.extra.release = registry.holdKey(outcome.identity.keyId, () => ctx.extra.socket.close(4403, 'Forbidden: API key revoked'));
         return true;
       },
-      onClose: (ctx) => ctx.extra.release?.(),
+      onClose: (ctx) => {
+        ctx.extra.release?.();
+        for (const close of ctx.extra.open?.values() ?? []) close();
+      },
+      onComplete: (ctx, id) => {
+        ctx.extra.open?.get(id)?.();
+        ctx.extra.open?.delete(id);
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, id, payload) => {
@@ -283,6 +296,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           }),
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,
         };
+        // Counted until graphql-ws completes it (either side) or the socket closes, whichever comes first.
+        if (options.metrics && getOperationAST(document, payload.operationName)?.operation === 'subscription') (ctx.extra.open ??= new Map()).set(id, options.metrics.subscriptionOpened('graphql-ws'));
         return args;
       },
     },

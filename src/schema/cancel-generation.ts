@@ -21,7 +21,7 @@ builder.mutationField('cancelVideoGeneration', (t) =>
       directResult: true,
     },
     resolve: async (_root, args, ctx) => {
-      ctx.limitMutation();
+      await ctx.limitMutation();
       const id = generationIdFromArg(String(args.id));
       if (!id) throw new GenerationNotFoundError(String(args.id));
       return ctx.generations.cancelGeneration(id, ctx.caller);

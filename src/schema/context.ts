@@ -12,7 +12,7 @@ export interface GraphQLContext {
   /** Origin our own URLs (archived videos) are built on: PUBLIC_URL, or the origin the client used. */
   publicOrigin: string;
   /** Takes one token from the caller's mutation rate limit; throws RateLimitedError when none is left. */
-  limitMutation: () => void;
+  limitMutation: () => Promise<void>;
   /** The path and query of a generation's video on this server (signed, so it works without a header). */
   videoPath: (generationId: string) => string;
   /** Checks and uploads frames sent as files (GraphQL multipart); see src/uploads. */

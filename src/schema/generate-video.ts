@@ -69,7 +69,7 @@ builder.mutationField('generateVideo', (t) =>
       dataField: { name: 'generation' },
     },
     resolve: async (_root, { input }, ctx) => {
-      ctx.limitMutation();
+      await ctx.limitMutation();
       // Uploaded frames become fal storage URLs first (src/uploads); a retry reuses its earlier upload.
       const request = await resolveUploadedFrames(input as Parameters<typeof resolveUploadedFrames>[0], ctx.uploads, (idempotencyKey) =>
         ctx.db.generation.findFirst({
