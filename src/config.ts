@@ -94,6 +94,8 @@ export interface Config {
     leaseScanMs: number;
     /** Idle subscribers re-check the database this often, to repair events lost in transit (Redis restart). */
     subscriptionRepairMs: number;
+    /** Events one subscriber may have waiting before it counts as too slow (see generations/subscriptions.ts). */
+    subscriptionBufferEvents: number;
   };
 }
 
@@ -140,6 +142,7 @@ const EnvSchema = z.object({
   LEASE_RENEW_MS: z.coerce.number().int().min(50).max(300_000).optional(),
   LEASE_SCAN_MS: z.coerce.number().int().min(50).max(300_000).default(5_000),
   SUBSCRIPTION_REPAIR_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
+  SUBSCRIPTION_BUFFER_EVENTS: z.coerce.number().int().min(16).max(1_000_000).default(1_024),
   NODE_ENV: z.string().optional(),
   GRAPHIQL: z.enum(['true', 'false']).optional(),
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
@@ -240,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       leaseRenewMs: e.LEASE_RENEW_MS ?? Math.max(50, Math.floor(e.LEASE_TTL_MS / 3)),
       leaseScanMs: e.LEASE_SCAN_MS,
       subscriptionRepairMs: e.SUBSCRIPTION_REPAIR_MS,
+      subscriptionBufferEvents: e.SUBSCRIPTION_BUFFER_EVENTS,
     },
   };
 }

@@ -306,6 +306,9 @@ function directSink(socket: import('ws').WebSocket, id: string): DirectSink {
   return {
     prefix: `{"id":${JSON.stringify(id)},"type":"next","payload":`,
     open: () => socket.readyState === socket.OPEN,
+    close(code, reason) {
+      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
+    },
     send(frame) {
       if (socket.bufferedAmount < SLOW_CLIENT_BYTES) return socket.send(frame, { binary: false });
       return new Promise<void>((resolve) => socket.send(frame, { binary: false }, () => resolve()));

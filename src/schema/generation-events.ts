@@ -3,6 +3,7 @@ import { GenerationNotFoundError } from '../generations/errors.ts';
 import type { GenerationEvent, GenerationUpdatedMessage } from '../generations/events.ts';
 import { replayPageOf } from '../generations/subscriptions.ts';
 import { builder } from './builder.ts';
+import { endSlowSubscriber } from './subscriber.ts';
 import { generationIdFromArg } from './ids.ts';
 import { GenerationLogRef, VideoGenerationRef, VideoGenerationStatusEnum } from './video-generation.ts';
 
@@ -94,7 +95,10 @@ builder.subscriptionFields((t) => ({
       }
       try {
         if (!id) throw new GenerationNotFoundError(String(args.id));
-        return await ctx.generations.subscribeToEvents(id, args.afterSequence ?? null, ctx.caller);
+        const stream = await ctx.generations.subscribeToEvents(id, args.afterSequence ?? null, ctx.caller);
+        // A subscriber that stopped reading is ended by its transport (graphql-ws 4429, SSE closed).
+        stream.onTooSlow(() => endSlowSubscriber(ctx));
+        return stream;
       } catch (error) {
         if (error instanceof GenerationNotFoundError) {
           throw new GraphQLError(error.message, { extensions: { code: 'NOT_FOUND' } });
@@ -107,7 +111,11 @@ builder.subscriptionFields((t) => ({
   videoGenerationUpdated: t.prismaField({
     type: 'Generation',
     description: 'The generation, each time any of the caller\'s generations changes (for live dashboards).',
-    subscribe: (_root, _args, ctx) => ctx.generations.subscribeToUpdates(ctx.caller),
+    subscribe: (_root, _args, ctx) => {
+      const stream = ctx.generations.subscribeToUpdates(ctx.caller);
+      stream.onTooSlow(() => endSlowSubscriber(ctx));
+      return stream;
+    },
     resolve: (query, message, _args, ctx) =>
       ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: (message as unknown as GenerationUpdatedMessage).id } }),
   }),
