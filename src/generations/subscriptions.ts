@@ -12,6 +12,7 @@ const isTerminalEvent = (event: GenerationEvent) => event.kind === 'STATUS' && i
  * full (graphql-ws past SLOW_CLIENT_BYTES, SSE when the response is not drained), so without a bound a client
  * that stops reading would grow the server's memory with every event. Waiting events are references to
  * objects shared by every subscriber (one per published message), so the bound costs little.
+ * SUBSCRIPTION_BUFFER_EVENTS sets it.
  */
 export const SUBSCRIBER_BUFFER = 1_024;
 

@@ -298,7 +298,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   };
 }
 
-// Past this much unsent data a slow client's frames wait for the socket, instead of piling up in memory.
+// Past this much unsent data a slow client's frames wait for the socket, instead of piling up in memory: a
+// socket holds at most this plus one frame per subscription (graphql-ws' own sends wait for each write too).
+// While a subscription waits here it takes no events, so one whose client never drains overflows its bounded
+// buffer and is ended with close(4429) (see generations/subscriptions.ts and cohort.ts).
 const SLOW_CLIENT_BYTES = 1024 * 1024;
 
 /** Lets cohort execution write a subscription's `next` frames to its socket itself (see cohort.ts). */
