@@ -77,18 +77,18 @@ export async function stalledWs(url: string, query: string, authorization?: stri
       resolve();
     });
   });
-  const socket = (ws as unknown as { _socket: Socket })._socket;
   const firstEvent = new Promise<void>((resolve) => {
     ws.on('message', function onNext(data) {
       if ((JSON.parse(data.toString()) as { type: string }).type !== 'next') return;
       ws.off('message', onNext);
       // Stop reading from here on: everything the server sends now piles up in its buffers and the kernel's.
-      socket.pause();
+      // ws.pause() pauses the underlying socket and keeps it paused (ws itself resumes a socket it paused).
+      ws.pause();
       resolve();
     });
   });
   ws.send(JSON.stringify({ id: 'slow', type: 'subscribe', payload: { query } }));
-  return { closed, firstEvent, resume: () => socket.resume() };
+  return { closed, firstEvent, resume: () => ws.resume() };
 }
 
 /** Heap plus Buffer memory of this process after full garbage collections, in bytes. */
