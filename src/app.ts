@@ -150,6 +150,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         instanceId,
         lease: { ttlMs: config.cluster.leaseTtlMs, renewMs: config.cluster.leaseRenewMs, scanMs: config.cluster.leaseScanMs },
         subscriptionRepairMs: config.cluster.subscriptionRepairMs,
+        subscriptionBufferEvents: config.cluster.subscriptionBufferEvents,
         webhookGraceMs: config.publicUrl ? config.webhooks.graceMs : 0,
         prices: config.prices,
         quotas: config.quotas,

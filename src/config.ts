@@ -115,6 +115,8 @@ export interface Config {
     leaseScanMs: number;
     /** Idle subscribers re-check the database this often, to repair events lost in transit (Redis restart). */
     subscriptionRepairMs: number;
+    /** Events one subscriber may have waiting before it counts as too slow (see generations/subscriptions.ts). */
+    subscriptionBufferEvents: number;
   };
 }
 
@@ -196,6 +198,7 @@ export const EnvSchema = z.object({
   LEASE_RENEW_MS: z.coerce.number().int().min(50).max(300_000).optional(),
   LEASE_SCAN_MS: z.coerce.number().int().min(50).max(300_000).default(5_000),
   SUBSCRIPTION_REPAIR_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
+  SUBSCRIPTION_BUFFER_EVENTS: z.coerce.number().int().min(16).max(1_000_000).default(1_024),
   NODE_ENV: z.string().optional(),
   ...LogEnv,
   GRAPHIQL: z.enum(['true', 'false']).optional(),
@@ -332,6 +335,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       leaseRenewMs: e.LEASE_RENEW_MS ?? Math.max(50, Math.floor(e.LEASE_TTL_MS / 3)),
       leaseScanMs: e.LEASE_SCAN_MS,
       subscriptionRepairMs: e.SUBSCRIPTION_REPAIR_MS,
+      subscriptionBufferEvents: e.SUBSCRIPTION_BUFFER_EVENTS,
     },
   };
 }

@@ -39,6 +39,8 @@ export interface GenerationServiceDeps {
   lease: { ttlMs: number } & LeaseTiming;
   /** Idle subscribers re-check the database this often (events lost in transit are repaired). */
   subscriptionRepairMs?: number;
+  /** Events one subscriber may have waiting before it is ended as too slow (default SUBSCRIBER_BUFFER). */
+  subscriptionBufferEvents?: number;
   /** With webhooks on: how long a failed result waits for a webhook that may carry the output. */
   webhookGraceMs?: number;
   /** What a generation costs (the one price table), and each tenant's limits; null = no limit. */
@@ -90,6 +92,7 @@ export interface VerifiedWebhook {
 export function createGenerationService(deps: GenerationServiceDeps) {
   const { db, fal, bus, logger } = deps;
   const store = createGenerationStore(db, { metrics: deps.metrics });
+  const slowSubscribers = { buffer: deps.subscriptionBufferEvents, log: (message: string) => logger.warn(message) };
 
   const publish = (tenantId: string) => (events: GenerationEvent[]) => {
     if (events.length === 0) return;
@@ -396,13 +399,13 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     async subscribeToEvents(id: string, afterSequence: number | null, caller: Caller) {
       // One read checks ownership and fetches the first history page (after the stream starts listening).
       const tenantId = caller.admin ? null : caller.tenantId;
-      const stream = await openGenerationEventStream(bus, store, id, afterSequence ?? 0, (after, limit) => readSubscriptionStart(db, id, tenantId, after, limit), deps.subscriptionRepairMs);
+      const stream = await openGenerationEventStream(bus, store, id, afterSequence ?? 0, (after, limit) => readSubscriptionStart(db, id, tenantId, after, limit), deps.subscriptionRepairMs, slowSubscribers);
       if (!stream) throw new GenerationNotFoundError(id);
       return stream;
     },
 
     subscribeToUpdates(caller: Caller) {
-      return generationUpdateStream(bus, (message) => caller.admin === true || message.tenantId === caller.tenantId);
+      return generationUpdateStream(bus, (message) => caller.admin === true || message.tenantId === caller.tenantId, slowSubscribers);
     },
 
     /** The caller's own tenant's spend and limits (Query.usage). */

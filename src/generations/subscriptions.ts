@@ -1,4 +1,3 @@
-import { FixedBuffer, Repeater } from '@repeaterjs/repeater';
 import { topics, type EventBus } from '../pubsub/index.ts';
 import { fromMessage, type GenerationEvent, type GenerationEventMessage, type GenerationUpdatedMessage } from './events.ts';
 import { isTerminal } from './status.ts';
@@ -6,6 +5,66 @@ import type { GenerationStore } from './store.ts';
 import type { SubscriptionStart } from './subscription-reads.ts';
 
 const isTerminalEvent = (event: GenerationEvent) => event.kind === 'STATUS' && isTerminal(event.status);
+
+/**
+ * How many published events one subscriber may have waiting (not yet taken by its transport). The bus pushes
+ * and cannot wait for one slow reader, and the transports stop taking events when their own socket buffer is
+ * full (graphql-ws past SLOW_CLIENT_BYTES, SSE when the response is not drained), so without a bound a client
+ * that stops reading would grow the server's memory with every event. Waiting events are references to
+ * objects shared by every subscriber (one per published message), so the bound costs little.
+ * SUBSCRIPTION_BUFFER_EVENTS sets it.
+ */
+export const SUBSCRIBER_BUFFER = 1_024;
+
+/**
+ * A subscription's events, which can end itself when its subscriber falls too far behind: then it stops
+ * listening, drops what it holds, calls the callbacks given to onTooSlow (the transport closes the client's
+ * connection: graphql-ws 4429, the SSE response ended) and completes.
+ */
+export interface SubscriberStream<T> extends AsyncIterableIterator<T> {
+  onTooSlow(callback: () => void): void;
+}
+
+export interface SubscriberLimits {
+  /** Events one subscriber may have waiting (default SUBSCRIBER_BUFFER). */
+  buffer?: number;
+  /** Where the end of a too-slow subscriber is told (a warning in the server log). */
+  log?: (message: string) => void;
+}
+
+/** The too-slow signal of one stream: callbacks registered after it fired are called at once. */
+class TooSlow {
+  private callbacks: Array<() => void> = [];
+  fired = false;
+
+  readonly buffer: number;
+  private readonly log: ((message: string) => void) | undefined;
+  private readonly what: string;
+
+  constructor(limits: SubscriberLimits, what: string) {
+    this.buffer = limits.buffer ?? SUBSCRIBER_BUFFER;
+    this.log = limits.log;
+    this.what = what;
+  }
+
+  on(callback: () => void) {
+    if (this.fired) callback();
+    else this.callbacks.push(callback);
+  }
+
+  fire() {
+    if (this.fired) return;
+    this.fired = true;
+    this.log?.(`subscriber too slow: ended its ${this.what} subscription (more than ${this.buffer} events waiting, none taken)`);
+    for (const callback of this.callbacks.splice(0)) {
+      try {
+        callback();
+      } catch {
+        // The connection is already gone: nothing more to end.
+      }
+    }
+  }
+}
 
 /**
  * One hub per generation per process, shared by all of its local subscribers: one bus listener, one
@@ -108,8 +167,10 @@ export async function openGenerationEventStream(
   afterSequence: number,
   readStart: (afterSequence: number, limit: number) => Promise<SubscriptionStart | null>,
   repairMs = 5_000,
-): Promise<AsyncIterableIterator<GenerationEvent> | null> {
-  const stream = new GenerationEventStream(store, generationId, afterSequence, (receive) => joinHub(bus, store, generationId, repairMs, receive));
+  limits: SubscriberLimits = {},
+): Promise<SubscriberStream<GenerationEvent> | null> {
+  const tooSlow = new TooSlow(limits, `videoGenerationEvents (generation ${generationId})`);
+  const stream = new GenerationEventStream(store, generationId, afterSequence, (receive) => joinHub(bus, store, generationId, repairMs, receive), tooSlow);
   let start: SubscriptionStart | null;
   try {
     start = await readStart(afterSequence, PAGE);
@@ -131,7 +192,7 @@ export async function openGenerationEventStream(
  * subscriber per event, and this one is a few microtasks. Nothing is kept once handed out (the first
  * history page included), so an idle subscription holds only its position.
  */
-class GenerationEventStream implements AsyncIterableIterator<GenerationEvent> {
+class GenerationEventStream implements SubscriberStream<GenerationEvent> {
   private last: number;
   private highestSeen: number;
   /** Events read from the database, waiting to be handed out in order. */
@@ -147,8 +208,11 @@ class GenerationEventStream implements AsyncIterableIterator<GenerationEvent> {
   private readonly store: GenerationStore;
   private readonly generationId: string;
   private readonly membership: { delivered(sequence: number): void; leave(): void };
-  /** Live events from the hub, not yet looked at. */
-  private readonly inbox: GenerationEvent[] = [];
+  /** Live events from the hub, not yet looked at; at most the subscriber buffer (see receive()). */
+  private inbox: GenerationEvent[] = [];
+  /** The inbox overflowed and was dropped, and the transport has asked for no event since. */
+  private droppedUnread = false;
+  private readonly tooSlow: TooSlow;
 
   /** Joins the hub at once (`join`), so nothing published from now on is missed; begin() hands the start read. */
   constructor(
@@ -156,16 +220,50 @@ class GenerationEventStream implements AsyncIterableIterator<GenerationEvent> {
     generationId: string,
     afterSequence: number,
     join: (receive: (event: GenerationEvent) => void) => { delivered(sequence: number): void; leave(): void },
+    tooSlow: TooSlow,
   ) {
     this.store = store;
     this.generationId = generationId;
     this.last = afterSequence;
     this.highestSeen = afterSequence;
-    this.membership = join((event) => {
-      this.inbox.push(event);
-      this.waiting?.();
-    });
+    this.tooSlow = tooSlow;
+    this.membership = join((event) => this.receive(event));
     this.membership.delivered(afterSequence);
+  }
+
+  onTooSlow(callback: () => void) {
+    this.tooSlow.on(callback);
+  }
+
+  /**
+   * A live event from the hub. The database is the truth for a generation's events (each is committed before
+   * it is published), so a full inbox need not end the subscription: it is dropped and what it held is read
+   * back from the database, a page at a time, when the subscriber asks for it. A subscriber that is slow but
+   * reading stays correct, in order and without gaps, in bounded memory. One that takes no event at all while
+   * a second inbox fills has stopped reading (its transport is stuck on a full socket buffer): it is ended, so
+   * its connection is not held open for ever.
+   */
+  private receive(event: GenerationEvent) {
+    if (this.stopped) return;
+    if (this.inbox.length >= this.tooSlow.buffer) {
+      if (this.droppedUnread && this.pulling === null) {
+        this.stop();
+        this.tooSlow.fire();
+        return;
+      }
+      for (const dropped of this.inbox) if (dropped.sequence > this.highestSeen) this.highestSeen = dropped.sequence;
+      if (event.sequence > this.highestSeen) this.highestSeen = event.sequence;
+      this.inbox = [];
+      this.droppedUnread = true;
+      if (this.highestSeen > this.last) this.readMore = true;
+      // A terminal event among the dropped ones is read back with the rest; one at or below what was handed
+      // out already was the end.
+      if (isTerminalEvent(event) && event.sequence <= this.last) this.ended = true;
+      this.waiting?.();
+      return;
+    }
+    this.inbox.push(event);
+    this.waiting?.();
   }
 
   begin(start: SubscriptionStart) {
@@ -177,6 +275,7 @@ class GenerationEventStream implements AsyncIterableIterator<GenerationEvent> {
   }
 
   next(): Promise<IteratorResult<GenerationEvent>> {
+    this.droppedUnread = false;
     // One pull at a time: a second caller waits for the first (the transports never overlap them).
     if (this.pulling) return this.pulling.then(() => this.next());
     const pull = this.pull().finally(() => {
@@ -200,6 +299,7 @@ class GenerationEventStream implements AsyncIterableIterator<GenerationEvent> {
     this.stopped = true;
     this.start = null;
     this.pending = [];
+    this.inbox = [];
     this.membership.leave();
     this.waiting?.();
   }
@@ -268,14 +368,65 @@ class GenerationEventStream implements AsyncIterableIterator<GenerationEvent> {
   }
 }
 
-/** Ids of generations as they change, for live dashboards; the caller re-reads each row. */
-export function generationUpdateStream(bus: EventBus, accept: (message: GenerationUpdatedMessage) => boolean): AsyncIterableIterator<GenerationUpdatedMessage> {
-  return new Repeater<GenerationUpdatedMessage>(async (push, stop) => {
-    const unsubscribe = bus.subscribe<GenerationUpdatedMessage>(topics.generationsUpdated, (message) => {
-      if (accept(message)) void push(message);
-    });
-    await stop;
+/**
+ * Ids of generations as they change, for live dashboards; the caller re-reads each row. The bus cannot wait
+ * for one slow dashboard, so each subscriber has a bounded queue; one that lets a buffer's worth of messages
+ * pile up is ended (there is no history to re-read these from: a dashboard that reconnects re-queries its
+ * list, which is the truth). A listener never throws into the bus, whatever the subscriber does.
+ */
+export function generationUpdateStream(
+  bus: EventBus,
+  accept: (message: GenerationUpdatedMessage) => boolean,
+  limits: SubscriberLimits = {},
+): SubscriberStream<GenerationUpdatedMessage> {
+  const tooSlow = new TooSlow(limits, 'videoGenerationUpdated');
+  let queue: GenerationUpdatedMessage[] = [];
+  let waiting: ((result: IteratorResult<GenerationUpdatedMessage>) => void) | null = null;
+  let ended = false;
+  const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    queue = [];
     unsubscribe();
-    // A buffer rather than back-pressure: the bus cannot wait for one slow dashboard.
-  }, new FixedBuffer(4096));
+    const wake = waiting;
+    waiting = null;
+    wake?.(done);
+  };
+  const unsubscribe = bus.subscribe<GenerationUpdatedMessage>(topics.generationsUpdated, (message) => {
+    if (ended || !accept(message)) return;
+    if (waiting) {
+      const wake = waiting;
+      waiting = null;
+      wake({ value: message, done: false });
+      return;
+    }
+    if (queue.length >= tooSlow.buffer) {
+      end();
+      tooSlow.fire();
+      return;
+    }
+    queue.push(message);
+  });
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    onTooSlow: (callback) => tooSlow.on(callback),
+    next() {
+      const message = queue.shift();
+      if (message) return Promise.resolve({ value: message, done: false });
+      if (ended) return Promise.resolve(done);
+      // One pull at a time (the transports never overlap them): a second one would replace the first.
+      return new Promise((resolve) => (waiting = resolve));
+    },
+    async return() {
+      end();
+      return done;
+    },
+    async throw(error?: unknown) {
+      end();
+      throw error;
+    },
+  };
 }

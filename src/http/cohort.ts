@@ -1,5 +1,7 @@
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
+import { END_SLOW_SUBSCRIBER, SLOW_SUBSCRIBER_CLOSE, type SlowSubscriberContext } from '../schema/subscriber.ts';
 
 /**
  * Where a graphql-ws subscription's `next` frames can be written directly (set by the transport on the
@@ -11,6 +13,8 @@ export interface DirectSink {
   open(): boolean;
   /** Writes one complete text frame; resolves at once unless the client is slow to read (back-pressure). */
   send(frame: Buffer): void | Promise<void>;
+  /** Closes the whole socket (every subscription on it) with a graphql-ws close code and reason. */
+  close?(code: number, reason: string): void;
 }
 
 export const DIRECT_SINK = Symbol('reelgraph.directSink');
@@ -55,6 +59,8 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
   return {
     onSubscribe({ setSubscribeFn }) {
       setSubscribeFn(async (args: ExecutionArgs) => {
+        const sink = (args.contextValue as { [DIRECT_SINK]?: DirectSink } | null)?.[DIRECT_SINK];
+        provideSlowSubscriberEnd(args.contextValue, sink);
         const stream = await createSourceEventStream(args);
         if (!isAsyncIterable(stream)) return stream;
         const cohort = [documentId(args.document), args.operationName ?? '', JSON.stringify(args.variableValues ?? {}), cohortOf(args.contextValue)].join('\u0000');
@@ -70,11 +76,28 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
           if (!entry) perEvent.set(cohort, (entry = run(event)));
           return entry;
         };
-        const sink = (args.contextValue as { [DIRECT_SINK]?: DirectSink } | null)?.[DIRECT_SINK];
         if (sink) return writeDirectly(stream, executed, sink);
         return mapAsync(stream, async (event) => (await executed(event)).result);
       });
     },
+  };
+}
+
+/**
+ * How a subscription's connection is ended when its subscriber fell behind its bounded buffer: graphql-ws
+ * closes the socket with 4429 and a reason (every context there is one subscription's); SSE ends the response
+ * (one request, one subscription), destroying it, since a client that stopped reading would never take the
+ * last chunk of an orderly end. Either way the socket's buffers are released and the client can reconnect.
+ */
+function provideSlowSubscriberEnd(context: unknown, sink: DirectSink | undefined) {
+  if (context === null || typeof context !== 'object') return;
+  const res = (context as { res?: ServerResponse }).res;
+  let ended = false;
+  (context as SlowSubscriberContext)[END_SLOW_SUBSCRIBER] = () => {
+    if (ended) return;
+    ended = true;
+    if (sink?.close) sink.close(SLOW_SUBSCRIBER_CLOSE.code, SLOW_SUBSCRIBER_CLOSE.reason);
+    else if (res && typeof res.destroy === 'function') res.destroy();
   };
 }
 

@@ -339,7 +339,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   };
 }
 
-// Past this much unsent data a slow client's frames wait for the socket, instead of piling up in memory.
+// Past this much unsent data a slow client's frames wait for the socket, instead of piling up in memory: a
+// socket holds at most this plus one frame per subscription (graphql-ws' own sends wait for each write too).
+// While a subscription waits here it takes no events, so one whose client never drains overflows its bounded
+// buffer and is ended with close(4429) (see generations/subscriptions.ts and cohort.ts).
 const SLOW_CLIENT_BYTES = 1024 * 1024;
 
 /** Lets cohort execution write a subscription's `next` frames to its socket itself (see cohort.ts). */
@@ -347,6 +350,9 @@ function directSink(socket: import('ws').WebSocket, id: string): DirectSink {
   return {
     prefix: `{"id":${JSON.stringify(id)},"type":"next","payload":`,
     open: () => socket.readyState === socket.OPEN,
+    close(code, reason) {
+      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
+    },
     send(frame) {
       if (socket.bufferedAmount < SLOW_CLIENT_BYTES) return socket.send(frame, { binary: false });
       return new Promise<void>((resolve) => socket.send(frame, { binary: false }, () => resolve()));

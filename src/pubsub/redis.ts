@@ -15,7 +15,18 @@ export async function createRedisTarget(url: string): Promise<{ target: BusEvent
   // Without a listener ioredis prints every connection error; the reconnect loop handles them.
   for (const client of [publishClient, subscribeClient]) client.on('error', () => {});
   await Promise.all([publishClient.connect(), subscribeClient.connect()]);
-  const target = createRedisEventTarget({ publishClient, subscribeClient }) as unknown as BusEventTarget;
+  // The event target fires publish/subscribe/unsubscribe and never awaits them: once close() has disconnected
+  // (a subscription ending during shutdown leaves its topic), each would reject unhandled ("Connection is
+  // closed.") and take the process down. A publish lost that way is repaired from the database like any other.
+  const ignore = () => 0;
+  const target = createRedisEventTarget({
+    publishClient: { publish: (channel: string, message: string) => publishClient.publish(channel, message).catch(ignore) } as unknown as Redis,
+    subscribeClient: {
+      on: (event: string, listener: (...args: unknown[]) => void) => subscribeClient.on(event, listener),
+      subscribe: (channel: string) => subscribeClient.subscribe(channel).catch(ignore),
+      unsubscribe: (channel: string) => subscribeClient.unsubscribe(channel).catch(ignore),
+    } as unknown as Redis,
+  }) as unknown as BusEventTarget;
   return {
     target,
     async ping() {

@@ -3,6 +3,7 @@ import { GenerationNotFoundError } from '../generations/errors.ts';
 import type { GenerationEvent, GenerationUpdatedMessage } from '../generations/events.ts';
 import { replayPageOf } from '../generations/subscriptions.ts';
 import { builder } from './builder.ts';
+import { endSlowSubscriber } from './subscriber.ts';
 import { generationIdFromArg } from './ids.ts';
 import { GenerationLogRef, VideoGenerationRef, VideoGenerationStatusEnum } from './video-generation.ts';
 
@@ -20,19 +21,46 @@ const generationLoads = new WeakMap<object, Map<string, Promise<unknown>>>();
  * Log lines written by one statement carry the same `batch` name, and every one of them is published only
  * after that write committed: one read of the row after the write is as fresh as each of them needs, so the
  * lines of a batch share it (per database, selection and tenant). The name survives the bus (Redis), where
- * event objects do not. Bounded: an evicted batch is simply read again.
+ * event objects do not. A batch's lines are published together, so its loads are needed for moments only:
+ * they are kept for one to two BATCH_LOADS_MS and then dropped (an idle server holds none; they used to stay
+ * until 2,048 later batches pushed them out, each holding the rows it read). A reader that comes later (a
+ * slow subscriber) simply reads again. MAX_BATCHES_PER_DB bounds a burst.
  */
-const batchLoads = new WeakMap<object, Map<string, Map<string, Promise<unknown>>>>();
+const BATCH_LOADS_MS = 1_000;
 const MAX_BATCHES_PER_DB = 2_048;
+type Loads = Map<string, Promise<unknown>>;
+interface BatchLoads {
+  current: Map<string, Loads>;
+  previous: Map<string, Loads>;
+  /** Rotates current into previous; stops itself once both are empty, so an idle server has no timer. */
+  timer: ReturnType<typeof setInterval> | null;
+}
+const batchLoads = new WeakMap<object, BatchLoads>();
 
-function loadsFor(event: GenerationEvent, db: object): Map<string, Promise<unknown>> {
+function batchLoadsOf(db: object): BatchLoads {
+  let cache = batchLoads.get(db);
+  if (!cache) batchLoads.set(db, (cache = { current: new Map(), previous: new Map(), timer: null }));
+  if (!cache.timer) {
+    const rotating = cache;
+    rotating.timer = setInterval(() => {
+      rotating.previous = rotating.current;
+      rotating.current = new Map();
+      if (rotating.previous.size > 0) return;
+      clearInterval(rotating.timer as ReturnType<typeof setInterval>);
+      rotating.timer = null;
+    }, BATCH_LOADS_MS);
+    rotating.timer.unref();
+  }
+  return cache;
+}
+
+function loadsFor(event: GenerationEvent, db: object): Loads {
   if (event.kind === 'LOG' && event.batch) {
-    let batches = batchLoads.get(db);
-    if (!batches) batchLoads.set(db, (batches = new Map()));
-    let loads = batches.get(event.batch);
+    const batches = batchLoadsOf(db);
+    let loads = batches.current.get(event.batch) ?? batches.previous.get(event.batch);
     if (!loads) {
-      if (batches.size >= MAX_BATCHES_PER_DB) batches.delete(batches.keys().next().value as string);
-      batches.set(event.batch, (loads = new Map()));
+      if (batches.current.size >= MAX_BATCHES_PER_DB) batches.current.delete(batches.current.keys().next().value as string);
+      batches.current.set(event.batch, (loads = new Map()));
     }
     return loads;
   }
@@ -94,7 +122,10 @@ builder.subscriptionFields((t) => ({
       }
       try {
         if (!id) throw new GenerationNotFoundError(String(args.id));
-        return await ctx.generations.subscribeToEvents(id, args.afterSequence ?? null, ctx.caller);
+        const stream = await ctx.generations.subscribeToEvents(id, args.afterSequence ?? null, ctx.caller);
+        // A subscriber that stopped reading is ended by its transport (graphql-ws 4429, SSE closed).
+        stream.onTooSlow(() => endSlowSubscriber(ctx));
+        return stream;
       } catch (error) {
         if (error instanceof GenerationNotFoundError) {
           throw new GraphQLError(error.message, { extensions: { code: 'NOT_FOUND' } });
@@ -107,7 +138,11 @@ builder.subscriptionFields((t) => ({
   videoGenerationUpdated: t.prismaField({
     type: 'Generation',
     description: 'The generation, each time any of the caller\'s generations changes (for live dashboards).',
-    subscribe: (_root, _args, ctx) => ctx.generations.subscribeToUpdates(ctx.caller),
+    subscribe: (_root, _args, ctx) => {
+      const stream = ctx.generations.subscribeToUpdates(ctx.caller);
+      stream.onTooSlow(() => endSlowSubscriber(ctx));
+      return stream;
+    },
     resolve: (query, message, _args, ctx) =>
       ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: (message as unknown as GenerationUpdatedMessage).id } }),
   }),

@@ -4,7 +4,7 @@ import type { Database, PrismaClient } from '../../src/db/index.ts';
 import { toMessage, type GenerationEvent } from '../../src/generations/events.ts';
 import { createGenerationStore } from '../../src/generations/store.ts';
 import { readSubscriptionStart } from '../../src/generations/subscription-reads.ts';
-import { openGenerationEventStream, replayPageOf } from '../../src/generations/subscriptions.ts';
+import { openGenerationEventStream, replayPageOf, type SubscriberLimits } from '../../src/generations/subscriptions.ts';
 import { createEventBus, topics, type EventBus } from '../../src/pubsub/index.ts';
 import { buildSchema } from '../../src/schema/index.ts';
 import { createTestPglite } from '../helpers/db.ts';
@@ -77,9 +77,9 @@ async function finish(id: string): Promise<GenerationEvent> {
 
 const publish = (event: GenerationEvent) => bus.publish(topics.generationEvents(event.generationId), toMessage(event));
 
-function open(id: string, after = 0, tenantId: string | null = 'a', repairMs = 60_000) {
+function open(id: string, after = 0, tenantId: string | null = 'a', repairMs = 60_000, limits: SubscriberLimits = {}) {
   const store = createGenerationStore(db);
-  return openGenerationEventStream(bus, store, id, after, (a, limit) => readSubscriptionStart(db, id, tenantId, a, limit), repairMs);
+  return openGenerationEventStream(bus, store, id, after, (a, limit) => readSubscriptionStart(db, id, tenantId, a, limit), repairMs, limits);
 }
 
 async function take(stream: AsyncIterableIterator<GenerationEvent>, n: number): Promise<GenerationEvent[]> {
@@ -215,5 +215,40 @@ describe('videoGenerationEvents reads', () => {
     expect(listeners).toBe(1);
     await stream.return!();
     expect(listeners).toBe(0);
+  });
+});
+
+describe('a subscriber that falls behind its buffer', () => {
+  it('slow but reading: a full inbox is dropped and read back from the database, in order, without gaps', async () => {
+    const id = await newGeneration();
+    const ended: string[] = [];
+    const stream = (await open(id, 0, 'a', 60_000, { buffer: 16 }))!;
+    stream.onTooSlow(() => ended.push('too slow'));
+    // 24 events while the subscriber takes none: the inbox (16) overflows and is dropped, not ended (the
+    // first time). It takes one, then another 24 arrive: dropped again, still not ended (it was reading).
+    for (const event of await addLogs(id, 24)) publish(event);
+    const first = await take(stream, 1);
+    for (const event of await addLogs(id, 24)) publish(event);
+    publish(await finish(id));
+    const rest = await drain(stream);
+    expect([...first, ...rest].map((e) => e.sequence)).toEqual(Array.from({ length: 49 }, (_, i) => i + 1));
+    expect(ended).toEqual([]);
+    expect(listeners).toBe(0);
+  });
+
+  it('stopped: a second inbox filling while it takes nothing ends the stream, and it leaves the hub', async () => {
+    const id = await newGeneration();
+    const stream = (await open(id, 0, 'a', 60_000, { buffer: 16 }))!;
+    let ended = 0;
+    stream.onTooSlow(() => (ended += 1));
+    await take(stream, 0);
+    expect(listeners).toBe(1);
+    for (const event of await addLogs(id, 40)) publish(event);
+    expect(ended).toBe(1);
+    expect(listeners).toBe(0);
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+    // Registered after the end: told at once.
+    stream.onTooSlow(() => (ended += 1));
+    expect(ended).toBe(2);
   });
 });

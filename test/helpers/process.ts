@@ -25,11 +25,11 @@ export interface ServerProcess {
  * resolves once it says it is listening. Its stdout is a pipe, so it logs JSON lines (LOG_FORMAT's default
  * off a terminal); the readiness line is found by its message in either format.
  */
-export async function spawnServer(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
+export async function spawnServer(env: Record<string, string>, nodeArgs: string[] = [], options: { ipc?: boolean } = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...nodeArgs, SERVE], {
     // No quotas or rate limits unless a test asks: these processes serve load and recovery tests.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...NO_LIMITS, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   let stdout = '';
