@@ -198,7 +198,10 @@ describe('who may read /metrics', () => {
 
   it('on loopback: open without a token (even with METRICS_TOKEN set), but a request naming another host (DNS rebinding, a forwarding proxy) follows the non-loopback rule', async () => {
     const token = registerSecret('metrics-token-loopback-0123456789');
-    const [closed, guarded] = await Promise.all([server(), server({ env: { METRICS_TOKEN: token } })]);
+    // AUTH=required: in open mode the request gate already refuses a foreign Host with 403 (DNS rebinding)
+    // before any route runs, which would hide the metrics route's own rule.
+    const [open, closed, guarded] = await Promise.all([server(), server({ env: { AUTH: 'required' } }), server({ env: { AUTH: 'required', METRICS_TOKEN: token } })]);
+    expect(await statusWithHost(open, 'rebound.example.com')).toBe(403);
     expect((await get(closed)).status).toBe(200);
     expect((await get(guarded)).status).toBe(200);
     expect((await fetch(`http://localhost:${guarded.running.port}/metrics`)).status).toBe(200);
