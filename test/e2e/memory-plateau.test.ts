@@ -7,6 +7,7 @@ import { freePort } from '../helpers/app.ts';
 import { createTempPostgresDatabase } from '../helpers/db.ts';
 import { collect, collectSse, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
 import { spawnProbedServer, type Memory } from '../helpers/memory.ts';
+import { parseScrape } from '../helpers/metrics.ts';
 import type { ServerProcess } from '../helpers/process.ts';
 
 /**
@@ -77,12 +78,30 @@ async function round() {
   }
 }
 
+/**
+ * Waits until the server has let go of the round: no subscription open on either transport, no generation
+ * tracked, every video archived (its /metrics say so). Measured earlier, a loaded machine shows work still
+ * in flight (a socket the server has not closed yet, an archive download) as growth.
+ */
+async function idle(generations: number) {
+  const origin = new URL(server.url).origin;
+  for (;;) {
+    const m = parseScrape(await (await fetch(`${origin}/metrics`)).text());
+    const open = (m.value('reelgraph_subscriptions_active', { transport: 'graphql-ws' }) ?? 1) + (m.value('reelgraph_subscriptions_active', { transport: 'sse' }) ?? 1);
+    const tracked = m.value('reelgraph_generations_tracked') ?? 1;
+    const archived = m.value('reelgraph_archive_attempts_total', { outcome: 'archived' }) ?? 0;
+    if (open === 0 && tracked === 0 && archived >= generations) return;
+    await new Promise((resolve) => setTimeout(resolve, 50)); // poll interval, not a wait for correctness
+  }
+}
+
 describe('memory after repeated load', () => {
   it('the JS heap plateaus: the last round adds next to nothing to the round before', { timeout: 120_000 }, async () => {
     const heaps: number[] = [];
     const rss: number[] = [];
     for (let i = 0; i < ROUNDS; i += 1) {
       await round();
+      await idle((i + 1) * GENERATIONS);
       const m = await server.memory();
       heaps.push(m.heapUsed / MB);
       rss.push(m.rss / MB);
