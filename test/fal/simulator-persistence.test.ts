@@ -78,7 +78,8 @@ describe('a simulator that keeps its state in a directory', () => {
   it('replays at once the steps a job missed while nothing ran, stamped when they were due', async () => {
     const first = await start({ behaviour: { queuePosition: 0, logCount: 4, logIntervalMs: 1000, completeDelayMs: 1000 } });
     const { request_id: id } = await first.fal.queue.submit(ENDPOINT, { input: INPUT });
-    await once(first.sim.events, 'status-change');
+    // The job may have started before submit's answer arrived: look at its state before waiting for a change.
+    while (first.sim.requests.get(id)?.status === 'IN_QUEUE') await once(first.sim.events, 'status-change');
     expect(first.sim.requests.get(id)!.status).toBe('IN_PROGRESS');
     await stop(first.sim);
     // As if the simulator had been down for a minute since the job started.
