@@ -57,8 +57,11 @@ export interface Config {
     /** An S3-compatible bucket (ARCHIVE_URL); null = the local `dir`. With a bucket nothing is written to `dir`. */
     s3: {
       bucket: string;
+      /** Key prefix without slashes at either end ('' = the bucket's root). */
       prefix: string;
+      /** For S3-compatible services (R2, MinIO, Ceph); null = AWS. */
       endpoint: string | null;
+      /** null = whatever the SDK's own configuration chain finds (AWS_PROFILE's region). */
       region: string | null;
       forcePathStyle: boolean;
       /** AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY when set; null = the AWS SDK's default chain (profiles, instance roles). Never logged. */

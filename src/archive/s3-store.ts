@@ -2,20 +2,11 @@ import { GetObjectCommand, HeadObjectCommand, S3Client, S3ServiceException } fro
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
+import type { Config } from '../config.ts';
 import type { ArchiveStore } from './store.ts';
 
-export interface S3StoreOptions {
-  bucket: string;
-  /** Key prefix without slashes at either end ('' = the bucket's root). */
-  prefix: string;
-  /** For S3-compatible services (R2, MinIO, Ceph); null = AWS. */
-  endpoint: string | null;
-  /** null = whatever the SDK's own configuration chain finds (AWS_PROFILE's region). */
-  region: string | null;
-  forcePathStyle: boolean;
-  /** Static keys from the environment; null = the SDK's default chain (profiles, SSO, web identity, instance roles). */
-  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
-}
+/** The bucket ARCHIVE_URL names and how to reach it (parsed once, in config.ts). */
+export type S3StoreOptions = NonNullable<Config['archive']['s3']>;
 
 /** lib-storage switches to a multipart upload above one part; 8 MiB parts, four in flight, bound the memory used. */
 const PART_BYTES = 8 * 1024 * 1024;
