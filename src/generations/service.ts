@@ -350,9 +350,16 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       if (isTerminal(row.status)) throw new GenerationAlreadyFinishedError(row.id, row.status);
       const announce = publish(row.tenantId);
       if (row.falRequestId) {
+        // Recorded before fal is asked: fal ends a cancelled request with an error result, which the tracker can
+        // see before the CANCELLED write below lands, and must then record as CANCELLED, not FAILED (that race
+        // answered a queued cancel with GenerationAlreadyFinishedError now and then).
+        const askedAt = new Date();
+        const marked = await db.generation.updateMany({ where: { id: row.id, cancelRequestedAt: null }, data: { cancelRequestedAt: askedAt } });
         const outcome = await fal.cancel(row.endpointId, row.falRequestId);
         if (outcome === 'already-completed') {
-          // fal finished first; the tracker records how (it may still be fetching the result).
+          // fal finished first, whichever way: take our mark back, so a failure of its own stays a failure.
+          if (marked.count > 0) await db.generation.updateMany({ where: { id: row.id, cancelRequestedAt: askedAt }, data: { cancelRequestedAt: null } });
+          // The tracker records how it ended (it may still be fetching the result).
           throw new GenerationAlreadyFinishedError(row.id, 'COMPLETED');
         }
       }
