@@ -34,8 +34,10 @@ describe.each(buses)('a subscriber that stops reading ($name)', { timeout: 90_00
   let server: TestServer;
   afterEach(() => server?.dispose());
 
-  const start = (logCount: number, pauseBefore?: 'IN_PROGRESS') =>
-    startTestServer({ behaviour: { queuePosition: 1, logCount, logIntervalMs: 1, pauseBefore }, env: { SUBSCRIPTION_BUFFER_EVENTS: '64', ...env() } }).then((s) => (server = s));
+  // The normal subscriber must take each event before a buffer's worth (64) more arrive, or it too is ended as too
+  // slow: at 1 ms a line a loaded machine's normal subscriber sometimes was not (64 ms per event); 5 ms gives it 320.
+  const start = (logCount: number, pauseBefore?: 'IN_PROGRESS', logIntervalMs = 1) =>
+    startTestServer({ behaviour: { queuePosition: 1, logCount, logIntervalMs, pauseBefore }, env: { SUBSCRIPTION_BUFFER_EVENTS: '64', ...env() } }).then((s) => (server = s));
   const ended = () => server.logs.filter((l) => l.includes(TOO_SLOW));
 
   /** Generations, a few at a time, until the server has ended the slow subscriber (bounded, so a failure ends). */
@@ -119,7 +121,7 @@ describe.each(buses)('a subscriber that stops reading ($name)', { timeout: 90_00
   }
 
   it('SSE, videoGenerationEvents: the stream is closed, a normal subscriber carries on', async () => {
-    await start(3_000, 'IN_PROGRESS');
+    await start(3_000, 'IN_PROGRESS', 5);
     const slow = await longGeneration((id) => stalledSse(server.url, EVENTS(id)));
     slow.resume();
     await (slow as Awaited<ReturnType<typeof stalledSse>>).ended;
@@ -128,7 +130,7 @@ describe.each(buses)('a subscriber that stops reading ($name)', { timeout: 90_00
   });
 
   it('graphql-ws, videoGenerationEvents: the socket is closed with 4429, a normal subscriber carries on', async () => {
-    await start(3_000, 'IN_PROGRESS');
+    await start(3_000, 'IN_PROGRESS', 5);
     const slow = (await longGeneration((id) => stalledWs(server.url, EVENTS(id)))) as Awaited<ReturnType<typeof stalledWs>>;
     slow.resume();
     expect(await slow.closed).toEqual({ code: 4429, reason: 'Subscriber too slow' });
