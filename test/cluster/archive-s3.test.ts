@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFalSimulator, type FalSimulator } from '../../src/fal/simulator/index.ts';
-import { freePort } from '../helpers/app.ts';
+import { instanceEnv } from '../helpers/cluster.ts';
 import { createTempPostgresDatabase } from '../helpers/db.ts';
 import { collect, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
 import { spawnServer, type ServerProcess } from '../helpers/process.ts';
@@ -20,15 +20,7 @@ const processes: ServerProcess[] = [];
 
 async function startInstance(name: string): Promise<ServerProcess> {
   const server = await spawnServer({
-    PORT: String(await freePort()),
-    DATA_DIR: join(dataDir, name),
-    DATABASE_URL: database.url,
-    DATABASE_POOL_SIZE: '3',
-    INSTANCE_ID: name,
-    FAL_KEY,
-    FAL_QUEUE_URL: sim.url,
-    FAL_REST_URL: sim.url,
-    FAL_POLL_INTERVAL_MS: '100',
+    ...(await instanceEnv({ name, dataDir, databaseUrl: database.url, falUrl: sim.url, falKey: FAL_KEY, poolSize: 3 })),
     ...s3.env('cluster'),
   });
   processes.push(server);
