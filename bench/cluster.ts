@@ -39,7 +39,9 @@ const instances: ServerProcess[] = [];
 const clients: Client[] = [];
 
 const emittedAt = new Map<string, number>();
-sim.events.on('log', (request: { id: string }, line: { message: string }) => emittedAt.set(`${request.id}|${line.message}`, performance.timeOrigin + performance.now()));
+sim.events.on('log', (request: { id: string }, line: { message: string }) =>
+  emittedAt.set(`${request.id}|${line.message}`, performance.timeOrigin + performance.now()),
+);
 
 async function startInstance(name: string, env: Record<string, string> = {}) {
   const server = await spawnServer({
@@ -72,7 +74,15 @@ try {
   for (const server of servers) {
     for (let i = 0; i < CONNECTIONS_PER_INSTANCE; i += 1) {
       // Connections to the instance killed at the end close abruptly; that is expected, not worth a print.
-      clients.push(createClient({ url: server.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => {} }));
+      clients.push(
+        createClient({
+          url: server.url.replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          retryAttempts: 0,
+          lazy: false,
+          onNonLazyError: () => {},
+        }),
+      );
     }
   }
 
@@ -83,11 +93,15 @@ try {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        query: 'mutation($i: GenerateVideoInput!) { generateVideo(input: $i) { ... on GenerateVideoSuccess { generation { id falRequestId } } } }',
+        query:
+          'mutation($i: GenerateVideoInput!) { generateVideo(input: $i) { ... on GenerateVideoSuccess { generation { id falRequestId } } } }',
         variables: { i: { imageUrl: 'https://example.com/a.png', prompt: `bench ${i}` } },
       }),
     });
-    generations.push(((await response.json()) as { data: { generateVideo: { generation: { id: string; falRequestId: string } } } }).data.generateVideo.generation);
+    generations.push(
+      ((await response.json()) as { data: { generateVideo: { generation: { id: string; falRequestId: string } } } }).data.generateVideo
+        .generation,
+    );
   }
 
   const latencies: number[] = [];
@@ -103,7 +117,11 @@ try {
       done.push(
         new Promise<void>((resolve, reject) => {
           client.subscribe(
-            { query: 'subscription($id: ID!) { videoGenerationEvents(id: $id) { sequence ... on VideoGenerationLogEvent { log { message } } } }', variables: { id: g.id } },
+            {
+              query:
+                'subscription($id: ID!) { videoGenerationEvents(id: $id) { sequence ... on VideoGenerationLogEvent { log { message } } } }',
+              variables: { id: g.id },
+            },
             {
               next: (value) => {
                 first();
@@ -136,18 +154,26 @@ try {
   // Lease take-over: a slow generation tracked by A; kill A; time until a subscriber on B sees the next line.
   sim.configure({ pauseBefore: undefined, logCount: 100, logIntervalMs: 100, queuePosition: 0 });
   const [a, b] = servers;
-  const slow = await (await fetch(a.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: 'mutation { generateVideo(input: { imageUrl: "https://example.com/a.png", prompt: "takeover" }) { ... on GenerateVideoSuccess { generation { id } } } }' }),
-  })).json() as { data: { generateVideo: { generation: { id: string } } } };
+  const slow = (await (
+    await fetch(a.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query:
+          'mutation { generateVideo(input: { imageUrl: "https://example.com/a.png", prompt: "takeover" }) { ... on GenerateVideoSuccess { generation { id } } } }',
+      }),
+    })
+  ).json()) as { data: { generateVideo: { generation: { id: string } } } };
   const watcher = createClient({ url: b.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
   clients.push(watcher);
   let killedAt = 0;
   let logsSeen = 0;
   const takeoverMs = await new Promise<number>((resolve, reject) => {
     watcher.subscribe(
-      { query: 'subscription($id: ID!) { videoGenerationEvents(id: $id) { ... on VideoGenerationLogEvent { log { message } } } }', variables: { id: slow.data.generateVideo.generation.id } },
+      {
+        query: 'subscription($id: ID!) { videoGenerationEvents(id: $id) { ... on VideoGenerationLogEvent { log { message } } } }',
+        variables: { id: slow.data.generateVideo.generation.id },
+      },
       {
         next: (value) => {
           if (!(value.data as { videoGenerationEvents: { log?: unknown } }).videoGenerationEvents.log) return;
@@ -167,7 +193,9 @@ try {
   const pool = new pg.Client({ connectionString: database.url });
   await pool.connect();
   const ingest = (
-    await pool.query<{ ms: number }>(`SELECT EXTRACT(EPOCH FROM ("createdAt" - "logTimestamp")) * 1000 AS ms FROM "GenerationEvent" WHERE kind = 'LOG' ORDER BY 1`)
+    await pool.query<{ ms: number }>(
+      `SELECT EXTRACT(EPOCH FROM ("createdAt" - "logTimestamp")) * 1000 AS ms FROM "GenerationEvent" WHERE kind = 'LOG' ORDER BY 1`,
+    )
   ).rows.map((r) => Number(r.ms));
   await pool.end();
   const sorted = latencies.sort((x, y) => x - y);
@@ -182,13 +210,22 @@ try {
     deliveriesPerSecond: Math.round(deliveries / seconds),
     upstreamEventsPerSecond: Math.round((GENERATIONS * LOGS_PER) / seconds),
     ingestLatencyMs: { p50: Number(percentile(ingest, 50).toFixed(1)), p99: Number(percentile(ingest, 99).toFixed(1)) },
-    latencyMs: { p50: Number(percentile(sorted, 50).toFixed(1)), p99: Number(percentile(sorted, 99).toFixed(1)), max: Number(sorted.at(-1)!.toFixed(1)) },
+    latencyMs: {
+      p50: Number(percentile(sorted, 50).toFixed(1)),
+      p99: Number(percentile(sorted, 99).toFixed(1)),
+      max: Number(sorted.at(-1)!.toFixed(1)),
+    },
     peakRssMbPerInstance: peakRss.map((r) => Math.round(r)),
     upstreamStreamsPerGeneration: { min: Math.min(...streams), max: Math.max(...streams) },
     leaseTakeoverMsAfterSigkill: Math.round(takeoverMs),
   };
   console.log(JSON.stringify(report, null, 2));
-  const warnings = servers.flatMap((server) => server.output().split('\n').filter((line) => / (WARN|ERROR) /.test(line)));
+  const warnings = servers.flatMap((server) =>
+    server
+      .output()
+      .split('\n')
+      .filter((line) => / (WARN|ERROR) /.test(line)),
+  );
   if (warnings.length > 0) console.log(`instance warnings (${warnings.length}):\n${warnings.slice(0, 15).join('\n')}`);
 } finally {
   await Promise.all(clients.map((client) => client.dispose()));

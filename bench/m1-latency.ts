@@ -13,13 +13,21 @@ import { cpuSeconds, envInt, LOAD_CORE, machine, round, sleep, summary } from '.
 import { writeResult } from './lib/results.ts';
 import { EVENTS_QUERY } from './lib/queries.ts';
 
-
-const scenarios = (process.env.BENCH_M1_SCENARIOS ?? '1x1000,1x5000,1x10000,1000x10').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+const scenarios = (process.env.BENCH_M1_SCENARIOS ?? '1x1000,1x5000,1x10000,1000x10')
+  .split(',')
+  .map((s) => s.split('x').map(Number) as [number, number]);
 const targets = (process.env.BENCH_TARGETS ?? ['reelgraph', ...PEERS].join(',')).split(',') as TargetKind[];
 const LOGS = envInt('BENCH_M1_LOGS', 10);
 const INTERVAL = envInt('BENCH_M1_INTERVAL_MS', 1000);
 
-const bench = await startSim({ queuePosition: 0, queueStepMs: 5, logCount: LOGS, logIntervalMs: INTERVAL, completeDelayMs: INTERVAL, pauseBefore: 'IN_PROGRESS' });
+const bench = await startSim({
+  queuePosition: 0,
+  queueStepMs: 5,
+  logCount: LOGS,
+  logIntervalMs: INTERVAL,
+  completeDelayMs: INTERVAL,
+  pauseBefore: 'IN_PROGRESS',
+});
 const workers = await startWorkers(1, LOAD_CORE);
 const rows: Array<Record<string, unknown>> = [];
 try {
@@ -31,7 +39,14 @@ try {
         const ids = await target.submit(gens);
         const upstream = bench.take();
         const subscriberIds = ids.flatMap((id) => Array.from({ length: per }, () => id));
-        const opened = await workers.call<{ opened: number; ready: number; ms: number; errors: string[] }>(0, { cmd: 'open', url: target.wsUrl, transport: 'ws', query: EVENTS_QUERY, authorization: target.authorization, ids: subscriberIds });
+        const opened = await workers.call<{ opened: number; ready: number; ms: number; errors: string[] }>(0, {
+          cmd: 'open',
+          url: target.wsUrl,
+          transport: 'ws',
+          query: EVENTS_QUERY,
+          authorization: target.authorization,
+          ids: subscriberIds,
+        });
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
         const cpu0 = cpuSeconds(target.pid);
@@ -42,12 +57,23 @@ try {
         const total = subscriberIds.length;
         // Every event (IN_PROGRESS, the log lines, COMPLETED) at every subscriber, or 15 s without progress;
         // then the completions.
-        await workers.call(0, { cmd: 'waitDeliveries', expected: total * (LOGS + 2), timeoutMs: LOGS * INTERVAL + 240_000, quietMs: 15_000 }, LOGS * INTERVAL + 250_000);
+        await workers.call(
+          0,
+          { cmd: 'waitDeliveries', expected: total * (LOGS + 2), timeoutMs: LOGS * INTERVAL + 240_000, quietMs: 15_000 },
+          LOGS * INTERVAL + 250_000,
+        );
         await workers.call(0, { cmd: 'waitComplete', expected: total, timeoutMs: 10_000 }, 20_000);
         const seconds = (performance.now() - t0) / 1000;
         clearInterval(sampler);
         const cpu = cpuSeconds(target.pid) - cpu0;
-        const s = await workers.call<{ deliveries: number; completes: number; gaps: number; closedEarly: number; errors: string[]; latencies: number[] }>(0, { cmd: 'stats', raw: true });
+        const s = await workers.call<{
+          deliveries: number;
+          completes: number;
+          gaps: number;
+          closedEarly: number;
+          errors: string[];
+          latencies: number[];
+        }>(0, { cmd: 'stats', raw: true });
         const expectedLogs = total * LOGS;
         const row = {
           scenario: `${gens}x${per}`,
@@ -70,7 +96,11 @@ try {
         rows.push(row);
         console.log(JSON.stringify(row));
       } catch (error) {
-        const row = { scenario: `${gens}x${per}`, target: kind, failed: error instanceof Error ? error.message.slice(0, 500) : String(error) };
+        const row = {
+          scenario: `${gens}x${per}`,
+          target: kind,
+          failed: error instanceof Error ? error.message.slice(0, 500) : String(error),
+        };
         rows.push(row);
         console.log(JSON.stringify(row));
       } finally {

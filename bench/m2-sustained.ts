@@ -32,7 +32,19 @@ try {
         const ids = await target.submit(GENERATIONS);
         const upstream = bench.take();
         const subscriberIds = ids.flatMap((id) => Array.from({ length: per }, () => id));
-        const opened = await workers.call<{ ready: number }>(0, { cmd: 'open', url: target.wsUrl, transport: 'ws', query: EVENTS_QUERY, authorization: target.authorization, ids: subscriberIds, readyTimeoutMs: 600_000 }, 900_000);
+        const opened = await workers.call<{ ready: number }>(
+          0,
+          {
+            cmd: 'open',
+            url: target.wsUrl,
+            transport: 'ws',
+            query: EVENTS_QUERY,
+            authorization: target.authorization,
+            ids: subscriberIds,
+            readyTimeoutMs: 600_000,
+          },
+          900_000,
+        );
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
         const t0 = performance.now();
@@ -76,4 +88,12 @@ try {
   await workers.stop();
   await bench.stop();
 }
-await writeResult('m2', { machine: machine(), date: new Date().toISOString(), generations: GENERATIONS, subscribers: SUBSCRIBERS, logsPerGeneration: LOGS, p99LimitMs: P99_LIMIT, results });
+await writeResult('m2', {
+  machine: machine(),
+  date: new Date().toISOString(),
+  generations: GENERATIONS,
+  subscribers: SUBSCRIBERS,
+  logsPerGeneration: LOGS,
+  p99LimitMs: P99_LIMIT,
+  results,
+});

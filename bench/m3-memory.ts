@@ -12,7 +12,9 @@ import { writeResult } from './lib/results.ts';
 
 const N = envInt('BENCH_M3_SUBSCRIBERS', 10_000);
 const MAX = envInt('BENCH_M3_MAX', 19_000);
-const cases = (process.env.BENCH_M3_CASES ?? 'reelgraph:ws,reelgraph:sse,raw-ws:ws,mercurius:ws,apollo:ws').split(',').map((c) => c.split(':') as [TargetKind, 'ws' | 'sse']);
+const cases = (process.env.BENCH_M3_CASES ?? 'reelgraph:ws,reelgraph:sse,raw-ws:ws,mercurius:ws,apollo:ws')
+  .split(',')
+  .map((c) => c.split(':') as [TargetKind, 'ws' | 'sse']);
 
 const bench = await startSim({ queuePosition: 0, queueStepMs: 5, pauseBefore: 'IN_PROGRESS' });
 const rows: Array<Record<string, unknown>> = [];
@@ -25,7 +27,14 @@ async function measureIdle(kind: TargetKind, transport: 'ws' | 'sse', count: num
   try {
     const [id] = await target.submit(1);
     // Warm-up: every code path has run once before the baseline is taken.
-    await workers.call(0, { cmd: 'open', url: transport === 'sse' ? target.url : target.wsUrl, transport, query: EVENTS_QUERY, authorization: target.authorization, ids: Array(50).fill(id) });
+    await workers.call(0, {
+      cmd: 'open',
+      url: transport === 'sse' ? target.url : target.wsUrl,
+      transport,
+      query: EVENTS_QUERY,
+      authorization: target.authorization,
+      ids: Array(50).fill(id),
+    });
     await workers.call(0, { cmd: 'close', abrupt: false });
     await workers.call(0, { cmd: 'reset' });
     await sleep(1000);
@@ -33,7 +42,16 @@ async function measureIdle(kind: TargetKind, transport: 'ws' | 'sse', count: num
     const t0 = Date.now();
     const per = Math.ceil(count / workerCount);
     const opened = await workers.all<{ opened: number; ready: number; ms: number; errors: string[] }>(
-      { cmd: 'open', url: transport === 'sse' ? target.url : target.wsUrl, transport, query: EVENTS_QUERY, authorization: target.authorization, ids: Array(per).fill(id), concurrency: 100, readyTimeoutMs: 600_000 },
+      {
+        cmd: 'open',
+        url: transport === 'sse' ? target.url : target.wsUrl,
+        transport,
+        query: EVENTS_QUERY,
+        authorization: target.authorization,
+        ids: Array(per).fill(id),
+        concurrency: 100,
+        readyTimeoutMs: 600_000,
+      },
       900_000,
     );
     const ready = opened.reduce((a, o) => a + o.ready, 0);
@@ -82,7 +100,10 @@ try {
       const rtts: number[] = [];
       let sent = 0;
       for (let round_ = 0; round_ < 3; round_ += 1) {
-        const results = await m.workers.all<{ sent: number; answered: number; rtts: number[] }>({ cmd: 'heartbeat', spreadMs: 5000, timeoutMs: 15_000 }, 60_000);
+        const results = await m.workers.all<{ sent: number; answered: number; rtts: number[] }>(
+          { cmd: 'heartbeat', spreadMs: 5000, timeoutMs: 15_000 },
+          60_000,
+        );
         for (const r of results) {
           rtts.push(...r.rtts);
           sent += r.sent;

@@ -58,7 +58,9 @@ try {
         const client = new pg.Client({ connectionString: target.database.url });
         await client.connect();
         await client.query('SELECT pg_stat_clear_snapshot()');
-        const { rows: r } = await client.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()');
+        const { rows: r } = await client.query<{ n: string }>(
+          'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+        );
         await client.end();
         return Number(r[0].n);
       };

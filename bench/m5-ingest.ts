@@ -20,7 +20,13 @@ const logsFor = (streams: number) => LOGS_FIXED ?? Math.max(2, Math.round(4000 /
 const INTERVAL = envInt('BENCH_M5_INTERVAL_MS', 10);
 const kinds = (process.env.BENCH_M5_TARGETS ?? 'reelgraph,reelgraph-pg').split(',') as TargetKind[];
 
-const bench = await startSim({ queuePosition: 0, queueStepMs: 5, logIntervalMs: INTERVAL, completeDelayMs: INTERVAL, pauseBefore: 'IN_PROGRESS' });
+const bench = await startSim({
+  queuePosition: 0,
+  queueStepMs: 5,
+  logIntervalMs: INTERVAL,
+  completeDelayMs: INTERVAL,
+  pauseBefore: 'IN_PROGRESS',
+});
 const workers = await startWorkers(1, LOAD_CORE);
 const rows: Array<Record<string, unknown>> = [];
 try {
@@ -34,7 +40,19 @@ try {
         const ids = await target.submit(streams);
         const upstream = bench.take();
         const subscriberIds = Array.from({ length: Math.max(SUBSCRIBERS, streams) }, (_, i) => ids[i % ids.length]);
-        await workers.call(0, { cmd: 'open', url: target.wsUrl, transport: 'ws', query: EVENTS_QUERY, authorization: target.authorization, ids: subscriberIds, readyTimeoutMs: 600_000 }, 900_000);
+        await workers.call(
+          0,
+          {
+            cmd: 'open',
+            url: target.wsUrl,
+            transport: 'ws',
+            query: EVENTS_QUERY,
+            authorization: target.authorization,
+            ids: subscriberIds,
+            readyTimeoutMs: 600_000,
+          },
+          900_000,
+        );
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
         const cpu0 = cpuSeconds(target.pid);
@@ -42,9 +60,19 @@ try {
         bench.resume(upstream);
         // Done when every log line reached every subscriber (the rate's denominator), then the completions.
         // (status events included: IN_PROGRESS and the terminal one per subscriber)
-        await workers.call(0, { cmd: 'waitDeliveries', expected: subscriberIds.length * (LOGS + 2), timeoutMs: 300_000, quietMs: 15_000 }, 310_000);
+        await workers.call(
+          0,
+          { cmd: 'waitDeliveries', expected: subscriberIds.length * (LOGS + 2), timeoutMs: 300_000, quietMs: 15_000 },
+          310_000,
+        );
         await workers.call(0, { cmd: 'waitComplete', expected: subscriberIds.length, timeoutMs: 120_000 }, 130_000);
-        const s = await workers.call<{ completes: number; gaps: number; lastLogAt: number; unfinishedLastSequences: number[]; latencies: number[] }>(0, { cmd: 'stats', raw: true });
+        const s = await workers.call<{
+          completes: number;
+          gaps: number;
+          lastLogAt: number;
+          unfinishedLastSequences: number[];
+          latencies: number[];
+        }>(0, { cmd: 'stats', raw: true });
         // From release to the last log line reaching its subscriber.
         const seconds = (s.lastLogAt - t0) / 1000;
         const upstreamEvents = streams * LOGS;

@@ -19,7 +19,8 @@ const SECONDS = envInt('BENCH_M6_SECONDS', 10);
 const CONCURRENCY = envInt('BENCH_M6_CONCURRENCY', 16);
 const DEPTH = envInt('BENCH_M6_DEPTH', 5);
 const targets = (process.env.BENCH_M6_TARGETS ?? 'reelgraph,reelgraph-pg,memory-history').split(',') as TargetKind[];
-const PAGE = 'query($after: String) { videoGenerations(first: 50, after: $after) { edges { cursor node { id prompt status createdAt } } pageInfo { hasNextPage endCursor } } }';
+const PAGE =
+  'query($after: String) { videoGenerations(first: 50, after: $after) { edges { cursor node { id prompt status createdAt } } pageInfo { hasNextPage endCursor } } }';
 
 const SEED = `
   INSERT INTO "Generation" (id, "tenantId", status, backend, "endpointId", "imageUrl", prompt, duration, "generateAudio", "shotType", "falInput",
@@ -40,8 +41,15 @@ async function load(target: Target) {
       let depth = 0;
       while (performance.now() < end) {
         const t = performance.now();
-        const response = await fetch(target.url, { method: 'POST', headers: target.headers, body: JSON.stringify({ query: PAGE, variables: { after } }) });
-        const body = (await response.json()) as { data?: { videoGenerations: { edges: unknown[]; pageInfo: { endCursor: string } } }; errors?: unknown };
+        const response = await fetch(target.url, {
+          method: 'POST',
+          headers: target.headers,
+          body: JSON.stringify({ query: PAGE, variables: { after } }),
+        });
+        const body = (await response.json()) as {
+          data?: { videoGenerations: { edges: unknown[]; pageInfo: { endCursor: string } } };
+          errors?: unknown;
+        };
         if (body.data?.videoGenerations.edges.length === 50) {
           ok += 1;
           latencies.push(performance.now() - t);
@@ -85,7 +93,14 @@ try {
       }
       await load(target); // warm-up
       const run = await load(target);
-      const row = { target: kind, requestsPerSecond: round(run.ok / SECONDS, 1), ok: run.ok, failed: run.failed, latencyMs: summary(run.latencies), firstError: run.firstError || undefined };
+      const row = {
+        target: kind,
+        requestsPerSecond: round(run.ok / SECONDS, 1),
+        ok: run.ok,
+        failed: run.failed,
+        latencyMs: summary(run.latencies),
+        firstError: run.firstError || undefined,
+      };
       rows.push(row);
       console.log(JSON.stringify(row));
     } catch (error) {
@@ -101,4 +116,12 @@ try {
 }
 const rps = (kind: string) => rows.find((r) => r.target === kind)?.requestsPerSecond as number | undefined;
 const ratio = (a: string) => (rps(a) && rps('memory-history') ? round(rps(a)! / rps('memory-history')!, 2) : null);
-await writeResult('m6', { machine: machine(), date: new Date().toISOString(), rows: ROWS, seconds: SECONDS, concurrency: CONCURRENCY, results: rows, ratios: { pgliteVsMemory: ratio('reelgraph'), postgresVsMemory: ratio('reelgraph-pg') } });
+await writeResult('m6', {
+  machine: machine(),
+  date: new Date().toISOString(),
+  rows: ROWS,
+  seconds: SECONDS,
+  concurrency: CONCURRENCY,
+  results: rows,
+  ratios: { pgliteVsMemory: ratio('reelgraph'), postgresVsMemory: ratio('reelgraph-pg') },
+});

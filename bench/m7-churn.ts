@@ -28,14 +28,39 @@ try {
     try {
       const [id] = await target.submit(1);
       const churn = (cycles: number, seconds: number) =>
-        workers.call<{ cycles: number; failures: number; ms: number }>(0, { cmd: 'churn', url: target.wsUrl, query: EVENTS_QUERY, authorization: target.authorization, id, connections: CONNECTIONS, cycles, seconds }, (seconds + 120) * 1000);
+        workers.call<{ cycles: number; failures: number; ms: number }>(
+          0,
+          {
+            cmd: 'churn',
+            url: target.wsUrl,
+            query: EVENTS_QUERY,
+            authorization: target.authorization,
+            id,
+            connections: CONNECTIONS,
+            cycles,
+            seconds,
+          },
+          (seconds + 120) * 1000,
+        );
       await churn(500, 10);
       const base = await target.memory();
       const run = await churn(CYCLES, SECONDS);
       await sleep(1000);
       const afterChurn = await target.memory();
       for (let i = 0; i < STORMS; i += 1) {
-        await workers.call(0, { cmd: 'open', url: target.wsUrl, transport: 'ws', query: EVENTS_QUERY, authorization: target.authorization, ids: Array(STORM).fill(id), readyTimeoutMs: 300_000 }, 400_000);
+        await workers.call(
+          0,
+          {
+            cmd: 'open',
+            url: target.wsUrl,
+            transport: 'ws',
+            query: EVENTS_QUERY,
+            authorization: target.authorization,
+            ids: Array(STORM).fill(id),
+            readyTimeoutMs: 300_000,
+          },
+          400_000,
+        );
         await workers.call(0, { cmd: 'close', abrupt: true });
         await workers.call(0, { cmd: 'reset' });
       }
@@ -48,7 +73,11 @@ try {
         cyclesPerSecond: round(run.cycles / (run.ms / 1000), 1),
         failures: run.failures,
         stormSubscribers: STORM * STORMS,
-        heapMb: { base: round(base.heapUsed / MB), afterChurn: round(afterChurn.heapUsed / MB), afterStorms: round(afterStorms.heapUsed / MB) },
+        heapMb: {
+          base: round(base.heapUsed / MB),
+          afterChurn: round(afterChurn.heapUsed / MB),
+          afterStorms: round(afterStorms.heapUsed / MB),
+        },
         heapGrowthBytesPerCycle: round((afterChurn.heapUsed - base.heapUsed) / Math.max(1, run.cycles), 1),
         heapGrowthAfterStormsMb: round((afterStorms.heapUsed - base.heapUsed) / MB),
         rssMb: { base: round(base.rss / MB), afterStorms: round(afterStorms.rss / MB) },

@@ -57,7 +57,9 @@ if (m1) {
   for (const scenario of [...new Set(m1.rows.map((r) => r.scenario))]) {
     const p99 = (t: string) => m1.rows.find((r) => r.scenario === scenario && r.target === t)?.latencyMs?.p99;
     const own = p99('reelgraph');
-    const parts = ['raw-ws', 'mercurius', 'apollo'].map((t) => `${t} ${p99(t) ?? '-'} (x${own && p99(t) ? (own / p99(t)!).toFixed(2) : '-'})`);
+    const parts = ['raw-ws', 'mercurius', 'apollo'].map(
+      (t) => `${t} ${p99(t) ?? '-'} (x${own && p99(t) ? (own / p99(t)!).toFixed(2) : '-'})`,
+    );
     console.log(`  ${scenario}: reelgraph ${own ?? '-'}; ${parts.join('; ')}`);
   }
 }

@@ -129,9 +129,7 @@ const httpUrl = z
   .url()
   .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
   .transform((u) => u.replace(/\/+$/, ''));
-const postgresUrl = z
-  .string()
-  .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL');
+const postgresUrl = z.string().refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL');
 
 /** A number, or `none` for no limit. */
 const limit = (schema: z.ZodNumber) => z.union([z.literal('none'), z.coerce.number().pipe(schema)]);
@@ -163,22 +161,50 @@ export const EnvSchema = z.object({
   FAL_JWKS_URL: httpUrl.default('https://rest.alpha.fal.ai/.well-known/jwks.json'),
   WEBHOOK_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
   FAL_START_TIMEOUT_S: z.coerce.number().min(2).max(86_400).optional(),
-  GENERATION_DEADLINE_S: z.coerce.number().int().min(1).max(7 * 86_400).default(3600),
+  GENERATION_DEADLINE_S: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .default(3600),
   ORPHAN_AFTER_S: z.coerce.number().int().min(1).max(86_400).default(900),
   ARCHIVE_DIR: z.string().min(1).optional(),
   ARCHIVE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
-  ARCHIVE_MAX_BYTES: z.coerce.number().int().min(1).default(2 * 1024 * 1024 * 1024),
+  ARCHIVE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(2 * 1024 * 1024 * 1024),
   ARCHIVE_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
   ARCHIVE_URL: z
     .string()
     .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/, 'must be s3://<bucket>/<optional prefix> (a valid bucket name)')
     .optional(),
   ARCHIVE_DELIVERY: z.enum(['proxy', 'redirect']).default('proxy'),
-  ARCHIVE_PRESIGN_TTL_S: z.coerce.number().int().min(10).max(7 * 86_400).default(300),
+  ARCHIVE_PRESIGN_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 86_400)
+    .default(300),
   ARCHIVE_ALLOWED_HOSTS: z
     .string()
-    .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'each entry must be a host name, optionally starting with "*."')))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+            'each entry must be a host name, optionally starting with "*."',
+          ),
+      ),
+    )
     .optional(),
   S3_ENDPOINT: httpUrl.optional(),
   S3_REGION: z.string().min(1).max(64).optional(),
@@ -191,10 +217,25 @@ export const EnvSchema = z.object({
   // Exact origins only (scheme://host[:port]): a wildcard or a path would allow more than the operator meant.
   CORS_ORIGINS: z
     .string()
-    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))
-    .pipe(z.array(z.string().regex(/^https?:\/\/[^/*\s]+\/?$/, 'must be exact origins like https://app.example.com, comma-separated (no wildcard, no path)').transform((o) => new URL(o).origin)))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^/*\s]+\/?$/, 'must be exact origins like https://app.example.com, comma-separated (no wildcard, no path)')
+          .transform((o) => new URL(o).origin),
+      ),
+    )
     .default([]),
-  REDIS_URL: z.string().refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_URL: z
+    .string()
+    .refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL')
+    .optional(),
   REDIS_PREFIX: z.string().max(100).default('reelgraph:'),
   INSTANCE_ID: z.string().min(1).max(200).optional(),
   LEASE_TTL_MS: z.coerce.number().int().min(200).max(600_000).default(15_000),
@@ -206,7 +247,12 @@ export const EnvSchema = z.object({
   ...LogEnv,
   GRAPHIQL: z.enum(['true', 'false']).optional(),
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(100 * 1024 * 1024)
+    .default(1024 * 1024),
   AUTH: z.enum(['auto', 'required']).default('auto'),
   AUTH_RECHECK_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
   QUOTA_MAX_CONCURRENT: limit(z.number().int().min(1).max(100_000)).default(20),
@@ -217,8 +263,18 @@ export const EnvSchema = z.object({
   RATE_LIMIT_PER_MINUTE: limit(z.number().min(1).max(1_000_000)).default(60),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(20),
   URL_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  VIDEO_URL_TTL_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
-  MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).max(200 * 1024 * 1024).default(20 * 1024 * 1024),
+  VIDEO_URL_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(86_400),
+  MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(200 * 1024 * 1024)
+    .default(20 * 1024 * 1024),
   METRICS_TOKEN: z.string().min(1).max(1000).optional(),
 });
 
@@ -303,7 +359,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true' || e.S3_FORCE_PATH_STYLE === '1',
             credentials:
               e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
-                ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}) }
+                ? {
+                    accessKeyId: e.AWS_ACCESS_KEY_ID,
+                    secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+                    ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}),
+                  }
                 : null,
           }
         : null,

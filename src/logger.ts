@@ -158,7 +158,8 @@ export function scrubber(secrets: Array<string | null | undefined>): (text: stri
 function scrubValue(value: unknown, redact: (text: string) => string, depth: number): unknown {
   if (typeof value === 'string') return redact(value);
   if (depth > 5 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return { type: value.name, message: redact(value.message), stack: value.stack ? redact(value.stack) : undefined };
+  if (value instanceof Error)
+    return { type: value.name, message: redact(value.message), stack: value.stack ? redact(value.stack) : undefined };
   if (Array.isArray(value)) return value.map((v) => scrubValue(v, redact, depth + 1));
   if (Object.getPrototypeOf(value) !== Object.prototype) return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubValue(v, redact, depth + 1)]));

@@ -9,7 +9,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 it('the committed typed client (src/client/gql) is what `npm run codegen` generates from schema.graphql and the documents', async () => {
   // Generated in memory with the project's own config (not written anywhere), then compared file by file.
-  const generated = (await generate({ ...config, cwd: ROOT, silent: true, verbose: false }, false)) as Array<{ filename: string; content: string }>;
+  const generated = (await generate({ ...config, cwd: ROOT, silent: true, verbose: false }, false)) as Array<{
+    filename: string;
+    content: string;
+  }>;
   const [target] = Object.keys(config.generates);
   expect(generated.length).toBeGreaterThan(0);
   const committedNames = (await readdir(join(ROOT, target))).sort();

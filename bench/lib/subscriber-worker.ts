@@ -29,7 +29,10 @@ let rtts: number[] = [];
 let lastLogAt = 0;
 const now = () => performance.timeOrigin + performance.now();
 
-function onNext(sub: Sub, payload: { data?: { videoGenerationEvents?: { sequence: number; log?: { timestamp: string } } }; errors?: unknown }) {
+function onNext(
+  sub: Sub,
+  payload: { data?: { videoGenerationEvents?: { sequence: number; log?: { timestamp: string } } }; errors?: unknown },
+) {
   const event = payload.data?.videoGenerationEvents;
   if (!event) {
     if (errors.length < 5) errors.push(JSON.stringify(payload).slice(0, 300));
@@ -50,7 +53,8 @@ function onNext(sub: Sub, payload: { data?: { videoGenerationEvents?: { sequence
 }
 
 /** connection_init with the target's API key in connectionParams (reelgraph), or empty (the peers). */
-const initFrame = (authorization: string | null | undefined) => JSON.stringify({ type: 'connection_init', payload: authorization ? { authorization } : {} });
+const initFrame = (authorization: string | null | undefined) =>
+  JSON.stringify({ type: 'connection_init', payload: authorization ? { authorization } : {} });
 
 function openWs(url: string, query: string, variables: Record<string, unknown>, authorization?: string | null): Promise<void> {
   return new Promise((resolve) => {
@@ -104,27 +108,31 @@ function openSse(url: string, query: string, variables: Record<string, unknown>,
     const target = new URL(url);
     target.searchParams.set('query', query);
     target.searchParams.set('variables', JSON.stringify(variables));
-    const req = http.get(target, { agent, headers: { accept: 'text/event-stream', ...(authorization ? { authorization } : {}) } }, (res) => {
-      resolve();
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = block.split('\n').find((line) => line.startsWith('data: '));
-          if (block.startsWith('event: complete')) {
-            sub.done = true;
-            completes += 1;
-          } else if (data && block.startsWith('event: next')) onNext(sub, JSON.parse(data.slice(6)));
-        }
-      });
-      res.on('close', () => {
-        if (!sub.done) closedEarly += 1;
-      });
-    });
+    const req = http.get(
+      target,
+      { agent, headers: { accept: 'text/event-stream', ...(authorization ? { authorization } : {}) } },
+      (res) => {
+        resolve();
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = block.split('\n').find((line) => line.startsWith('data: '));
+            if (block.startsWith('event: complete')) {
+              sub.done = true;
+              completes += 1;
+            } else if (data && block.startsWith('event: next')) onNext(sub, JSON.parse(data.slice(6)));
+          }
+        });
+        res.on('close', () => {
+          if (!sub.done) closedEarly += 1;
+        });
+      },
+    );
     sub.req = req;
     req.on('error', (error) => {
       if (errors.length < 5) errors.push(error.message);
@@ -150,11 +158,21 @@ async function until(predicate: () => boolean, timeoutMs: number) {
 
 serveIpc({
   /** Opens one subscriber per entry of `ids` (repeat an id for several subscribers), waits for each one's first event. */
-  async open(m: { url: string; transport: 'ws' | 'sse'; query: string; ids: string[]; authorization?: string | null; concurrency?: number; readyTimeoutMs?: number }) {
+  async open(m: {
+    url: string;
+    transport: 'ws' | 'sse';
+    query: string;
+    ids: string[];
+    authorization?: string | null;
+    concurrency?: number;
+    readyTimeoutMs?: number;
+  }) {
     const started = Date.now();
     const before = subs.length;
     const readyBefore = readyCount;
-    await pool(m.ids, m.concurrency ?? 100, (id) => (m.transport === 'sse' ? openSse(m.url, m.query, { id }, m.authorization) : openWs(m.url, m.query, { id }, m.authorization)));
+    await pool(m.ids, m.concurrency ?? 100, (id) =>
+      m.transport === 'sse' ? openSse(m.url, m.query, { id }, m.authorization) : openWs(m.url, m.query, { id }, m.authorization),
+    );
     await until(() => readyCount - readyBefore >= m.ids.length, m.readyTimeoutMs ?? 60_000);
     return { opened: subs.length - before, ready: readyCount - readyBefore, ms: Date.now() - started, errors };
   },
@@ -189,9 +207,22 @@ serveIpc({
   },
   stats(m: { raw?: boolean }) {
     // Subscribers still open: how far each got (diagnoses a subscription that never completes).
-    const unfinished = subs.filter((sub) => sub.ready && !sub.done).slice(0, 20).map((sub) => sub.last);
+    const unfinished = subs
+      .filter((sub) => sub.ready && !sub.done)
+      .slice(0, 20)
+      .map((sub) => sub.last);
     return {
-      unfinishedLastSequences: unfinished, subscribers: subs.length, ready: readyCount, deliveries, completes, gaps, closedEarly, errors, lastLogAt, latencies: m.raw ? latencies : undefined };
+      unfinishedLastSequences: unfinished,
+      subscribers: subs.length,
+      ready: readyCount,
+      deliveries,
+      completes,
+      gaps,
+      closedEarly,
+      errors,
+      lastLogAt,
+      latencies: m.raw ? latencies : undefined,
+    };
   },
   /** Every open WebSocket sends a graphql-transport-ws ping, spread over spreadMs; returns the pong round trips. */
   async heartbeat(m: { spreadMs: number; timeoutMs: number }) {
@@ -228,35 +259,46 @@ serveIpc({
   /**
    * Churn: `connections` sockets, each doing subscribe → first event → complete, `cycles` times in total.
    */
-  async churn(m: { url: string; query: string; id: string; authorization?: string | null; connections: number; cycles: number; seconds?: number }) {
+  async churn(m: {
+    url: string;
+    query: string;
+    id: string;
+    authorization?: string | null;
+    connections: number;
+    cycles: number;
+    seconds?: number;
+  }) {
     let done = 0;
     let failures = 0;
     const started = Date.now();
     const deadline = started + (m.seconds ?? 3600) * 1000;
     await Promise.all(
-      Array.from({ length: m.connections }, () =>
-        new Promise<void>((resolve) => {
-          const ws = new WebSocket(m.url, 'graphql-transport-ws', { perMessageDeflate: false });
-          let n = 0;
-          const subscribe = () => ws.send(JSON.stringify({ id: String(++n), type: 'subscribe', payload: { query: m.query, variables: { id: m.id } } }));
-          ws.on('open', () => ws.send(initFrame(m.authorization)));
-          ws.on('message', (data) => {
-            const message = JSON.parse(String(data)) as { type: string; id?: string };
-            if (message.type === 'connection_ack') return subscribe();
-            if (message.type === 'error') failures += 1;
-            if (message.type === 'next' && message.id === String(n)) {
-              ws.send(JSON.stringify({ id: String(n), type: 'complete' }));
-              done += 1;
-              if (done >= m.cycles || Date.now() > deadline) {
-                ws.close();
-                return;
+      Array.from(
+        { length: m.connections },
+        () =>
+          new Promise<void>((resolve) => {
+            const ws = new WebSocket(m.url, 'graphql-transport-ws', { perMessageDeflate: false });
+            let n = 0;
+            const subscribe = () =>
+              ws.send(JSON.stringify({ id: String(++n), type: 'subscribe', payload: { query: m.query, variables: { id: m.id } } }));
+            ws.on('open', () => ws.send(initFrame(m.authorization)));
+            ws.on('message', (data) => {
+              const message = JSON.parse(String(data)) as { type: string; id?: string };
+              if (message.type === 'connection_ack') return subscribe();
+              if (message.type === 'error') failures += 1;
+              if (message.type === 'next' && message.id === String(n)) {
+                ws.send(JSON.stringify({ id: String(n), type: 'complete' }));
+                done += 1;
+                if (done >= m.cycles || Date.now() > deadline) {
+                  ws.close();
+                  return;
+                }
+                subscribe();
               }
-              subscribe();
-            }
-          });
-          ws.on('close', () => resolve());
-          ws.on('error', () => resolve());
-        }),
+            });
+            ws.on('close', () => resolve());
+            ws.on('error', () => resolve());
+          }),
       ),
     );
     return { cycles: done, failures, ms: Date.now() - started };

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { createTempPostgresDatabase, type TempPostgresDatabase } from '../../test/helpers/db.ts';
 import { ask, FAL_KEY, rssMb, SERVER_CORE, spawnPinned, type Pinned } from './util.ts';
 
-export type TargetKind = 'reelgraph' | 'reelgraph-pg' | 'raw-ws' | 'mercurius' | 'apollo' | 'raw-driver' | 'raw-driver-pg' | 'memory-history';
+export type TargetKind =
+  'reelgraph' | 'reelgraph-pg' | 'raw-ws' | 'mercurius' | 'apollo' | 'raw-driver' | 'raw-driver-pg' | 'memory-history';
 export const PEERS: TargetKind[] = ['raw-ws', 'mercurius', 'apollo'];
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -53,7 +54,8 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export const GENERATE = 'mutation($i: GenerateVideoInput!) { generateVideo(input: $i) { __typename ... on GenerateVideoSuccess { generation { id } } } }';
+export const GENERATE =
+  'mutation($i: GenerateVideoInput!) { generateVideo(input: $i) { __typename ... on GenerateVideoSuccess { generation { id } } } }';
 
 export async function startTarget(kind: TargetKind, simUrl: string, env: Record<string, string> = {}): Promise<Target> {
   let dataDir: string | null = null;
@@ -62,7 +64,18 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
   if (usesDb(kind)) {
     dataDir = await mkdtemp(join(tmpdir(), 'reelgraph-bench-'));
     // No mutation rate limit: the benchmark is the only client.
-    serverEnv = { DATA_DIR: dataDir, FAL_QUEUE_URL: simUrl, FAL_REST_URL: simUrl, FAL_BACKEND: 'fal', RATE_LIMIT_PER_MINUTE: 'none', QUOTA_MONTHLY_USD: 'none', QUOTA_DAILY_USD: 'none', QUOTA_MAX_CONCURRENT: 'none', RAW_DB: usesPostgres(kind) ? 'postgres' : 'pglite', ...serverEnv };
+    serverEnv = {
+      DATA_DIR: dataDir,
+      FAL_QUEUE_URL: simUrl,
+      FAL_REST_URL: simUrl,
+      FAL_BACKEND: 'fal',
+      RATE_LIMIT_PER_MINUTE: 'none',
+      QUOTA_MONTHLY_USD: 'none',
+      QUOTA_DAILY_USD: 'none',
+      QUOTA_MAX_CONCURRENT: 'none',
+      RAW_DB: usesPostgres(kind) ? 'postgres' : 'pglite',
+      ...serverEnv,
+    };
     if (usesPostgres(kind)) {
       database = await createTempPostgresDatabase();
       serverEnv.DATABASE_URL = database.url;
@@ -73,7 +86,13 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
   // requires one). Open mode (loopback, no key yet) is a laptop convenience that checks for keys per request.
   const authorization = kind.startsWith('reelgraph') ? `Bearer ${await createKey(serverEnv)}` : null;
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) };
-  const proc = spawnPinned(SERVER_CORE, [SCRIPTS[kind]], serverEnv, ['--expose-gc', '--max-old-space-size=4096', '--import', PROBE, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])]);
+  const proc = spawnPinned(SERVER_CORE, [SCRIPTS[kind]], serverEnv, [
+    '--expose-gc',
+    '--max-old-space-size=4096',
+    '--import',
+    PROBE,
+    ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+  ]);
   const url = (await proc.waitFor(/listening on (http:\/\/\S+\/graphql)/, 120_000))[1];
   const pid = proc.child.pid!;
   // The child is `bash -c 'exec taskset ... node'`: exec keeps the pid.
@@ -127,9 +146,13 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
 
 /** Creates a tenant `default` key in the target's database with the keys CLI (before the server holds it). */
 async function createKey(env: Record<string, string>): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [here('../../src/cli/keys.ts'), 'create', '--tenant', 'default', '--name', 'bench', '--json'], {
-    env: { ...process.env, ...env, PORT: '0' },
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [here('../../src/cli/keys.ts'), 'create', '--tenant', 'default', '--name', 'bench', '--json'],
+    {
+      env: { ...process.env, ...env, PORT: '0' },
+    },
+  );
   return (JSON.parse(stdout) as { key: string }).key;
 }
 
@@ -147,7 +170,7 @@ export async function startWorkers(count: number, core: number): Promise<Workers
   return {
     procs,
     call: (index, message, timeoutMs) => ask(procs[index].child, message, timeoutMs),
-    all: <T,>(message: Record<string, unknown>, timeoutMs?: number) => Promise.all(procs.map((p) => ask<T>(p.child, message, timeoutMs))),
+    all: <T>(message: Record<string, unknown>, timeoutMs?: number) => Promise.all(procs.map((p) => ask<T>(p.child, message, timeoutMs))),
     async stop() {
       await Promise.all(procs.map((p) => p.kill()));
     },

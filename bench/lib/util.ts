@@ -23,7 +23,12 @@ export const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 export function summary(values: number[]): { n: number; p50: number; p99: number; max: number } {
   const sorted = Float64Array.from(values).sort();
-  return { n: sorted.length, p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted.length ? sorted[sorted.length - 1] : Number.NaN) };
+  return {
+    n: sorted.length,
+    p50: round(percentile(sorted, 50)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted.length ? sorted[sorted.length - 1] : Number.NaN),
+  };
 }
 
 export function machine(): string {
@@ -157,7 +162,8 @@ export function serveIpc(handlers: Record<string, (message: any) => unknown>): v
       })
       .then(
         (result) => process.send!({ rid: message.rid, result }),
-        (error: unknown) => process.send!({ rid: message.rid, error: error instanceof Error ? error.stack ?? error.message : String(error) }),
+        (error: unknown) =>
+          process.send!({ rid: message.rid, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
       );
   });
 }

@@ -21,7 +21,12 @@ const httpServer = createServer((req, res) => {
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     const url = new URL(req.url ?? '/', 'http://x');
     const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined },
+      httpGraphQLRequest: {
+        method: req.method ?? 'GET',
+        headers,
+        search: url.search,
+        body: chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined,
+      },
       context: async () => ({}),
     });
     for (const [k, v] of result.headers) res.setHeader(k, v);
@@ -39,7 +44,15 @@ const apollo = new ApolloServer({
   schema,
   plugins: [
     ApolloServerPluginDrainHttpServer({ httpServer }),
-    { async serverWillStart() { return { async drainServer() { await cleanup.dispose(); } }; } },
+    {
+      async serverWillStart() {
+        return {
+          async drainServer() {
+            await cleanup.dispose();
+          },
+        };
+      },
+    },
   ],
 });
 await apollo.start();

@@ -54,7 +54,14 @@ export async function submitGeneration(): Promise<PeerGeneration> {
   });
   if (!response.ok) throw new Error(`submit failed: ${response.status} ${await response.text()}`);
   const { request_id: requestId } = (await response.json()) as { request_id: string };
-  const g: PeerGeneration = { id: `g${++counter}`, status: 'PENDING', queuePosition: null, sequence: 0, last: null, events: new EventEmitter().setMaxListeners(0) };
+  const g: PeerGeneration = {
+    id: `g${++counter}`,
+    status: 'PENDING',
+    queuePosition: null,
+    sequence: 0,
+    last: null,
+    events: new EventEmitter().setMaxListeners(0),
+  };
   generations.set(g.id, g);
   emit(g, { kind: 'STATUS', sequence: 0, status: 'PENDING', queuePosition: null });
   void follow(g, requestId);
@@ -86,12 +93,20 @@ async function follow(g: PeerGeneration, requestId: string) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       if (!block.startsWith('data: ')) continue;
-      const body = JSON.parse(block.slice(6)) as { status: string; queue_position?: number; logs?: Array<{ message: string; level: string; timestamp: string }> | null };
+      const body = JSON.parse(block.slice(6)) as {
+        status: string;
+        queue_position?: number;
+        logs?: Array<{ message: string; level: string; timestamp: string }> | null;
+      };
       const queuePosition = body.status === 'IN_QUEUE' ? (body.queue_position ?? null) : null;
       const status = body.status === 'COMPLETED' ? 'COMPLETED' : body.status;
       // Log lines first (they happened before the state that carries them ends), then a status change.
       for (const line of body.logs ?? []) {
-        emit(g, { kind: 'LOG', sequence: 0, log: { sequence: 0, message: line.message, level: line.level, timestamp: new Date(`${line.timestamp}Z`).toISOString() } });
+        emit(g, {
+          kind: 'LOG',
+          sequence: 0,
+          log: { sequence: 0, message: line.message, level: line.level, timestamp: new Date(`${line.timestamp}Z`).toISOString() },
+        });
       }
       if (status !== g.status || queuePosition !== g.queuePosition) emit(g, { kind: 'STATUS', sequence: 0, status, queuePosition });
     }
@@ -158,7 +173,12 @@ export const eventType = (event: PeerEvent) => (event.kind === 'STATUS' ? 'Video
 
 /** Resolvers for the shared SDL, the same in Mercurius and Apollo. */
 export const resolvers = {
-  Query: { videoGeneration: (_: unknown, args: { id: string }) => { const g = generations.get(args.id); return g ? generationView(g) : null; } },
+  Query: {
+    videoGeneration: (_: unknown, args: { id: string }) => {
+      const g = generations.get(args.id);
+      return g ? generationView(g) : null;
+    },
+  },
   Subscription: {
     videoGenerationEvents: {
       subscribe: (_: unknown, args: { id: string }) => {

@@ -36,7 +36,12 @@ const schema = createSchema({
         const page = rows.slice(start, start + first);
         return {
           edges: page.map((node, i) => ({ cursor: cursorOf(start + i), node })),
-          pageInfo: { hasNextPage: start + first < rows.length, hasPreviousPage: start > 0, startCursor: cursorOf(start), endCursor: cursorOf(start + page.length - 1) },
+          pageInfo: {
+            hasNextPage: start + first < rows.length,
+            hasPreviousPage: start > 0,
+            startCursor: cursorOf(start),
+            endCursor: cursorOf(start + page.length - 1),
+          },
         };
       },
     },

@@ -15,7 +15,11 @@ import type { AddressInfo } from 'node:net';
 import { createDb, migrate } from '../../src/db/index.ts';
 import { FAL_KEY, printListening, SIM_URL } from './common.ts';
 
-const db = await createDb(process.env.RAW_DB === 'postgres' ? { kind: 'postgres', url: process.env.DATABASE_URL!, poolSize: Number(process.env.DATABASE_POOL_SIZE ?? 10) } : { kind: 'pglite', dataDir: process.env.DATA_DIR ?? null });
+const db = await createDb(
+  process.env.RAW_DB === 'postgres'
+    ? { kind: 'postgres', url: process.env.DATABASE_URL!, poolSize: Number(process.env.DATABASE_POOL_SIZE ?? 10) }
+    : { kind: 'pglite', dataDir: process.env.DATA_DIR ?? null },
+);
 await migrate(db);
 const ENDPOINT = 'fal-ai/kling-video/o3/standard/image-to-video';
 const TRACK = process.env.RAW_TRACKER !== '0';
@@ -52,7 +56,10 @@ async function track(id: string, statusUrl: string) {
     buffer += decoder.decode(chunk, { stream: true });
     let end;
     while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const data = buffer.slice(0, end).split('\n').find((line) => line.startsWith('data:'));
+      const data = buffer
+        .slice(0, end)
+        .split('\n')
+        .find((line) => line.startsWith('data:'));
       buffer = buffer.slice(end + 2);
       if (!data) continue;
       const status = JSON.parse(data.slice(5)) as { queue_position?: number };
@@ -83,8 +90,16 @@ async function generate(input: { imageUrl: string; prompt: string; duration?: nu
     headers: { authorization: `Key ${FAL_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify(falInput),
   });
-  const { request_id: falRequestId, queue_position: queuePosition, status_url: statusUrl } = (await response.json()) as { request_id: string; queue_position?: number; status_url: string };
-  await db.query(`UPDATE "Generation" SET "falRequestId" = $2, "updatedAt" = $3 WHERE id = $1::uuid AND "falRequestId" IS NULL`, [id, falRequestId, new Date()]);
+  const {
+    request_id: falRequestId,
+    queue_position: queuePosition,
+    status_url: statusUrl,
+  } = (await response.json()) as { request_id: string; queue_position?: number; status_url: string };
+  await db.query(`UPDATE "Generation" SET "falRequestId" = $2, "updatedAt" = $3 WHERE id = $1::uuid AND "falRequestId" IS NULL`, [
+    id,
+    falRequestId,
+    new Date(),
+  ]);
   await db.query(
     `WITH g AS (
        UPDATE "Generation" SET status = 'IN_QUEUE', "queuePosition" = $2, "lastSequence" = "lastSequence" + 1, "updatedAt" = $3
@@ -93,7 +108,9 @@ async function generate(input: { imageUrl: string; prompt: string; duration?: nu
      SELECT id, "lastSequence", 'STATUS', 'IN_QUEUE', $2, $3 FROM g`,
     [id, queuePosition ?? null, new Date()],
   );
-  const [row] = await db.query<{ id: string; status: string; falRequestId: string }>(`SELECT * FROM "Generation" WHERE id = $1::uuid`, [id]);
+  const [row] = await db.query<{ id: string; status: string; falRequestId: string }>(`SELECT * FROM "Generation" WHERE id = $1::uuid`, [
+    id,
+  ]);
   if (TRACK) void track(id, statusUrl).catch((error: unknown) => console.error(`tracking ${id}: ${String(error)}`));
   return row;
 }

@@ -20,8 +20,19 @@ const rooms = new Map<string, Set<WebSocket>>();
 const frame = (g: PeerGeneration, event: PeerEvent) => {
   const data =
     event.kind === 'LOG'
-      ? { __typename: 'VideoGenerationLogEvent', sequence: event.sequence, log: { message: event.log.message, timestamp: event.log.timestamp }, generation: generationView(g) }
-      : { __typename: 'VideoGenerationStatusEvent', sequence: event.sequence, status: event.status, queuePosition: event.queuePosition, generation: generationView(g) };
+      ? {
+          __typename: 'VideoGenerationLogEvent',
+          sequence: event.sequence,
+          log: { message: event.log.message, timestamp: event.log.timestamp },
+          generation: generationView(g),
+        }
+      : {
+          __typename: 'VideoGenerationStatusEvent',
+          sequence: event.sequence,
+          status: event.status,
+          queuePosition: event.queuePosition,
+          generation: generationView(g),
+        };
   return JSON.stringify({ id: '1', type: 'next', payload: { data: { videoGenerationEvents: data } } });
 };
 

@@ -7,6 +7,7 @@ import { DownloadRefusedError, type Downloader } from './download-policy.ts';
 import type { ArchiveStore } from './store.ts';
 import { videoContentType } from './content-type.ts';
 import type { MetricsSink } from '../metrics/types.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export interface ArchiverOptions {
   db: PrismaClient;
@@ -54,10 +55,13 @@ export function createArchiver(options: ArchiverOptions) {
 
   function schedule(generationId: string, delayMs: number): void {
     if (stopped || timers.has(generationId)) return;
-    const timer = setTimeout(() => {
-      timers.delete(generationId);
-      void run(generationId);
-    }, Math.max(0, delayMs));
+    const timer = setTimeout(
+      () => {
+        timers.delete(generationId);
+        void run(generationId);
+      },
+      Math.max(0, delayMs),
+    );
     timers.set(generationId, timer);
   }
 
@@ -87,7 +91,8 @@ export function createArchiver(options: ArchiverOptions) {
       },
       // Runs before the stream ends: a short file errors the body, so the store never commits it.
       flush(callback) {
-        if (expectedSize !== null && expectedSize !== size) return callback(new Error(`downloaded ${size} bytes but fal reported ${expectedSize}`));
+        if (expectedSize !== null && expectedSize !== size)
+          return callback(new Error(`downloaded ${size} bytes but fal reported ${expectedSize}`));
         callback();
       },
     });
@@ -107,7 +112,16 @@ export function createArchiver(options: ArchiverOptions) {
       const { location, size, sha256 } = await copy(output.sourceUrl, output.fileSize, generationId, videoContentType(output.contentType));
       await db.videoOutput.update({
         where: { generationId },
-        data: { archiveStatus: 'ARCHIVED', archivePath: location, archiveSha256: sha256, archiveSize: size, archiveAttempts: attempts, archiveError: null, nextArchiveAt: null, archivedAt: new Date() },
+        data: {
+          archiveStatus: 'ARCHIVED',
+          archivePath: location,
+          archiveSha256: sha256,
+          archiveSize: size,
+          archiveAttempts: attempts,
+          archiveError: null,
+          nextArchiveAt: null,
+          archivedAt: new Date(),
+        },
       });
       options.metrics?.archiveAttempt('archived');
       options.onChange?.(generationId);
@@ -115,11 +129,13 @@ export function createArchiver(options: ArchiverOptions) {
       settle(generationId);
     } catch (error) {
       if (stopped) return;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       const refused = error instanceof DownloadRefusedError;
       const giveUp = refused || attempts >= options.maxAttempts;
       const delay = options.baseDelayMs * 2 ** (attempts - 1);
-      logger.warn(`generation ${generationId}: archiving the video failed (attempt ${attempts}/${options.maxAttempts}${refused ? ', not retried' : ''}): ${message}`);
+      logger.warn(
+        `generation ${generationId}: archiving the video failed (attempt ${attempts}/${options.maxAttempts}${refused ? ', not retried' : ''}): ${message}`,
+      );
       await db.videoOutput.update({
         where: { generationId },
         data: {
@@ -153,7 +169,10 @@ export function createArchiver(options: ArchiverOptions) {
     },
     /** Picks up archives that were pending or retrying when the process stopped. */
     async resume(): Promise<number> {
-      const rows = await db.videoOutput.findMany({ where: { archiveStatus: { in: ['PENDING', 'RETRYING'] } }, select: { generationId: true, nextArchiveAt: true } });
+      const rows = await db.videoOutput.findMany({
+        where: { archiveStatus: { in: ['PENDING', 'RETRYING'] } },
+        select: { generationId: true, nextArchiveAt: true },
+      });
       for (const row of rows) schedule(row.generationId, (row.nextArchiveAt?.getTime() ?? 0) - Date.now());
       return rows.length;
     },

@@ -27,12 +27,15 @@ export function createS3Store(options: S3StoreOptions): ArchiveStore & { close()
     ...(options.credentials ? { credentials: options.credentials } : {}),
     // S3-compatible services differ in support for the SDK's newer default checksums (aws-chunked CRC32
     // uploads); send them only where an operation requires one. Our own size and sha256 check stays.
-    ...(options.endpoint ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
+    ...(options.endpoint
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }
+      : {}),
   });
   const base = `s3://${options.bucket}/`;
   const keyOf = (location: string) => (location.startsWith(base) ? location.slice(base.length) : null);
   const notFound = (error: unknown) =>
-    error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 404 || error.name === 'NotFound' || error.name === 'NoSuchKey');
+    error instanceof S3ServiceException &&
+    (error.$metadata.httpStatusCode === 404 || error.name === 'NotFound' || error.name === 'NoSuchKey');
 
   return {
     kind: 's3',

@@ -10,9 +10,7 @@ export interface Identity {
   keyId: string | null;
 }
 
-export type AuthOutcome =
-  | { ok: true; identity: Identity }
-  | { ok: false; reason: 'missing' | 'invalid'; message: string };
+export type AuthOutcome = { ok: true; identity: Identity } | { ok: false; reason: 'missing' | 'invalid'; message: string };
 
 export interface Authenticator {
   /** Checks an `Authorization` header value (or graphql-ws connectionParams.authorization). */
@@ -128,7 +126,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     },
     start() {
       if (timer) return;
-      timer = setInterval(() => void recheck().catch((error) => options.logger.warn(`API key re-check failed: ${(error as Error).message}`)), options.recheckMs);
+      timer = setInterval(
+        () => void recheck().catch((error) => options.logger.warn(`API key re-check failed: ${(error as Error).message}`)),
+        options.recheckMs,
+      );
       timer.unref();
     },
     stop() {

@@ -41,11 +41,19 @@ export async function createApiKey(
   db: PrismaClient,
   input: { tenantId: string; name: string; scope?: ApiKeyScope },
 ): Promise<{ key: string; info: ApiKeyInfo }> {
-  if (!NAME.test(input.tenantId)) throw new ApiKeyInputError('tenant: 1-64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
-  if (!NAME.test(input.name)) throw new ApiKeyInputError('name: 1-64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+  if (!NAME.test(input.tenantId))
+    throw new ApiKeyInputError('tenant: 1-64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+  if (!NAME.test(input.name))
+    throw new ApiKeyInputError('name: 1-64 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
   const key = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
   const row = await db.apiKey.create({
-    data: { tenantId: input.tenantId, name: input.name, prefix: key.slice(0, SHOWN_PREFIX_LENGTH), hash: hashKey(key), scope: input.scope ?? 'TENANT' },
+    data: {
+      tenantId: input.tenantId,
+      name: input.name,
+      prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
+      hash: hashKey(key),
+      scope: input.scope ?? 'TENANT',
+    },
   });
   return { key, info: row };
 }

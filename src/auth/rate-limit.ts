@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from '../logger.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 /**
  * Token buckets, one per API key (or per tenant when the server runs open): `burst` mutations at once,
@@ -156,7 +157,9 @@ export async function createSharedRateLimiter(
           return decision(error, false);
         }
         if (!degraded) {
-          options.logger.warn(`rate limit: Redis cannot be reached (${error instanceof Error ? error.message : String(error)}); each instance limits on its own until it is back`);
+          options.logger.warn(
+            `rate limit: Redis cannot be reached (${errorMessage(error)}); each instance limits on its own until it is back`,
+          );
         }
         degraded = true;
         return local.take(id);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ApiKeyInputError, createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from '../auth/keys.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { createDb, migrate } from '../db/index.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 // `npm run keys -- <command>`: manage API keys in the configured database (DATABASE_URL, or the embedded
 // database in DATA_DIR while the server is stopped). Keys are printed once, at creation, and never again.
@@ -50,7 +51,7 @@ try {
   database = await createDb(config!.database);
   await migrate(database);
 } catch (error) {
-  fail(`cannot open the database: ${error instanceof Error ? error.message : String(error)}`);
+  fail(`cannot open the database: ${errorMessage(error)}`);
 }
 
 let exitCode = 0;
@@ -62,7 +63,9 @@ try {
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ ...info, key })}\n`);
     } else {
-      process.stderr.write(`Created ${info.scope === 'ADMIN' ? 'an ADMIN' : 'a'} key "${info.name}" for tenant ${info.tenantId} (id ${info.id}).\n`);
+      process.stderr.write(
+        `Created ${info.scope === 'ADMIN' ? 'an ADMIN' : 'a'} key "${info.name}" for tenant ${info.tenantId} (id ${info.id}).\n`,
+      );
       process.stderr.write('This is the only time it is shown; store it now (send it as "Authorization: Bearer <key>"):\n');
       process.stdout.write(`${key}\n`);
     }
@@ -79,7 +82,7 @@ try {
   }
 } catch (error) {
   exitCode = error instanceof ApiKeyInputError ? 2 : 1;
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`${errorMessage(error)}\n`);
 } finally {
   await database!.close();
 }

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../config.ts';
 import { createDb, migrate } from '../db/index.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 // `npm run migrate`: apply pending migrations to the configured database and exit (start-up does this too).
 try {
@@ -12,6 +13,6 @@ try {
     await database.close();
   }
 } catch (error) {
-  process.stderr.write(`${error instanceof ConfigError ? error.message : `migration failed: ${error instanceof Error ? error.message : String(error)}`}\n`);
+  process.stderr.write(`${error instanceof ConfigError ? error.message : `migration failed: ${errorMessage(error)}`}\n`);
   process.exit(1);
 }

@@ -2,6 +2,7 @@ import { createApp } from '../app.ts';
 import { ConfigError, loadConfig, loadLogSettings } from '../config.ts';
 import { routeProcessOutput } from '../log/process-output.ts';
 import { createLogger, redactingLogger } from '../logger.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 // Entry point of `npm start`: parse the environment once, start, and stop cleanly on SIGINT/SIGTERM.
 // The logger comes first, so that even a bad configuration is reported as a log line (JSON unless stdout is a
@@ -28,7 +29,7 @@ const app = createApp(config, { logger });
 try {
   await app.start();
 } catch (error) {
-  logger.error(`could not start: ${error instanceof Error ? error.message : String(error)}`);
+  logger.error(`could not start: ${errorMessage(error)}`);
   process.exit(1);
 }
 
@@ -45,7 +46,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     // the margin covers what follows them (trackers, database, Redis), so a slow drain is never cut short.
     const bound = config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS;
     const force = setTimeout(() => {
-      logger.error(`shutdown did not finish within ${bound} ms (SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} plus ${SHUTDOWN_MARGIN_MS} ms), exiting`);
+      logger.error(
+        `shutdown did not finish within ${bound} ms (SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} plus ${SHUTDOWN_MARGIN_MS} ms), exiting`,
+      );
       process.exit(1);
     }, bound);
     force.unref();

@@ -79,7 +79,8 @@ async function transformed(file: string, kind: 'ts' | 'js'): Promise<string | nu
 // Experimental in Node 24 (it prints one ExperimentalWarning on first use); reached through the namespace so
 // the file still loads if a future Node moves it.
 function stripTypes(source: string): string {
-  const strip = (nodeModule as unknown as { stripTypeScriptTypes?: (code: string, options?: { mode?: 'strip' }) => string }).stripTypeScriptTypes;
+  const strip = (nodeModule as unknown as { stripTypeScriptTypes?: (code: string, options?: { mode?: 'strip' }) => string })
+    .stripTypeScriptTypes;
   if (!strip) throw new Error('node:module stripTypeScriptTypes is not available (Node 22.13+ or 23.2+ required)');
   return strip(source, { mode: 'strip' });
 }

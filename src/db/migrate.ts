@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database, Session } from './index.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export interface MigrateOptions {
   /** A Prisma migrations folder (default: this checkout's prisma/migrations). */
@@ -127,7 +128,7 @@ async function applyPending(session: Session, migrations: MigrationFile[], log: 
         );
       });
     } catch (error) {
-      throw new Error(`migration ${migration.name} failed and was rolled back: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new Error(`migration ${migration.name} failed and was rolled back: ${errorMessage(error)}`, {
         cause: error,
       });
     }
@@ -145,7 +146,9 @@ async function currentSchema(session: Session): Promise<string> {
 /** Reads a Prisma migrations folder: every subfolder's migration.sql, in name order (as Prisma sorts them). */
 export async function readMigrations(dir: string): Promise<MigrationFile[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const lock = entries.some((e) => e.isFile() && e.name === 'migration_lock.toml') ? await readFile(join(dir, 'migration_lock.toml'), 'utf8') : null;
+  const lock = entries.some((e) => e.isFile() && e.name === 'migration_lock.toml')
+    ? await readFile(join(dir, 'migration_lock.toml'), 'utf8')
+    : null;
   const provider = lock && /^\s*provider\s*=\s*"([^"]*)"/m.exec(lock)?.[1];
   // Prisma refuses to apply a history written for another database (error P3019); so do we.
   if (provider && provider !== 'postgresql') {

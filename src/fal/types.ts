@@ -22,9 +22,7 @@ export interface FalVideoFile {
 }
 
 /** Outcome of fetching a completed request's result: fal mirrors the model's own error (protocol §5). */
-export type FalResult =
-  | { ok: true; video: FalVideoFile }
-  | { ok: false; code: string; message: string; httpStatus: number | null };
+export type FalResult = { ok: true; video: FalVideoFile } | { ok: false; code: string; message: string; httpStatus: number | null };
 
 export interface FalSubmitOptions {
   /** fal's `startTimeout` in seconds (x-fal-request-timeout). */

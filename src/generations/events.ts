@@ -22,7 +22,14 @@ export interface GenerationLogLine {
  */
 export type GenerationEventMessage =
   | { kind: 'STATUS'; generationId: string; sequence: number; status: GenerationStatus; queuePosition: number | null; at: string }
-  | { kind: 'LOG'; generationId: string; sequence: number; log: { sequence: number; message: string; level: string; timestamp: string }; at: string; batch?: string };
+  | {
+      kind: 'LOG';
+      generationId: string;
+      sequence: number;
+      log: { sequence: number; message: string; level: string; timestamp: string };
+      at: string;
+      batch?: string;
+    };
 
 export interface GenerationUpdatedMessage {
   id: string;

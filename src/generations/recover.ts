@@ -2,10 +2,12 @@ import type { PrismaClient } from '../db/index.ts';
 import type { Logger } from '../logger.ts';
 import type { GenerationEvent } from './events.ts';
 import type { GenerationStore } from './store.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export const SUBMISSION_UNKNOWN = {
   code: 'SUBMISSION_UNKNOWN',
-  message: 'the server stopped while submitting this request; fal may or may not have received it, and it was not resubmitted to avoid paying twice',
+  message:
+    'the server stopped while submitting this request; fal may or may not have received it, and it was not resubmitted to avoid paying twice',
 } as const;
 
 /** Orphans judged per statement; a longer backlog is worked through batch after batch in the same pass. */
@@ -66,7 +68,11 @@ export function createOrphanResolver(deps: OrphanResolverDeps) {
           skipped.add(row.id);
           continue;
         }
-        const event = await store.transition(row.id, 'FAILED', { error: SUBMISSION_UNKNOWN, onlyFrom: ['PENDING'], unsubmittedForSeconds: orphanAfterSeconds });
+        const event = await store.transition(row.id, 'FAILED', {
+          error: SUBMISSION_UNKNOWN,
+          onlyFrom: ['PENDING'],
+          unsubmittedForSeconds: orphanAfterSeconds,
+        });
         if (event) {
           deps.publish(row.tenantId)([event]);
           failed += 1;
@@ -91,7 +97,7 @@ export function createOrphanResolver(deps: OrphanResolverDeps) {
       if (timer) return;
       timer = setInterval(() => {
         if (running) return;
-        resolve().catch((error: unknown) => logger.warn(`orphan scan failed: ${error instanceof Error ? error.message : String(error)}`));
+        resolve().catch((error: unknown) => logger.warn(`orphan scan failed: ${errorMessage(error)}`));
       }, intervalMs);
       timer.unref();
     },

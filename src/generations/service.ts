@@ -6,7 +6,13 @@ import type { Logger } from '../logger.ts';
 import type { MetricsSink } from '../metrics/types.ts';
 import { topics, type EventBus } from '../pubsub/index.ts';
 import { estimateCostMicros, microsToUsd, type PriceTable } from '../billing/prices.ts';
-import { GenerationAlreadyFinishedError, GenerationNotFoundError, IdempotencyKeyConflictError, QuotaExceededError, StorageUnavailableError } from './errors.ts';
+import {
+  GenerationAlreadyFinishedError,
+  GenerationNotFoundError,
+  IdempotencyKeyConflictError,
+  QuotaExceededError,
+  StorageUnavailableError,
+} from './errors.ts';
 import { readTenantUsage } from './usage.ts';
 import { toMessage, type GenerationEvent, type GenerationUpdatedMessage } from './events.ts';
 import { isTerminal, type GenerationStatus } from './status.ts';
@@ -18,6 +24,7 @@ import { createLeases } from './leases.ts';
 import { createOrphanResolver, orphanScanIntervalMs } from './recover.ts';
 import { createTrackerRegistry, type LeaseTiming, type TrackTarget } from './trackers.ts';
 import { toFalInput, validateGenerateVideoRequest, type GenerateVideoRequest } from './validation.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export type FalBackendName = 'FAL' | 'SIMULATOR';
 
@@ -103,7 +110,11 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       if (event.kind === 'STATUS' && isTerminal(event.status)) deps.metrics?.generationFinished(event.status);
       if (event.kind === 'STATUS' && event.status === 'COMPLETED') deps.onCompleted?.(event.generationId);
       if (event.kind === 'STATUS' && isTerminal(event.status)) {
-        logger.info(`generation ${event.generationId}: ${event.status}`, { generationId: event.generationId, tenantId, status: event.status });
+        logger.info(`generation ${event.generationId}: ${event.status}`, {
+          generationId: event.generationId,
+          tenantId,
+          status: event.status,
+        });
       }
     }
     bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: events[0].generationId, tenantId });
@@ -147,11 +158,11 @@ export function createGenerationService(deps: GenerationServiceDeps) {
   type Row = Awaited<ReturnType<typeof findOwned>>;
   function targetOf(row: Row): TrackTarget {
     return {
-    id: row.id,
-    tenantId: row.tenantId,
-    endpointId: row.endpointId,
-    falRequestId: row.falRequestId as string,
-    deadlineAt: row.deadlineAt,
+      id: row.id,
+      tenantId: row.tenantId,
+      endpointId: row.endpointId,
+      falRequestId: row.falRequestId as string,
+      deadlineAt: row.deadlineAt,
     };
   }
 
@@ -161,7 +172,12 @@ export function createGenerationService(deps: GenerationServiceDeps) {
    * (on any instance) cannot both take the last slot or the last dollar. A retried request (same key, same
    * input) is never refused by a quota: it was already counted.
    */
-  async function insertOrReuse(data: Prisma.GenerationCreateInput, key: string | null, hash: string, caller: Caller): Promise<{ row: Row; reused: boolean }> {
+  async function insertOrReuse(
+    data: Prisma.GenerationCreateInput,
+    key: string | null,
+    hash: string,
+    caller: Caller,
+  ): Promise<{ row: Row; reused: boolean }> {
     return db.$transaction(
       async (tx) => {
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(72707370, hashtext(${caller.tenantId}))`;
@@ -191,10 +207,20 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       throw new QuotaExceededError('CONCURRENT_GENERATIONS', maxConcurrent, usage.inFlight, 1);
     }
     if (dailyBudgetMicros !== null && usage.dayCostMicros + costMicros > dailyBudgetMicros) {
-      throw new QuotaExceededError('DAILY_SPEND', microsToUsd(dailyBudgetMicros), microsToUsd(usage.dayCostMicros), microsToUsd(costMicros));
+      throw new QuotaExceededError(
+        'DAILY_SPEND',
+        microsToUsd(dailyBudgetMicros),
+        microsToUsd(usage.dayCostMicros),
+        microsToUsd(costMicros),
+      );
     }
     if (monthlyBudgetMicros !== null && usage.monthCostMicros + costMicros > monthlyBudgetMicros) {
-      throw new QuotaExceededError('MONTHLY_SPEND', microsToUsd(monthlyBudgetMicros), microsToUsd(usage.monthCostMicros), microsToUsd(costMicros));
+      throw new QuotaExceededError(
+        'MONTHLY_SPEND',
+        microsToUsd(monthlyBudgetMicros),
+        microsToUsd(usage.monthCostMicros),
+        microsToUsd(costMicros),
+      );
     }
   }
 
@@ -217,7 +243,12 @@ export function createGenerationService(deps: GenerationServiceDeps) {
    * After fal accepted a submit: stores its request id, moves the row to IN_QUEUE and starts tracking. Every
    * step is guarded and idempotent, so a retry after a failed write simply runs the whole thing again.
    */
-  async function settleSubmission(id: string, falRequestId: string, queuePosition: number | null, announce: (events: GenerationEvent[]) => void): Promise<Row> {
+  async function settleSubmission(
+    id: string,
+    falRequestId: string,
+    queuePosition: number | null,
+    announce: (events: GenerationEvent[]) => void,
+  ): Promise<Row> {
     await store.recordSubmission(id, falRequestId);
     const queued = await store.transition(id, 'IN_QUEUE', { queuePosition });
     if (queued) announce([queued]);
@@ -229,7 +260,9 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       // The submit took longer than ORPHAN_AFTER_S and an orphan scan already gave up on it: the row stays
       // failed (what clients were told), so fal must not run it either. Cancel, and say so loudly.
       const outcome = await fal.cancel(deps.endpointId, falRequestId).catch(() => 'failed' as const);
-      logger.warn(`generation ${id}: fal accepted request ${falRequestId} after it was failed as an orphan (SUBMISSION_UNKNOWN); cancel at fal: ${outcome}`);
+      logger.warn(
+        `generation ${id}: fal accepted request ${falRequestId} after it was failed as an orphan (SUBMISSION_UNKNOWN); cancel at fal: ${outcome}`,
+      );
     } else if (!isTerminal(row.status)) {
       await trackers.claim(targetOf(row));
     }
@@ -237,7 +270,12 @@ export function createGenerationService(deps: GenerationServiceDeps) {
   }
 
   /** Retries settleSubmission with backoff until it lands (or the service stops): the request id is never dropped. */
-  async function recordInBackground(id: string, falRequestId: string, queuePosition: number | null, announce: (events: GenerationEvent[]) => void) {
+  async function recordInBackground(
+    id: string,
+    falRequestId: string,
+    queuePosition: number | null,
+    announce: (events: GenerationEvent[]) => void,
+  ) {
     for (let attempt = 0; !stopping; attempt += 1) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(RECORD_RETRY_MAX_MS, RECORD_RETRY_BASE_MS * 2 ** attempt)).unref());
       if (stopping) return;
@@ -333,7 +371,9 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       try {
         return await settleSubmission(created.id, falRequestId, queuePosition, announce);
       } catch (error) {
-        logger.error(`generation ${created.id}: fal accepted request ${falRequestId} but recording it failed (${describe(error)}); retrying in the background`);
+        logger.error(
+          `generation ${created.id}: fal accepted request ${falRequestId} but recording it failed (${describe(error)}); retrying in the background`,
+        );
         unrecorded.set(created.id, falRequestId);
         void recordInBackground(created.id, falRequestId, queuePosition, announce);
         return { ...created, falRequestId };
@@ -354,11 +394,15 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         // see before the CANCELLED write below lands, and must then record as CANCELLED, not FAILED (that race
         // answered a queued cancel with GenerationAlreadyFinishedError now and then).
         const askedAt = new Date();
-        const marked = await db.generation.updateMany({ where: { id: row.id, cancelRequestedAt: null }, data: { cancelRequestedAt: askedAt } });
+        const marked = await db.generation.updateMany({
+          where: { id: row.id, cancelRequestedAt: null },
+          data: { cancelRequestedAt: askedAt },
+        });
         const outcome = await fal.cancel(row.endpointId, row.falRequestId);
         if (outcome === 'already-completed') {
           // fal finished first, whichever way: take our mark back, so a failure of its own stays a failure.
-          if (marked.count > 0) await db.generation.updateMany({ where: { id: row.id, cancelRequestedAt: askedAt }, data: { cancelRequestedAt: null } });
+          if (marked.count > 0)
+            await db.generation.updateMany({ where: { id: row.id, cancelRequestedAt: askedAt }, data: { cancelRequestedAt: null } });
           // The tracker records how it ended (it may still be fetching the result).
           throw new GenerationAlreadyFinishedError(row.id, 'COMPLETED');
         }
@@ -406,7 +450,15 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     async subscribeToEvents(id: string, afterSequence: number | null, caller: Caller) {
       // One read checks ownership and fetches the first history page (after the stream starts listening).
       const tenantId = caller.admin ? null : caller.tenantId;
-      const stream = await openGenerationEventStream(bus, store, id, afterSequence ?? 0, (after, limit) => readSubscriptionStart(db, id, tenantId, after, limit), deps.subscriptionRepairMs, slowSubscribers);
+      const stream = await openGenerationEventStream(
+        bus,
+        store,
+        id,
+        afterSequence ?? 0,
+        (after, limit) => readSubscriptionStart(db, id, tenantId, after, limit),
+        deps.subscriptionRepairMs,
+        slowSubscribers,
+      );
       if (!stream) throw new GenerationNotFoundError(id);
       return stream;
     },
@@ -419,7 +471,6 @@ export function createGenerationService(deps: GenerationServiceDeps) {
     async usage(caller: Caller) {
       return { ...(await readTenantUsage(db, caller.tenantId)), quotas: deps.quotas };
     },
-
 
     /**
      * At start-up, and from then on periodically (orphans.start): every generation fal knows about is tracked
@@ -445,7 +496,8 @@ export function createGenerationService(deps: GenerationServiceDeps) {
       stopping = true;
       await orphans.stop();
       await trackers.stop();
-      for (const [id, requestId] of unrecorded) logger.error(`generation ${id}: stopping before fal request ${requestId} could be recorded; its webhook can still match it`);
+      for (const [id, requestId] of unrecorded)
+        logger.error(`generation ${id}: stopping before fal request ${requestId} could be recorded; its webhook can still match it`);
     },
   };
 }
@@ -467,7 +519,7 @@ function outcomeOf(hook: VerifiedWebhook): FalResult {
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
 export type GenerationService = ReturnType<typeof createGenerationService>;

@@ -2,7 +2,7 @@ import type { Prisma, PrismaClient } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
 import { createLogWriter, type LogAppend } from './log-writer.ts';
 import type { MetricsSink } from '../metrics/types.ts';
-import { ACTIVE_STATUSES, ALLOWED_FROM, isTerminal, type GenerationStatus } from './status.ts';
+import { ALLOWED_FROM, isTerminal, type GenerationStatus } from './status.ts';
 
 export interface NewLogLine {
   message: string;
@@ -45,7 +45,8 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
   async function appendLogsMany(requests: LogAppend[]): Promise<GenerationEvent[][]> {
     const live = requests.filter((r) => r.lines.length > 0);
     if (live.length === 0) return requests.map(() => []);
-    if (new Set(live.map((r) => r.id.toLowerCase())).size !== live.length) throw new Error('appendLogsMany: a generation appears twice in one batch');
+    if (new Set(live.map((r) => r.id.toLowerCase())).size !== live.length)
+      throw new Error('appendLogsMany: a generation appears twice in one batch');
     // Rows are locked in id order, as other multi-row writes (lease renewal) do, so two such statements
     // never wait for each other in a cycle.
     const sorted = [...live].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -183,7 +184,12 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
         where: { generationId: id, kind: 'LOG' },
         orderBy: { sequence: 'asc' },
       });
-      return rows.map((row) => ({ sequence: row.sequence, message: row.logMessage ?? '', level: row.logLevel ?? 'INFO', timestamp: row.logTimestamp ?? row.createdAt }));
+      return rows.map((row) => ({
+        sequence: row.sequence,
+        message: row.logMessage ?? '',
+        level: row.logLevel ?? 'INFO',
+        timestamp: row.logTimestamp ?? row.createdAt,
+      }));
     },
 
     async wasCancelRequested(id: string): Promise<boolean> {
@@ -196,7 +202,6 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
       const row = await db.generation.findUnique({ where: { id }, select: { status: true, lastSequence: true } });
       return row !== null && isTerminal(row.status) && row.lastSequence <= sequence;
     },
-
   };
 }
 
@@ -214,7 +219,12 @@ export function toEvent(row: EventRow): GenerationEvent {
       kind: 'LOG',
       generationId: row.generationId,
       sequence: row.sequence,
-      log: { sequence: row.sequence, message: row.logMessage ?? '', level: row.logLevel ?? 'INFO', timestamp: row.logTimestamp ?? row.createdAt },
+      log: {
+        sequence: row.sequence,
+        message: row.logMessage ?? '',
+        level: row.logLevel ?? 'INFO',
+        timestamp: row.logTimestamp ?? row.createdAt,
+      },
       at: row.createdAt,
     };
   }

@@ -93,7 +93,9 @@ function joinHub(bus: EventBus, store: GenerationStore, generationId: string, re
     let repairing = false;
     hub = {
       members,
-      unsubscribe: bus.subscribe<GenerationEventMessage>(topics.generationEvents(generationId), (message) => dispatch(fromMessage(message))),
+      unsubscribe: bus.subscribe<GenerationEventMessage>(topics.generationEvents(generationId), (message) =>
+        dispatch(fromMessage(message)),
+      ),
       // A published event can be lost in transit (Redis restarting): the hub looks at the database now and
       // then, from the least advanced member on, so every idle subscriber still gets every event, and its
       // completion, without a gap. One read per generation, however many subscribers.
@@ -170,7 +172,13 @@ export async function openGenerationEventStream(
   limits: SubscriberLimits = {},
 ): Promise<SubscriberStream<GenerationEvent> | null> {
   const tooSlow = new TooSlow(limits, `videoGenerationEvents (generation ${generationId})`);
-  const stream = new GenerationEventStream(store, generationId, afterSequence, (receive) => joinHub(bus, store, generationId, repairMs, receive), tooSlow);
+  const stream = new GenerationEventStream(
+    store,
+    generationId,
+    afterSequence,
+    (receive) => joinHub(bus, store, generationId, repairMs, receive),
+    tooSlow,
+  );
   let start: SubscriptionStart | null;
   try {
     start = await readStart(afterSequence, PAGE);

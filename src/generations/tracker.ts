@@ -186,7 +186,12 @@ async function followStream(
  * `catchUp`, when the completion came from a stream, polls once for the cumulative log first, so a line
  * logged between a catch-up poll and the stream opening is not lost.
  */
-async function finish(deps: TrackerDeps, generation: TrackedGeneration, signal: AbortSignal, catchUp?: () => Promise<unknown>): Promise<void> {
+async function finish(
+  deps: TrackerDeps,
+  generation: TrackedGeneration,
+  signal: AbortSignal,
+  catchUp?: () => Promise<unknown>,
+): Promise<void> {
   if (catchUp) {
     try {
       await catchUp();
@@ -209,12 +214,21 @@ async function finish(deps: TrackerDeps, generation: TrackedGeneration, signal: 
       if (!result.ok && fromWebhook?.ok) result = fromWebhook;
       let event;
       if (result.ok) {
-        event = await deps.store.transition(generation.id, 'COMPLETED', { video: { sourceUrl: result.video.url, ...withoutUrl(result.video) }, leaseOwner: deps.leaseOwner });
+        event = await deps.store.transition(generation.id, 'COMPLETED', {
+          video: { sourceUrl: result.video.url, ...withoutUrl(result.video) },
+          leaseOwner: deps.leaseOwner,
+        });
       } else if (await deps.store.wasCancelRequested(generation.id)) {
         // We asked fal to cancel a running request and it ended without output: that is a cancellation.
-        event = await deps.store.transition(generation.id, 'CANCELLED', { error: { code: 'CANCELLED', message: `cancelled while running (fal: ${result.message})` }, leaseOwner: deps.leaseOwner });
+        event = await deps.store.transition(generation.id, 'CANCELLED', {
+          error: { code: 'CANCELLED', message: `cancelled while running (fal: ${result.message})` },
+          leaseOwner: deps.leaseOwner,
+        });
       } else {
-        event = await deps.store.transition(generation.id, 'FAILED', { error: { code: result.code, message: result.message }, leaseOwner: deps.leaseOwner });
+        event = await deps.store.transition(generation.id, 'FAILED', {
+          error: { code: result.code, message: result.message },
+          leaseOwner: deps.leaseOwner,
+        });
       }
       if (event) deps.publish([event]);
       return;

@@ -6,6 +6,7 @@ import type { GenerationEvent } from './events.ts';
 import type { Leases } from './leases.ts';
 import type { GenerationStore } from './store.ts';
 import { trackGeneration, type TrackerOptions } from './tracker.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export interface TrackTarget {
   id: string;
@@ -76,7 +77,7 @@ export function createTrackerRegistry(deps: {
       target,
       controller.signal,
     )
-      .catch((error: unknown) => deps.logger.error(`generation ${target.id}: tracker stopped: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error: unknown) => deps.logger.error(`generation ${target.id}: tracker stopped: ${errorMessage(error)}`))
       .finally(() => {
         clearTimeout(deadline);
         timers.delete(deadline);
@@ -110,10 +111,13 @@ export function createTrackerRegistry(deps: {
     try {
       await deps.fal.cancel(target.endpointId, target.falRequestId);
     } catch (error) {
-      deps.logger.warn(`generation ${target.id}: cancel after deadline failed: ${error instanceof Error ? error.message : String(error)}`);
+      deps.logger.warn(`generation ${target.id}: cancel after deadline failed: ${errorMessage(error)}`);
     }
     const event = await deps.store.transition(target.id, 'FAILED', {
-      error: { code: 'DEADLINE_EXCEEDED', message: `the generation did not finish within ${deps.deadlineSeconds} seconds and was cancelled` },
+      error: {
+        code: 'DEADLINE_EXCEEDED',
+        message: `the generation did not finish within ${deps.deadlineSeconds} seconds and was cancelled`,
+      },
     });
     if (event) deps.publish(target.tenantId)([event]);
     running.get(target.id)?.controller.abort();
@@ -127,12 +131,16 @@ export function createTrackerRegistry(deps: {
       const held = await deps.leases.renew(asked.map(([id]) => id));
       for (const [id, r] of asked) {
         if (!held.has(id) && running.get(id) === r) {
-          deps.logger.warn(`generation ${id}: tracking lease lost, another instance follows it now`, { generationId: id, tenantId: r.target.tenantId, falRequestId: r.target.falRequestId });
+          deps.logger.warn(`generation ${id}: tracking lease lost, another instance follows it now`, {
+            generationId: id,
+            tenantId: r.target.tenantId,
+            falRequestId: r.target.falRequestId,
+          });
           r.controller.abort();
         }
       }
     } catch (error) {
-      deps.logger.warn(`lease renewal failed: ${error instanceof Error ? error.message : String(error)}`);
+      deps.logger.warn(`lease renewal failed: ${errorMessage(error)}`);
     }
   }
 
@@ -157,7 +165,7 @@ export function createTrackerRegistry(deps: {
       if (busy || stopped) return;
       busy = true;
       void fn()
-        .catch((error: unknown) => deps.logger.warn(`lease upkeep failed: ${error instanceof Error ? error.message : String(error)}`))
+        .catch((error: unknown) => deps.logger.warn(`lease upkeep failed: ${errorMessage(error)}`))
         .finally(() => (busy = false));
     }, ms);
     timer.unref();

@@ -169,7 +169,9 @@ export function toFalInput(request: ValidGenerateVideoRequest): Record<string, u
   if (request.endImageUrl) body.end_image_url = request.endImageUrl;
   if (request.prompt !== null) body.prompt = request.prompt;
   if (request.multiPrompt) {
-    body.multi_prompt = request.multiPrompt.map((s) => (s.duration === null ? { prompt: s.prompt } : { prompt: s.prompt, duration: String(s.duration) }));
+    body.multi_prompt = request.multiPrompt.map((s) =>
+      s.duration === null ? { prompt: s.prompt } : { prompt: s.prompt, duration: String(s.duration) },
+    );
   }
   return body;
 }

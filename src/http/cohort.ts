@@ -63,7 +63,12 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
         provideSlowSubscriberEnd(args.contextValue, sink);
         const stream = await createSourceEventStream(args);
         if (!isAsyncIterable(stream)) return stream;
-        const cohort = [documentId(args.document), args.operationName ?? '', JSON.stringify(args.variableValues ?? {}), cohortOf(args.contextValue)].join('\u0000');
+        const cohort = [
+          documentId(args.document),
+          args.operationName ?? '',
+          JSON.stringify(args.variableValues ?? {}),
+          cohortOf(args.contextValue),
+        ].join('\u0000');
         const run = async (event: unknown): Promise<Executed> => {
           const result = await execute({ ...args, rootValue: event });
           return { result, frames: new Map() };
@@ -107,7 +112,11 @@ function provideSlowSubscriberEnd(context: unknown, sink: DirectSink | undefined
  * ends with the stream. return() (the client's complete, or the socket closing) ends the source, and nothing
  * is written after it.
  */
-function writeDirectly(source: AsyncIterable<unknown>, executed: (event: unknown) => Promise<Executed>, sink: DirectSink): AsyncIterableIterator<ExecutionResult> {
+function writeDirectly(
+  source: AsyncIterable<unknown>,
+  executed: (event: unknown) => Promise<Executed>,
+  sink: DirectSink,
+): AsyncIterableIterator<ExecutionResult> {
   const iterator = source[Symbol.asyncIterator]();
   const done = { value: undefined, done: true } as IteratorReturnResult<undefined>;
   let ended = false;

@@ -90,7 +90,10 @@ export function createGate(options: GateOptions): Gate {
     const hostOk = host !== undefined && (LOOPBACK_NAMES.has(hostName(host)) || hostName(host) === publicHost);
     // Only a bad Host costs the look-up, and only while the server is open.
     if (!hostOk && (await options.isOpen())) {
-      return { status: 403, message: 'Host not allowed: while no API key exists the server answers only to localhost, 127.0.0.1, [::1] and PUBLIC_URL' };
+      return {
+        status: 403,
+        message: 'Host not allowed: while no API key exists the server answers only to localhost, 127.0.0.1, [::1] and PUBLIC_URL',
+      };
     }
     const origin = req.headers.origin;
     if (origin === undefined) return null;
@@ -140,9 +143,18 @@ export function createGate(options: GateOptions): Gate {
       }
       const path = (req.url ?? '/').split('?')[0];
       const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-      if (path === options.graphqlPath && (method === 'POST' || method === 'PUT' || method === 'PATCH') && !NON_SIMPLE_TYPES.includes(type) && !PREFLIGHT_HEADERS.some((h) => req.headers[h] !== undefined)) {
+      if (
+        path === options.graphqlPath &&
+        (method === 'POST' || method === 'PUT' || method === 'PATCH') &&
+        !NON_SIMPLE_TYPES.includes(type) &&
+        !PREFLIGHT_HEADERS.some((h) => req.headers[h] !== undefined)
+      ) {
         req.resume();
-        refuse(res, 403, `Cross-site request refused: send a JSON body, or the "${PREFLIGHT_HEADERS[0]}" header with form and multipart requests`);
+        refuse(
+          res,
+          403,
+          `Cross-site request refused: send a JSON body, or the "${PREFLIGHT_HEADERS[0]}" header with form and multipart requests`,
+        );
         return null;
       }
       return limitedRequest(req, limit, () => {
@@ -212,7 +224,24 @@ export function refuse(res: ServerResponse, status: number, message: string, hea
 
 /** A refusal written to a socket whose upgrade was not accepted (there is no ServerResponse for it). */
 export function refuseUpgrade(socket: import('node:stream').Duplex, refusal: Refusal) {
-  const body = JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST', http: { status: refusal.status } } }] });
-  const reason = refusal.status === 403 ? 'Forbidden' : refusal.status === 404 ? 'Not Found' : refusal.status === 503 ? 'Service Unavailable' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${refusal.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
+  const body = JSON.stringify({
+    errors: [
+      {
+        message: refusal.message,
+        extensions: { code: refusal.status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST', http: { status: refusal.status } },
+      },
+    ],
+  });
+  const reason =
+    refusal.status === 403
+      ? 'Forbidden'
+      : refusal.status === 404
+        ? 'Not Found'
+        : refusal.status === 503
+          ? 'Service Unavailable'
+          : 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${refusal.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

@@ -46,16 +46,25 @@ const SUGGESTION = /\s*Did you mean .*\?$/s;
 
 function withoutSuggestion<E extends Error>(error: E): E | GraphQLError {
   if (!(error instanceof GraphQLError) || !SUGGESTION.test(error.message)) return error;
-  return new GraphQLError(error.message.replace(SUGGESTION, ''), { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: error.extensions });
+  return new GraphQLError(error.message.replace(SUGGESTION, ''), {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: error.extensions,
+  });
 }
 
 /** Field, argument, type and enum suggestions removed from every error (validation and variable coercion). */
 function noSuggestions(): Plugin {
   const clean = (errors: ReadonlyArray<GraphQLError> | undefined) => errors?.map(withoutSuggestion);
   return {
-    onValidate: () => ({ result, setResult }) => {
-      if (result.length > 0) setResult(result.map(withoutSuggestion));
-    },
+    onValidate:
+      () =>
+      ({ result, setResult }) => {
+        if (result.length > 0) setResult(result.map(withoutSuggestion));
+      },
     onExecute: () => ({
       onExecuteDone: ({ result, setResult }) => {
         if ('errors' in result && result.errors) setResult({ ...result, errors: clean(result.errors) });

@@ -106,8 +106,10 @@ export function bindHttpServer(port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') reject(new Error(`port ${port} on ${host} is already in use (set PORT to a free port)`));
-      else if (error.code === 'EACCES') reject(new Error(`port ${port} on ${host} needs privileges this process does not have (set PORT above 1023)`));
-      else if (error.code === 'EADDRNOTAVAIL') reject(new Error(`cannot listen on ${host}:${port}: ${host} is not an address of this machine (set HOST)`));
+      else if (error.code === 'EACCES')
+        reject(new Error(`port ${port} on ${host} needs privileges this process does not have (set PORT above 1023)`));
+      else if (error.code === 'EADDRNOTAVAIL')
+        reject(new Error(`cannot listen on ${host}:${port}: ${host} is not an address of this machine (set HOST)`));
       else reject(error);
     });
     server.listen(port, host, () => {
@@ -182,7 +184,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           const response = await options.routes?.(request);
           if (response) return endResponse(response);
           if (new URL(request.url).pathname !== GRAPHQL_PATH) {
-            endResponse(new Response(JSON.stringify({ errors: [{ message: `Not found: GraphQL is served at ${GRAPHQL_PATH}` }] }), { status: 404, headers: { 'content-type': 'application/json' } }));
+            endResponse(
+              new Response(JSON.stringify({ errors: [{ message: `Not found: GraphQL is served at ${GRAPHQL_PATH}` }] }), {
+                status: 404,
+                headers: { 'content-type': 'application/json' },
+              }),
+            );
           }
         },
       },
@@ -192,18 +199,21 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   let closing = false;
   const server = options.server ?? createServer();
   server.off('request', starting);
-  server.on('request', withRequestContext(options.logger, (req, res) => {
-    if (closing) {
-      // Stop accepting work: a load balancer retries this on another instance.
-      res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
-      res.end(JSON.stringify({ errors: [{ message: 'Server is shutting down' }] }));
-      return;
-    }
-    void handle(req, res).catch((error) => {
-      options.logger.error(`request failed: ${describe(error)}`);
-      if (!res.headersSent) refuse(res, 500, 'Internal server error');
-    });
-  }));
+  server.on(
+    'request',
+    withRequestContext(options.logger, (req, res) => {
+      if (closing) {
+        // Stop accepting work: a load balancer retries this on another instance.
+        res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
+        res.end(JSON.stringify({ errors: [{ message: 'Server is shutting down' }] }));
+        return;
+      }
+      void handle(req, res).catch((error) => {
+        options.logger.error(`request failed: ${describe(error)}`);
+        if (!res.headersSent) refuse(res, 500, 'Internal server error');
+      });
+    }),
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const admitted = await gate.admit(req, res);
@@ -211,22 +221,34 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
     // GraphiQL's page holds no data; with GraphiQL off, a browser GET is an ordinary (authenticated) operation.
-    const wantsPage = options.graphiql && method === 'GET' && (req.headers.accept ?? '').includes('text/html') && !(req.headers.accept ?? '').includes('text/event-stream');
+    const wantsPage =
+      options.graphiql &&
+      method === 'GET' &&
+      (req.headers.accept ?? '').includes('text/html') &&
+      !(req.headers.accept ?? '').includes('text/event-stream');
     if (path === GRAPHQL_PATH && !wantsPage) {
       const outcome = await options.auth.authenticate(req.headers.authorization);
       if (!outcome.ok) {
         req.resume();
-        return refuse(res, 401, outcome.message, { 'www-authenticate': `Bearer realm="reelgraph"${outcome.reason === 'invalid' ? ', error="invalid_token"' : ''}` });
+        return refuse(res, 401, outcome.message, {
+          'www-authenticate': `Bearer realm="reelgraph"${outcome.reason === 'invalid' ? ', error="invalid_token"' : ''}`,
+        });
       }
       registry.identify(req, { identity: outcome.identity, setHeader: (name, value) => !res.headersSent && res.setHeader(name, value) });
       // Every GraphQL response lives only as long as its key, however its stream was negotiated.
-      res.on('close', registry.holdKey(outcome.identity.keyId, () => res.end()));
+      res.on(
+        'close',
+        registry.holdKey(outcome.identity.keyId, () => res.end()),
+      );
       // Counted as an SSE subscription when the client asked for an event stream (every SSE client library does).
-      if (options.metrics && /text\/event-stream/i.test(req.headers.accept ?? '')) res.on('close', options.metrics.subscriptionOpened('sse'));
+      if (options.metrics && /text\/event-stream/i.test(req.headers.accept ?? ''))
+        res.on('close', options.metrics.subscriptionOpened('sse'));
     }
     registry.track(res);
     // Yoga reads the body from `admitted` (bounded by the gate); its context gets the real Node request.
-    await (yoga.requestListener as unknown as (req: IncomingMessage, res: ServerResponse, context: { req: IncomingMessage }) => Promise<void>)(admitted, res, { req });
+    await (
+      yoga.requestListener as unknown as (req: IncomingMessage, res: ServerResponse, context: { req: IncomingMessage }) => Promise<void>
+    )(admitted, res, { req });
   }
 
   const wss = new WebSocketServer({ noServer: true });
@@ -234,7 +256,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     void (async () => {
       if (closing) return refuseUpgrade(socket, { status: 503, message: 'Server is shutting down' });
-      if ((req.url ?? '/').split('?')[0] !== GRAPHQL_PATH) return refuseUpgrade(socket, { status: 404, message: `Not found: WebSockets are served at ${GRAPHQL_PATH}` });
+      if ((req.url ?? '/').split('?')[0] !== GRAPHQL_PATH)
+        return refuseUpgrade(socket, { status: 404, message: `Not found: WebSockets are served at ${GRAPHQL_PATH}` });
       // Browsers send Origin on WebSocket handshakes and CORS does not apply to them: the gate's checks must.
       const refusal = await gate.admitUpgrade(req);
       if (refusal) return refuseUpgrade(socket, refusal);
@@ -250,7 +273,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       // Authorization header) when the server needs one; returning false closes with 4403 Forbidden.
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
-        const given = typeof params.authorization === 'string' ? params.authorization : typeof params.Authorization === 'string' ? params.Authorization : undefined;
+        const given =
+          typeof params.authorization === 'string'
+            ? params.authorization
+            : typeof params.Authorization === 'string'
+              ? params.Authorization
+              : undefined;
         const outcome = await options.auth.authenticate(given ?? ctx.extra.request.headers.authorization);
         if (!outcome.ok) return false;
         ctx.extra.identity = outcome.identity;
@@ -291,13 +319,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           operationName: payload.operationName,
           document,
           variableValues: payload.variables,
-          contextValue: Object.assign(await options.context(ctx.extra.request, { identity: ctx.extra.identity as Identity, setHeader: () => {} }), {
-            [DIRECT_SINK]: directSink(ctx.extra.socket, id),
-          }),
+          contextValue: Object.assign(
+            await options.context(ctx.extra.request, { identity: ctx.extra.identity as Identity, setHeader: () => {} }),
+            {
+              [DIRECT_SINK]: directSink(ctx.extra.socket, id),
+            },
+          ),
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,
         };
         // Counted until graphql-ws completes it (either side) or the socket closes, whichever comes first.
-        if (options.metrics && getOperationAST(document, payload.operationName)?.operation === 'subscription') (ctx.extra.open ??= new Map()).set(id, options.metrics.subscriptionOpened('graphql-ws'));
+        if (options.metrics && getOperationAST(document, payload.operationName)?.operation === 'subscription')
+          (ctx.extra.open ??= new Map()).set(id, options.metrics.subscriptionOpened('graphql-ws'));
         return args;
       },
     },

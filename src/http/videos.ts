@@ -4,6 +4,7 @@ import type { ArchiveStore } from '../archive/store.ts';
 import type { PrismaClient } from '../db/index.ts';
 import { parseRange } from '../lib/byte-range.ts';
 import type { Logger } from '../logger.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -47,7 +48,9 @@ export async function videoRoute(deps: VideoRouteDeps, request: Request, url: UR
   const output = await deps.db.videoOutput.findUnique({ where: { generationId: id } });
   if (!output) return notFound();
   const toSource = () =>
-    deps.archive.mayRedirectTo(output.sourceUrl) ? respond(null, 302, { location: output.sourceUrl, 'cache-control': 'no-store' }) : notFound();
+    deps.archive.mayRedirectTo(output.sourceUrl)
+      ? respond(null, 302, { location: output.sourceUrl, 'cache-control': 'no-store' })
+      : notFound();
   if (output.archiveStatus !== 'ARCHIVED' || !output.archivePath) return toSource();
   const location = output.archivePath;
   const { store } = deps.archive;
@@ -55,7 +58,7 @@ export async function videoRoute(deps: VideoRouteDeps, request: Request, url: UR
   try {
     head = await store.head(location);
   } catch (error) {
-    deps.logger.warn(`video ${id}: the archive store did not answer: ${error instanceof Error ? error.message : String(error)}`);
+    deps.logger.warn(`video ${id}: the archive store did not answer: ${errorMessage(error)}`);
     return json(503, { error: 'video storage is unavailable, try again' }, { 'retry-after': '5' });
   }
   // Archived somewhere this instance cannot read (another instance's ARCHIVE_DIR): fal's copy is the next best thing.
@@ -64,10 +67,16 @@ export async function videoRoute(deps: VideoRouteDeps, request: Request, url: UR
   const contentType = videoContentType(output.contentType);
   const range = parseRange(request.headers.get('range'), size, { strict: true });
   if (range.kind === 'malformed') {
-    return respond(`Malformed Range header: expected "bytes=<start>-<end>"\n`, 416, { 'content-range': `bytes */${size}`, 'content-type': 'text/plain' });
+    return respond(`Malformed Range header: expected "bytes=<start>-<end>"\n`, 416, {
+      'content-range': `bytes */${size}`,
+      'content-type': 'text/plain',
+    });
   }
   if (range.kind === 'unsatisfiable') {
-    return respond(`Range not satisfiable: the file has ${size} bytes\n`, 416, { 'content-range': `bytes */${size}`, 'content-type': 'text/plain' });
+    return respond(`Range not satisfiable: the file has ${size} bytes\n`, 416, {
+      'content-range': `bytes */${size}`,
+      'content-type': 'text/plain',
+    });
   }
   const common = {
     'content-type': contentType,
@@ -89,7 +98,7 @@ export async function videoRoute(deps: VideoRouteDeps, request: Request, url: UR
     if (!stream) return toSource();
     return respond(Readable.toWeb(stream as Readable) as ReadableStream, status, headers);
   } catch (error) {
-    deps.logger.warn(`video ${id}: reading the archive failed: ${error instanceof Error ? error.message : String(error)}`);
+    deps.logger.warn(`video ${id}: reading the archive failed: ${errorMessage(error)}`);
     return json(503, { error: 'video storage is unavailable, try again' }, { 'retry-after': '5' });
   }
 }

@@ -3,10 +3,7 @@
  * Only single ranges are served; a request for several is answered with the whole file, which the RFC allows.
  */
 export type RangeResult =
-  | { kind: 'full' }
-  | { kind: 'malformed' }
-  | { kind: 'partial'; start: number; end: number }
-  | { kind: 'unsatisfiable' };
+  { kind: 'full' } | { kind: 'malformed' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 /**
  * `strict` reports a syntactically malformed header as such (our archive answers it with a clear 416);

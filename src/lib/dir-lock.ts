@@ -44,13 +44,17 @@ export async function lockDir(dir: string, name: string): Promise<DirLock> {
   };
   try {
     if (process.platform === 'linux') {
-      const digest = createHash('sha256').update(await realpath(dir)).digest('hex').slice(0, 32);
+      const digest = createHash('sha256')
+        .update(await realpath(dir))
+        .digest('hex')
+        .slice(0, 32);
       const abstract = `\0reelgraph:${name}:${digest}`;
       held.push(await hold(dir, abstract, false));
     }
     const file = join(dir, `${name}.lock`);
     if (Buffer.byteLength(file) <= MAX_SOCKET_PATH) held.push(await hold(dir, file, true));
-    else if (process.platform !== 'linux') throw new Error(`the lock socket path ${file} is too long (at most ${MAX_SOCKET_PATH} bytes): use a shorter directory`);
+    else if (process.platform !== 'linux')
+      throw new Error(`the lock socket path ${file} is too long (at most ${MAX_SOCKET_PATH} bytes): use a shorter directory`);
     return { release };
   } catch (error) {
     await release();

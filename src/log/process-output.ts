@@ -13,12 +13,17 @@ export function routeProcessOutput(logger: Logger): () => void {
   const nodePrinters = process.listeners('warning');
   for (const listener of nodePrinters) process.off('warning', listener);
   const onWarning = (warning: Error & { code?: string }) =>
-    logger.warn(`${warning.name}: ${warning.message}`, { warning: { name: warning.name, ...(warning.code ? { code: warning.code } : {}) } });
+    logger.warn(`${warning.name}: ${warning.message}`, {
+      warning: { name: warning.name, ...(warning.code ? { code: warning.code } : {}) },
+    });
   process.on('warning', onWarning);
 
   const consoleMethods = ['log', 'info', 'debug', 'warn', 'error', 'trace'] as const;
   const saved = consoleMethods.map((name) => [name, console[name]] as const);
-  const log = (level: 'info' | 'warn' | 'error') => (...args: unknown[]) => logger[level](format(...args), { source: 'console' });
+  const log =
+    (level: 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) =>
+      logger[level](format(...args), { source: 'console' });
   console.log = console.info = log('info');
   console.debug = console.trace = (...args: unknown[]) => logger.debug?.(format(...args), { source: 'console' });
   console.warn = log('warn');

@@ -28,7 +28,11 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  const created = new Counter({ name: 'reelgraph_generations_created_total', help: 'Generations created (accepted and recorded) by this instance', registers });
+  const created = new Counter({
+    name: 'reelgraph_generations_created_total',
+    help: 'Generations created (accepted and recorded) by this instance',
+    registers,
+  });
   const finished = new Counter({
     name: 'reelgraph_generations_finished_total',
     help: 'Generations this instance moved to a final status',
@@ -50,7 +54,7 @@ export function createMetrics(): Metrics {
     labelNames: ['operation', 'outcome'] as const,
     registers,
   });
-  const logLines = new Counter({ name: 'reelgraph_log_lines_ingested_total', help: "fal log lines stored by this instance", registers });
+  const logLines = new Counter({ name: 'reelgraph_log_lines_ingested_total', help: 'fal log lines stored by this instance', registers });
   const subscriptions = new Gauge({
     name: 'reelgraph_subscriptions_active',
     help: 'Open GraphQL subscriptions on this instance by transport',

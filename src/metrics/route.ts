@@ -33,7 +33,11 @@ export function createMetricsRoute(options: MetricsRouteOptions) {
       if (!expected) return json(404, { error: 'not found' });
       const given = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
       if (!given || !timingSafeEqual(digest(given), expected)) {
-        return json(401, { error: 'a valid metrics token is required (Authorization: Bearer <METRICS_TOKEN>)' }, { 'www-authenticate': 'Bearer realm="metrics"' });
+        return json(
+          401,
+          { error: 'a valid metrics token is required (Authorization: Bearer <METRICS_TOKEN>)' },
+          { 'www-authenticate': 'Bearer realm="metrics"' },
+        );
       }
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') return json(405, { error: 'use GET' }, { allow: 'GET, HEAD' });

@@ -8,7 +8,9 @@ import type { BusEventTarget } from './index.ts';
  * and re-subscribes by itself; events published while Redis is away can be lost, which subscribers repair
  * from the database (sequence numbers make the gap visible).
  */
-export async function createRedisTarget(url: string): Promise<{ target: BusEventTarget; ping(): Promise<boolean>; close(): Promise<void> }> {
+export async function createRedisTarget(
+  url: string,
+): Promise<{ target: BusEventTarget; ping(): Promise<boolean>; close(): Promise<void> }> {
   const options = { maxRetriesPerRequest: null, enableAutoPipelining: true, lazyConnect: true } as const;
   const publishClient = new Redis(url, options);
   const subscribeClient = new Redis(url, options);
@@ -20,7 +22,9 @@ export async function createRedisTarget(url: string): Promise<{ target: BusEvent
   // closed.") and take the process down. A publish lost that way is repaired from the database like any other.
   const ignore = () => 0;
   const target = createRedisEventTarget({
-    publishClient: { publish: (channel: string, message: string) => publishClient.publish(channel, message).catch(ignore) } as unknown as Redis,
+    publishClient: {
+      publish: (channel: string, message: string) => publishClient.publish(channel, message).catch(ignore),
+    } as unknown as Redis,
     subscribeClient: {
       on: (event: string, listener: (...args: unknown[]) => void) => subscribeClient.on(event, listener),
       subscribe: (channel: string) => subscribeClient.subscribe(channel).catch(ignore),
@@ -31,7 +35,10 @@ export async function createRedisTarget(url: string): Promise<{ target: BusEvent
     target,
     async ping() {
       try {
-        return (await Promise.race([publishClient.ping(), new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 1000))])) === 'PONG';
+        return (
+          (await Promise.race([publishClient.ping(), new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 1000))])) ===
+          'PONG'
+        );
       } catch {
         return false;
       }

@@ -3,13 +3,16 @@ import { builder } from './builder.ts';
 import { generationIdFromArg } from './ids.ts';
 import { VideoGenerationRef } from './video-generation.ts';
 
-const CancelSuccess = builder.objectRef<{ generation: typeof VideoGenerationRef.$inferType; cancelRequested: boolean }>('CancelVideoGenerationSuccess').implement({
-  description: 'Queued generations are CANCELLED at once; for a running one the cancel was sent to fal (cancelRequested) and it ends however fal reports.',
-  fields: (t) => ({
-    generation: t.field({ type: VideoGenerationRef, resolve: (outcome) => outcome.generation }),
-    cancelRequested: t.exposeBoolean('cancelRequested'),
-  }),
-});
+const CancelSuccess = builder
+  .objectRef<{ generation: typeof VideoGenerationRef.$inferType; cancelRequested: boolean }>('CancelVideoGenerationSuccess')
+  .implement({
+    description:
+      'Queued generations are CANCELLED at once; for a running one the cancel was sent to fal (cancelRequested) and it ends however fal reports.',
+    fields: (t) => ({
+      generation: t.field({ type: VideoGenerationRef, resolve: (outcome) => outcome.generation }),
+      cancelRequested: t.exposeBoolean('cancelRequested'),
+    }),
+  });
 
 builder.mutationField('cancelVideoGeneration', (t) =>
   t.field({

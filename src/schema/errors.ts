@@ -80,7 +80,8 @@ builder.objectType(QuotaExceededError, {
 
 builder.objectType(RateLimitedError, {
   name: 'RateLimitedError',
-  description: 'Too many mutations with this API key in a short time; nothing was done. Also signalled by the RateLimit-* and Retry-After headers.',
+  description:
+    'Too many mutations with this API key in a short time; nothing was done. Also signalled by the RateLimit-* and Retry-After headers.',
   interfaces: [ErrorInterface],
   fields: (t) => ({
     retryAfterSeconds: t.exposeInt('retryAfterSeconds'),
@@ -89,7 +90,8 @@ builder.objectType(RateLimitedError, {
 
 builder.objectType(StorageUnavailableError, {
   name: 'StorageUnavailableError',
-  description: 'The server could not record the request (its storage refused the write), so nothing was submitted to fal; it is safe to retry.',
+  description:
+    'The server could not record the request (its storage refused the write), so nothing was submitted to fal; it is safe to retry.',
   interfaces: [ErrorInterface],
   fields: () => ({}),
 });

@@ -1,5 +1,11 @@
 import { GraphQLError } from 'graphql';
-import { IdempotencyKeyConflictError, InputValidationError, QuotaExceededError, RateLimitedError, StorageUnavailableError } from '../generations/errors.ts';
+import {
+  IdempotencyKeyConflictError,
+  InputValidationError,
+  QuotaExceededError,
+  RateLimitedError,
+  StorageUnavailableError,
+} from '../generations/errors.ts';
 import { resolveUploadedFrames } from '../uploads/request.ts';
 import { builder } from './builder.ts';
 import { VideoGenerationRef } from './video-generation.ts';
@@ -32,7 +38,13 @@ const FileScalar = builder.scalarType('File', {
 
 function isBlobLike(value: unknown): value is Blob {
   const v = value as Partial<Blob> | null;
-  return typeof v === 'object' && v !== null && typeof v.size === 'number' && typeof v.arrayBuffer === 'function' && typeof v.slice === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.size === 'number' &&
+    typeof v.arrayBuffer === 'function' &&
+    typeof v.slice === 'function'
+  );
 }
 
 const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
@@ -44,7 +56,11 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
       description: 'Start frame as an uploaded PNG, JPEG or WebP file (checked by content; size limit MAX_UPLOAD_BYTES, default 20 MB).',
     }),
     endImageUrl: t.string({ required: false, description: 'Optional end frame, an http(s) URL.' }),
-    endImage: t.field({ type: FileScalar, required: false, description: 'Optional end frame as an uploaded file, instead of endImageUrl.' }),
+    endImage: t.field({
+      type: FileScalar,
+      required: false,
+      description: 'Optional end frame as an uploaded file, instead of endImageUrl.',
+    }),
     prompt: t.string({ required: false, description: 'Exactly one of prompt and multiPrompt. At most 2,500 characters.' }),
     multiPrompt: t.field({ type: [VideoShotInput], required: false, description: 'A list of shots, instead of prompt.' }),
     duration: t.int({ required: false, defaultValue: 5, description: 'Seconds of video, 3 to 15.' }),
@@ -52,7 +68,8 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
     shotType: t.string({ required: false, defaultValue: 'customize' }),
     idempotencyKey: t.string({
       required: false,
-      description: 'Retrying with the same key and input within 24 hours returns the same generation instead of paying again (at most 255 characters).',
+      description:
+        'Retrying with the same key and input within 24 hours returns the same generation instead of paying again (at most 255 characters).',
     }),
   }),
 });

@@ -72,7 +72,7 @@ function loadsFor(event: GenerationEvent, db: object): Loads {
 }
 
 const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGenerationEvent').implement({
-  description: 'One entry of a generation\'s ordered event log; sequence numbers start at 1 and have no gaps.',
+  description: "One entry of a generation's ordered event log; sequence numbers start at 1 and have no gaps.",
   resolveType: (event) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent'),
   fields: (t) => ({
     sequence: t.exposeInt('sequence'),
@@ -137,7 +137,7 @@ builder.subscriptionFields((t) => ({
   }),
   videoGenerationUpdated: t.prismaField({
     type: 'Generation',
-    description: 'The generation, each time any of the caller\'s generations changes (for live dashboards).',
+    description: "The generation, each time any of the caller's generations changes (for live dashboards).",
     subscribe: (_root, _args, ctx) => {
       const stream = ctx.generations.subscribeToUpdates(ctx.caller);
       stream.onTooSlow(() => endSlowSubscriber(ctx));

@@ -18,7 +18,11 @@ const UsagePeriodRef = builder.objectRef<PeriodView>('UsagePeriod').implement({
     since: t.field({ type: 'DateTime', resolve: (p) => p.since }),
     estimatedCost: t.float({ description: 'US dollars.', resolve: (p) => microsToUsd(p.costMicros) }),
     generations: t.exposeInt('count'),
-    budget: t.float({ nullable: true, description: 'The limit in US dollars; null = none.', resolve: (p) => (p.budgetMicros === null ? null : microsToUsd(p.budgetMicros)) }),
+    budget: t.float({
+      nullable: true,
+      description: 'The limit in US dollars; null = none.',
+      resolve: (p) => (p.budgetMicros === null ? null : microsToUsd(p.budgetMicros)),
+    }),
     remaining: t.float({
       nullable: true,
       description: 'What is left of the budget in US dollars; null = no budget.',
@@ -37,11 +41,23 @@ const UsageRef = builder.objectRef<UsageView>('Usage').implement({
     }),
     thisMonth: t.field({
       type: UsagePeriodRef,
-      resolve: (u) => ({ since: u.monthStart, costMicros: u.monthCostMicros, count: u.monthCount, budgetMicros: u.quotas.monthlyBudgetMicros }),
+      resolve: (u) => ({
+        since: u.monthStart,
+        costMicros: u.monthCostMicros,
+        count: u.monthCount,
+        budgetMicros: u.quotas.monthlyBudgetMicros,
+      }),
     }),
     inFlight: t.exposeInt('inFlight', { description: 'Generations PENDING, IN_QUEUE or IN_PROGRESS now.' }),
-    maxConcurrent: t.int({ nullable: true, description: 'The most that may be in flight at once; null = no limit.', resolve: (u) => u.quotas.maxConcurrent }),
-    estimatedCost: t.float({ description: 'Estimated cost of the generations in flight, in US dollars.', resolve: (u) => microsToUsd(u.inFlightCostMicros) }),
+    maxConcurrent: t.int({
+      nullable: true,
+      description: 'The most that may be in flight at once; null = no limit.',
+      resolve: (u) => u.quotas.maxConcurrent,
+    }),
+    estimatedCost: t.float({
+      description: 'Estimated cost of the generations in flight, in US dollars.',
+      resolve: (u) => microsToUsd(u.inFlightCostMicros),
+    }),
   }),
 });
 
@@ -53,7 +69,7 @@ builder.queryField('usage', (t) =>
     resolve: async (_root, args, ctx) => {
       const tenantId = args.tenantId ?? ctx.caller.tenantId;
       if (tenantId !== ctx.caller.tenantId && !ctx.caller.admin) {
-        throw new GraphQLError('Only an admin key can read another tenant\'s usage', { extensions: { code: 'FORBIDDEN' } });
+        throw new GraphQLError("Only an admin key can read another tenant's usage", { extensions: { code: 'FORBIDDEN' } });
       }
       return { ...(await ctx.generations.usage({ tenantId })), tenantId };
     },

@@ -16,7 +16,7 @@ export const FalBackendEnum = builder.enumType('FalBackend', {
 
 export const GenerationLogRef = builder.objectRef<GenerationLogLine>('GenerationLog').implement({
   fields: (t) => ({
-    sequence: t.exposeInt('sequence', { description: 'Position in the generation\'s event sequence.' }),
+    sequence: t.exposeInt('sequence', { description: "Position in the generation's event sequence." }),
     message: t.exposeString('message'),
     level: t.exposeString('level'),
     timestamp: t.field({ type: 'DateTime', resolve: (line) => line.timestamp }),
@@ -38,7 +38,7 @@ const GenerationErrorRef = builder.objectRef<{ code: string; message: string }>(
 });
 
 export const ArchiveStatusEnum = builder.enumType('ArchiveStatus', {
-  description: 'Progress of copying the video from fal (whose URLs expire) into this server\'s own storage.',
+  description: "Progress of copying the video from fal (whose URLs expire) into this server's own storage.",
   values: ['PENDING', 'RETRYING', 'ARCHIVED', 'FAILED'] as const,
 });
 
@@ -46,10 +46,11 @@ builder.prismaObject('VideoOutput', {
   name: 'VideoFile',
   fields: (t) => ({
     url: t.string({
-      description: 'Stable URL on this server: the archived copy (with HTTP Range support), or a redirect to fal\'s URL until it is archived.',
+      description:
+        "Stable URL on this server: the archived copy (with HTTP Range support), or a redirect to fal's URL until it is archived.",
       resolve: (video, _args, ctx) => `${ctx.publicOrigin}${ctx.videoPath(video.generationId)}`,
     }),
-    sourceUrl: t.exposeString('sourceUrl', { description: 'fal\'s URL for the file (temporary).' }),
+    sourceUrl: t.exposeString('sourceUrl', { description: "fal's URL for the file (temporary)." }),
     archiveStatus: t.field({ type: ArchiveStatusEnum, resolve: (video) => video.archiveStatus }),
     sha256: t.exposeString('archiveSha256', { nullable: true, description: 'SHA-256 of the archived file.' }),
     contentType: t.exposeString('contentType', { nullable: true }),
@@ -77,7 +78,13 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
     multiPrompt: t.field({
       type: [VideoShotRef],
       nullable: true,
-      resolve: (g) => (Array.isArray(g.multiPrompt) ? (g.multiPrompt as Array<{ prompt: string; duration?: number | null }>).map((s) => ({ prompt: s.prompt, duration: s.duration ?? null })) : null),
+      resolve: (g) =>
+        Array.isArray(g.multiPrompt)
+          ? (g.multiPrompt as Array<{ prompt: string; duration?: number | null }>).map((s) => ({
+              prompt: s.prompt,
+              duration: s.duration ?? null,
+            }))
+          : null,
     }),
     duration: t.exposeInt('duration'),
     generateAudio: t.exposeBoolean('generateAudio'),
@@ -90,7 +97,12 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
       type: [GenerationLogRef],
       select: { events: { where: { kind: 'LOG' }, orderBy: { sequence: 'asc' } } },
       resolve: (g) =>
-        g.events.map((e) => ({ sequence: e.sequence, message: e.logMessage ?? '', level: e.logLevel ?? 'INFO', timestamp: e.logTimestamp ?? e.createdAt })),
+        g.events.map((e) => ({
+          sequence: e.sequence,
+          message: e.logMessage ?? '',
+          level: e.logLevel ?? 'INFO',
+          timestamp: e.logTimestamp ?? e.createdAt,
+        })),
     }),
     video: t.relation('video', { nullable: true }),
     error: t.field({
@@ -120,9 +132,26 @@ const VideoGenerationFilter = builder.inputType('VideoGenerationFilter', {
  * narrow further, but makes every row a mutation returns read its fields again.
  */
 const LISTED_COLUMNS = {
-  id: true, status: true, queuePosition: true, endpointId: true, falRequestId: true, backend: true, imageUrl: true, endImageUrl: true,
-  prompt: true, multiPrompt: true, duration: true, generateAudio: true, shotType: true, estimatedCostMicros: true, errorCode: true,
-  errorMessage: true, createdAt: true, updatedAt: true, startedAt: true, completedAt: true,
+  id: true,
+  status: true,
+  queuePosition: true,
+  endpointId: true,
+  falRequestId: true,
+  backend: true,
+  imageUrl: true,
+  endImageUrl: true,
+  prompt: true,
+  multiPrompt: true,
+  duration: true,
+  generateAudio: true,
+  shotType: true,
+  estimatedCostMicros: true,
+  errorCode: true,
+  errorMessage: true,
+  createdAt: true,
+  updatedAt: true,
+  startedAt: true,
+  completedAt: true,
 } satisfies Prisma.GenerationSelect;
 
 /** Pothos' query (paging, and `include` for the relations asked for) as a select of the listed columns. */
@@ -145,20 +174,20 @@ builder.queryFields((t) => ({
   }),
   videoGenerations: t.prismaConnection(
     {
-    type: 'Generation',
-    cursor: 'id',
-    description: 'Every generation of the caller, newest first (Relay connection).',
-    args: { filter: t.arg({ type: VideoGenerationFilter, required: false }) },
-    resolve: (query, _root, args, ctx) =>
-      ctx.db.generation.findMany({
-        ...listQuery(query),
-        where: {
-          ...visibleTo(ctx.caller),
-          ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}),
-          ...(args.filter?.backend ? { backend: args.filter.backend } : {}),
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
+      type: 'Generation',
+      cursor: 'id',
+      description: 'Every generation of the caller, newest first (Relay connection).',
+      args: { filter: t.arg({ type: VideoGenerationFilter, required: false }) },
+      resolve: (query, _root, args, ctx) =>
+        ctx.db.generation.findMany({
+          ...listQuery(query),
+          where: {
+            ...visibleTo(ctx.caller),
+            ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}),
+            ...(args.filter?.backend ? { backend: args.filter.backend } : {}),
+          },
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        }),
     },
     { name: 'VideoGenerationConnection' },
     { name: 'VideoGenerationEdge' },

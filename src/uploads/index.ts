@@ -60,4 +60,3 @@ export function createFrameUploads(options: FrameUploadsOptions): FrameUploads {
 function invalid(path: string[], message: string): InputValidationError {
   return new InputValidationError([{ path, message }]);
 }
-

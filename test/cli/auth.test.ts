@@ -13,7 +13,10 @@ beforeAll(async () => {
   server = await startTestServer({ env: { AUTH: 'required' } });
   key = (await createApiKey(server.running.database.prisma, { tenantId: 'acme', name: 'cli' })).key;
   dir = await mkdtemp(join(tmpdir(), 'reelgraph-cli-'));
-  await writeFile(join(dir, 'start.png'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(100)]));
+  await writeFile(
+    join(dir, 'start.png'),
+    Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(100)]),
+  );
 });
 afterAll(async () => {
   await server?.dispose();

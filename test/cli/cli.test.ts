@@ -22,7 +22,20 @@ describe('reelgraph generate against a real server', () => {
   it('generate: uploads the frames, prints one line per event when not on a terminal, and downloads the video', async () => {
     const uploads = server.sim.stats.uploads;
     const run = await cli(
-      ['generate', '--image', 'start.png', '--end-image', 'end.jpg', '--prompt', 'The character walks forward', '--duration', '5', '--audio', '--out', 'clip.mp4'],
+      [
+        'generate',
+        '--image',
+        'start.png',
+        '--end-image',
+        'end.jpg',
+        '--prompt',
+        'The character walks forward',
+        '--duration',
+        '5',
+        '--audio',
+        '--out',
+        'clip.mp4',
+      ],
       { env, cwd: dir },
     );
     expect(run.stderr).toBe('');
@@ -50,11 +63,25 @@ describe('reelgraph generate against a real server', () => {
 
   it('--json: one JSON object per line, events in sequence order', async () => {
     const run = await cli(
-      ['generate', '--image-url', 'https://example.com/start.png', '--shot', '2:The camera pans left', '--shot', 'It stops', '--json', '--out', 'json.mp4'],
+      [
+        'generate',
+        '--image-url',
+        'https://example.com/start.png',
+        '--shot',
+        '2:The camera pans left',
+        '--shot',
+        'It stops',
+        '--json',
+        '--out',
+        'json.mp4',
+      ],
       { env, cwd: dir },
     );
     expect(run.code).toBe(0);
-    const events = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
+    const events = run.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(events[0]).toMatchObject({ kind: 'created', id: expect.any(String) });
     const kinds = new Set(events.map((e) => e.kind));
     expect([...kinds]).toEqual(expect.arrayContaining(['created', 'status', 'log', 'finished', 'downloaded']));
@@ -62,12 +89,23 @@ describe('reelgraph generate against a real server', () => {
     expect(sequenced).toEqual(sequenced.map((_: number, i: number) => i + 1));
     expect(events.at(-2)).toMatchObject({ kind: 'finished', status: 'COMPLETED', videoUrl: expect.stringMatching(/^http/) });
     expect(events.at(-1)).toMatchObject({ kind: 'downloaded', path: join(dir, 'json.mp4') });
-    const { multiPrompt, prompt } = (await gql(server.url, 'query($id: ID!) { videoGeneration(id: $id) { prompt multiPrompt { prompt duration } } }', { id: events[0].id })).data.videoGeneration;
-    expect({ prompt, multiPrompt }).toEqual({ prompt: null, multiPrompt: [{ prompt: 'The camera pans left', duration: 2 }, { prompt: 'It stops', duration: null }] });
+    const { multiPrompt, prompt } = (
+      await gql(server.url, 'query($id: ID!) { videoGeneration(id: $id) { prompt multiPrompt { prompt duration } } }', { id: events[0].id })
+    ).data.videoGeneration;
+    expect({ prompt, multiPrompt }).toEqual({
+      prompt: null,
+      multiPrompt: [
+        { prompt: 'The camera pans left', duration: 2 },
+        { prompt: 'It stops', duration: null },
+      ],
+    });
   });
 
   it('the live display redraws one status line and scrolls log lines above it', async () => {
-    const run = await cli(['generate', '--image', 'start.png', '--prompt', 'walk', '--display', 'tty', '--no-download'], { env: { ...env }, cwd: dir });
+    const run = await cli(['generate', '--image', 'start.png', '--prompt', 'walk', '--display', 'tty', '--no-download'], {
+      env: { ...env },
+      cwd: dir,
+    });
     expect(run.code).toBe(0);
     // Each redraw clears the line in place; log lines are printed above the status line.
     expect(run.stdout).toContain('\r\x1b[2K');
@@ -76,16 +114,27 @@ describe('reelgraph generate against a real server', () => {
     expect(run.stdout).toMatch(/\x1b\[1mCOMPLETED\x1b\[22m[^\n]*\nvideo: http/);
   });
 
-  it.runIf(existsSync('/usr/bin/script'))('picks the live display by itself on a real terminal (a pseudo-terminal from script(1))', async () => {
-    const command = [process.execPath, BIN, 'generate', '--image', 'start.png', '--prompt', 'walk', '--no-download'].map((a) => `'${a}'`).join(' ');
-    const run = await cli([], { env, cwd: dir, command: ['/usr/bin/script', '-qec', command, '/dev/null'] });
-    expect(run.code).toBe(0);
-    expect(run.stdout).toContain('\r\x1b[2K');
-    expect(run.stdout).toMatch(/\x1b\[1mCOMPLETED\x1b\[22m/);
-  });
+  it.runIf(existsSync('/usr/bin/script'))(
+    'picks the live display by itself on a real terminal (a pseudo-terminal from script(1))',
+    async () => {
+      const command = [process.execPath, BIN, 'generate', '--image', 'start.png', '--prompt', 'walk', '--no-download']
+        .map((a) => `'${a}'`)
+        .join(' ');
+      const run = await cli([], { env, cwd: dir, command: ['/usr/bin/script', '-qec', command, '/dev/null'] });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('\r\x1b[2K');
+      expect(run.stdout).toMatch(/\x1b\[1mCOMPLETED\x1b\[22m/);
+    },
+  );
 
   it('exits non-zero with a clear message when the generation fails', async () => {
-    server.sim.configure({ outcome: { kind: 'error', status: 422, body: { detail: [{ loc: ['body', 'prompt'], msg: 'The prompt was flagged', type: 'content_policy_violation' }] } } });
+    server.sim.configure({
+      outcome: {
+        kind: 'error',
+        status: 422,
+        body: { detail: [{ loc: ['body', 'prompt'], msg: 'The prompt was flagged', type: 'content_policy_violation' }] },
+      },
+    });
     try {
       const run = await cli(['generate', '--image', 'start.png', '--prompt', 'something flagged'], { env, cwd: dir });
       expect(run.code).toBe(1);

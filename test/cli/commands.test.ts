@@ -15,13 +15,12 @@ describe('reelgraph commands against a real server', () => {
   });
   afterAll(() => fixture?.dispose());
 
-  it('rejects bad input with the server\'s field errors, and bad usage with exit code 2', async () => {
+  it("rejects bad input with the server's field errors, and bad usage with exit code 2", async () => {
     const bad = await cli(['generate', '--image', 'notes.txt', '--prompt', 'walk', '--duration', '99'], { env, cwd: dir });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('the server rejected the input');
     expect(bad.stderr).toContain('input.duration: must be between 3 and 15 seconds');
     expect(bad.stderr).toContain('input.image: must be a PNG, JPEG or WebP image');
-
   });
 
   it('never prints the API key, also when the server refuses it', async () => {

@@ -20,7 +20,9 @@ it('the packed package runs its CLI from node_modules (built JavaScript, since N
   // `npm pack` runs the prepack script (npm run build:cli) and packs what package.json "files" lists.
   const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json', '--silent'], { cwd: ROOT, env: process.env });
   const [{ filename, files }] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  expect(files.map((f) => f.path)).toEqual(expect.arrayContaining(['bin/reelgraph.js', 'dist/cli/client/main.js', 'dist/client/gql/graphql.js']));
+  expect(files.map((f) => f.path)).toEqual(
+    expect.arrayContaining(['bin/reelgraph.js', 'dist/cli/client/main.js', 'dist/client/gql/graphql.js']),
+  );
 
   // Installed as a dependency of some project; its own dependencies resolve from this checkout's node_modules.
   const installed = join(dir, 'project', 'node_modules', 'reelgraph');
@@ -31,7 +33,10 @@ it('the packed package runs its CLI from node_modules (built JavaScript, since N
 
   const help = await cli(['--help'], { command: [process.execPath, bin, '--help'] });
   expect(help).toMatchObject({ code: 0, stdout: expect.stringContaining('reelgraph generate') });
-  expect(await cli([], { command: [process.execPath, bin, '--version'] })).toMatchObject({ code: 0, stdout: expect.stringMatching(/^reelgraph \d/) });
+  expect(await cli([], { command: [process.execPath, bin, '--version'] })).toMatchObject({
+    code: 0,
+    stdout: expect.stringMatching(/^reelgraph \d/),
+  });
   const port = await freePort();
   const list = await cli([], { command: [process.execPath, bin, 'list', '--server', `http://127.0.0.1:${port}`] });
   expect(list).toMatchObject({ code: 3, stderr: expect.stringContaining('ECONNREFUSED') });

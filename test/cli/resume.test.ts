@@ -40,5 +40,7 @@ it('watch survives a server restart: it reconnects, resumes after the last seque
   expect(sequences.length).toBeGreaterThan(lastSeen);
   expect(output).toMatch(/#\d+ COMPLETED\n/);
   expect(output).toMatch(/saved .*clip\.mp4 \(\d+ bytes\)\n$/);
-  expect(await readFile(join(dir, 'clip.mp4'))).toEqual(await readFile(new URL('../../src/fal/simulator/assets/sample.mp4', import.meta.url)));
+  expect(await readFile(join(dir, 'clip.mp4'))).toEqual(
+    await readFile(new URL('../../src/fal/simulator/assets/sample.mp4', import.meta.url)),
+  );
 });

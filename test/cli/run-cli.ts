@@ -48,14 +48,16 @@ export function runCli(args: string[], options: CliOptions = {}): CliProcess {
   let exitCode: number | null | undefined;
   void exited.then((code) => {
     exitCode = code;
-    for (const w of waiters.splice(0)) w.reject(new Error(`CLI exited (${code}) before printing ${w.pattern}\nstdout:\n${out}\nstderr:\n${err}`));
+    for (const w of waiters.splice(0))
+      w.reject(new Error(`CLI exited (${code}) before printing ${w.pattern}\nstdout:\n${out}\nstderr:\n${err}`));
   });
   return {
     stdout: () => out,
     stderr: () => err,
     waitForOutput: (pattern) => {
       if (pattern.test(out)) return Promise.resolve();
-      if (exitCode !== undefined) return Promise.reject(new Error(`CLI exited (${exitCode}) before printing ${pattern}\nstdout:\n${out}\nstderr:\n${err}`));
+      if (exitCode !== undefined)
+        return Promise.reject(new Error(`CLI exited (${exitCode}) before printing ${pattern}\nstdout:\n${out}\nstderr:\n${err}`));
       return new Promise((resolve, reject) => waiters.push({ pattern, resolve, reject }));
     },
     exited,

@@ -24,13 +24,21 @@ describe('reelgraph CLI usage', () => {
 
   it('exits 2 with a clear message on wrong usage, before contacting any server', async () => {
     const server = 'http://127.0.0.1:1/graphql';
-    expect(await runIn(['frobnicate', '--server', server])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "frobnicate"') });
+    expect(await runIn(['frobnicate', '--server', server])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown command "frobnicate"'),
+    });
     expect(await runIn(['generate', '--prompt', 'walk', '--server', server])).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('give the start frame: --image <file> or --image-url <url>'),
     });
-    expect(await runIn(['generate', '--image', 'a.png', '--image-url', 'https://x/a.png', '--prompt', 'p', '--server', server])).toMatchObject({ code: 2 });
-    expect(await runIn(['generate', '--image', 'a.png', '--server', server])).toMatchObject({ code: 2, stderr: expect.stringContaining('--prompt') });
+    expect(
+      await runIn(['generate', '--image', 'a.png', '--image-url', 'https://x/a.png', '--prompt', 'p', '--server', server]),
+    ).toMatchObject({ code: 2 });
+    expect(await runIn(['generate', '--image', 'a.png', '--server', server])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--prompt'),
+    });
     expect(await runIn(['generate', '--image', 'a.png', '--prompt', 'p', '--shot', 'q', '--server', server])).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('give --prompt or --shot, not both'),
@@ -43,8 +51,14 @@ describe('reelgraph CLI usage', () => {
       code: 2,
       stderr: expect.stringContaining('cannot read /nonexistent/a.png: ENOENT'),
     });
-    expect(await runIn(['watch', '--server', server])).toMatchObject({ code: 2, stderr: expect.stringContaining('usage: reelgraph watch <id>') });
-    expect(await runIn(['list', '--status', 'DONE', '--server', server])).toMatchObject({ code: 2, stderr: expect.stringContaining('--status must be one of') });
+    expect(await runIn(['watch', '--server', server])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('usage: reelgraph watch <id>'),
+    });
+    expect(await runIn(['list', '--status', 'DONE', '--server', server])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--status must be one of'),
+    });
     expect(await runIn(['list', '--server', 'ftp://example.com'])).toMatchObject({ code: 2 });
     expect(await runIn(['list', '--bogus'])).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown option '--bogus'") });
   });

@@ -48,14 +48,16 @@ const UPDATED = /* GraphQL */ `subscription { videoGenerationUpdated { id video 
 const VIDEO = /* GraphQL */ `query($id: ID!) { videoGeneration(id: $id) { id video { url archiveStatus sha256 } } }`;
 
 describe('two instances on one PostgreSQL and one bucket, each with its own DATA_DIR', () => {
-  it('serves a video archived by one instance from the other, with Range, after fal\'s copy is gone', async () => {
+  it("serves a video archived by one instance from the other, with Range, after fal's copy is gone", async () => {
     const [a, b] = await Promise.all([startInstance('a'), startInstance('b')]);
     const client = wsClient(a.url);
     try {
       const updates = collect<{ videoGenerationUpdated: { id: string; video: { archiveStatus: string } | null } }>(client, UPDATED);
       const created = await gql(a.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'archived on a' } });
       const id = created.data.generateVideo.generation.id as string;
-      await updates.waitUntil((r) => r.some((p) => p.data?.videoGenerationUpdated.id === id && p.data.videoGenerationUpdated.video?.archiveStatus === 'ARCHIVED'));
+      await updates.waitUntil((r) =>
+        r.some((p) => p.data?.videoGenerationUpdated.id === id && p.data.videoGenerationUpdated.video?.archiveStatus === 'ARCHIVED'),
+      );
       updates.cancel();
 
       await sim.stop();

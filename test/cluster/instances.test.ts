@@ -81,7 +81,10 @@ describe('three instances on one PostgreSQL and one Redis', () => {
     const g = created.data.generateVideo.generation;
     const client = wsClient(b.url);
     try {
-      const [viaWs, viaSse] = await Promise.all([collect(client, EVENTS_SUBSCRIPTION, { id: g.id }).done, collectSse(c.url, EVENTS_SUBSCRIPTION, { id: g.id })]);
+      const [viaWs, viaSse] = await Promise.all([
+        collect(client, EVENTS_SUBSCRIPTION, { id: g.id }).done,
+        collectSse(c.url, EVENTS_SUBSCRIPTION, { id: g.id }),
+      ]);
       expectComplete(events(viaWs), g.falRequestId);
       expectComplete(events(viaSse as never), g.falRequestId);
     } finally {
@@ -145,7 +148,11 @@ describe('three instances on one PostgreSQL and one Redis', () => {
     for (let batch = 0; batch < 10; batch += 1) {
       created.push(
         ...(await Promise.all(
-          Array.from({ length: 50 }, (_, i) => gql(instances[(batch * 50 + i) % instances.length].url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: `bulk ${batch}-${i}` } })),
+          Array.from({ length: 50 }, (_, i) =>
+            gql(instances[(batch * 50 + i) % instances.length].url, GENERATE, {
+              input: { imageUrl: 'https://example.com/a.png', prompt: `bulk ${batch}-${i}` },
+            }),
+          ),
         )),
       );
     }
@@ -161,7 +168,15 @@ describe('three instances on one PostgreSQL and one Redis', () => {
     expect(mine).toHaveLength(500);
     expect(mine.every((r) => r.status === 'COMPLETED')).toBe(true);
     const doubled = mine.filter((r) => r.streamConnections !== 1);
-    const warnings = [b, c].flatMap((p) => p.output().split('\n').filter((l) => doubled.some((r) => l.includes(r.id)) || /"level":"warn"/.test(l)));
-    expect(doubled.map((r) => r.streamConnections), warnings.slice(-20).join('\n')).toEqual([]);
+    const warnings = [b, c].flatMap((p) =>
+      p
+        .output()
+        .split('\n')
+        .filter((l) => doubled.some((r) => l.includes(r.id)) || /"level":"warn"/.test(l)),
+    );
+    expect(
+      doubled.map((r) => r.streamConnections),
+      warnings.slice(-20).join('\n'),
+    ).toEqual([]);
   }, 180_000);
 });

@@ -54,7 +54,10 @@ const cancelUnknown = async (s: TestServer, key: string) => {
   const response = await fetch(s.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...bearer(key) },
-    body: JSON.stringify({ query: 'mutation($id: ID!) { cancelVideoGeneration(id: $id) { __typename ... on RateLimitedError { retryAfterSeconds } } }', variables: { id: randomUUID() } }),
+    body: JSON.stringify({
+      query: 'mutation($id: ID!) { cancelVideoGeneration(id: $id) { __typename ... on RateLimitedError { retryAfterSeconds } } }',
+      variables: { id: randomUUID() },
+    }),
   });
   return { response, result: (await response.json()).data.cancelVideoGeneration };
 };
@@ -92,7 +95,8 @@ describe('the mutation rate limit with REDIS_URL, across three instances', () =>
 
   it('without Redis each instance falls back to its own buckets (never no limit) and says so in its log', async () => {
     const key = keys.admin;
-    for (let i = 0; i < BURST; i += 1) expect((await cancelUnknown(instances[i % 3], key)).result.__typename).toBe('GenerationNotFoundError');
+    for (let i = 0; i < BURST; i += 1)
+      expect((await cancelUnknown(instances[i % 3], key)).result.__typename).toBe('GenerationNotFoundError');
     expect((await cancelUnknown(instances[0], key)).result.__typename).toBe('RateLimitedError');
     await redis.stop();
     // The shared bucket is out of reach: instance 0 limits with its own, which starts full.
@@ -112,7 +116,14 @@ describe('the shared limiter when Redis stops answering', () => {
   it('decides alone meanwhile (its own bucket), and shares the bucket again as soon as Redis answers', async () => {
     const own = await startRedis();
     const logs: string[] = [];
-    const options = { perMinute: 1, burst: 100, redisUrl: own.url, keyPrefix: 'rl-test', logger: createLogger((line) => logs.push(line)), commandTimeoutMs: 200 };
+    const options = {
+      perMinute: 1,
+      burst: 100,
+      redisUrl: own.url,
+      keyPrefix: 'rl-test',
+      logger: createLogger((line) => logs.push(line)),
+      commandTimeoutMs: 200,
+    };
     const [a, b] = await Promise.all([createSharedRateLimiter(options), createSharedRateLimiter(options)]);
     const admin = new Redis(own.url);
     try {
@@ -123,10 +134,13 @@ describe('the shared limiter when Redis stops answering', () => {
       expect(await a.take('k')).toMatchObject({ allowed: true, remaining: 99 });
       expect(logs.filter((line) => line.includes('rate limit: Redis cannot be reached'))).toHaveLength(1);
       await expect
-        .poll(async () => {
-          await a.take('k');
-          return logs.some((line) => line.includes('rate limit: Redis answers again'));
-        }, { timeout: 15_000, interval: 100 })
+        .poll(
+          async () => {
+            await a.take('k');
+            return logs.some((line) => line.includes('rate limit: Redis answers again'));
+          },
+          { timeout: 15_000, interval: 100 },
+        )
         .toBe(true);
       // One bucket again: what one takes, the other sees.
       const first = await a.take('k');

@@ -38,7 +38,11 @@ interface FetchOutcome {
 }
 
 /** A fetch made by the page's own script (so the browser applies CORS). */
-function fetchFromPage(page: Page, url: string, init: { headers: Record<string, string>; body: string; mode?: RequestMode }): Promise<FetchOutcome> {
+function fetchFromPage(
+  page: Page,
+  url: string,
+  init: { headers: Record<string, string>; body: string; mode?: RequestMode },
+): Promise<FetchOutcome> {
   return page.evaluate(
     async ({ url, init }) => {
       try {
@@ -89,7 +93,10 @@ describe('a frontend on another origin, with an API key', () => {
 
   it('works from an origin in CORS_ORIGINS (preflight, then the request; HTTP and WebSocket)', async () => {
     const page = await openAt(allowedPage.origin);
-    const outcome = await fetchFromPage(page, server.url, { headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: INFO });
+    const outcome = await fetchFromPage(page, server.url, {
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: INFO,
+    });
     expect(outcome.error).toBeUndefined();
     expect(outcome.status).toBe(200);
     expect(outcome.body.data.serverInfo.version).toBeTruthy();
@@ -99,7 +106,10 @@ describe('a frontend on another origin, with an API key', () => {
 
   it('fails from an origin that is not in CORS_ORIGINS, even with the key', async () => {
     const page = await openAt(otherPage.origin);
-    const outcome = await fetchFromPage(page, server.url, { headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: INFO });
+    const outcome = await fetchFromPage(page, server.url, {
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: INFO,
+    });
     expect(outcome.status).toBeUndefined();
     expect(outcome.error).toMatch(/TypeError/);
     expect(await socketFromPage(page, server.url, key)).toBe('never opened');

@@ -14,7 +14,15 @@ import { createApiKey } from '../../src/auth/keys.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // playwright adds --headless and a fresh temporary --user-data-dir per launch; the rest keeps Chromium offline.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts');
 // A 1x1 PNG: the start frame uploaded through the file input.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
@@ -94,10 +102,23 @@ describe('dashboard', () => {
     expect((await fetch(`${origin}/dashboard/vendor/graphql-ws/client.js`)).status).toBe(200);
 
     // Only the allow-listed folders and extensions: no way out to the rest of the disk.
-    for (const path of ['/dashboard/src/dashboard/routes.ts', '/dashboard/src/dashboard/web/..%2F..%2Fapp.ts', '/dashboard/vendor/graphql-ws/../package.json', '/dashboard/src/client/gql/missing.ts']) {
+    for (const path of [
+      '/dashboard/src/dashboard/routes.ts',
+      '/dashboard/src/dashboard/web/..%2F..%2Fapp.ts',
+      '/dashboard/vendor/graphql-ws/../package.json',
+      '/dashboard/src/client/gql/missing.ts',
+    ]) {
       expect((await fetch(`${origin}${path}`)).status, path).toBe(404);
     }
-    expect((await fetch(`${origin}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{__typename}"}' })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${origin}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"query":"{__typename}"}',
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('submits with a file, follows the row from IN_QUEUE to COMPLETED, plays the video and cancels a queued one', async () => {
@@ -138,7 +159,9 @@ describe('dashboard', () => {
       v.muted = true;
       return v.play();
     });
-    await page.waitForFunction(() => (document.querySelector('#detail-player video') as HTMLVideoElement).currentTime > 0, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => (document.querySelector('#detail-player video') as HTMLVideoElement).currentTime > 0, undefined, {
+      timeout: 15_000,
+    });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-completed.png'), fullPage: true });
 
     // A second one stays queued (still paused) and is cancelled from its row.

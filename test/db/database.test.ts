@@ -7,7 +7,15 @@ import { createDb, migrate, type Database } from '../../src/db/index.ts';
 import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
 
 const generation = (n: number | string) =>
-  ({ backend: 'SIMULATOR', endpointId: `e-${n}`, imageUrl: 'i', duration: 5, generateAudio: false, shotType: 'customize', falInput: { n } }) as const;
+  ({
+    backend: 'SIMULATOR',
+    endpointId: `e-${n}`,
+    imageUrl: 'i',
+    duration: 5,
+    generateAudio: false,
+    shotType: 'customize',
+    falInput: { n },
+  }) as const;
 
 describe('createDb on PGlite', () => {
   let db: Database;
@@ -24,20 +32,25 @@ describe('createDb on PGlite', () => {
         const g = await tx.generation.create({ data: generation('itx') });
         await tx.generationEvent.create({ data: { generationId: g.id, sequence: 1, kind: 'LOG' } });
       }),
-      prisma.$transaction([prisma.generation.create({ data: generation('batch1') }), prisma.generation.create({ data: generation('batch2') })]),
+      prisma.$transaction([
+        prisma.generation.create({ data: generation('batch1') }),
+        prisma.generation.create({ data: generation('batch2') }),
+      ]),
       prisma.$transaction(async (tx) => {
         await tx.generation.create({ data: generation('rolled-back') });
         throw new Error('roll back');
       }),
       ...Array.from({ length: 20 }, () => prisma.generation.count()),
     ]);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual(['Error: roll back']);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([
+      'Error: roll back',
+    ]);
     expect(await prisma.generation.count({ where: { endpointId: { startsWith: 'e-c' } } })).toBe(40);
     expect(await prisma.generation.count({ where: { endpointId: { in: ['e-itx', 'e-batch1', 'e-batch2'] } } })).toBe(3);
     expect(await prisma.generation.count({ where: { endpointId: 'e-rolled-back' } })).toBe(0);
   });
 
-  it('never runs another caller\'s query inside an open transaction (so a rollback cannot take it along)', async () => {
+  it("never runs another caller's query inside an open transaction (so a rollback cannot take it along)", async () => {
     const { prisma } = db;
     let outside: Promise<unknown> | undefined;
     await expect(
@@ -56,10 +69,14 @@ describe('createDb on PGlite', () => {
   it('runs multi-statement SQL and parameterised queries outside Prisma', async () => {
     await db.exec('CREATE TABLE scratch (n int); INSERT INTO scratch VALUES (1), (2), (3);');
     expect(await db.query<{ n: number }>('SELECT n FROM scratch WHERE n >= $1 ORDER BY n', [2])).toEqual([{ n: 2 }, { n: 3 }]);
-    await expect(db.withSession((s) => s.transaction(async (tx) => {
-      await tx.exec('INSERT INTO scratch VALUES (4)');
-      throw new Error('undo');
-    }))).rejects.toThrow('undo');
+    await expect(
+      db.withSession((s) =>
+        s.transaction(async (tx) => {
+          await tx.exec('INSERT INTO scratch VALUES (4)');
+          throw new Error('undo');
+        }),
+      ),
+    ).rejects.toThrow('undo');
     expect(await db.query('SELECT n FROM scratch WHERE n = 4')).toEqual([]);
   });
 });

@@ -12,7 +12,10 @@ const committed = join(root, 'src/db/generated');
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
 }
 
 describe('the committed Prisma client in src/db/generated', () => {
@@ -27,7 +30,9 @@ describe('the committed Prisma client in src/db/generated', () => {
     // so it writes scratch/src/db/generated and leaves the working tree alone (no git needed, clean or not).
     await mkdir(join(scratch, 'prisma'));
     await copyFile(join(root, 'prisma/schema.prisma'), join(scratch, 'prisma/schema.prisma'));
-    await run(process.execPath, [join(root, 'scripts/prisma-generate.ts'), '--schema', join(scratch, 'prisma/schema.prisma')], { cwd: root });
+    await run(process.execPath, [join(root, 'scripts/prisma-generate.ts'), '--schema', join(scratch, 'prisma/schema.prisma')], {
+      cwd: root,
+    });
 
     const fresh = join(scratch, 'src/db/generated');
     const names = await listFiles(fresh);
@@ -56,6 +61,11 @@ describe('the committed Prisma client in src/db/generated', () => {
       }`;
     const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '--eval', script], { cwd: tmpdir() });
     expect(stderr).not.toMatch(/error|warning/i);
-    expect(JSON.parse(stdout)).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'PENDING', falInput: { a: [1] }, events: [] });
+    expect(JSON.parse(stdout)).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: 'PENDING',
+      falInput: { a: [1] },
+      events: [],
+    });
   });
 });

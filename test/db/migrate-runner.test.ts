@@ -73,7 +73,10 @@ describe('migrate()', () => {
 
   it('rolls a failing migration back with nothing recorded, and applies it once fixed', async () => {
     const db = await pglite();
-    const dir = await folder({ '1_a': 'CREATE TABLE "A" (id int);', '2_broken': 'CREATE TABLE "Half" (id int);\nSELECT no_such_function();' });
+    const dir = await folder({
+      '1_a': 'CREATE TABLE "A" (id int);',
+      '2_broken': 'CREATE TABLE "Half" (id int);\nSELECT no_such_function();',
+    });
     await expect(migrate(db, { migrationsDir: dir })).rejects.toThrow(/migration 2_broken failed and was rolled back: .*no_such_function/);
     expect(await tableExists(db, 'Half')).toBe(false);
     expect((await ledger(db)).map((r) => r.migration_name)).toEqual(['1_a']);
@@ -111,7 +114,9 @@ describe('migrate()', () => {
     const db = await pglite();
     await db.exec('CREATE TABLE "Unrelated" (id int)');
     const dir = await folder({ '1_a': 'CREATE TABLE "A" (id int);' });
-    await expect(migrate(db, { migrationsDir: dir })).rejects.toThrow(/schema "test_\d+" already has tables \(Unrelated\) but no _prisma_migrations table/);
+    await expect(migrate(db, { migrationsDir: dir })).rejects.toThrow(
+      /schema "test_\d+" already has tables \(Unrelated\) but no _prisma_migrations table/,
+    );
 
     // A newer build migrated this database further: an older build still starts.
     const newer = await pglite();
@@ -168,7 +173,9 @@ describe('migrate()', () => {
     const only = (a: string[], b: string[]) => a.filter((line) => !b.includes(line));
     expect(only(expected.indexes, actual.indexes)).toEqual(['Generation.Generation_status_idx INDEX USING btree (status)']);
     expect(only(actual.columns, expected.columns)).toEqual(['VideoOutput.archiveAttempts int4 NOT NULL default 1']);
-    expect(only(actual.constraints, expected.constraints)).toEqual([expect.stringMatching(/GenerationEvent_generationId_fkey .* ON DELETE RESTRICT/)]);
+    expect(only(actual.constraints, expected.constraints)).toEqual([
+      expect.stringMatching(/GenerationEvent_generationId_fkey .* ON DELETE RESTRICT/),
+    ]);
   });
 });
 

@@ -17,7 +17,10 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 let dm: DmmfDatamodel;
 let migrations: MigrationFile[];
 beforeAll(async () => {
-  [dm, migrations] = await Promise.all([loadDatamodel(), readMigrations(fileURLToPath(new URL('../../prisma/migrations', import.meta.url)))]);
+  [dm, migrations] = await Promise.all([
+    loadDatamodel(),
+    readMigrations(fileURLToPath(new URL('../../prisma/migrations', import.meta.url))),
+  ]);
 });
 
 const backends = [
@@ -48,7 +51,13 @@ describe.each(backends)('a database migrated from empty on $name', (backend) => 
     expect(firstRun.applied).toEqual(migrations.map((m) => m.name));
     const ledger = await db.query<Record<string, unknown>>('SELECT * FROM "_prisma_migrations" ORDER BY migration_name');
     expect(ledger.map(({ id, started_at, finished_at, ...rest }) => rest)).toEqual(
-      migrations.map((m) => ({ migration_name: m.name, checksum: sha256(m.sql), logs: null, rolled_back_at: null, applied_steps_count: 1 })),
+      migrations.map((m) => ({
+        migration_name: m.name,
+        checksum: sha256(m.sql),
+        logs: null,
+        rolled_back_at: null,
+        applied_steps_count: 1,
+      })),
     );
     // The table exactly as Prisma's schema engine creates it (sql-schema-connector, postgres flavour).
     const columns = await db.query<{ c: string }>(
@@ -93,7 +102,8 @@ describe.each(backends)('a database migrated from empty on $name', (backend) => 
         if (variant === 'every field set') {
           expect(read).toEqual(data);
         } else {
-          for (const field of columnsOf(model)) expect(read[field.name], `${model.name}.${field.name}`).toEqual(expectedUnset(field, data, read, before));
+          for (const field of columnsOf(model))
+            expect(read[field.name], `${model.name}.${field.name}`).toEqual(expectedUnset(field, data, read, before));
         }
         created[model.name] = read;
       }
@@ -102,7 +112,15 @@ describe.each(backends)('a database migrated from empty on $name', (backend) => 
 
   it('rejects a duplicate falRequestId, idempotency key or event sequence, and a dangling event (P2002, P2003)', async () => {
     const { prisma } = db;
-    const base = { backend: 'FAL', endpointId: 'e', imageUrl: 'i', duration: 5, generateAudio: false, shotType: 'customize', falInput: {} } as const;
+    const base = {
+      backend: 'FAL',
+      endpointId: 'e',
+      imageUrl: 'i',
+      duration: 5,
+      generateAudio: false,
+      shotType: 'customize',
+      falInput: {},
+    } as const;
     const first = await prisma.generation.create({ data: { ...base, falRequestId: 'req-dup', idempotencyKey: 'k' } });
     await expect(prisma.generation.create({ data: { ...base, falRequestId: 'req-dup' } })).rejects.toMatchObject({
       code: 'P2002',
@@ -122,12 +140,23 @@ describe.each(backends)('a database migrated from empty on $name', (backend) => 
     });
   });
 
-  it('deletes a generation\'s events and video with it', async () => {
+  it("deletes a generation's events and video with it", async () => {
     const { prisma } = db;
     const generation = await prisma.generation.create({
       data: {
-        backend: 'SIMULATOR', endpointId: 'e', imageUrl: 'i', duration: 5, generateAudio: true, shotType: 'customize', falInput: {},
-        events: { create: [{ sequence: 1, kind: 'STATUS', status: 'IN_QUEUE' }, { sequence: 2, kind: 'LOG', logMessage: 'm' }] },
+        backend: 'SIMULATOR',
+        endpointId: 'e',
+        imageUrl: 'i',
+        duration: 5,
+        generateAudio: true,
+        shotType: 'customize',
+        falInput: {},
+        events: {
+          create: [
+            { sequence: 1, kind: 'STATUS', status: 'IN_QUEUE' },
+            { sequence: 2, kind: 'LOG', logMessage: 'm' },
+          ],
+        },
         video: { create: { sourceUrl: 'https://v.test/o.mp4' } },
       },
     });
@@ -143,7 +172,16 @@ describe.each(backends)('a database migrated from empty on $name', (backend) => 
                VALUES ('FAL', 'e', 'i', 5, false, 's', '{}')`),
     ).rejects.toThrow(/null value in column "id"/);
     const created = await db.prisma.generation.create({
-      data: { backend: 'FAL', endpointId: 'e', imageUrl: 'i', duration: 5, generateAudio: false, shotType: 's', falInput: {}, updatedAt: new Date(0) },
+      data: {
+        backend: 'FAL',
+        endpointId: 'e',
+        imageUrl: 'i',
+        duration: 5,
+        generateAudio: false,
+        shotType: 's',
+        falInput: {},
+        updatedAt: new Date(0),
+      },
     });
     const updated = await db.prisma.generation.update({ where: { id: created.id }, data: { prompt: 'p' } });
     expect(updated.updatedAt.getTime()).toBeGreaterThan(0);
@@ -164,7 +202,9 @@ function parentsFirst(models: DmmfModel[]): DmmfModel[] {
   const ordered: DmmfModel[] = [];
   while (ordered.length < models.length) {
     const ready = models.filter(
-      (m) => !ordered.includes(m) && m.fields.every((f) => !f.relationFromFields?.length || f.type === m.name || ordered.some((o) => o.name === f.type)),
+      (m) =>
+        !ordered.includes(m) &&
+        m.fields.every((f) => !f.relationFromFields?.length || f.type === m.name || ordered.some((o) => o.name === f.type)),
     );
     if (ready.length === 0) throw new Error('cyclic required relations: teach parentsFirst about them');
     ordered.push(...ready);
@@ -196,7 +236,10 @@ function fullRow(model: DmmfModel, links: Record<string, unknown>): Record<strin
 function sampleValue(field: DmmfField, n: number): unknown {
   if (field.isList) throw new Error(`teach the round-trip test list values (${field.name})`);
   if (field.kind === 'enum') {
-    const others = dm.enums.find((e) => e.name === field.type)!.values.map((v) => v.name).filter((v) => v !== field.default);
+    const others = dm.enums
+      .find((e) => e.name === field.type)!
+      .values.map((v) => v.name)
+      .filter((v) => v !== field.default);
     return others[n % others.length];
   }
   switch (field.type) {
@@ -209,7 +252,13 @@ function sampleValue(field: DmmfField, n: number): unknown {
     case 'DateTime':
       return new Date(Date.UTC(2026, 10, 24, 10, 0, 0, 100 + n)); // millisecond precision, TIMESTAMP(3)
     case 'Json':
-      return { n, text: 'ünïcödé ✓', list: [1, 2.5, -3, 1e-7, true, false, null, 'x', [], {}], big: '17454220438242315174', nested: { deep: [{ a: null }] } };
+      return {
+        n,
+        text: 'ünïcödé ✓',
+        list: [1, 2.5, -3, 1e-7, true, false, null, 'x', [], {}],
+        big: '17454220438242315174',
+        nested: { deep: [{ a: null }] },
+      };
     default:
       throw new Error(`teach the round-trip test a value for ${field.type} (${field.name})`);
   }

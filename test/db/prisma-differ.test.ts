@@ -29,7 +29,11 @@ describe("Prisma Migrate's differ (@prisma/schema-engine-wasm)", () => {
     const baseDir = join(root, 'prisma/migrations');
     const lite = new PGlite();
     // The adapter's shadow database is a second, in-memory PGlite it creates for the diff.
-    const engine = await SchemaEngine.new({ datamodels: [[schemaPath, schema]] }, () => {}, bindMigrationAwareSqlAdapterFactory(new PrismaPGlite(lite)));
+    const engine = await SchemaEngine.new(
+      { datamodels: [[schemaPath, schema]] },
+      () => {},
+      bindMigrationAwareSqlAdapterFactory(new PrismaPGlite(lite)),
+    );
     try {
       const migrations = await readMigrations(baseDir);
       const result = await engine.diff({
@@ -38,7 +42,10 @@ describe("Prisma Migrate's differ (@prisma/schema-engine-wasm)", () => {
           baseDir,
           lockfile: { path: 'migration_lock.toml', content: await readFile(join(baseDir, 'migration_lock.toml'), 'utf8') },
           shadowDbInitScript: '',
-          migrationDirectories: migrations.map((m) => ({ path: m.name, migrationFile: { path: 'migration.sql', content: { tag: 'ok', value: m.sql } } })),
+          migrationDirectories: migrations.map((m) => ({
+            path: m.name,
+            migrationFile: { path: 'migration.sql', content: { tag: 'ok', value: m.sql } },
+          })),
         },
         to: { tag: 'schemaDatamodel', files: [{ path: schemaPath, content: schema }] },
         script: true,

@@ -20,7 +20,11 @@ const cases: Array<[string, Record<string, unknown>, string[]]> = [
   ['NUL in imageUrl', { imageUrl: 'https://example.com/a\u0000.png' }, ['input', 'imageUrl']],
   ['lone surrogate in endImageUrl', { endImageUrl: 'https://example.com/\ud800.png' }, ['input', 'endImageUrl']],
   ['NUL in shotType', { shotType: 'custom\u0000ize' }, ['input', 'shotType']],
-  ['lone surrogate in a shot prompt', { prompt: null, multiPrompt: [{ prompt: 'one' }, { prompt: 'two \udfff' }] }, ['input', 'multiPrompt', '1', 'prompt']],
+  [
+    'lone surrogate in a shot prompt',
+    { prompt: null, multiPrompt: [{ prompt: 'one' }, { prompt: 'two \udfff' }] },
+    ['input', 'multiPrompt', '1', 'prompt'],
+  ],
 ];
 
 describe('characters the database cannot store', () => {

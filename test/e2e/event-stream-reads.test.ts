@@ -48,7 +48,16 @@ afterAll(() => database?.close());
 
 async function newGeneration(tenantId = 'a'): Promise<string> {
   const row = await database.prisma.generation.create({
-    data: { tenantId, backend: 'SIMULATOR', endpointId: 'e', imageUrl: 'https://example.com/a.png', duration: 5, generateAudio: false, shotType: 'customize', falInput: {} },
+    data: {
+      tenantId,
+      backend: 'SIMULATOR',
+      endpointId: 'e',
+      imageUrl: 'https://example.com/a.png',
+      duration: 5,
+      generateAudio: false,
+      shotType: 'customize',
+      falInput: {},
+    },
   });
   return row.id;
 }
@@ -79,7 +88,15 @@ const publish = (event: GenerationEvent) => bus.publish(topics.generationEvents(
 
 function open(id: string, after = 0, tenantId: string | null = 'a', repairMs = 60_000, limits: SubscriberLimits = {}) {
   const store = createGenerationStore(db);
-  return openGenerationEventStream(bus, store, id, after, (a, limit) => readSubscriptionStart(db, id, tenantId, a, limit), repairMs, limits);
+  return openGenerationEventStream(
+    bus,
+    store,
+    id,
+    after,
+    (a, limit) => readSubscriptionStart(db, id, tenantId, a, limit),
+    repairMs,
+    limits,
+  );
 }
 
 async function take(stream: AsyncIterableIterator<GenerationEvent>, n: number): Promise<GenerationEvent[]> {
@@ -117,7 +134,9 @@ describe('videoGenerationEvents reads', () => {
     for (const event of replay) {
       const result = await execute({ schema, document: selection, rootValue: event, contextValue: { db, caller: { tenantId: 'a' } } });
       expect(result.errors).toBeUndefined();
-      expect(result.data).toEqual({ videoGenerationEvents: { sequence: event.sequence, generation: { id: expect.any(String), status: 'IN_PROGRESS' } } });
+      expect(result.data).toEqual({
+        videoGenerationEvents: { sequence: event.sequence, generation: { id: expect.any(String), status: 'IN_PROGRESS' } },
+      });
     }
     expect(reads).toBe(2);
 
@@ -168,7 +187,7 @@ describe('videoGenerationEvents reads', () => {
     expect(new Set(all.map((e) => replayPageOf(e))).size).toBe(3);
   });
 
-  it('another tenant\'s generation is not found, and nothing is left listening', async () => {
+  it("another tenant's generation is not found, and nothing is left listening", async () => {
     const id = await newGeneration('b');
     expect(await open(id, 0, 'a')).toBeNull();
     expect(await open('0190d6a4-0000-7000-8000-000000000000')).toBeNull();

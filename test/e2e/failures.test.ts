@@ -25,7 +25,11 @@ describe('validation before any money is spent', () => {
     ['duration above 15', { imageUrl: IMAGE, prompt: 'x', duration: 16 }, ['input', 'duration']],
     ['an empty prompt', { imageUrl: IMAGE, prompt: '   ' }, ['input', 'prompt']],
     ['a prompt over 2,500 characters', { imageUrl: IMAGE, prompt: 'a'.repeat(2501) }, ['input', 'prompt']],
-    ['a shot with an empty prompt', { imageUrl: IMAGE, multiPrompt: [{ prompt: 'ok' }, { prompt: '' }] }, ['input', 'multiPrompt', '1', 'prompt']],
+    [
+      'a shot with an empty prompt',
+      { imageUrl: IMAGE, multiPrompt: [{ prompt: 'ok' }, { prompt: '' }] },
+      ['input', 'multiPrompt', '1', 'prompt'],
+    ],
     ['an empty shot list', { imageUrl: IMAGE, multiPrompt: [] }, ['input', 'multiPrompt']],
   ];
 
@@ -59,7 +63,12 @@ describe('validation before any money is spent', () => {
     }
     expect(server.sim.stats.submits).toBe(3);
     const sent = [...server.sim.requests.values()].map((r) => r.input as Record<string, unknown>);
-    expect(sent[1]).toMatchObject({ duration: '15', generate_audio: true, end_image_url: 'http://example.com/end.png', shot_type: 'customize' });
+    expect(sent[1]).toMatchObject({
+      duration: '15',
+      generate_audio: true,
+      end_image_url: 'http://example.com/end.png',
+      shot_type: 'customize',
+    });
     expect(sent[2]).toMatchObject({ multi_prompt: [{ prompt: 'wide shot', duration: '2' }, { prompt: 'close up' }], duration: '5' });
     expect(sent[2]).not.toHaveProperty('prompt');
   });
@@ -73,7 +82,9 @@ describe('errors fal reports', () => {
         outcome: {
           kind: 'error',
           status: 422,
-          body: { detail: [{ loc: ['body', 'prompt'], msg: 'The content was flagged by a content checker.', type: 'content_policy_violation' }] },
+          body: {
+            detail: [{ loc: ['body', 'prompt'], msg: 'The content was flagged by a content checker.', type: 'content_policy_violation' }],
+          },
         },
       },
     });
@@ -108,9 +119,12 @@ describe('errors fal reports', () => {
     expect(final.error.message).toBe('Bad request');
   });
 
-  it('fails with fal\'s message when the result endpoint answers 5xx', async () => {
+  it("fails with fal's message when the result endpoint answers 5xx", async () => {
     server = await startTestServer({
-      behaviour: { logCount: 1, outcome: { kind: 'error', status: 500, body: { detail: 'Runner disconnected', error_type: 'runner_disconnected' } } },
+      behaviour: {
+        logCount: 1,
+        outcome: { kind: 'error', status: 500, body: { detail: 'Runner disconnected', error_type: 'runner_disconnected' } },
+      },
     });
     const g = await generateOk(server);
     const final = await finalState(server, g.id);
@@ -136,7 +150,9 @@ describe('tracking survives broken streams and restarts', () => {
     const g = await generateOk(server);
     const final = await finalState(server, g.id);
     expect(final.status).toBe('COMPLETED');
-    expect(final.logs.map((l: { message: string }) => l.message)).toEqual(server.sim.requests.get(g.falRequestId!)!.logs.map((l) => l.message));
+    expect(final.logs.map((l: { message: string }) => l.message)).toEqual(
+      server.sim.requests.get(g.falRequestId!)!.logs.map((l) => l.message),
+    );
     expect(server.sim.stats.statusPolls).toBeGreaterThan(0);
   });
 

@@ -57,7 +57,10 @@ describe('hostile GraphQL documents are refused before execution, and the server
   });
 
   it('batched operations', async () => {
-    const response = await post(server.url, JSON.stringify([{ query: '{ serverInfo { version } }' }, { query: '{ serverInfo { version } }' }]));
+    const response = await post(
+      server.url,
+      JSON.stringify([{ query: '{ serverInfo { version } }' }, { query: '{ serverInfo { version } }' }]),
+    );
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
   });

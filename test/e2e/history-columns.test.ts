@@ -20,7 +20,14 @@ describe('history page columns', () => {
     server = await startTestServer({ behaviour: { logCount: 2 } });
     const inputs = [
       { imageUrl: 'https://example.com/a.png', prompt: 'one shot', endImageUrl: 'https://example.com/b.png' },
-      { imageUrl: 'https://example.com/a.png', prompt: undefined, multiPrompt: [{ prompt: 'first', duration: 3 }, { prompt: 'second', duration: 2 }] },
+      {
+        imageUrl: 'https://example.com/a.png',
+        prompt: undefined,
+        multiPrompt: [
+          { prompt: 'first', duration: 3 },
+          { prompt: 'second', duration: 2 },
+        ],
+      },
     ];
     for (const input of inputs) ids.push((await generateOk(server, input)).id);
     await Promise.all(ids.map((id) => followToEnd(server, id)));

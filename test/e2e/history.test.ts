@@ -56,7 +56,9 @@ describe('history: Relay pagination, node lookup, filters', () => {
   });
 
   it('finds a generation by node(id) and by videoGeneration(id), and nothing for unknown ids', async () => {
-    const node = await gql(server.url, `query($id: ID!) { node(id: $id) { __typename id ... on VideoGeneration { prompt } } }`, { id: ids[0] });
+    const node = await gql(server.url, `query($id: ID!) { node(id: $id) { __typename id ... on VideoGeneration { prompt } } }`, {
+      id: ids[0],
+    });
     expect(node.errors).toBeUndefined();
     expect(node.data.node).toEqual({ __typename: 'VideoGeneration', id: ids[0], prompt: 'clip 0' });
     const unknown = await gql(server.url, `query($id: ID!) { videoGeneration(id: $id) { id } }`, { id: 'bogus' });
@@ -82,7 +84,9 @@ describe('videoGenerationUpdated', () => {
       await updates.waitUntil((r) => r.some((p) => p.data.videoGenerationUpdated.id === warmupId));
       const created = await gql(server.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'dashboard' } });
       const id = created.data.generateVideo.generation.id;
-      await updates.waitUntil((r) => r.some((p) => p.data.videoGenerationUpdated.id === id && p.data.videoGenerationUpdated.status === 'COMPLETED'));
+      await updates.waitUntil((r) =>
+        r.some((p) => p.data.videoGenerationUpdated.id === id && p.data.videoGenerationUpdated.status === 'COMPLETED'),
+      );
       updates.cancel();
       const mine = updates.received.map((p) => p.data.videoGenerationUpdated).filter((g: { id: string }) => g.id === id);
       const statuses = mine.map((g: { status: string }) => g.status);

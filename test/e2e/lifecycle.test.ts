@@ -59,7 +59,10 @@ describe('a generation from submission to COMPLETED', () => {
       for (const e of logEvents) expect(e.log!.sequence).toBe(e.sequence);
       // Logs come while IN_PROGRESS: after that status event and before COMPLETED.
       const inProgressAt = statuses.find((e) => e.status === 'IN_PROGRESS')!.sequence;
-      expect(logEvents.filter((e) => e.sequence < inProgressAt), JSON.stringify(received)).toEqual([]);
+      expect(
+        logEvents.filter((e) => e.sequence < inProgressAt),
+        JSON.stringify(received),
+      ).toEqual([]);
 
       const final = await gql(
         server.url,

@@ -38,7 +38,11 @@ async function newGeneration(data: { status?: 'PENDING' | 'IN_QUEUE' | 'IN_PROGR
 }
 
 const lines = (prefix: string, n: number): NewLogLine[] =>
-  Array.from({ length: n }, (_, i) => ({ message: `${prefix} ${i + 1}`, level: 'INFO', timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) }));
+  Array.from({ length: n }, (_, i) => ({
+    message: `${prefix} ${i + 1}`,
+    level: 'INFO',
+    timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+  }));
 
 async function stored(id: string) {
   const rows = await db.prisma.generationEvent.findMany({ where: { generationId: id }, orderBy: { sequence: 'asc' } });
@@ -65,7 +69,8 @@ describe('coalesced log writes', () => {
     const results = await Promise.all(
       ids.map(async (id) => {
         const events: GenerationEvent[] = [];
-        for (let round = 0; round < 3; round += 1) events.push(...(await writer.append({ id, lines: lines(`r${round}`, 5), leaseOwner: null })));
+        for (let round = 0; round < 3; round += 1)
+          events.push(...(await writer.append({ id, lines: lines(`r${round}`, 5), leaseOwner: null })));
         return events;
       }),
     );
@@ -127,7 +132,7 @@ describe('coalesced log writes', () => {
     }
   });
 
-  it('keeps a generation\'s requests in order when it asks twice before a write, and caps the lines per statement', async () => {
+  it("keeps a generation's requests in order when it asks twice before a write, and caps the lines per statement", async () => {
     const store = createGenerationStore(db.prisma);
     const { batches, write } = countingWrite(store);
     const writer = createLogWriter(write, { maxLines: 10 });
@@ -170,7 +175,10 @@ describe('coalesced log writes', () => {
   it('names each write so its lines can share one read of the generation', async () => {
     const store = createGenerationStore(db.prisma);
     const id = await newGeneration();
-    const [one, two] = await Promise.all([store.appendLogs(id, lines('a', 3)), Promise.resolve().then(() => store.appendLogs(id, lines('b', 2)))]);
+    const [one, two] = await Promise.all([
+      store.appendLogs(id, lines('a', 3)),
+      Promise.resolve().then(() => store.appendLogs(id, lines('b', 2))),
+    ]);
     const batchOf = (e: GenerationEvent) => (e.kind === 'LOG' ? e.batch : undefined);
     expect(new Set(one.map(batchOf)).size).toBe(1);
     expect(new Set(two.map(batchOf)).size).toBe(1);

@@ -37,7 +37,8 @@ describe('LOG_FORMAT=json, the real server process', () => {
       body: JSON.stringify({ query: GENERATE, variables: { input: { imageUrl: 'https://example.com/a.png', prompt: 'a cat walks' } } }),
     });
     expect(response.headers.get('x-request-id')).toBe(requestId);
-    const generation = ((await response.json()) as { data: { generateVideo: { generation: { id: string; falRequestId: string } } } }).data.generateVideo.generation;
+    const generation = ((await response.json()) as { data: { generateVideo: { generation: { id: string; falRequestId: string } } } }).data
+      .generateVideo.generation;
     const events = await collectSse(s.url, EVENTS_SUBSCRIPTION, { id: generation.id });
     expect(events.at(-1)?.data.videoGenerationEvents.status).toBe('COMPLETED');
     expect((await fetch(new URL('/healthz', s.url))).status).toBe(200);
@@ -53,21 +54,38 @@ describe('LOG_FORMAT=json, the real server process', () => {
     for (const r of records) expect(Number.isNaN(Date.parse(r.time))).toBe(false);
     const messages = records.map((r) => r.msg);
     for (const expected of [/SIMULATOR in use/, /listening on http:\/\/\S+\/graphql, dashboard at http:\/\/\S+\//, /SIGTERM received/]) {
-      expect(messages.some((m) => expected.test(m)), String(expected)).toBe(true);
+      expect(
+        messages.some((m) => expected.test(m)),
+        String(expected),
+      ).toBe(true);
     }
     expect(records).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'DeprecationWarning: probe warning from the logs test' }));
     expect(records).toContainEqual(expect.objectContaining({ level: 'error', msg: 'probe console output from the logs test' }));
 
     // Generation lines carry the generation, its fal request and its tenant; those its request caused, its id.
     const lines = records.filter((r) => r.generationId === id);
-    expect(lines.map((r) => r.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/submitted to fal/), expect.stringMatching(/COMPLETED/)]));
-    for (const r of lines) expect(r).toMatchObject({ generationId: id, falRequestId: generation.falRequestId, tenantId: expect.any(String), requestId });
-    expect(records.find(isAccessLine(requestId))).toMatchObject({ level: 'info', method: 'POST', path: '/graphql', status: 200, durationMs: expect.any(Number) });
+    expect(lines.map((r) => r.msg)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/submitted to fal/), expect.stringMatching(/COMPLETED/)]),
+    );
+    for (const r of lines)
+      expect(r).toMatchObject({ generationId: id, falRequestId: generation.falRequestId, tenantId: expect.any(String), requestId });
+    expect(records.find(isAccessLine(requestId))).toMatchObject({
+      level: 'info',
+      method: 'POST',
+      path: '/graphql',
+      status: 200,
+      durationMs: expect.any(Number),
+    });
     expect(records.filter((r) => r.path === '/healthz')).toHaveLength(1);
   }, 120_000);
 
   it('reports a bad configuration as one JSON line naming every variable (never a value), and exits 1', async () => {
-    const run = await runServerToExit({ LOG_FORMAT: 'json', PORT: 'not-a-port', DATABASE_URL: 'mysql://user:hunter2-password@db/x', LOG_LEVEL: 'loud' });
+    const run = await runServerToExit({
+      LOG_FORMAT: 'json',
+      PORT: 'not-a-port',
+      DATABASE_URL: 'mysql://user:hunter2-password@db/x',
+      LOG_LEVEL: 'loud',
+    });
     expect(run.code).toBe(1);
     expect(run.stderr).toBe('');
     const [line, ...rest] = parseLogLines(run.stdout);

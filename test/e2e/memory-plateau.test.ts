@@ -71,7 +71,8 @@ async function round() {
         j === 0 ? collectSse(server.url, EVENTS, { id }) : collect(clients[(i + j) % clients.length], EVENTS, { id }).done,
       ),
     );
-    for (const events of await Promise.all(followed)) expect(events.at(-1)?.data?.videoGenerationEvents?.generation?.status).toBe('COMPLETED');
+    for (const events of await Promise.all(followed))
+      expect(events.at(-1)?.data?.videoGenerationEvents?.generation?.status).toBe('COMPLETED');
     for (const dashboard of dashboards) dashboard.cancel();
   } finally {
     await Promise.all(clients.map((c) => c.dispose()));
@@ -87,7 +88,9 @@ async function idle(generations: number) {
   const origin = new URL(server.url).origin;
   for (;;) {
     const m = parseScrape(await (await fetch(`${origin}/metrics`)).text());
-    const open = (m.value('reelgraph_subscriptions_active', { transport: 'graphql-ws' }) ?? 1) + (m.value('reelgraph_subscriptions_active', { transport: 'sse' }) ?? 1);
+    const open =
+      (m.value('reelgraph_subscriptions_active', { transport: 'graphql-ws' }) ?? 1) +
+      (m.value('reelgraph_subscriptions_active', { transport: 'sse' }) ?? 1);
     const tracked = m.value('reelgraph_generations_tracked') ?? 1;
     const archived = m.value('reelgraph_archive_attempts_total', { outcome: 'archived' }) ?? 0;
     if (open === 0 && tracked === 0 && archived >= generations) return;

@@ -97,20 +97,24 @@ describe('GET /metrics', () => {
     await otherSocket.dispose();
     leaving.abort();
     await reader.closed.catch(() => undefined);
-    await expect.poll(async () => {
-      const m = await scrape(s);
-      return [active(m, 'graphql-ws'), active(m, 'sse')];
-    }, POLL).toEqual([1, 1]);
+    await expect
+      .poll(async () => {
+        const m = await scrape(s);
+        return [active(m, 'graphql-ws'), active(m, 'sse')];
+      }, POLL)
+      .toEqual([1, 1]);
 
     s.sim.resume(generation.falRequestId as string);
     await Promise.all([overWs.done, overSse]);
     await ws.dispose();
     await s.running.archiver.settled(id);
     // Both transports release their subscription as the response or socket closes, just after the last event.
-    await expect.poll(async () => {
-      const m = await scrape(s);
-      return [active(m, 'graphql-ws'), active(m, 'sse'), m.value('reelgraph_generations_tracked')];
-    }, POLL).toEqual([0, 0, 0]);
+    await expect
+      .poll(async () => {
+        const m = await scrape(s);
+        return [active(m, 'graphql-ws'), active(m, 'sse'), m.value('reelgraph_generations_tracked')];
+      }, POLL)
+      .toEqual([0, 0, 0]);
 
     const after = await scrape(s);
     const falLines = s.sim.requests.get(generation.falRequestId as string)!.logs.length;
@@ -124,7 +128,9 @@ describe('GET /metrics', () => {
     expect(after.value(`${LAG}_bucket`, { le: '+Inf' })).toBe(falLines);
     expect(after.value(`${LAG}_sum`)).toBeGreaterThanOrEqual(0);
     expect(after.value('reelgraph_fal_requests_total', { operation: 'result', outcome: 'ok' })).toBe(1);
-    const followed = (after.value('reelgraph_fal_requests_total', { operation: 'stream', outcome: 'ok' }) ?? 0) + (after.value('reelgraph_fal_requests_total', { operation: 'status', outcome: 'ok' }) ?? 0);
+    const followed =
+      (after.value('reelgraph_fal_requests_total', { operation: 'stream', outcome: 'ok' }) ?? 0) +
+      (after.value('reelgraph_fal_requests_total', { operation: 'status', outcome: 'ok' }) ?? 0);
     expect(followed).toBeGreaterThan(0);
     for (const operation of FAL_OPERATIONS) expect(after.value('reelgraph_fal_requests_total', { operation, outcome: 'error' })).toBe(0);
     expect(after.value('reelgraph_archive_attempts_total', { outcome: 'archived' })).toBe(1);
@@ -151,7 +157,9 @@ describe('GET /metrics', () => {
 
     const m = await scrape(s);
     expect(m.value('reelgraph_generations_created_total')).toBe(3);
-    const finished = Object.fromEntries(FINISHED_STATUSES.map((status) => [status, m.value('reelgraph_generations_finished_total', { status })]));
+    const finished = Object.fromEntries(
+      FINISHED_STATUSES.map((status) => [status, m.value('reelgraph_generations_finished_total', { status })]),
+    );
     expect(finished).toEqual({ COMPLETED: 1, FAILED: 1, CANCELLED: 1 });
     expect(m.value('reelgraph_fal_requests_total', { operation: 'submit', outcome: 'error' })).toBe(1);
     expect(m.value('reelgraph_fal_requests_total', { operation: 'submit', outcome: 'ok' })).toBe(2);
@@ -200,7 +208,11 @@ describe('who may read /metrics', () => {
     const token = registerSecret('metrics-token-loopback-0123456789');
     // AUTH=required: in open mode the request gate already refuses a foreign Host with 403 (DNS rebinding)
     // before any route runs, which would hide the metrics route's own rule.
-    const [open, closed, guarded] = await Promise.all([server(), server({ env: { AUTH: 'required' } }), server({ env: { AUTH: 'required', METRICS_TOKEN: token } })]);
+    const [open, closed, guarded] = await Promise.all([
+      server(),
+      server({ env: { AUTH: 'required' } }),
+      server({ env: { AUTH: 'required', METRICS_TOKEN: token } }),
+    ]);
     expect(await statusWithHost(open, 'rebound.example.com')).toBe(403);
     expect((await get(closed)).status).toBe(200);
     expect((await get(guarded)).status).toBe(200);

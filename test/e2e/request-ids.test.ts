@@ -39,7 +39,8 @@ describe('request ids and the access log', () => {
     const response = await generate({ 'x-request-id': requestId });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-request-id')).toBe(requestId);
-    const { generation } = ((await response.json()) as { data: { generateVideo: { generation: { id: string; falRequestId: string } } } }).data.generateVideo;
+    const { generation } = ((await response.json()) as { data: { generateVideo: { generation: { id: string; falRequestId: string } } } })
+      .data.generateVideo;
 
     const access = await s.waitForLog(isAccessLine(requestId));
     expect(access).toMatchObject({ level: 'info', method: 'POST', path: '/graphql', status: 200, requestId });
@@ -97,7 +98,14 @@ describe('request ids and the access log', () => {
     const upgrade = (headers: Record<string, string>) =>
       new Promise<string>((resolve, reject) => {
         const req = httpRequest(s.url, {
-          headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': 'graphql-transport-ws', ...headers },
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+            'sec-websocket-protocol': 'graphql-transport-ws',
+            ...headers,
+          },
         });
         req.on('upgrade', (res, socket) => {
           socket.destroy();

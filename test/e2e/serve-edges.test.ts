@@ -56,32 +56,38 @@ describe('start-up', () => {
 });
 
 describe('shutdown', () => {
-  it('honours SHUTDOWN_TIMEOUT_MS beyond the old fixed 15 s: an in-flight request is given all of it, then the process exits 0', { timeout: 120_000 }, async () => {
-    // A fal that accepts the submit and never answers: the mutation stays in flight through the shutdown.
-    const held: Socket[] = [];
-    const fal = createServer(() => undefined);
-    fal.on('connection', (socket) => held.push(socket));
-    const falPort = await listening(fal);
-    const server = await spawnServer({
-      PORT: '0',
-      DATA_DIR: dataDir,
-      FAL_KEY: 'fal-key-id:never-print-this-secret',
-      FAL_QUEUE_URL: `http://127.0.0.1:${falPort}`,
-      FAL_REST_URL: `http://127.0.0.1:${falPort}`,
-      SHUTDOWN_TIMEOUT_MS: '17000',
-    });
-    children.push(server);
-    const submitted = once(fal, 'request');
-    const inFlight = gql(server.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'never answered' } }).catch((error: Error) => error);
-    await submitted;
-    const signalled = Date.now();
-    server.child.kill('SIGTERM');
-    const exit = await server.exited;
-    // The old serve.ts exited with 1 after 15 s, whatever SHUTDOWN_TIMEOUT_MS said.
-    expect(exit).toEqual({ code: 0, signal: null });
-    expect(Date.now() - signalled).toBeGreaterThanOrEqual(17_000);
-    expect(server.output()).not.toMatch(/did not finish within/);
-    expect(await inFlight).toBeInstanceOf(Error);
-    for (const socket of held) socket.destroy();
-  });
+  it(
+    'honours SHUTDOWN_TIMEOUT_MS beyond the old fixed 15 s: an in-flight request is given all of it, then the process exits 0',
+    { timeout: 120_000 },
+    async () => {
+      // A fal that accepts the submit and never answers: the mutation stays in flight through the shutdown.
+      const held: Socket[] = [];
+      const fal = createServer(() => undefined);
+      fal.on('connection', (socket) => held.push(socket));
+      const falPort = await listening(fal);
+      const server = await spawnServer({
+        PORT: '0',
+        DATA_DIR: dataDir,
+        FAL_KEY: 'fal-key-id:never-print-this-secret',
+        FAL_QUEUE_URL: `http://127.0.0.1:${falPort}`,
+        FAL_REST_URL: `http://127.0.0.1:${falPort}`,
+        SHUTDOWN_TIMEOUT_MS: '17000',
+      });
+      children.push(server);
+      const submitted = once(fal, 'request');
+      const inFlight = gql(server.url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'never answered' } }).catch(
+        (error: Error) => error,
+      );
+      await submitted;
+      const signalled = Date.now();
+      server.child.kill('SIGTERM');
+      const exit = await server.exited;
+      // The old serve.ts exited with 1 after 15 s, whatever SHUTDOWN_TIMEOUT_MS said.
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(Date.now() - signalled).toBeGreaterThanOrEqual(17_000);
+      expect(server.output()).not.toMatch(/did not finish within/);
+      expect(await inFlight).toBeInstanceOf(Error);
+      for (const socket of held) socket.destroy();
+    },
+  );
 });

@@ -21,7 +21,13 @@ const MEMORY_BOUND = 24 * 1024 * 1024;
 
 const buses = [
   { name: 'in-process bus', env: (): Record<string, string> => ({}) },
-  { name: 'Redis', env: (): Record<string, string> => ({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: `reelgraph-slow-${randomBytes(4).toString('hex')}:` }) },
+  {
+    name: 'Redis',
+    env: (): Record<string, string> => ({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_PREFIX: `reelgraph-slow-${randomBytes(4).toString('hex')}:`,
+    }),
+  },
 ];
 
 type Watch = Collected<any>;
@@ -37,7 +43,10 @@ describe.each(buses)('a subscriber that stops reading ($name)', { timeout: 90_00
   // The normal subscriber must take each event before a buffer's worth (64) more arrive, or it too is ended as too
   // slow: at 1 ms a line a loaded machine's normal subscriber sometimes was not (64 ms per event); 5 ms gives it 320.
   const start = (logCount: number, pauseBefore?: 'IN_PROGRESS', logIntervalMs = 1) =>
-    startTestServer({ behaviour: { queuePosition: 1, logCount, logIntervalMs, pauseBefore }, env: { SUBSCRIPTION_BUFFER_EVENTS: '64', ...env() } }).then((s) => (server = s));
+    startTestServer({
+      behaviour: { queuePosition: 1, logCount, logIntervalMs, pauseBefore },
+      env: { SUBSCRIPTION_BUFFER_EVENTS: '64', ...env() },
+    }).then((s) => (server = s));
   const ended = () => server.logs.filter((l) => l.includes(TOO_SLOW));
 
   /** Generations, a few at a time, until the server has ended the slow subscriber (bounded, so a failure ends). */

@@ -28,7 +28,9 @@ async function generateWithFiles(url: string, input: Record<string, unknown>, up
   const variables = { input: { ...input, ...Object.fromEntries(uploads.map((u) => [u.field, null])) } };
   form.set('operations', JSON.stringify({ query: GENERATE, variables }));
   form.set('map', JSON.stringify(Object.fromEntries(uploads.map((u, i) => [String(i), [`variables.input.${u.field}`]]))));
-  uploads.forEach((u, i) => form.set(String(i), new Blob([new Uint8Array(u.bytes)], { type: u.type ?? 'application/octet-stream' }), u.name));
+  uploads.forEach((u, i) =>
+    form.set(String(i), new Blob([new Uint8Array(u.bytes)], { type: u.type ?? 'application/octet-stream' }), u.name),
+  );
   const response = await fetch(url, { method: 'POST', body: form, headers: { 'x-graphql-yoga-csrf': 'reelgraph' } });
   expect(response.status).toBe(200);
   const body = (await response.json()) as { data?: { generateVideo: any }; errors?: unknown };
@@ -63,7 +65,9 @@ describe('frame uploads (GraphQL multipart)', () => {
   });
 
   it('goes by content, not by name or declared type', async () => {
-    const webp = await generateWithFiles(server.url, { prompt: 'walk' }, [{ field: 'image', bytes: WEBP, name: 'frame.txt', type: 'text/plain' }]);
+    const webp = await generateWithFiles(server.url, { prompt: 'walk' }, [
+      { field: 'image', bytes: WEBP, name: 'frame.txt', type: 'text/plain' },
+    ]);
     expect(webp.__typename).toBe('GenerateVideoSuccess');
     expect(webp.generation.imageUrl).toMatch(/\.webp$/);
 
@@ -82,7 +86,9 @@ describe('frame uploads (GraphQL multipart)', () => {
 
   it('enforces the size limit (MAX_UPLOAD_BYTES) and accepts files larger than the JSON body limit', async () => {
     const before = server.sim.stats.uploads;
-    const tooLarge = await generateWithFiles(server.url, { prompt: 'walk' }, [{ field: 'image', bytes: padded(PNG, 1536 * 1024 + 1), name: 'a.png' }]);
+    const tooLarge = await generateWithFiles(server.url, { prompt: 'walk' }, [
+      { field: 'image', bytes: padded(PNG, 1536 * 1024 + 1), name: 'a.png' },
+    ]);
     expect(tooLarge.__typename).toBe('InputValidationError');
     expect(tooLarge.fieldErrors[0].path).toEqual(['input', 'image']);
     expect(tooLarge.fieldErrors[0].message).toMatch(/too large .*limit is 1572864 bytes/);
@@ -91,14 +97,18 @@ describe('frame uploads (GraphQL multipart)', () => {
     expect(server.sim.stats.uploads).toBe(before);
 
     // 1.5 MB: above MAX_BODY_BYTES (1 MB), which applies to JSON documents, not to multipart uploads.
-    const large = await generateWithFiles(server.url, { prompt: 'walk' }, [{ field: 'image', bytes: padded(PNG, 1536 * 1024), name: 'a.png' }]);
+    const large = await generateWithFiles(server.url, { prompt: 'walk' }, [
+      { field: 'image', bytes: padded(PNG, 1536 * 1024), name: 'a.png' },
+    ]);
     expect(large.__typename).toBe('GenerateVideoSuccess');
     expect(server.sim.stats.uploads).toBe(before + 1);
   });
 
   it('wants exactly one of imageUrl and image, and checks the whole input before uploading anything', async () => {
     const before = server.sim.stats.uploads;
-    const both = await generateWithFiles(server.url, { prompt: 'walk', imageUrl: 'https://example.com/a.png' }, [{ field: 'image', bytes: PNG, name: 'a.png' }]);
+    const both = await generateWithFiles(server.url, { prompt: 'walk', imageUrl: 'https://example.com/a.png' }, [
+      { field: 'image', bytes: PNG, name: 'a.png' },
+    ]);
     expect(both.fieldErrors).toEqual([{ path: ['input', 'image'], message: 'give either imageUrl or image, not both' }]);
 
     const badPrompt = await generateWithFiles(server.url, { prompt: ' ', duration: 99 }, [
@@ -114,19 +124,27 @@ describe('frame uploads (GraphQL multipart)', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: GENERATE, variables: { input: { prompt: 'walk' } } }),
     }).then((r) => r.json() as Promise<{ data: { generateVideo: any } }>);
-    expect(neither.data.generateVideo.fieldErrors).toEqual([{ path: ['input', 'imageUrl'], message: 'give either imageUrl or image (an uploaded file)' }]);
+    expect(neither.data.generateVideo.fieldErrors).toEqual([
+      { path: ['input', 'imageUrl'], message: 'give either imageUrl or image (an uploaded file)' },
+    ]);
   });
 
   it('a retry with the same idempotency key and the same file returns the same generation without uploading again', async () => {
     const before = server.sim.stats.uploads;
     const frame = padded(PNG, 3000);
-    const first = await generateWithFiles(server.url, { prompt: 'once', idempotencyKey: 'upload-retry-1' }, [{ field: 'image', bytes: frame, name: 'a.png' }]);
+    const first = await generateWithFiles(server.url, { prompt: 'once', idempotencyKey: 'upload-retry-1' }, [
+      { field: 'image', bytes: frame, name: 'a.png' },
+    ]);
     expect(first.__typename).toBe('GenerateVideoSuccess');
-    const retry = await generateWithFiles(server.url, { prompt: 'once', idempotencyKey: 'upload-retry-1' }, [{ field: 'image', bytes: frame, name: 'b.png' }]);
+    const retry = await generateWithFiles(server.url, { prompt: 'once', idempotencyKey: 'upload-retry-1' }, [
+      { field: 'image', bytes: frame, name: 'b.png' },
+    ]);
     expect(retry.generation).toEqual(first.generation);
     expect(server.sim.stats.uploads - before).toBe(1);
 
-    const otherFrame = await generateWithFiles(server.url, { prompt: 'once', idempotencyKey: 'upload-retry-1' }, [{ field: 'image', bytes: padded(PNG, 3001), name: 'a.png' }]);
+    const otherFrame = await generateWithFiles(server.url, { prompt: 'once', idempotencyKey: 'upload-retry-1' }, [
+      { field: 'image', bytes: padded(PNG, 3001), name: 'a.png' },
+    ]);
     expect(otherFrame.__typename).toBe('IdempotencyKeyConflictError');
   });
 

@@ -29,7 +29,10 @@ async function start(options: SimulatorOptions = {}) {
   // The real client, redirected as the server does it; it reads the origin at each call, like a new process would.
   const fal = createFalClient({
     credentials: 'test-key',
-    requestMiddleware: async (request) => ({ ...request, url: request.url.replace(/^https:\/\/queue\.fal\.run|^https:\/\/rest\.fal\.ai/, sim.url) }),
+    requestMiddleware: async (request) => ({
+      ...request,
+      url: request.url.replace(/^https:\/\/queue\.fal\.run|^https:\/\/rest\.fal\.ai/, sim.url),
+    }),
   });
   return { sim, fal, warnings };
 }
@@ -113,7 +116,9 @@ describe('a simulator that keeps its state in a directory', () => {
     expect(second.warnings).toHaveLength(2);
     expect(second.warnings.join('\n')).toContain(`${partialId}.json is unreadable (corrupt or partial)`);
     expect(second.warnings.join('\n')).toContain('garbage.json is unreadable');
-    expect((await readdir(join(dir, 'requests'))).sort()).toEqual([`${good}.json`, `${partialId}.json.corrupt`, 'garbage.json.corrupt'].sort());
+    expect((await readdir(join(dir, 'requests'))).sort()).toEqual(
+      [`${good}.json`, `${partialId}.json.corrupt`, 'garbage.json.corrupt'].sort(),
+    );
     const missing = await second.fal.queue.status(ENDPOINT, { requestId: partialId }).catch((error: unknown) => error);
     expect(missing).toBeInstanceOf(ApiError);
     expect((missing as ApiError<unknown>).status).toBe(404);

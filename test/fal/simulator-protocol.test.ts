@@ -23,7 +23,11 @@ async function start(options: SimulatorOptions = {}) {
 }
 
 async function submit(s: FalSimulator, input: unknown = INPUT, headers: Record<string, string> = {}, query = '') {
-  const response = await fetch(`${s.url}/${ENDPOINT}${query}`, { method: 'POST', headers: { ...HEADERS, ...headers }, body: JSON.stringify(input) });
+  const response = await fetch(`${s.url}/${ENDPOINT}${query}`, {
+    method: 'POST',
+    headers: { ...HEADERS, ...headers },
+    body: JSON.stringify(input),
+  });
   return { response, body: (await response.json()) as Body & { request_id: string } };
 }
 
@@ -67,7 +71,10 @@ function logSink() {
 /** A raw SSE reader: data events (parsed) and comments, in arrival order, and whether the server ended the body. */
 async function openStream(s: FalSimulator, id: string, logs = 1) {
   const abort = new AbortController();
-  const response = await fetch(`${s.url}/${APP}/requests/${id}/status/stream?logs=${logs}`, { headers: { ...HEADERS, accept: 'text/event-stream' }, signal: abort.signal });
+  const response = await fetch(`${s.url}/${APP}/requests/${id}/status/stream?logs=${logs}`, {
+    headers: { ...HEADERS, accept: 'text/event-stream' },
+    signal: abort.signal,
+  });
   const items: Array<{ data?: Body; comment?: string }> = [];
   const waiters = new Set<() => void>();
   let buffer = '';
@@ -102,7 +109,14 @@ describe('fal simulator wire protocol', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('x-fal-request-id')).toBe(body.request_id);
     const base = `${s.url}/${APP}/requests/${body.request_id}`;
-    expect(body).toEqual({ status: 'IN_QUEUE', request_id: body.request_id, response_url: base, status_url: `${base}/status`, cancel_url: `${base}/cancel`, queue_position: 2 });
+    expect(body).toEqual({
+      status: 'IN_QUEUE',
+      request_id: body.request_id,
+      response_url: base,
+      status_url: `${base}/status`,
+      cancel_url: `${base}/cancel`,
+      queue_position: 2,
+    });
     expect(s.requests.get(body.request_id)?.headers.authorization).toBeUndefined();
   });
 
@@ -134,7 +148,12 @@ describe('fal simulator wire protocol', () => {
     expect(running.body.status).toBe('IN_PROGRESS');
     expect(running.body.logs).toHaveLength(3);
     for (const line of running.body.logs!) {
-      expect(line).toEqual({ message: expect.any(String), level: 'INFO', source: 'USER', timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/) });
+      expect(line).toEqual({
+        message: expect.any(String),
+        level: 'INFO',
+        source: 'USER',
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/),
+      });
     }
     const stamps = running.body.logs!.map((l) => l.timestamp);
     expect([...stamps].sort()).toEqual(stamps);
@@ -165,7 +184,11 @@ describe('fal simulator wire protocol', () => {
 
     // A reconnect gets the current state without history, then each later line once (no replay, see sse.ts).
     const second = await openStream(s, body.request_id);
-    const received = () => second.events().flatMap((e) => e.logs ?? []).map((l) => l.message);
+    const received = () =>
+      second
+        .events()
+        .flatMap((e) => e.logs ?? [])
+        .map((l) => l.message);
     await second.until(() => received().at(-1)?.endsWith('(4/4)') === true);
     await second.until(() => second.items.some((i) => i.comment === 'keepalive'));
     expect(second.events()[0]).toMatchObject({ status: 'IN_PROGRESS', logs: [] });
@@ -279,7 +302,14 @@ describe('fal simulator wire protocol', () => {
       [{ image_url: 'u', prompt: 'x', multi_prompt: null, duration: '15', generate_audio: true, shot_type: 'customize' }, []],
       [{ image_url: 'u', multi_prompt: [{ duration: '2' }] }, [['body', 'multi_prompt', 0, 'prompt']]],
       [{ image_url: 'u', prompt: 'x'.repeat(2501) }, [['body', 'prompt']]],
-      [{ image_url: 'u', prompt: 'x', duration: 5, generate_audio: 'yes', shot_type: 3 }, [['body', 'duration'], ['body', 'generate_audio'], ['body', 'shot_type']]],
+      [
+        { image_url: 'u', prompt: 'x', duration: 5, generate_audio: 'yes', shot_type: 3 },
+        [
+          ['body', 'duration'],
+          ['body', 'generate_audio'],
+          ['body', 'shot_type'],
+        ],
+      ],
     ];
     for (const [input, locs] of cases) {
       const { response, body } = await submit(s, input);
@@ -341,7 +371,11 @@ describe('fal simulator wire protocol', () => {
       parts.push((await response.json()) as { partNumber: number; etag: string });
     }
     expect(parts.map((p) => p.partNumber)).toEqual([1, 2]);
-    const complete = await fetch(`${parsed.origin}${parsed.pathname}/complete${parsed.search}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parts }) });
+    const complete = await fetch(`${parsed.origin}${parsed.pathname}/complete${parsed.search}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ parts }),
+    });
     expect(complete.status).toBe(200);
     const file = await fetch(file_url);
     expect(file.headers.get('content-type')).toBe('video/mp4');

@@ -27,7 +27,10 @@ async function start(options: SimulatorOptions = {}) {
   // The real client, redirected the way the server does it (protocol §10): origins swapped, paths unchanged.
   const fal = createFalClient({
     credentials: 'test-key',
-    requestMiddleware: async (request) => ({ ...request, url: request.url.replace(/^https:\/\/queue\.fal\.run|^https:\/\/rest\.fal\.ai/, origin) }),
+    requestMiddleware: async (request) => ({
+      ...request,
+      url: request.url.replace(/^https:\/\/queue\.fal\.run|^https:\/\/rest\.fal\.ai/, origin),
+    }),
   });
   return { sim, fal };
 }
@@ -74,10 +77,20 @@ describe('fal simulator, through the real @fal-ai/client', () => {
   it('completes a request in polling mode with the result and cumulative logs', async () => {
     const { sim, fal } = await start({ behaviour: { logCount: 3 } });
     const updates: StatusEvent[] = [];
-    const result = await fal.subscribe(ENDPOINT, { input: INPUT as never, logs: true, pollInterval: 10, onQueueUpdate: (u) => void updates.push(u as never) });
+    const result = await fal.subscribe(ENDPOINT, {
+      input: INPUT as never,
+      logs: true,
+      pollInterval: 10,
+      onQueueUpdate: (u) => void updates.push(u as never),
+    });
     expect(result.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(result.data).toEqual({
-      video: { url: `${sim.url}/files/output/${result.requestId}/output.mp4`, content_type: 'video/mp4', file_name: 'output.mp4', file_size: expect.any(Number) },
+      video: {
+        url: `${sim.url}/files/output/${result.requestId}/output.mp4`,
+        content_type: 'video/mp4',
+        file_name: 'output.mp4',
+        file_size: expect.any(Number),
+      },
     });
     const last = updates.at(-1)!;
     expect(last.status).toBe('COMPLETED');
@@ -118,7 +131,11 @@ describe('fal simulator, through the real @fal-ai/client', () => {
     const { sim, fal } = await start();
     const updates: StatusEvent[] = [];
     const error = await fal
-      .subscribe(ENDPOINT, { input: { image_url: 'https://example.com/a.png', prompt: 'x', duration: 99 } as never, pollInterval: 10, onQueueUpdate: (u) => void updates.push(u as never) })
+      .subscribe(ENDPOINT, {
+        input: { image_url: 'https://example.com/a.png', prompt: 'x', duration: 99 } as never,
+        pollInterval: 10,
+        onQueueUpdate: (u) => void updates.push(u as never),
+      })
       .catch((e: unknown) => e);
     expect(updates.at(-1)?.status).toBe('COMPLETED');
     expect(error).toBeInstanceOf(ValidationError);
@@ -238,10 +255,19 @@ describe('fal simulator, through the real @fal-ai/client', () => {
       gateway_request_id: request_id,
       status: 'OK',
       error: null,
-      payload: { video: { url: `${sim.url}/files/output/${request_id}/output.mp4`, content_type: 'video/mp4', file_name: 'output.mp4', file_size: expect.any(Number) } },
+      payload: {
+        video: {
+          url: `${sim.url}/files/output/${request_id}/output.mp4`,
+          content_type: 'video/mp4',
+          file_name: 'output.mp4',
+          file_size: expect.any(Number),
+        },
+      },
     });
     // Python json.dumps style (protocol §7.2): sorted keys, ", " and ": " separators.
-    expect(body.startsWith(`{"error": null, "gateway_request_id": "${request_id}", "payload": {"video": {"content_type": "video/mp4", `)).toBe(true);
+    expect(
+      body.startsWith(`{"error": null, "gateway_request_id": "${request_id}", "payload": {"video": {"content_type": "video/mp4", `),
+    ).toBe(true);
     expect(await verifyDelivery(sim.jwksUrl, headers, body)).toBe(true);
     expect(await verifyDelivery(sim.jwksUrl, headers, `${body} `)).toBe(false);
     expect(Math.abs(Number(headers['x-fal-webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(300);
@@ -250,7 +276,10 @@ describe('fal simulator, through the real @fal-ai/client', () => {
 
   it('retries a webhook the receiver refuses, with the same body and a valid signature each time', async () => {
     const receiver = await startHook([500, 503]);
-    const { sim, fal } = await start({ webhookRetry: { attempts: 4, baseDelayMs: 5 }, behaviour: { outcome: { kind: 'error', status: 503, body: { detail: 'No runner', error_type: 'runner_scheduling_failure' } } } });
+    const { sim, fal } = await start({
+      webhookRetry: { attempts: 4, baseDelayMs: 5 },
+      behaviour: { outcome: { kind: 'error', status: 503, body: { detail: 'No runner', error_type: 'runner_scheduling_failure' } } },
+    });
     const { request_id } = await fal.queue.submit(ENDPOINT, { input: INPUT as never, webhookUrl: receiver.url });
     await receiver.deliveries(3);
     expect(receiver.received.map((d) => d.body)).toEqual(Array(3).fill(receiver.received[0].body));
@@ -276,7 +305,8 @@ describe('fal simulator, through the real @fal-ai/client', () => {
   });
 
   it('stop() closes open streams and sockets, clears timers and stops listening', async () => {
-    const handles = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'TCPSocketWrap' || r === 'Timeout').length;
+    const handles = () =>
+      process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'TCPSocketWrap' || r === 'Timeout').length;
     const before = handles();
     const { sim, fal } = await start({ keepaliveMs: 50, behaviour: { pauseBefore: 'COMPLETED' } });
     const { request_id } = await fal.queue.submit(ENDPOINT, { input: INPUT as never });

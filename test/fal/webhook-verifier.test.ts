@@ -40,14 +40,20 @@ describe('fal webhook verifier (protocol §7.3)', () => {
     const verifier = createWebhookVerifier({ jwksUrl: jwks.url, toleranceSeconds: 300, refreshCooldownMs: 60_000, now: () => now });
 
     for (let i = 0; i < 3; i += 1) {
-      expect(await verifier.verify(new Headers(oldKey.headers(body, 'r-1', Math.floor(now / 1000))), bytes)).toEqual({ ok: true, requestId: 'r-1' });
+      expect(await verifier.verify(new Headers(oldKey.headers(body, 'r-1', Math.floor(now / 1000))), bytes)).toEqual({
+        ok: true,
+        requestId: 'r-1',
+      });
     }
     expect(jwks.fetches()).toBe(1);
 
     // fal rotates its key: the first delivery signed with the new key triggers one refresh and passes.
     jwks.rotate(newKey.jwks);
     now += 61_000;
-    expect(await verifier.verify(new Headers(newKey.headers(body, 'r-1', Math.floor(now / 1000))), bytes)).toEqual({ ok: true, requestId: 'r-1' });
+    expect(await verifier.verify(new Headers(newKey.headers(body, 'r-1', Math.floor(now / 1000))), bytes)).toEqual({
+      ok: true,
+      requestId: 'r-1',
+    });
     expect(jwks.fetches()).toBe(2);
 
     // A forger's unknown key does not make us refetch on every request (cool-down).

@@ -52,7 +52,12 @@ export async function freePort(): Promise<number> {
  * fast simulator over HTTP. Everything it starts is released by dispose().
  */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const sim = createFalSimulator({ preset: 'fast', behaviour: options.behaviour, webhookRetry: { attempts: 3, baseDelayMs: 50 }, ...options.simulatorOptions });
+  const sim = createFalSimulator({
+    preset: 'fast',
+    behaviour: options.behaviour,
+    webhookRetry: { attempts: 3, baseDelayMs: 50 },
+    ...options.simulatorOptions,
+  });
   await sim.start();
   const dataDir = options.persistent ? await mkdtemp(join(tmpdir(), 'reelgraph-test-')) : null;
   const scratch = dataDir ?? (await mkdtemp(join(tmpdir(), 'reelgraph-test-')));
@@ -80,10 +85,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const boot = async (): Promise<TestServer> => {
     const logs: string[] = [];
     const logged = new EventEmitter();
-    const app = createApp(config, { simulator: sim, logger: createLogger((line) => {
-      logs.push(line);
-      logged.emit('line', line);
-    }) });
+    const app = createApp(config, {
+      simulator: sim,
+      logger: createLogger((line) => {
+        logs.push(line);
+        logged.emit('line', line);
+      }),
+    });
     const running = await app.start();
     let stopped = false;
     const stopApp = async () => {

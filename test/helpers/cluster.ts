@@ -6,7 +6,14 @@ import { freePort } from './app.ts';
  * PostgreSQL, and fal pointed at the test's simulator with the key it expects. Tests add what they are about
  * (Redis, a bucket, lease timings).
  */
-export async function instanceEnv(options: { name: string; dataDir: string; databaseUrl: string; falUrl: string; falKey: string; poolSize?: number }): Promise<Record<string, string>> {
+export async function instanceEnv(options: {
+  name: string;
+  dataDir: string;
+  databaseUrl: string;
+  falUrl: string;
+  falKey: string;
+  poolSize?: number;
+}): Promise<Record<string, string>> {
   return {
     PORT: String(await freePort()),
     DATA_DIR: join(options.dataDir, options.name),

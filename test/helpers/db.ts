@@ -64,7 +64,9 @@ export async function createTempPostgresDatabase(): Promise<TempPostgresDatabase
 }
 
 /** A migrated temporary PostgreSQL database and a Database (pool) on it; dispose() closes and drops both. */
-export async function createTestPostgres(options: { poolSize?: number } = {}): Promise<{ db: Database; url: string; dispose(): Promise<void> }> {
+export async function createTestPostgres(
+  options: { poolSize?: number } = {},
+): Promise<{ db: Database; url: string; dispose(): Promise<void> }> {
   const temp = await createTempPostgresDatabase();
   const db = await createDb({ kind: 'postgres', url: temp.url, poolSize: options.poolSize ?? 4 });
   const dispose = async () => {

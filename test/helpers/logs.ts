@@ -22,7 +22,13 @@ export function parseLogLines(lines: string | string[]): LogRecord[] {
       } catch {
         throw new Error(`not a JSON log line: ${line}`);
       }
-      if (typeof record !== 'object' || record === null || typeof record.level !== 'string' || typeof record.time !== 'string' || typeof record.msg !== 'string') {
+      if (
+        typeof record !== 'object' ||
+        record === null ||
+        typeof record.level !== 'string' ||
+        typeof record.time !== 'string' ||
+        typeof record.msg !== 'string'
+      ) {
         throw new Error(`log line without level, time and msg: ${line}`);
       }
       return record;
@@ -30,4 +36,5 @@ export function parseLogLines(lines: string | string[]): LogRecord[] {
 }
 
 /** The access-log line of a request, by its id. */
-export const isAccessLine = (requestId: string) => (r: LogRecord) => r.requestId === requestId && typeof r.status === 'number' && typeof r.method === 'string';
+export const isAccessLine = (requestId: string) => (r: LogRecord) =>
+  r.requestId === requestId && typeof r.status === 'number' && typeof r.method === 'string';

@@ -25,7 +25,11 @@ export interface ServerProcess {
  * resolves once it says it is listening. Its stdout is a pipe, so it logs JSON lines (LOG_FORMAT's default
  * off a terminal); the readiness line is found by its message in either format.
  */
-export async function spawnServer(env: Record<string, string>, nodeArgs: string[] = [], options: { ipc?: boolean } = {}): Promise<ServerProcess> {
+export async function spawnServer(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  options: { ipc?: boolean } = {},
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...nodeArgs, SERVE], {
     // No quotas or rate limits unless a test asks: these processes serve load and recovery tests.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...NO_LIMITS, ...env },
@@ -71,7 +75,10 @@ export async function spawnServer(env: Record<string, string>, nodeArgs: string[
 
 /** Runs the server entry point to its exit (for start-up failures), with its two streams apart. */
 export async function runServerToExit(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [SERVE], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SERVE], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -184,7 +191,10 @@ export async function spawnServerGroup(env: Record<string, string>): Promise<Gro
 }
 
 /** Runs `npm run keys -- <args>` (src/cli/keys.ts) to its end. */
-export async function runKeysCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runKeysCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [fileURLToPath(new URL('../../src/cli/keys.ts', import.meta.url)), ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

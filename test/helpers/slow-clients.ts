@@ -26,7 +26,9 @@ export async function stalledSse(url: string, query: string, headers: Record<str
   const socket: Socket = connect(Number(target.port), target.hostname);
   await once(socket, 'connect');
   const body = JSON.stringify({ query });
-  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   socket.write(
     `POST ${target.pathname} HTTP/1.1\r\nhost: ${target.host}\r\ncontent-type: application/json\r\naccept: text/event-stream\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
@@ -65,7 +67,9 @@ export interface StalledWs extends StalledClient {
  */
 export async function stalledWs(url: string, query: string, authorization?: string): Promise<StalledWs & { firstEvent: Promise<void> }> {
   const ws = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   ws.on('error', () => {});
   await once(ws, 'open');
   ws.send(JSON.stringify({ type: 'connection_init', payload: authorization ? { authorization } : {} }));

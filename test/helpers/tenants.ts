@@ -49,11 +49,15 @@ export async function generateArchived(server: TestServer, key: string): Promise
     // Open the socket (a query round trip) before submitting. The awaited update, ARCHIVED, comes after the
     // generation completes and its video is copied, long after the subscription is in place; earlier
     // updates may be missed without harm.
-    await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ serverInfo { version } }' }, { next: () => {}, error: reject, complete: resolve }));
+    await new Promise<void>((resolve, reject) =>
+      client.subscribe({ query: '{ serverInfo { version } }' }, { next: () => {}, error: reject, complete: resolve }),
+    );
     const created = await generateAs(server, key);
     if (created.__typename !== 'GenerateVideoSuccess') throw new Error(`generateVideo: ${created.__typename}`);
     id = created.generation.id;
-    await updates.waitUntil((all) => all.some((p) => p.data?.videoGenerationUpdated.id === id && p.data.videoGenerationUpdated.video?.archiveStatus === 'ARCHIVED'));
+    await updates.waitUntil((all) =>
+      all.some((p) => p.data?.videoGenerationUpdated.id === id && p.data.videoGenerationUpdated.video?.archiveStatus === 'ARCHIVED'),
+    );
     updates.cancel();
     return id;
   } finally {

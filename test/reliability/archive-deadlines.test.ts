@@ -73,7 +73,7 @@ describe('archived outputs', () => {
     expect(row.archiveError).toBeNull();
   });
 
-  it('redirects to fal\'s URL until the archive exists, and reports FAILED after the last attempt', async () => {
+  it("redirects to fal's URL until the archive exists, and reports FAILED after the last attempt", async () => {
     server = await startTestServer({ behaviour: { logCount: 1 }, env: { ARCHIVE_MAX_ATTEMPTS: '2' } });
     server.sim.failNext('file', { status: 503, body: { detail: 'gone' } }, 10);
     const g = await generateOk(server);

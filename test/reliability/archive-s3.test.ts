@@ -85,7 +85,10 @@ describe('archived videos in an S3-compatible bucket (ARCHIVE_URL)', () => {
   });
 
   it('ARCHIVE_DELIVERY=redirect answers GET with a short-lived presigned URL that serves Range; HEAD and 416 are answered here', async () => {
-    server = await startTestServer({ behaviour: { logCount: 1 }, env: { ...s3.env('redirect'), ARCHIVE_DELIVERY: 'redirect', ARCHIVE_PRESIGN_TTL_S: '60' } });
+    server = await startTestServer({
+      behaviour: { logCount: 1 },
+      env: { ...s3.env('redirect'), ARCHIVE_DELIVERY: 'redirect', ARCHIVE_PRESIGN_TTL_S: '60' },
+    });
     const { id, generation } = await archivedGeneration(server);
     const url = generation.video.url as string;
     const redirect = await fetch(url, { redirect: 'manual', headers: { range: 'bytes=10-19' } });
@@ -142,7 +145,14 @@ describe('archived videos in an S3-compatible bucket (ARCHIVE_URL)', () => {
 
 describe('the S3 store', () => {
   const store = () =>
-    createS3Store({ bucket: s3.bucket, prefix: 'store', endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    createS3Store({
+      bucket: s3.bucket,
+      prefix: 'store',
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
 
   it('uploads a large body in parts and reads any range of it', async () => {
     const s = store();
@@ -170,7 +180,10 @@ describe('the S3 store', () => {
     const s = store();
     try {
       // 1 KiB (one PutObject would follow) and 10 MiB (past the first 8 MiB part of a multipart upload).
-      for (const [name, before] of [['small.mp4', 1024], ['multipart.mp4', 10 * 1024 * 1024]] as const) {
+      for (const [name, before] of [
+        ['small.mp4', 1024],
+        ['multipart.mp4', 10 * 1024 * 1024],
+      ] as const) {
         const body = Readable.from(
           (function* () {
             for (let sent = 0; sent < before; sent += 1024) yield Buffer.alloc(1024);
@@ -188,11 +201,30 @@ describe('the S3 store', () => {
 
 describe('S3 configuration', () => {
   it('parses ARCHIVE_URL and the S3 variables, and names the variable of a bad value without echoing it', () => {
-    const archive = loadConfig({ ARCHIVE_URL: 's3://my-videos/reel/graph/', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'very-secret-value' }).archive;
-    expect(archive.s3).toEqual({ bucket: 'my-videos', prefix: 'reel/graph', endpoint: null, region: 'eu-west-1', forcePathStyle: false, credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'very-secret-value' } });
+    const archive = loadConfig({
+      ARCHIVE_URL: 's3://my-videos/reel/graph/',
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'very-secret-value',
+    }).archive;
+    expect(archive.s3).toEqual({
+      bucket: 'my-videos',
+      prefix: 'reel/graph',
+      endpoint: null,
+      region: 'eu-west-1',
+      forcePathStyle: false,
+      credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'very-secret-value' },
+    });
     expect(archive.delivery).toBe('proxy');
-    expect(loadConfig({ ARCHIVE_URL: 's3://b-1', S3_REGION: 'auto', AWS_REGION: 'eu-west-1' }).archive.s3).toMatchObject({ bucket: 'b-1', prefix: '', region: 'auto', credentials: null });
-    expect(loadConfig({ ARCHIVE_URL: 's3://b-1', S3_ENDPOINT: 'http://127.0.0.1:9000/', S3_FORCE_PATH_STYLE: 'true' }).archive.s3).toMatchObject({ endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', forcePathStyle: true });
+    expect(loadConfig({ ARCHIVE_URL: 's3://b-1', S3_REGION: 'auto', AWS_REGION: 'eu-west-1' }).archive.s3).toMatchObject({
+      bucket: 'b-1',
+      prefix: '',
+      region: 'auto',
+      credentials: null,
+    });
+    expect(
+      loadConfig({ ARCHIVE_URL: 's3://b-1', S3_ENDPOINT: 'http://127.0.0.1:9000/', S3_FORCE_PATH_STYLE: 'true' }).archive.s3,
+    ).toMatchObject({ endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', forcePathStyle: true });
     expect(loadConfig({}).archive.s3).toBeNull();
     for (const [env, variable] of [
       [{ ARCHIVE_URL: 'https://bucket/prefix' }, 'ARCHIVE_URL'],

@@ -73,7 +73,10 @@ describe('the database briefly unavailable (PostgreSQL)', () => {
   it('recovers the tracker when every connection is cut and refused for a while', async () => {
     const temp = await createTempPostgresDatabase();
     cleanups.push(() => temp.drop());
-    server = await startTestServer({ behaviour: { logCount: 10, logIntervalMs: 100, queuePosition: 1 }, env: { DATABASE_URL: temp.url, DATABASE_POOL_SIZE: '4' } });
+    server = await startTestServer({
+      behaviour: { logCount: 10, logIntervalMs: 100, queuePosition: 1 },
+      env: { DATABASE_URL: temp.url, DATABASE_POOL_SIZE: '4' },
+    });
     expect(server.running.database.kind).toBe('postgres');
     const s = server;
     const g = await generateOk(s);
@@ -86,7 +89,9 @@ describe('the database briefly unavailable (PostgreSQL)', () => {
     await admin.connect();
     try {
       await admin.query(`ALTER DATABASE "${temp.name}" WITH ALLOW_CONNECTIONS false`);
-      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [temp.name]);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [
+        temp.name,
+      ]);
       // The outage itself lasts until fal has produced more log lines than the tracker could store.
       await new Promise<void>((resolve) => {
         const check = () => ((s.sim.requests.get(g.falRequestId!)?.logs.length ?? 0) >= 6 ? resolve() : s.sim.events.once('log', check));

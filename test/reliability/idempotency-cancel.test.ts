@@ -41,18 +41,27 @@ describe('idempotent submission', () => {
 
   it('rejects a key longer than 255 characters with its path, storing nothing', async () => {
     const before = await server.running.database.prisma.generation.count();
-    const result = await gql(server.url, `mutation($input: GenerateVideoInput!) { generateVideo(input: $input) { __typename ... on InputValidationError { fieldErrors { path message } } } }`, {
-      input: { imageUrl: IMAGE, prompt: 'x', idempotencyKey: 'k'.repeat(256) },
-    });
+    const result = await gql(
+      server.url,
+      `mutation($input: GenerateVideoInput!) { generateVideo(input: $input) { __typename ... on InputValidationError { fieldErrors { path message } } } }`,
+      {
+        input: { imageUrl: IMAGE, prompt: 'x', idempotencyKey: 'k'.repeat(256) },
+      },
+    );
     expect(result.data.generateVideo.__typename).toBe('InputValidationError');
-    expect(result.data.generateVideo.fieldErrors).toEqual([{ path: ['input', 'idempotencyKey'], message: 'must be at most 255 characters' }]);
+    expect(result.data.generateVideo.fieldErrors).toEqual([
+      { path: ['input', 'idempotencyKey'], message: 'must be at most 255 characters' },
+    ]);
     expect(await server.running.database.prisma.generation.count()).toBe(before);
   });
 
   it('treats a key older than 24 hours as new', async () => {
     const first = await generateOk(server, { prompt: 'old', idempotencyKey: 'order-44' });
     const prisma = server.running.database.prisma;
-    await prisma.generation.updateMany({ where: { idempotencyKey: 'order-44' }, data: { createdAt: new Date(Date.now() - 25 * 3600 * 1000) } });
+    await prisma.generation.updateMany({
+      where: { idempotencyKey: 'order-44' },
+      data: { createdAt: new Date(Date.now() - 25 * 3600 * 1000) },
+    });
     const second = await generateOk(server, { prompt: 'new', idempotencyKey: 'order-44' });
     expect(second.id).not.toBe(first.id);
     expect(await prisma.generation.count({ where: { idempotencyKey: 'order-44' } })).toBe(1);
@@ -88,7 +97,11 @@ describe('cancelVideoGeneration', () => {
       const watcher = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
       await watcher.waitFor(2);
       const result = await gql(server.url, CANCEL, { id: g.id });
-      expect(result.data.cancelVideoGeneration).toMatchObject({ __typename: 'CancelVideoGenerationSuccess', cancelRequested: false, generation: { status: 'CANCELLED' } });
+      expect(result.data.cancelVideoGeneration).toMatchObject({
+        __typename: 'CancelVideoGenerationSuccess',
+        cancelRequested: false,
+        generation: { status: 'CANCELLED' },
+      });
       const events = (await watcher.done).map((p) => p.data.videoGenerationEvents);
       expect(events.at(-1)).toMatchObject({ status: 'CANCELLED' });
       await client.dispose();

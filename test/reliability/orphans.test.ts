@@ -45,7 +45,10 @@ describe('orphan resolution while the server runs', () => {
     const prisma = server.running.database.prisma;
     const orphan = await insertOrphan(prisma, { prompt: 'orphan with a webhook' });
     // The submit the crashed process made: fal has it, and will call back with ?generation=.
-    const fal = createFalClient({ credentials: () => undefined, requestMiddleware: async (r) => ({ ...r, url: r.url.replace(/^https:\/\/queue\.fal\.run/, server.sim.url) }) });
+    const fal = createFalClient({
+      credentials: () => undefined,
+      requestMiddleware: async (r) => ({ ...r, url: r.url.replace(/^https:\/\/queue\.fal\.run/, server.sim.url) }),
+    });
     const { request_id } = await fal.queue.submit(ENDPOINT, {
       input: orphan.falInput as never,
       webhookUrl: `${server.url.replace(/\/graphql$/, '/webhooks/fal')}?generation=${orphan.id}`,
@@ -68,7 +71,14 @@ describe('orphan resolution while the server runs', () => {
     const server = await serve({
       // Queued at fal until cancelled: fal can only stop a request that has not started (protocol §6).
       behaviour: { pauseBefore: 'IN_PROGRESS' },
-      env: { FAL_BACKEND: 'fal', FAL_KEY: 'orphan-test:secret', FAL_QUEUE_URL: proxy.url, FAL_REST_URL: proxy.url, ORPHAN_AFTER_S: '1', LEASE_SCAN_MS: '100' },
+      env: {
+        FAL_BACKEND: 'fal',
+        FAL_KEY: 'orphan-test:secret',
+        FAL_QUEUE_URL: proxy.url,
+        FAL_REST_URL: proxy.url,
+        ORPHAN_AFTER_S: '1',
+        LEASE_SCAN_MS: '100',
+      },
     });
     proxy.target = server.sim.url;
     const pending = gql(server.url, GENERATE, { input: { imageUrl: IMAGE, prompt: 'a slow submit' } });
@@ -103,7 +113,9 @@ describe('orphan resolution on two instances sharing one PostgreSQL', () => {
     const a = await serve({ env: { ...env, INSTANCE_ID: 'a' } });
     const b = await serve({ env: { ...env, INSTANCE_ID: 'b' } });
     const prisma = a.running.database.prisma;
-    const orphans = await Promise.all(Array.from({ length: 40 }, (_, i) => insertOrphan(prisma, { ageSeconds: 3600, prompt: `orphan ${i}` })));
+    const orphans = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => insertOrphan(prisma, { ageSeconds: 3600, prompt: `orphan ${i}` })),
+    );
 
     const [byA, byB] = await Promise.all([a.running.generations.resolveOrphans(), b.running.generations.resolveOrphans()]);
     expect(byA + byB).toBe(orphans.length);
@@ -140,9 +152,21 @@ async function holdingProxy(): Promise<HoldingProxy> {
         arrived();
         await released;
       }
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length')) as Record<string, string>;
-      const upstream = await fetch(`${proxy.target}${req.url}`, { method: req.method, headers, body: body.length > 0 ? new Uint8Array(body) : undefined });
-      res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => k !== 'content-length' && k !== 'content-encoding' && k !== 'transfer-encoding')));
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length')) as Record<
+        string,
+        string
+      >;
+      const upstream = await fetch(`${proxy.target}${req.url}`, {
+        method: req.method,
+        headers,
+        body: body.length > 0 ? new Uint8Array(body) : undefined,
+      });
+      res.writeHead(
+        upstream.status,
+        Object.fromEntries(
+          [...upstream.headers].filter(([k]) => k !== 'content-length' && k !== 'content-encoding' && k !== 'transfer-encoding'),
+        ),
+      );
       if (upstream.body) Readable.fromWeb(upstream.body as never).pipe(res);
       else res.end();
     })().catch(() => res.destroy());

@@ -103,7 +103,11 @@ describe('storage failing around the submit', () => {
 
   it('after the submit, the IN_QUEUE transition fails: a success, and it completes once storage is back', async () => {
     const server = await serve();
-    const disk = await failStatement(server, 'full_on_queue', `BEFORE UPDATE ON "Generation" FOR EACH ROW WHEN (OLD.status = 'PENDING' AND NEW.status = 'IN_QUEUE')`);
+    const disk = await failStatement(
+      server,
+      'full_on_queue',
+      `BEFORE UPDATE ON "Generation" FOR EACH ROW WHEN (OLD.status = 'PENDING' AND NEW.status = 'IN_QUEUE')`,
+    );
     const answer = await generate(server, 'paid for, queued');
     expect(answer.__typename).toBe('GenerateVideoSuccess');
     const [request] = [...server.sim.requests.values()];
@@ -158,7 +162,12 @@ describe('a really full disk', () => {
     let server: TestServer;
     const onPostgres = process.env.TEST_DATABASE === 'postgres';
     // The PostgreSQL server (local, as on every build machine) runs as the postgres user, which must own its tablespace.
-    const owner = onPostgres ? { uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })) } : undefined;
+    const owner = onPostgres
+      ? {
+          uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+          gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+        }
+      : undefined;
     const disk = smallDisk(96, owner);
     disposers.push(() => disk.unmount());
     if (onPostgres) {

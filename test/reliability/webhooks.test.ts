@@ -46,14 +46,26 @@ describe('fal webhooks in', () => {
     server = await startTestServer({ webhooks: true, behaviour: { logCount: 1 } });
     const g = await generateOk(server);
     await followToEnd(server, g.id);
-    const body = pythonJson({ request_id: g.falRequestId, gateway_request_id: g.falRequestId, status: 'OK', error: null, payload: { video: { url: 'https://elsewhere.test/other.mp4' } } });
+    const body = pythonJson({
+      request_id: g.falRequestId,
+      gateway_request_id: g.falRequestId,
+      status: 'OK',
+      error: null,
+      payload: { video: { url: 'https://elsewhere.test/other.mp4' } },
+    });
     const before = await snapshot(server);
     for (let i = 0; i < 3; i += 1) {
       const response = await deliver(server, body, server.sim.signWebhook(body, g.falRequestId!));
       expect(response.status).toBe(200);
     }
     // Out of order: an ERROR delivered after the request completed changes nothing either.
-    const late = pythonJson({ request_id: g.falRequestId, gateway_request_id: g.falRequestId, status: 'ERROR', error: 'Invalid status code: 500', payload: { detail: 'boom' } });
+    const late = pythonJson({
+      request_id: g.falRequestId,
+      gateway_request_id: g.falRequestId,
+      status: 'ERROR',
+      error: 'Invalid status code: 500',
+      payload: { detail: 'boom' },
+    });
     expect((await deliver(server, late, server.sim.signWebhook(late, g.falRequestId!))).status).toBe(200);
     expect(await snapshot(server)).toEqual(before);
   });
@@ -67,13 +79,24 @@ describe('fal webhooks in', () => {
     const client = wsClient(s.url);
     await collect(client, EVENTS_SUBSCRIPTION, { id: g.id }).waitUntil((r) => r.some((p) => p.data.videoGenerationEvents.log));
     await client.dispose();
-    const body = pythonJson({ request_id: id, gateway_request_id: id, status: 'OK', error: null, payload: { video: { url: 'https://evil.test/x.mp4' } } });
+    const body = pythonJson({
+      request_id: id,
+      gateway_request_id: id,
+      status: 'OK',
+      error: null,
+      payload: { video: { url: 'https://evil.test/x.mp4' } },
+    });
     const good = s.sim.signWebhook(body, id);
     const before = await snapshot(s);
     const foreignKey = createWebhookSigner().headers(body, id);
 
     const cases: Array<[string, string, Record<string, string>, number]> = [
-      ['bad signature', body, { ...good, 'x-fal-webhook-signature': good['x-fal-webhook-signature'].replace(/^./, (c) => (c === '0' ? '1' : '0')) }, 401],
+      [
+        'bad signature',
+        body,
+        { ...good, 'x-fal-webhook-signature': good['x-fal-webhook-signature'].replace(/^./, (c) => (c === '0' ? '1' : '0')) },
+        401,
+      ],
       ['tampered body', body.replace('evil', 'evjl'), good, 401],
       ['unknown key id', body, foreignKey, 401],
       ['stale timestamp', body, s.sim.signWebhook(body, id, { timestamp: Math.floor(Date.now() / 1000) - 301 }), 401],
@@ -81,7 +104,12 @@ describe('fal webhooks in', () => {
       ['future timestamp', body, s.sim.signWebhook(body, id, { timestamp: Math.floor(Date.now() / 1000) + 305 }), 401],
       ['missing headers', body, { 'content-type': 'application/json' }, 401],
       ['invalid JSON', '{not json', s.sim.signWebhook('{not json', id), 400],
-      ['unknown request id', body.replaceAll(id, '00000000-0000-4000-8000-000000000000'), s.sim.signWebhook(body.replaceAll(id, '00000000-0000-4000-8000-000000000000'), '00000000-0000-4000-8000-000000000000'), 404],
+      [
+        'unknown request id',
+        body.replaceAll(id, '00000000-0000-4000-8000-000000000000'),
+        s.sim.signWebhook(body.replaceAll(id, '00000000-0000-4000-8000-000000000000'), '00000000-0000-4000-8000-000000000000'),
+        404,
+      ],
     ];
     for (const [name, payload, headers, status] of cases) {
       const response = await deliver(s, payload, headers);
@@ -94,7 +122,7 @@ describe('fal webhooks in', () => {
     expect((await followToEnd(s, g.id)).generation.video.sourceUrl.startsWith(s.sim.url)).toBe(true);
   });
 
-  it('matches an orphan (a crash between our write and fal\'s answer) by its webhook', async () => {
+  it("matches an orphan (a crash between our write and fal's answer) by its webhook", async () => {
     server = await startTestServer({ webhooks: true, behaviour: { logCount: 2 } });
     const s = server;
     const prisma = s.running.database.prisma;
@@ -113,7 +141,10 @@ describe('fal webhooks in', () => {
         events: { create: { sequence: 1, kind: 'STATUS', status: 'PENDING' } },
       },
     });
-    const fal = createFalClient({ credentials: () => undefined, requestMiddleware: async (r) => ({ ...r, url: r.url.replace(/^https:\/\/queue\.fal\.run/, s.sim.url) }) });
+    const fal = createFalClient({
+      credentials: () => undefined,
+      requestMiddleware: async (r) => ({ ...r, url: r.url.replace(/^https:\/\/queue\.fal\.run/, s.sim.url) }),
+    });
     const { request_id } = await fal.queue.submit('fal-ai/kling-video/o3/standard/image-to-video', {
       input: orphan.falInput as never,
       webhookUrl: `${hookUrl(s)}?generation=${orphan.id}`,
@@ -152,7 +183,7 @@ describe('fal webhooks in', () => {
     expect(server.sim.stats.submits).toBe(0);
   });
 
-  it('keeps the output a webhook delivered when fal\'s result has expired', async () => {
+  it("keeps the output a webhook delivered when fal's result has expired", async () => {
     // Whichever arrives first, the stream's COMPLETED or the webhook, the output is kept.
     server = await startTestServer({ webhooks: true, behaviour: { logCount: 1, resultExpired: true } });
     const g = await generateOk(server);

@@ -4,7 +4,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { createDownloader, DownloadRefusedError, FAL_OUTPUT_HOSTS, hostMatches, isPublicAddress } from '../../src/archive/download-policy.ts';
+import {
+  createDownloader,
+  DownloadRefusedError,
+  FAL_OUTPUT_HOSTS,
+  hostMatches,
+  isPublicAddress,
+} from '../../src/archive/download-policy.ts';
 import { pythonJson } from '../../src/fal/simulator/index.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { archiveReaches } from '../helpers/archive.ts';
@@ -47,7 +53,11 @@ async function completeWith(s: TestServer, video: Record<string, unknown>, creat
   await client.dispose();
   const requestId = g.falRequestId!;
   const body = pythonJson({ request_id: requestId, gateway_request_id: requestId, status: 'OK', error: null, payload: { video } });
-  const response = await fetch(s.url.replace(/\/graphql$/, '/webhooks/fal'), { method: 'POST', headers: s.sim.signWebhook(body, requestId), body });
+  const response = await fetch(s.url.replace(/\/graphql$/, '/webhooks/fal'), {
+    method: 'POST',
+    headers: s.sim.signWebhook(body, requestId),
+    body,
+  });
   expect(response.status).toBe(200);
   s.sim.resume(requestId);
   return { id: rawGenerationId(g.id), globalId: g.id, requestId };
@@ -56,7 +66,7 @@ async function completeWith(s: TestServer, video: Record<string, unknown>, creat
 const paused = { logCount: 1, pauseBefore: 'COMPLETED' as const, resultExpired: true };
 
 describe('archive downloads follow an allow-list of hosts and public addresses', () => {
-  it('refuses a host that is neither fal\'s nor in ARCHIVE_ALLOWED_HOSTS: FAILED at once, not retried, the generation COMPLETED', async () => {
+  it("refuses a host that is neither fal's nor in ARCHIVE_ALLOWED_HOSTS: FAILED at once, not retried, the generation COMPLETED", async () => {
     server = await startTestServer({ behaviour: paused });
     const { id, globalId } = await completeWith(server, { url: 'https://evil.example/x.mp4', content_type: 'video/mp4' });
     const failed = await archiveReaches(server, id, 'FAILED');
@@ -75,7 +85,10 @@ describe('archive downloads follow an allow-list of hosts and public addresses',
     server = await startTestServer({ behaviour: paused, env: { ARCHIVE_ALLOWED_HOSTS: 'localhost, 10.1.2.3,169.254.169.254' } });
     const port = new URL(server.sim.url).port;
     const cases: Array<[string, RegExp]> = [
-      [`http://localhost:${port}/files/output/x/output.mp4`, /^refused to download from localhost: it resolves to (127\.0\.0\.1|::1), not a public address$/],
+      [
+        `http://localhost:${port}/files/output/x/output.mp4`,
+        /^refused to download from localhost: it resolves to (127\.0\.0\.1|::1), not a public address$/,
+      ],
       ['http://10.1.2.3/x.mp4', /^refused to download from 10\.1\.2\.3: not a public address$/],
       ['http://169.254.169.254/latest/meta-data/iam', /^refused to download from 169\.254\.169\.254: not a public address$/],
     ];
@@ -90,12 +103,29 @@ describe('archive downloads follow an allow-list of hosts and public addresses',
   it('ARCHIVE_ALLOWED_HOSTS extends the list (exact names and *. wildcards); without it the same host is refused as unlisted', async () => {
     server = await startTestServer({ behaviour: paused });
     const { id } = await completeWith(server, { url: `http://localhost:${new URL(server.sim.url).port}/files/output/x/output.mp4` });
-    expect((await archiveReaches(server, id, 'FAILED')).error).toMatch(/^refused to download from localhost:\d+: not a fal host or in ARCHIVE_ALLOWED_HOSTS$/);
+    expect((await archiveReaches(server, id, 'FAILED')).error).toMatch(
+      /^refused to download from localhost:\d+: not a fal host or in ARCHIVE_ALLOWED_HOSTS$/,
+    );
 
-    const policy = (extra: string[]) => createDownloader({ allowedHosts: [...FAL_OUTPUT_HOSTS, ...extra], falOrigins: ['https://queue.fal.run', 'https://rest.fal.ai'] });
+    const policy = (extra: string[]) =>
+      createDownloader({ allowedHosts: [...FAL_OUTPUT_HOSTS, ...extra], falOrigins: ['https://queue.fal.run', 'https://rest.fal.ai'] });
     const defaults = policy([]);
-    for (const ok of ['https://v3b.fal.media/files/b/x.mp4', 'https://fal.media/x.mp4', 'https://V3.FAL.MEDIA./x.mp4', 'https://queue.fal.run/x', 'https://rest.fal.ai/x']) expect(defaults.refusal(ok), ok).toBeNull();
-    for (const bad of ['https://fal.media.evil.example/x', 'https://notfal.media/x', 'https://cdn.example.com/x', 'ftp://v3b.fal.media/x', 'file:///etc/passwd', 'not a url']) {
+    for (const ok of [
+      'https://v3b.fal.media/files/b/x.mp4',
+      'https://fal.media/x.mp4',
+      'https://V3.FAL.MEDIA./x.mp4',
+      'https://queue.fal.run/x',
+      'https://rest.fal.ai/x',
+    ])
+      expect(defaults.refusal(ok), ok).toBeNull();
+    for (const bad of [
+      'https://fal.media.evil.example/x',
+      'https://notfal.media/x',
+      'https://cdn.example.com/x',
+      'ftp://v3b.fal.media/x',
+      'file:///etc/passwd',
+      'not a url',
+    ]) {
       expect(defaults.refusal(bad), bad).toMatch(/^(refused to download|the download URL is not a valid URL)/);
     }
     const extended = policy(loadConfig({ ARCHIVE_ALLOWED_HOSTS: '*.cdn.example.com, Videos.Example.org' }).archive.allowedHosts);
@@ -110,11 +140,33 @@ describe('archive downloads follow an allow-list of hosts and public addresses',
   });
 
   it('classifies addresses: only public unicast is fetchable', () => {
-    for (const address of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255',
-      '::', '::1', 'fd00::1', 'fd00:ec2::254', 'fc00::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '64:ff9b::a9fe:a9fe', '2002:7f00:1::', 'ff02::1', 'not-an-ip']) {
+    for (const address of [
+      '127.0.0.1',
+      '10.0.0.1',
+      '172.16.5.4',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '224.0.0.1',
+      '255.255.255.255',
+      '::',
+      '::1',
+      'fd00::1',
+      'fd00:ec2::254',
+      'fc00::1',
+      'fe80::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '64:ff9b::a9fe:a9fe',
+      '2002:7f00:1::',
+      'ff02::1',
+      'not-an-ip',
+    ]) {
       expect(isPublicAddress(address), address).toBe(false);
     }
-    for (const address of ['8.8.8.8', '1.1.1.1', '151.101.1.1', '2606:4700:4700::1111', '2a00:1450:4001::200e']) expect(isPublicAddress(address), address).toBe(true);
+    for (const address of ['8.8.8.8', '1.1.1.1', '151.101.1.1', '2606:4700:4700::1111', '2a00:1450:4001::200e'])
+      expect(isPublicAddress(address), address).toBe(true);
   });
 
   it('checks every redirect hop before connecting, and connects only to the address it checked', async () => {
@@ -140,7 +192,10 @@ describe('archive downloads follow an allow-list of hosts and public addresses',
       ['/to-unlisted', /evil\.example: not a fal host/],
       ['/loop', /more than 5 redirects/],
     ] as const) {
-      const failure = await downloader.get(`${fal.origin}${path}`, signal).then(() => null, (error: unknown) => error);
+      const failure = await downloader.get(`${fal.origin}${path}`, signal).then(
+        () => null,
+        (error: unknown) => error,
+      );
       expect(failure, path).toBeInstanceOf(DownloadRefusedError);
       expect((failure as Error).message, path).toMatch(reason);
     }
@@ -162,7 +217,11 @@ describe('/videos/ responses', () => {
     // fal (or whoever forged the output) says HTML: the file is still only ever served as a video.
     const fileUrl = (requestId: string) => `${s.sim.url}/files/output/${requestId}/output.mp4`;
     const pending = await generateOk(s);
-    const first = await completeWith(s, { url: fileUrl(pending.falRequestId!), content_type: 'text/html', file_size: sample.length }, pending);
+    const first = await completeWith(
+      s,
+      { url: fileUrl(pending.falRequestId!), content_type: 'text/html', file_size: sample.length },
+      pending,
+    );
     await archiveReaches(s, first.id, 'ARCHIVED');
     const g = { id: first.globalId };
     const url = (await readGeneration(s, g.id)).video.url as string;

@@ -53,7 +53,10 @@ describe('auth modes', () => {
     const missing = await post(s.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: INFO }) });
     expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect((await missing.json()).errors[0]).toMatchObject({ message: expect.stringMatching(/API key is required/), extensions: { code: 'UNAUTHENTICATED' } });
+    expect((await missing.json()).errors[0]).toMatchObject({
+      message: expect.stringMatching(/API key is required/),
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
     expect(await connect(s.url)).toBe(4403);
     expect((await gql(s.url, INFO, {}, bearer(key))).data.serverInfo.version).toBeTruthy();
     expect(await connect(s.url, `Bearer ${key}`)).toBe('connected');
@@ -66,14 +69,23 @@ describe('auth modes', () => {
     const browserGet = await fetch(`${s.url}?query=${encodeURIComponent(INFO)}`, { headers: { accept: 'text/html' } });
     expect(browserGet.status).toBe(401);
     expect(s.logs.some((l) => /no API key exists yet/.test(l))).toBe(true);
-    expect((await post(s.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: INFO }) })).status).toBe(401);
+    expect((await post(s.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: INFO }) })).status).toBe(
+      401,
+    );
     expect(await connect(s.url)).toBe(4403);
   });
 
   it('never runs open on a non-loopback interface', async () => {
     const s = await server({ HOST: '0.0.0.0' });
     expect(s.logs.some((l) => /AUTH OPEN/.test(l))).toBe(false);
-    expect((await post(s.url.replace('0.0.0.0', '127.0.0.1'), { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: INFO }) })).status).toBe(401);
+    expect(
+      (
+        await post(s.url.replace('0.0.0.0', '127.0.0.1'), {
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: INFO }),
+        })
+      ).status,
+    ).toBe(401);
   });
 });
 
@@ -81,8 +93,16 @@ describe('API keys on every transport', () => {
   it('refuses bad keys on HTTP, SSE and graphql-ws (4403 before any subscription runs)', async () => {
     const s = await server();
     const key = registerSecret((await createApiKey(s.running.database.prisma, { tenantId: 'acme', name: 'ci' })).key);
-    for (const authorization of ['Bearer rg_not-a-real-key-000000000000000000000000000000000', 'Basic dXNlcjpwYXNz', 'Bearer', `Bearer ${key}x`]) {
-      const http = await post(s.url, { headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query: INFO }) });
+    for (const authorization of [
+      'Bearer rg_not-a-real-key-000000000000000000000000000000000',
+      'Basic dXNlcjpwYXNz',
+      'Bearer',
+      `Bearer ${key}x`,
+    ]) {
+      const http = await post(s.url, {
+        headers: { 'content-type': 'application/json', authorization },
+        body: JSON.stringify({ query: INFO }),
+      });
       expect(http.status).toBe(401);
       const sse = await post(s.url, {
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization },
@@ -94,7 +114,10 @@ describe('API keys on every transport', () => {
     expect(await connect(s.url, { not: 'a string' })).toBe(4403);
     // The same key works everywhere, bare or as Bearer in connectionParams.
     expect(await connect(s.url, key)).toBe('connected');
-    const sse = await post(s.url, { headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...bearer(key) }, body: JSON.stringify({ query: INFO }) });
+    const sse = await post(s.url, {
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...bearer(key) },
+      body: JSON.stringify({ query: INFO }),
+    });
     expect(sse.status).toBe(200);
     expect(await sse.text()).toContain('serverInfo');
   });
@@ -111,7 +134,10 @@ describe('API keys on every transport', () => {
     const UPDATED = 'subscription { videoGenerationUpdated { id status } }';
     const live = collect(client, UPDATED);
     const stays = collect(survivor, UPDATED);
-    const sse = await post(s.url, { headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...bearer(key) }, body: JSON.stringify({ query: UPDATED }) });
+    const sse = await post(s.url, {
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...bearer(key) },
+      body: JSON.stringify({ query: UPDATED }),
+    });
     expect(sse.status).toBe(200);
     const sseEnded = sse.text();
     // Both streams are live: they receive an update.
@@ -122,7 +148,10 @@ describe('API keys on every transport', () => {
     await revokeApiKey(db, info.id);
     await expect(live.done).rejects.toThrow(/4403/);
     await expect(sseEnded).resolves.toBeTypeOf('string');
-    expect((await post(s.url, { headers: { 'content-type': 'application/json', ...bearer(key) }, body: JSON.stringify({ query: INFO }) })).status).toBe(401);
+    expect(
+      (await post(s.url, { headers: { 'content-type': 'application/json', ...bearer(key) }, body: JSON.stringify({ query: INFO }) }))
+        .status,
+    ).toBe(401);
     expect(await connect(s.url, `Bearer ${key}`)).toBe(4403);
     // Another key of the same tenant is untouched.
     const before = stays.received.length;
@@ -168,7 +197,9 @@ describe('npm run keys', () => {
     const postgres = await createTempPostgresDatabase();
     const run = (...args: string[]) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, ['src/cli/keys.ts', ...args], { env: { PATH: process.env.PATH, DATABASE_URL: postgres.url } });
+        const child = spawn(process.execPath, ['src/cli/keys.ts', ...args], {
+          env: { PATH: process.env.PATH, DATABASE_URL: postgres.url },
+        });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => (stdout += d));

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
-import { gql } from '../helpers/graphql.ts';
 import { spawnServer, type ServerProcess } from '../helpers/process.ts';
 
 const MiB = 1024 * 1024;
@@ -34,10 +33,16 @@ function generated(total: number, prefix = '', fill = 'x'): Readable {
  * reading, so the rest of the upload fails (ignored: that is the point). A raw socket keeps the answer even
  * when writing fails first, which Node's HTTP client would turn into an error.
  */
-function postChunked(url: string, body: Readable, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string>; text: string }> {
+function postChunked(
+  url: string,
+  body: Readable,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string>; text: string }> {
   const target = new URL(url);
   const socket = connect(Number(target.port), target.hostname);
-  const head = Object.entries({ host: target.host, 'transfer-encoding': 'chunked', connection: 'close', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
+  const head = Object.entries({ host: target.host, 'transfer-encoding': 'chunked', connection: 'close', ...headers }).map(
+    ([k, v]) => `${k}: ${v}\r\n`,
+  );
   socket.write(`POST ${target.pathname} HTTP/1.1\r\n${head.join('')}\r\n`);
   let received = Buffer.alloc(0);
   socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));
@@ -59,10 +64,16 @@ function postChunked(url: string, body: Readable, headers: Record<string, string
     const text = received.toString('utf8');
     const [head, ...rest] = text.split('\r\n\r\n');
     const [statusLine, ...headerLines] = head.split('\r\n');
-    const parsed = Object.fromEntries(headerLines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    const parsed = Object.fromEntries(
+      headerLines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+    );
     let payload = rest.join('\r\n\r\n');
     // A chunked response: keep the chunk data only.
-    if (parsed['transfer-encoding'] === 'chunked') payload = payload.split('\r\n').filter((_, i) => i % 2 === 1).join('');
+    if (parsed['transfer-encoding'] === 'chunked')
+      payload = payload
+        .split('\r\n')
+        .filter((_, i) => i % 2 === 1)
+        .join('');
     return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? -1), headers: parsed, text: payload };
   });
 }
@@ -87,7 +98,7 @@ describe('body limits whatever the framing (real server process)', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('a 200 MiB chunked webhook body gets 413 while streaming, and the server\'s memory barely moves', async () => {
+  it("a 200 MiB chunked webhook body gets 413 while streaming, and the server's memory barely moves", async () => {
     const origin = new URL(server.url).origin;
     const pid = server.child.pid as number;
     // Warm-up: the webhook route's code paths are loaded before the baseline is taken.
@@ -113,10 +124,14 @@ describe('body limits on GraphQL (chunked JSON and multipart)', () => {
   afterAll(() => server?.dispose());
 
   it('a chunked JSON body over MAX_BODY_BYTES gets 413 while streaming; one under it works', async () => {
-    const big = await postChunked(server.url, generated(5 * MiB, '{"query":"{ serverInfo { version } }", "x": "'), { 'content-type': 'application/json' });
+    const big = await postChunked(server.url, generated(5 * MiB, '{"query":"{ serverInfo { version } }", "x": "'), {
+      'content-type': 'application/json',
+    });
     expect(big.status).toBe(413);
     expect(JSON.parse(big.text).errors[0].message).toMatch(/too large \(limit 65536 bytes\)/);
-    const ok = await postChunked(server.url, Readable.from([JSON.stringify({ query: '{ serverInfo { version } }' })]), { 'content-type': 'application/json' });
+    const ok = await postChunked(server.url, Readable.from([JSON.stringify({ query: '{ serverInfo { version } }' })]), {
+      'content-type': 'application/json',
+    });
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.text).data.serverInfo.version).toBeTruthy();
   });
@@ -124,7 +139,10 @@ describe('body limits on GraphQL (chunked JSON and multipart)', () => {
   it('a chunked multipart upload over its limit gets 413 while streaming', async () => {
     const boundary = 'reelgraphboundary';
     const head = `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{"query":"{ serverInfo { version } }"}\r\n--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{}\r\n--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`;
-    const response = await postChunked(server.url, generated(20 * MiB, head), { 'content-type': `multipart/form-data; boundary=${boundary}`, 'x-graphql-yoga-csrf': '1' });
+    const response = await postChunked(server.url, generated(20 * MiB, head), {
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'x-graphql-yoga-csrf': '1',
+    });
     expect(response.status, response.text).toBe(413);
   });
 });

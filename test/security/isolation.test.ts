@@ -15,7 +15,8 @@ const UNKNOWN_UUID = '01930000-0000-7000-8000-000000000000';
 const UNKNOWN = Buffer.from(`VideoGeneration:${UNKNOWN_UUID}`).toString('base64');
 // The UUID inside a Relay global id (what messages and file URLs use).
 const raw = rawGenerationId;
-const anonymise = (value: unknown, ...ids: string[]) => ids.reduce((text, id) => text.split(raw(id)).join('ID').split(id).join('ID'), JSON.stringify(value));
+const anonymise = (value: unknown, ...ids: string[]) =>
+  ids.reduce((text, id) => text.split(raw(id)).join('ID').split(id).join('ID'), JSON.stringify(value));
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -45,18 +46,21 @@ describe('queries', () => {
     }
   });
 
-  it('videoGenerations lists only the caller\'s tenant; the admin lists every tenant', async () => {
-    const ids = async (key: string) => (await gql(server.url, LIST, {}, bearer(key))).data.videoGenerations.edges.map((e: { node: { id: string } }) => e.node.id);
+  it("videoGenerations lists only the caller's tenant; the admin lists every tenant", async () => {
+    const ids = async (key: string) =>
+      (await gql(server.url, LIST, {}, bearer(key))).data.videoGenerations.edges.map((e: { node: { id: string } }) => e.node.id);
     expect(await ids(keys.acme)).toEqual([acmeId]);
     expect(await ids(keys.globex)).toEqual([globexId]);
     expect((await ids(keys.admin)).sort()).toEqual([acmeId, globexId].sort());
   });
 
-  it('usage counts only the caller\'s tenant', async () => {
-    const usage = async (key: string) => (await gql(server.url, '{ usage { tenantId today { generations estimatedCost } } }', {}, bearer(key))).data.usage;
+  it("usage counts only the caller's tenant", async () => {
+    const usage = async (key: string) =>
+      (await gql(server.url, '{ usage { tenantId today { generations estimatedCost } } }', {}, bearer(key))).data.usage;
     expect(await usage(keys.acme)).toEqual({ tenantId: 'acme', today: { generations: 1, estimatedCost: 0.42 } });
     expect(await usage(keys.admin)).toEqual({ tenantId: 'ops', today: { generations: 0, estimatedCost: 0 } });
-    const of = (key: string, tenantId: string) => gql(server.url, 'query($t: String) { usage(tenantId: $t) { tenantId today { generations } } }', { t: tenantId }, bearer(key));
+    const of = (key: string, tenantId: string) =>
+      gql(server.url, 'query($t: String) { usage(tenantId: $t) { tenantId today { generations } } }', { t: tenantId }, bearer(key));
     expect((await of(keys.admin, 'acme')).data.usage).toEqual({ tenantId: 'acme', today: { generations: 1 } });
     const refused = await of(keys.globex, 'acme');
     expect(refused.data).toBeNull();
@@ -71,7 +75,9 @@ describe('mutations', () => {
     expect(foreign.data.cancelVideoGeneration.__typename).toBe('GenerationNotFoundError');
     expect(anonymise(foreign, acmeId)).toBe(anonymise(unknown, UNKNOWN));
     // The admin reaches it (already finished), so the generation really is there.
-    expect((await gql(server.url, CANCEL, { id: acmeId }, bearer(keys.admin))).data.cancelVideoGeneration.__typename).toBe('GenerationAlreadyFinishedError');
+    expect((await gql(server.url, CANCEL, { id: acmeId }, bearer(keys.admin))).data.cancelVideoGeneration.__typename).toBe(
+      'GenerationAlreadyFinishedError',
+    );
     expect((await gql(server.url, ONE, { id: acmeId }, bearer(keys.acme))).data.videoGeneration.status).toBe('COMPLETED');
   });
 });
@@ -108,9 +114,13 @@ describe('subscriptions', () => {
     expect(anonymise(foreign, acmeId)).toBe(anonymise(unknown, UNKNOWN));
   });
 
-  it('videoGenerationUpdated (graphql-ws and SSE) delivers only the caller\'s tenant; the admin gets both', async () => {
+  it("videoGenerationUpdated (graphql-ws and SSE) delivers only the caller's tenant; the admin gets both", async () => {
     const UPDATED = 'subscription { videoGenerationUpdated { id status } }';
-    const clients = { acme: wsClient(server.url, keys.acme), globex: wsClient(server.url, keys.globex), admin: wsClient(server.url, keys.admin) };
+    const clients = {
+      acme: wsClient(server.url, keys.acme),
+      globex: wsClient(server.url, keys.globex),
+      admin: wsClient(server.url, keys.admin),
+    };
     const ws = { acme: collect(clients.acme, UPDATED), globex: collect(clients.globex, UPDATED), admin: collect(clients.admin, UPDATED) };
     const sse: Record<string, string[]> = { acme: [], globex: [], admin: [] };
     const aborts: AbortController[] = [];
@@ -122,12 +132,14 @@ describe('subscriptions', () => {
         signal: abort.signal,
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...bearer(keys[name]) },
         body: JSON.stringify({ query: UPDATED }),
-      }).then(async (response) => {
-        const decoder = new TextDecoder();
-        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-          for (const match of decoder.decode(chunk).matchAll(/"id":"([^"]+)"/g)) sse[name].push(match[1]);
-        }
-      }).catch(() => undefined);
+      })
+        .then(async (response) => {
+          const decoder = new TextDecoder();
+          for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+            for (const match of decoder.decode(chunk).matchAll(/"id":"([^"]+)"/g)) sse[name].push(match[1]);
+          }
+        })
+        .catch(() => undefined);
     });
     try {
       // Each stream is in place once a ping generation of its own tenant reaches it.
@@ -140,7 +152,12 @@ describe('subscriptions', () => {
       expect(ids(ws.acme).has(globexNew)).toBe(false);
       expect(ids(ws.globex).has(acmeNew)).toBe(false);
       // SSE: same guarantees (the streams saw every update the ws clients saw, as they opened first).
-      await expect.poll(() => sse.admin.includes(acmeNew) && sse.admin.includes(globexNew) && sse.acme.includes(acmeNew) && sse.globex.includes(globexNew)).toBe(true);
+      await expect
+        .poll(
+          () =>
+            sse.admin.includes(acmeNew) && sse.admin.includes(globexNew) && sse.acme.includes(acmeNew) && sse.globex.includes(globexNew),
+        )
+        .toBe(true);
       expect(sse.acme).not.toContain(globexNew);
       expect(sse.globex).not.toContain(acmeNew);
     } finally {

@@ -29,7 +29,13 @@ function send(url: string, options: { method?: string; path?: string; headers?: 
   const target = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: target.hostname, port: target.port, method: options.method ?? 'POST', path: options.path ?? target.pathname, headers: { 'content-type': 'application/json', ...options.headers } },
+      {
+        host: target.hostname,
+        port: target.port,
+        method: options.method ?? 'POST',
+        path: options.path ?? target.pathname,
+        headers: { 'content-type': 'application/json', ...options.headers },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -64,7 +70,10 @@ const corsHeaders = (answer: Answer) => Object.keys(answer.headers).filter((h) =
 describe('CORS_ORIGINS', () => {
   it('takes exact origins only (no wildcard, no path), and defaults to none', () => {
     expect(loadConfig({}).corsOrigins).toEqual([]);
-    expect(loadConfig({ CORS_ORIGINS: 'https://App.example.com/, http://localhost:5173' }).corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(loadConfig({ CORS_ORIGINS: 'https://App.example.com/, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
     for (const bad of ['*', 'https://*.example.com', 'https://app.example.com/path', 'app.example.com', 'null']) {
       expect(() => loadConfig({ CORS_ORIGINS: bad }), bad).toThrow(ConfigError);
       try {
@@ -88,16 +97,31 @@ describe('origin rules', () => {
   afterAll(() => server?.dispose());
 
   describe('open mode (no key exists, loopback)', () => {
-    it('refuses a Host that is neither a loopback name nor PUBLIC_URL\'s host, on every route and the WebSocket', async () => {
+    it("refuses a Host that is neither a loopback name nor PUBLIC_URL's host, on every route and the WebSocket", async () => {
       for (const bad of ['evil.example.test', 'evil.example.test:4000', '127.0.0.1.nip.io', 'localhost.evil.test', '10.0.0.1']) {
-        for (const [method, path] of [['POST', '/graphql'], ['GET', '/healthz'], ['GET', '/'], ['POST', '/webhooks/fal']]) {
+        for (const [method, path] of [
+          ['POST', '/graphql'],
+          ['GET', '/healthz'],
+          ['GET', '/'],
+          ['POST', '/webhooks/fal'],
+        ]) {
           const answer = await send(server.url, { method, path, headers: { host: bad } });
           expect(answer.status, `${method} ${path} Host ${bad}`).toBe(403);
           expect(JSON.parse(answer.body).errors[0].message).toMatch(/Host not allowed/);
         }
         expect(await upgrade(server.url, { host: bad })).toBe(403);
       }
-      for (const good of ['localhost', 'localhost:9999', '127.0.0.1', '127.0.0.1:1', '[::1]', '[::1]:4000', 'LOCALHOST:1', 'video.example.test', host]) {
+      for (const good of [
+        'localhost',
+        'localhost:9999',
+        '127.0.0.1',
+        '127.0.0.1:1',
+        '[::1]',
+        '[::1]:4000',
+        'LOCALHOST:1',
+        'video.example.test',
+        host,
+      ]) {
         const answer = await send(server.url, { headers: { host: good } });
         expect(answer.status, `Host ${good}`).toBe(200);
         expect(JSON.parse(answer.body).data.serverInfo.version).toBeTruthy();
@@ -112,9 +136,19 @@ describe('origin rules', () => {
         await send(server.url, { headers: { origin: FOREIGN }, body: mutation }),
         // A "simple" request: no preflight in a browser, so only the Origin check stands in its way.
         await send(server.url, { headers: { origin: FOREIGN, 'content-type': 'text/plain', 'x-graphql-yoga-csrf': '1' }, body: mutation }),
-        await send(server.url, { headers: { origin: FOREIGN, accept: 'text/event-stream' }, body: JSON.stringify({ query: 'subscription { videoGenerationUpdated { id } }' }) }),
-        await send(server.url, { method: 'GET', path: `/graphql?query=${encodeURIComponent('{ serverInfo { version } }')}`, headers: { origin: FOREIGN } }),
-        await send(server.url, { method: 'OPTIONS', headers: { origin: FOREIGN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } }),
+        await send(server.url, {
+          headers: { origin: FOREIGN, accept: 'text/event-stream' },
+          body: JSON.stringify({ query: 'subscription { videoGenerationUpdated { id } }' }),
+        }),
+        await send(server.url, {
+          method: 'GET',
+          path: `/graphql?query=${encodeURIComponent('{ serverInfo { version } }')}`,
+          headers: { origin: FOREIGN },
+        }),
+        await send(server.url, {
+          method: 'OPTIONS',
+          headers: { origin: FOREIGN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+        }),
         await send(server.url, { headers: { origin: 'null' }, body: mutation }),
         await send(server.url, { headers: { origin: `${own}.evil.test` }, body: mutation }),
       ];
@@ -156,17 +190,27 @@ describe('origin rules', () => {
     it('answers a preflight from an allowed origin with 204 and no key; nothing for any other origin', async () => {
       const preflight = await send(server.url, {
         method: 'OPTIONS',
-        headers: { origin: ALLOWED, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, x-request-id' },
+        headers: {
+          origin: ALLOWED,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type, x-request-id',
+        },
       });
       expect(preflight.status).toBe(204);
       expect(preflight.headers['access-control-allow-origin']).toBe(ALLOWED);
       expect(String(preflight.headers.vary)).toMatch(/Origin/i);
-      const allowedHeaders = String(preflight.headers['access-control-allow-headers']).toLowerCase().split(/\s*,\s*/);
-      for (const h of ['authorization', 'content-type', 'x-graphql-yoga-csrf', 'graphql-require-preflight', 'x-request-id']) expect(allowedHeaders).toContain(h);
+      const allowedHeaders = String(preflight.headers['access-control-allow-headers'])
+        .toLowerCase()
+        .split(/\s*,\s*/);
+      for (const h of ['authorization', 'content-type', 'x-graphql-yoga-csrf', 'graphql-require-preflight', 'x-request-id'])
+        expect(allowedHeaders).toContain(h);
       expect(String(preflight.headers['access-control-allow-methods'])).toMatch(/POST/);
       expect(preflight.headers['access-control-allow-origin']).not.toBe('*');
 
-      const second = await send(server.url, { method: 'OPTIONS', headers: { origin: 'http://localhost:5174', 'access-control-request-method': 'POST' } });
+      const second = await send(server.url, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://localhost:5174', 'access-control-request-method': 'POST' },
+      });
       expect(second.headers['access-control-allow-origin']).toBe('http://localhost:5174');
 
       const foreign = await send(server.url, { method: 'OPTIONS', headers: { origin: FOREIGN, 'access-control-request-method': 'POST' } });

@@ -18,7 +18,8 @@ afterEach(async () => {
 });
 
 const rows = (s: TestServer) => s.running.database.prisma.generation.count();
-const USAGE = '{ usage { inFlight maxConcurrent estimatedCost today { estimatedCost generations budget remaining } thisMonth { estimatedCost budget } } }';
+const USAGE =
+  '{ usage { inFlight maxConcurrent estimatedCost today { estimatedCost generations budget remaining } thisMonth { estimatedCost budget } } }';
 
 describe('price table', () => {
   it('Kling O3 standard image-to-video: $0.084 per second without audio, $0.112 with', () => {
@@ -45,9 +46,18 @@ describe('concurrent generations per tenant', () => {
     expect(s.sim.requests.size).toBe(submitsBefore);
     // Another tenant has its own slots.
     expect((await generateAs(s, keys.globex)).__typename).toBe('GenerateVideoSuccess');
-    expect((await gql(s.url, USAGE, {}, bearer(keys.acme))).data.usage).toMatchObject({ inFlight: 2, maxConcurrent: 2, estimatedCost: 0.84 });
+    expect((await gql(s.url, USAGE, {}, bearer(keys.acme))).data.usage).toMatchObject({
+      inFlight: 2,
+      maxConcurrent: 2,
+      estimatedCost: 0.84,
+    });
     // Cancelling one frees a slot.
-    const cancel = await gql(s.url, 'mutation($id: ID!) { cancelVideoGeneration(id: $id) { __typename } }', { id: first.generation.id }, bearer(keys.acme));
+    const cancel = await gql(
+      s.url,
+      'mutation($id: ID!) { cancelVideoGeneration(id: $id) { __typename } }',
+      { id: first.generation.id },
+      bearer(keys.acme),
+    );
     expect(cancel.data.cancelVideoGeneration.__typename).toBe('CancelVideoGenerationSuccess');
     expect((await generateAs(s, keys.acme)).__typename).toBe('GenerateVideoSuccess');
   });
@@ -91,7 +101,12 @@ describe('spend budgets', () => {
     const over = await generateAs(s, keys.acme, { duration: 3 });
     expect(over).toMatchObject({ __typename: 'QuotaExceededError', quota: 'MONTHLY_SPEND', limit: 1.12, current: 1.12 });
     // Cancelled before it started: fal bills nothing, so the budget is free again.
-    await gql(s.url, 'mutation($id: ID!) { cancelVideoGeneration(id: $id) { __typename } }', { id: withAudio.generation.id }, bearer(keys.acme));
+    await gql(
+      s.url,
+      'mutation($id: ID!) { cancelVideoGeneration(id: $id) { __typename } }',
+      { id: withAudio.generation.id },
+      bearer(keys.acme),
+    );
     expect((await generateAs(s, keys.acme, { duration: 3 })).__typename).toBe('GenerateVideoSuccess');
     expect((await gql(s.url, USAGE, {}, bearer(keys.acme))).data.usage.thisMonth).toEqual({ estimatedCost: 0.252, budget: 1.12 });
   });

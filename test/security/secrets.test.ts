@@ -64,12 +64,18 @@ describe('secrets never leave the server', () => {
     const events = await record(collectSse(server.url, EVENTS_SUBSCRIPTION, { id: ok.data.generateVideo.generation.id }, bearer(key)));
     expect(events.at(-1)?.data.videoGenerationEvents.status).toBe('COMPLETED');
     // fal fails a generation (422 from the result endpoint): the error is reported without the key.
-    sim.configure({ outcome: { kind: 'error', status: 422, body: { detail: [{ loc: ['body', 'prompt'], msg: 'rejected', type: 'value_error' }] } } });
+    sim.configure({
+      outcome: { kind: 'error', status: 422, body: { detail: [{ loc: ['body', 'prompt'], msg: 'rejected', type: 'value_error' }] } },
+    });
     const failed = await record(gql(server.url, GENERATE_AS, { input: { imageUrl: IMAGE, prompt: 'fails' } }, bearer(key)));
     await record(collectSse(server.url, EVENTS_SUBSCRIPTION, { id: failed.data.generateVideo.generation.id }, bearer(key)));
     // Refusals: a wrong key, a key in the wrong scheme, a malformed document, an internal error path.
     for (const authorization of [`Bearer ${key.slice(0, -2)}xx`, `Key ${FAL_KEY}`, `Bearer ${FAL_KEY}`]) {
-      const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: '{"query":"{ serverInfo { version } }"}' });
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body: '{"query":"{ serverInfo { version } }"}',
+      });
       responses.push(await response.text());
       expect(response.status).toBe(401);
     }
@@ -91,7 +97,10 @@ describe('secrets never leave the server', () => {
 
   it('the log redacts Authorization values and anything shaped like an API key', () => {
     const lines: string[] = [];
-    const logger = redactingLogger(createLogger((line) => lines.push(line)), ['configured-fal-secret-123']);
+    const logger = redactingLogger(
+      createLogger((line) => lines.push(line)),
+      ['configured-fal-secret-123'],
+    );
     logger.info('request headers: {"authorization":"Bearer rg_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}');
     logger.warn('Authorization: Key configured-fal-secret-123');
     logger.error('token rg_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG leaked; fal said configured-fal-secret-123');

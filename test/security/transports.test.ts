@@ -51,7 +51,9 @@ describe('streams are tied to their key however they were negotiated', () => {
     const db = server.running.database.prisma;
     const { key, info } = await createApiKey(db, { tenantId: 'acme', name: 'streams' });
     registerSecret(key);
-    const streams = await Promise.all(NEGOTIATIONS.map(([, headers]) => openStream(server.url, { ...headers, authorization: `Bearer ${key}` })));
+    const streams = await Promise.all(
+      NEGOTIATIONS.map(([, headers]) => openStream(server.url, { ...headers, authorization: `Bearer ${key}` })),
+    );
     for (const [i, res] of streams.entries()) {
       expect(res.statusCode, NEGOTIATIONS[i][0]).toBe(200);
       expect(res.headers['content-type'], NEGOTIATIONS[i][0]).toMatch(/text\/event-stream/);
@@ -64,18 +66,22 @@ describe('streams are tied to their key however they were negotiated', () => {
 });
 
 describe('shutdown', () => {
-  it('ends every stream at once, however negotiated (SHUTDOWN_TIMEOUT_MS is far longer than this test may take)', { timeout: 30_000 }, async () => {
-    const server = await startTestServer({ env: { SHUTDOWN_TIMEOUT_MS: '120000' } });
-    try {
-      const streams = await Promise.all(NEGOTIATIONS.map(([, headers]) => openStream(server.url, headers)));
-      for (const res of streams) expect(res.statusCode).toBe(200);
-      const allEnded = Promise.all(streams.map(ended));
-      await server.stopApp();
-      await allEnded;
-    } finally {
-      await server.dispose();
-    }
-  });
+  it(
+    'ends every stream at once, however negotiated (SHUTDOWN_TIMEOUT_MS is far longer than this test may take)',
+    { timeout: 30_000 },
+    async () => {
+      const server = await startTestServer({ env: { SHUTDOWN_TIMEOUT_MS: '120000' } });
+      try {
+        const streams = await Promise.all(NEGOTIATIONS.map(([, headers]) => openStream(server.url, headers)));
+        for (const res of streams) expect(res.statusCode).toBe(200);
+        const allEnded = Promise.all(streams.map(ended));
+        await server.stopApp();
+        await allEnded;
+      } finally {
+        await server.dispose();
+      }
+    },
+  );
 });
 
 describe('graphql-ws is as strict as HTTP (production mode)', () => {
@@ -86,7 +92,10 @@ describe('graphql-ws is as strict as HTTP (production mode)', () => {
   afterAll(() => server?.dispose());
 
   /** Runs one operation over graphql-ws: its payloads, or the errors of an `error` message. */
-  function overWs(client: ReturnType<typeof wsClient>, query: string): Promise<{ next: GraphQLResponse[]; errors?: Array<{ message: string }> }> {
+  function overWs(
+    client: ReturnType<typeof wsClient>,
+    query: string,
+  ): Promise<{ next: GraphQLResponse[]; errors?: Array<{ message: string }> }> {
     const next: GraphQLResponse[] = [];
     return new Promise((resolve, reject) => {
       client.subscribe(
@@ -94,7 +103,10 @@ describe('graphql-ws is as strict as HTTP (production mode)', () => {
         {
           next: (value) => void next.push(value as GraphQLResponse),
           complete: () => resolve({ next }),
-          error: (error) => (Array.isArray(error) ? resolve({ next, errors: error as Array<{ message: string }> }) : reject(new Error(`socket failed: ${JSON.stringify(error)}`))),
+          error: (error) =>
+            Array.isArray(error)
+              ? resolve({ next, errors: error as Array<{ message: string }> })
+              : reject(new Error(`socket failed: ${JSON.stringify(error)}`)),
         },
       );
     });
@@ -107,7 +119,10 @@ describe('graphql-ws is as strict as HTTP (production mode)', () => {
     let closed = false;
     client.on('closed', () => (closed = true));
     // Keeps the (lazy) socket open across the refusals: a 4500 close would end it.
-    const held = client.subscribe({ query: 'subscription { videoGenerationUpdated { id } }' }, { next: () => {}, error: () => {}, complete: () => {} });
+    const held = client.subscribe(
+      { query: 'subscription { videoGenerationUpdated { id } }' },
+      { next: () => {}, error: () => {}, complete: () => {} },
+    );
     try {
       const deep = `{ serverInfo ${'{ a '.repeat(DOCUMENT_LIMITS.maxDepth + 10)}${'}'.repeat(DOCUMENT_LIMITS.maxDepth + 10)} }`;
       const aliases = `{ ${Array.from({ length: DOCUMENT_LIMITS.maxAliases + 5 }, (_, i) => `a${i}: serverInfo { version }`).join(' ')} }`;
@@ -142,10 +157,17 @@ describe('graphql-ws is as strict as HTTP (production mode)', () => {
     const result = await gql(server.url, 'query($id: ID!) { videoGeneration(idd: $id) { statuss } }', { id: 'x' });
     expect(result.errors?.length).toBeGreaterThan(0);
     expect(JSON.stringify(result)).not.toMatch(/Did you mean/);
-    const enumError = await gql(server.url, 'query { videoGenerations(first: 1, filter: { status: [COMPLETE] }) { edges { node { id } } } }');
+    const enumError = await gql(
+      server.url,
+      'query { videoGenerations(first: 1, filter: { status: [COMPLETE] }) { edges { node { id } } } }',
+    );
     expect(enumError.errors?.length).toBeGreaterThan(0);
     expect(JSON.stringify(enumError)).not.toMatch(/Did you mean/);
-    const variableError = await gql(server.url, 'query($s: [VideoGenerationStatus!]) { videoGenerations(first: 1, filter: { status: $s }) { edges { node { id } } } }', { s: ['COMPLETE'] });
+    const variableError = await gql(
+      server.url,
+      'query($s: [VideoGenerationStatus!]) { videoGenerations(first: 1, filter: { status: $s }) { edges { node { id } } } }',
+      { s: ['COMPLETE'] },
+    );
     expect(variableError.errors?.length).toBeGreaterThan(0);
     expect(JSON.stringify(variableError)).not.toMatch(/Did you mean/);
   });
@@ -161,12 +183,24 @@ describe('GraphQL is served on its one path', () => {
   it('/graphql/, /x/graphql and other paths never reach GraphQL (no validation, no suggestions, no key needed to learn nothing)', async () => {
     const origin = new URL(server.url).origin;
     for (const path of ['/graphql/', '/x/graphql', '/api/graphql', '/graphql/graphql', '/GRAPHQL', '/graphql;x']) {
-      const response = await fetch(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ serverInf { version } }' }) });
+      const response = await fetch(`${origin}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ serverInf { version } }' }),
+      });
       const text = await response.text();
       expect(response.status, path).toBe(404);
       expect(text, path).not.toMatch(/Did you mean|Cannot query field|serverInf/);
     }
     // The one path still needs its key.
-    expect((await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ serverInf }' }) })).status).toBe(401);
+    expect(
+      (
+        await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: '{ serverInf }' }),
+        })
+      ).status,
+    ).toBe(401);
   });
 });

@@ -37,7 +37,12 @@ function setUp() {
   const subscribe = async (tenant: string, suffix: string | null, sink?: DirectSink) => {
     const { subscribe: run, contextFactory } = yoga.getEnveloped({ tenant });
     const contextValue = Object.assign(await contextFactory(), sink ? { [DIRECT_SINK]: sink } : {});
-    const stream = (await run({ schema: yoga.getEnveloped().schema, document, variableValues: { s: suffix }, contextValue })) as AsyncGenerator<{ data: { events: { label: string } } }>;
+    const stream = (await run({
+      schema: yoga.getEnveloped().schema,
+      document,
+      variableValues: { s: suffix },
+      contextValue,
+    })) as AsyncGenerator<{ data: { events: { label: string } } }>;
     return stream;
   };
   const emit = (event: { n: number }) => listeners.forEach((l) => l(event));
@@ -47,7 +52,13 @@ function setUp() {
 describe('cohort execution', () => {
   it('executes a shared event once per cohort (document, variables, tenant), and every member gets the right result', async () => {
     const t = setUp();
-    const members = await Promise.all([t.subscribe('acme', null), t.subscribe('acme', null), t.subscribe('acme', null), t.subscribe('acme', '!'), t.subscribe('globex', null)]);
+    const members = await Promise.all([
+      t.subscribe('acme', null),
+      t.subscribe('acme', null),
+      t.subscribe('acme', null),
+      t.subscribe('acme', '!'),
+      t.subscribe('globex', null),
+    ]);
     const firsts = members.map((m) => m.next());
     await new Promise<void>((resolve) => {
       const check = () => (t.listening() === 5 ? resolve() : setImmediate(check));
@@ -61,7 +72,13 @@ describe('cohort execution', () => {
     // A new event object is executed afresh.
     const seconds = members.map((m) => m.next());
     t.emit({ n: 2 });
-    expect((await Promise.all(seconds)).map((r) => r.value!.data.events.label)).toEqual(['acme:2', 'acme:2', 'acme:2', 'acme:2!', 'globex:2']);
+    expect((await Promise.all(seconds)).map((r) => r.value!.data.events.label)).toEqual([
+      'acme:2',
+      'acme:2',
+      'acme:2',
+      'acme:2!',
+      'globex:2',
+    ]);
     expect(t.resolved()).toBe(6);
     // Unsubscribing ends the source.
     await Promise.all(members.map((m) => m.return(undefined)));
@@ -73,12 +90,24 @@ describe('cohort execution', () => {
     const sink = (id: string) => {
       const frames: Buffer[] = [];
       let open = true;
-      return { frames, close: () => (open = false), sink: { prefix: `{"id":${JSON.stringify(id)},"type":"next","payload":`, open: () => open, send: (frame: Buffer) => void frames.push(frame) } };
+      return {
+        frames,
+        close: () => (open = false),
+        sink: {
+          prefix: `{"id":${JSON.stringify(id)},"type":"next","payload":`,
+          open: () => open,
+          send: (frame: Buffer) => void frames.push(frame),
+        },
+      };
     };
     const a = sink('1');
     const b = sink('1');
     const c = sink('7');
-    const members = await Promise.all([t.subscribe('acme', null, a.sink), t.subscribe('acme', null, b.sink), t.subscribe('acme', null, c.sink)]);
+    const members = await Promise.all([
+      t.subscribe('acme', null, a.sink),
+      t.subscribe('acme', null, b.sink),
+      t.subscribe('acme', null, c.sink),
+    ]);
     // The transport pulls once; frames are written while that pull is pending.
     const pulls = members.map((m) => m.next());
     await new Promise<void>((resolve) => {
@@ -91,8 +120,13 @@ describe('cohort execution', () => {
       const check = () => (c.frames.length === 2 && a.frames.length === 2 && b.frames.length === 2 ? resolve() : setImmediate(check));
       check();
     });
-    expect(a.frames.map(String)).toEqual(['{"id":"1","type":"next","payload":{"data":{"events":{"n":1,"label":"acme:1"}}}}', '{"id":"1","type":"next","payload":{"data":{"events":{"n":2,"label":"acme:2"}}}}']);
-    expect(c.frames.map((f) => JSON.parse(String(f)))).toEqual([1, 2].map((n) => ({ id: '7', type: 'next', payload: { data: { events: { n, label: `acme:${n}` } } } })));
+    expect(a.frames.map(String)).toEqual([
+      '{"id":"1","type":"next","payload":{"data":{"events":{"n":1,"label":"acme:1"}}}}',
+      '{"id":"1","type":"next","payload":{"data":{"events":{"n":2,"label":"acme:2"}}}}',
+    ]);
+    expect(c.frames.map((f) => JSON.parse(String(f)))).toEqual(
+      [1, 2].map((n) => ({ id: '7', type: 'next', payload: { data: { events: { n, label: `acme:${n}` } } } })),
+    );
     // One execution per event for the cohort, and the same bytes for subscribers that chose the same id.
     expect(t.resolved()).toBe(2);
     expect(a.frames[0]).toBe(b.frames[0]);

@@ -44,7 +44,10 @@ describe('loadConfig', () => {
   it('turns GraphiQL and introspection off in production unless asked for', () => {
     expect(loadConfig({}).graphql).toMatchObject({ graphiql: true, introspection: true });
     expect(loadConfig({ NODE_ENV: 'production' }).graphql).toMatchObject({ graphiql: false, introspection: false });
-    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true', GRAPHQL_INTROSPECTION: 'true' }).graphql).toMatchObject({ graphiql: true, introspection: true });
+    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true', GRAPHQL_INTROSPECTION: 'true' }).graphql).toMatchObject({
+      graphiql: true,
+      introspection: true,
+    });
     expect(() => loadConfig({ GRAPHIQL: 'yes' })).toThrow(/GRAPHIQL/);
   });
 });

@@ -35,7 +35,12 @@ const log = (sequence: number, batch?: string): GenerationEvent => ({
 });
 
 async function resolve(event: GenerationEvent, db: object, tenantId = 'a') {
-  const result = await execute({ schema: buildSchema(), document: SELECTION, rootValue: event, contextValue: { db, caller: { tenantId } } });
+  const result = await execute({
+    schema: buildSchema(),
+    document: SELECTION,
+    rootValue: event,
+    contextValue: { db, caller: { tenantId } },
+  });
   expect(result.errors).toBeUndefined();
   return (result.data as { videoGenerationEvents: { sequence: number; generation: { status: string } } }).videoGenerationEvents;
 }
@@ -55,7 +60,7 @@ describe('generation loads of live events', () => {
     expect(f.reads).toHaveLength(2);
   });
 
-  it('keeps the caller\'s tenant and the database in the key, and events without a batch per object', async () => {
+  it("keeps the caller's tenant and the database in the key, and events without a batch per object", async () => {
     const f = fakeDb();
     const other = fakeDb();
     const batch = `${ID}#9`;

@@ -69,7 +69,12 @@ describe('the logger', () => {
     expect(text).not.toContain('abcdefghijklmnopqrstuvwxyz');
     expect(text).not.toContain('anything at all');
     const [record] = parseLogLines(lines);
-    expect(record).toMatchObject({ component: 'test', authorization: '[redacted]', falKey: '[redacted]', headers: { authorization: '[redacted]', accept: 'application/json' } });
+    expect(record).toMatchObject({
+      component: 'test',
+      authorization: '[redacted]',
+      falKey: '[redacted]',
+      headers: { authorization: '[redacted]', accept: 'application/json' },
+    });
   });
 
   it('pretty-prints for terminals', () => {

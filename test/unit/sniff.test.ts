@@ -28,7 +28,10 @@ describe('frame content sniffing', () => {
     await expect(uploads.check(new Blob([new Uint8Array(17)]), ['input', 'image'])).rejects.toMatchObject({
       fieldErrors: [{ path: ['input', 'image'], message: 'is too large (17 bytes; the limit is 16 bytes)' }],
     });
-    const frame = await uploads.check(new File([bytes(0xff, 0xd8, 0xff, 0xe0, 1, 2)], '../../etc/passwd.png', { type: 'image/png' }), ['input', 'image']);
+    const frame = await uploads.check(new File([bytes(0xff, 0xd8, 0xff, 0xe0, 1, 2)], '../../etc/passwd.png', { type: 'image/png' }), [
+      'input',
+      'image',
+    ]);
     expect(frame.contentType).toBe('image/jpeg');
     const url = await uploads.upload(frame);
     expect(uploaded).toEqual([{ type: 'image/jpeg', name: expect.stringMatching(/^[0-9a-f]{64}\.jpg$/), size: 6 }]);

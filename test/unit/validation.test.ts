@@ -25,13 +25,23 @@ describe('validateGenerateVideoRequest', () => {
       shotType: 'customize',
       idempotencyKey: null,
     });
-    expect(toFalInput(valid)).toEqual({ image_url: 'https://x.test/a.png', prompt: 'hi', duration: '5', generate_audio: false, shot_type: 'customize' });
+    expect(toFalInput(valid)).toEqual({
+      image_url: 'https://x.test/a.png',
+      prompt: 'hi',
+      duration: '5',
+      generate_audio: false,
+      shot_type: 'customize',
+    });
   });
 
   it('lists every problem with its path', () => {
     const errors = problems({ imageUrl: 'x', duration: 99, multiPrompt: [{ prompt: '' }] });
     expect(errors.map((e) => e.path)).toEqual(
-      expect.arrayContaining([['input', 'imageUrl'], ['input', 'duration'], ['input', 'multiPrompt', '0', 'prompt']]),
+      expect.arrayContaining([
+        ['input', 'imageUrl'],
+        ['input', 'duration'],
+        ['input', 'multiPrompt', '0', 'prompt'],
+      ]),
     );
   });
 
@@ -49,14 +59,22 @@ describe('characters that cannot be stored', () => {
   const LONE_LOW = '\udc00';
   const base = { imageUrl: 'https://x.test/a.png', prompt: 'p' };
   const cases: Array<[string, Parameters<typeof validateGenerateVideoRequest>[0], string[]]> = [];
-  for (const [name, bad] of [['NUL', NUL], ['lone high surrogate', LONE_HIGH], ['lone low surrogate', LONE_LOW]] as const) {
+  for (const [name, bad] of [
+    ['NUL', NUL],
+    ['lone high surrogate', LONE_HIGH],
+    ['lone low surrogate', LONE_LOW],
+  ] as const) {
     cases.push(
       [`${name} in prompt`, { ...base, prompt: bad }, ['input', 'prompt']],
       [`${name} in idempotencyKey`, { ...base, idempotencyKey: bad }, ['input', 'idempotencyKey']],
       [`${name} in imageUrl`, { ...base, imageUrl: `https://x.test/${bad}.png` }, ['input', 'imageUrl']],
       [`${name} in endImageUrl`, { ...base, endImageUrl: `https://x.test/${bad}.png` }, ['input', 'endImageUrl']],
       [`${name} in shotType`, { ...base, shotType: bad }, ['input', 'shotType']],
-      [`${name} in a shot's prompt`, { imageUrl: base.imageUrl, multiPrompt: [{ prompt: 'fine' }, { prompt: bad }] }, ['input', 'multiPrompt', '1', 'prompt']],
+      [
+        `${name} in a shot's prompt`,
+        { imageUrl: base.imageUrl, multiPrompt: [{ prompt: 'fine' }, { prompt: bad }] },
+        ['input', 'multiPrompt', '1', 'prompt'],
+      ],
     );
   }
 

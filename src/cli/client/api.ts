@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import { errorMessage } from '../../lib/errors.ts';
 
 export interface Connection {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql. */
@@ -26,7 +27,11 @@ export class ServerError extends Error {
 const CSRF_HEADER = { 'x-graphql-yoga-csrf': 'reelgraph' };
 
 function headers(connection: Connection): Record<string, string> {
-  return { ...CSRF_HEADER, accept: 'application/graphql-response+json, application/json', ...(connection.apiKey ? { authorization: `Bearer ${connection.apiKey}` } : {}) };
+  return {
+    ...CSRF_HEADER,
+    accept: 'application/graphql-response+json, application/json',
+    ...(connection.apiKey ? { authorization: `Bearer ${connection.apiKey}` } : {}),
+  };
 }
 
 /** A query or mutation over HTTP with a typed document. Files (path -> local file) go as a GraphQL multipart request. */
@@ -73,11 +78,17 @@ export async function request<D extends TypedDocumentNode<any, any>>(
     // not JSON: reported below with the status
   }
   if (response.status === 401 || response.status === 403) {
-    throw new ServerError(`the server refused the request (HTTP ${response.status}): ${json?.errors?.[0]?.message ?? 'check --api-key / REELGRAPH_API_KEY'}`, false);
+    throw new ServerError(
+      `the server refused the request (HTTP ${response.status}): ${json?.errors?.[0]?.message ?? 'check --api-key / REELGRAPH_API_KEY'}`,
+      false,
+    );
   }
   if (json?.errors?.length) throw new ServerError(json.errors.map((e) => e.message).join('; '), response.status >= 500);
   if (!response.ok || !json?.data) {
-    throw new ServerError(`the server answered HTTP ${response.status}${json?.errors ? '' : `: ${text.slice(0, 200)}`}`, response.status >= 500);
+    throw new ServerError(
+      `the server answered HTTP ${response.status}${json?.errors ? '' : `: ${text.slice(0, 200)}`}`,
+      response.status >= 500,
+    );
   }
   return json.data;
 }
@@ -102,5 +113,5 @@ export class UsageError extends Error {
 
 export function describeCause(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+  return cause?.code ?? cause?.message ?? errorMessage(error);
 }

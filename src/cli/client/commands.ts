@@ -34,7 +34,10 @@ export async function generate(connection: Connection, values: Values, mode: Dis
   if (result.__typename !== 'GenerateVideoSuccess') {
     const lines = result.__typename === 'InputValidationError' ? result.fieldErrors.map((e) => `  ${e.path.join('.')}: ${e.message}`) : [];
     const message = result.message;
-    if (mode === 'json') io.stdout.write(`${JSON.stringify({ kind: 'rejected', type: result.__typename, message, ...('fieldErrors' in result ? { fieldErrors: result.fieldErrors } : {}) })}\n`);
+    if (mode === 'json')
+      io.stdout.write(
+        `${JSON.stringify({ kind: 'rejected', type: result.__typename, message, ...('fieldErrors' in result ? { fieldErrors: result.fieldErrors } : {}) })}\n`,
+      );
     io.stderr.write(
       lines.length > 0
         ? `reelgraph: the server rejected the input:\n${lines.map((l) => `${l}\n`).join('')}`
@@ -49,7 +52,10 @@ export async function generate(connection: Connection, values: Values, mode: Dis
     if (values.detach) return 0;
     const outcome = await followWithHint(connection, generation.id, 0, display, values, io);
     // Default file name: the server's own name for the video (its URL's last segment), in the current directory.
-    const out = values['no-download'] || outcome.status !== 'COMPLETED' ? null : resolve(values.out ?? defaultFileName(outcome.videoUrl, generation.id));
+    const out =
+      values['no-download'] || outcome.status !== 'COMPLETED'
+        ? null
+        : resolve(values.out ?? defaultFileName(outcome.videoUrl, generation.id));
     return await finish(outcome, out, display, io);
   } finally {
     display.close();
@@ -77,7 +83,14 @@ export async function watch(connection: Connection, id: string, values: Values, 
   }
 }
 
-async function followWithHint(connection: Connection, id: string, afterSequence: number, display: Display, values: Values, io: CliIo): Promise<Outcome> {
+async function followWithHint(
+  connection: Connection,
+  id: string,
+  afterSequence: number,
+  display: Display,
+  values: Values,
+  io: CliIo,
+): Promise<Outcome> {
   try {
     return await follow({
       connection,
@@ -151,7 +164,9 @@ export async function list(connection: Connection, values: Values, io: CliIo): P
   if (nodes.length === 0) io.stdout.write('no generations\n');
   for (const n of nodes) {
     const prompt = (n.prompt ?? '(multi-shot)').replace(/\s+/g, ' ');
-    io.stdout.write(`${n.id}  ${n.status.padEnd(11)}  ${n.createdAt}  ${String(n.duration).padStart(2)} s  ${prompt.length > 50 ? `${prompt.slice(0, 49)}…` : prompt}\n`);
+    io.stdout.write(
+      `${n.id}  ${n.status.padEnd(11)}  ${n.createdAt}  ${String(n.duration).padStart(2)} s  ${prompt.length > 50 ? `${prompt.slice(0, 49)}…` : prompt}\n`,
+    );
   }
   if (videoGenerations.pageInfo.hasNextPage) io.stdout.write(`(more: --first ${first * 2})\n`);
   return 0;

@@ -1,4 +1,3 @@
-
 /** What a watch reports, in order; the display decides how to show it. */
 export type WatchEvent =
   | { kind: 'created'; id: string; status: string }

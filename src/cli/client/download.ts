@@ -16,7 +16,8 @@ export async function download(url: string, path: string): Promise<number> {
   } catch (error) {
     throw new ServerError(`cannot download the video from ${url} (${describeCause(error)})`, true);
   }
-  if (!response.ok || !response.body) throw new ServerError(`downloading the video failed: HTTP ${response.status}`, response.status >= 500);
+  if (!response.ok || !response.body)
+    throw new ServerError(`downloading the video failed: HTTP ${response.status}`, response.status >= 500);
   const partial = `${path}.part`;
   let bytes = 0;
   const counted = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ServerError, UsageError, type Connection } from './api.ts';
 import { displayMode, endpoint, one, OPTIONS, USAGE, type CliIo, type Values } from './args.ts';
 import { cancel, generate, list, show, watch } from './commands.ts';
+import { errorMessage } from '../../lib/errors.ts';
 
 export type { CliIo } from './args.ts';
 
@@ -55,7 +56,7 @@ export async function run(io: CliIo): Promise<number> {
       io.stderr.write(`reelgraph: ${error.message}\n`);
       return error.retryable ? 3 : 1;
     }
-    io.stderr.write(`reelgraph: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr.write(`reelgraph: unexpected error: ${errorMessage(error)}\n`);
     return 1;
   }
 }
@@ -69,7 +70,13 @@ function version(): string {
 export async function main(): Promise<void> {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-  const code = await run({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
+  const code = await run({
+    argv: process.argv.slice(2),
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    signal: controller.signal,
+  });
   process.exitCode = code;
 }
 

@@ -3,6 +3,7 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import { ServerError, subscriptionClient, type Connection } from './api.ts';
 import type { Display } from './display.ts';
 import { CliEventsSubscription } from './operations.ts';
+import { errorMessage } from '../../lib/errors.ts';
 
 type EventPayload = ResultOf<typeof CliEventsSubscription>['videoGenerationEvents'];
 
@@ -88,7 +89,10 @@ export async function follow(options: FollowOptions): Promise<Outcome> {
       }
       lostSince ??= Date.now();
       if (Date.now() - lostSince > timeoutMs) {
-        throw new ServerError(`lost the connection to ${connection.url} and could not reconnect for ${Math.round(timeoutMs / 1000)} s (${reason.message})`, true);
+        throw new ServerError(
+          `lost the connection to ${connection.url} and could not reconnect for ${Math.round(timeoutMs / 1000)} s (${reason.message})`,
+          true,
+        );
       }
       attempt += 1;
       display.event({ kind: 'reconnecting', attempt, afterSequence: last, reason: reason.message });
@@ -129,12 +133,14 @@ function classify(error: unknown): { fatal: boolean; message: string } {
   if (Array.isArray(error)) return { fatal: true, message: (error as GraphQLFormattedError[]).map((e) => e.message).join('; ') };
   const close = error as { code?: unknown; reason?: unknown; type?: unknown };
   if (typeof close?.code === 'number') {
-    if (close.code === 4401 || close.code === 4403) return { fatal: true, message: `the server refused the API key (close code ${close.code}); check --api-key / REELGRAPH_API_KEY` };
-    if (close.code >= 4400 && close.code < 4500 && close.code !== 4499) return { fatal: true, message: `the server closed the connection: ${String(close.reason || close.code)}` };
+    if (close.code === 4401 || close.code === 4403)
+      return { fatal: true, message: `the server refused the API key (close code ${close.code}); check --api-key / REELGRAPH_API_KEY` };
+    if (close.code >= 4400 && close.code < 4500 && close.code !== 4499)
+      return { fatal: true, message: `the server closed the connection: ${String(close.reason || close.code)}` };
     return { fatal: false, message: `closed with code ${close.code}${close.reason ? `: ${String(close.reason)}` : ''}` };
   }
   if (close?.type === 'error') return { fatal: false, message: 'cannot connect' };
-  return { fatal: false, message: error instanceof Error ? error.message : String(error) };
+  return { fatal: false, message: errorMessage(error) };
 }
 
 /** 250 ms doubling to 4 s, with jitter so many clients do not come back in step. */
@@ -142,9 +148,13 @@ function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
   const ms = Math.min(4000, 250 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 }

@@ -138,7 +138,11 @@ export function createApi(options: ApiOptions): Api {
         const code = event && typeof event === 'object' && 'code' in event ? (event as { code: number }).code : 0;
         if (code === CLOSE_FORBIDDEN) {
           options.onConnection('rejected');
-          options.onAuthProblem(options.apiKey ? 'API key invalid: the server closed the live connection (4403).' : 'API key required: enter one above (the server closed the live connection, 4403).');
+          options.onAuthProblem(
+            options.apiKey
+              ? 'API key invalid: the server closed the live connection (4403).'
+              : 'API key required: enter one above (the server closed the live connection, 4403).',
+          );
         }
       },
     },
@@ -150,7 +154,11 @@ export function createApi(options: ApiOptions): Api {
     sink: { next: (data: R) => void; error?: (error: unknown) => void; complete?: () => void },
   ): () => void {
     return ws.subscribe<R>(
-      { query: source(document as TypedDocumentNode<unknown, never>), operationName: operationName(document as TypedDocumentNode<unknown, never>), variables },
+      {
+        query: source(document as TypedDocumentNode<unknown, never>),
+        operationName: operationName(document as TypedDocumentNode<unknown, never>),
+        variables,
+      },
       {
         next: (result) => {
           if (result.data) sink.next(result.data as R);

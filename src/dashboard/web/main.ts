@@ -57,16 +57,20 @@ function openDetail(id: string): void {
   detail = state;
   // Replays the whole event log, then follows live; graphql-ws resubscribes after a reconnect with the same
   // variables, so sequences already shown are skipped.
-  state.stop = api.subscribe(DashboardEventsSubscription, { id }, {
-    next: ({ videoGenerationEvents: event }) => {
-      if (event.sequence <= state.lastSequence) return;
-      state.lastSequence = event.sequence;
-      if ('log' in event && event.log) appendLog(event.log);
-      upsert(event.generation);
-      if (detail === state) renderDetail(rows.get(id) ?? event.generation);
+  state.stop = api.subscribe(
+    DashboardEventsSubscription,
+    { id },
+    {
+      next: ({ videoGenerationEvents: event }) => {
+        if (event.sequence <= state.lastSequence) return;
+        state.lastSequence = event.sequence;
+        if ('log' in event && event.log) appendLog(event.log);
+        upsert(event.generation);
+        if (detail === state) renderDetail(rows.get(id) ?? event.generation);
+      },
+      error: (error) => showResult(`Following ${id} failed: ${message(error)}`, 'error'),
     },
-    error: (error) => showResult(`Following ${id} failed: ${message(error)}`, 'error'),
-  });
+  );
 }
 
 async function cancel(id: string): Promise<void> {
@@ -118,7 +122,10 @@ function readInput(): GenerateVideoInput {
   if (selected('prompt-mode') === 'shots') {
     input.multiPrompt = [...document.querySelectorAll<HTMLLIElement>('#shot-list li')].map((li) => {
       const seconds = li.querySelector<HTMLInputElement>('input[type=number]')?.value ?? '';
-      return { prompt: li.querySelector<HTMLInputElement>('input[type=text]')?.value ?? '', ...(seconds ? { duration: Number(seconds) } : {}) };
+      return {
+        prompt: li.querySelector<HTMLInputElement>('input[type=text]')?.value ?? '',
+        ...(seconds ? { duration: Number(seconds) } : {}),
+      };
     });
   } else {
     input.prompt = byId<HTMLTextAreaElement>('prompt').value;
@@ -139,7 +146,11 @@ async function submit(event: SubmitEvent): Promise<void> {
       byId('submit-result').dataset.generationId = result.generation.id;
       openDetail(result.generation.id);
     } else if (result.__typename === 'InputValidationError') {
-      showResult(result.message, 'error', result.fieldErrors.map((f) => `${f.path.join('.')}: ${f.message}`));
+      showResult(
+        result.message,
+        'error',
+        result.fieldErrors.map((f) => `${f.path.join('.')}: ${f.message}`),
+      );
     } else {
       showResult(`${result.__typename}: ${result.message}`, 'error');
     }
@@ -209,7 +220,8 @@ function connect(): void {
 
 function init(): void {
   const duration = byId<HTMLSelectElement>('duration');
-  for (let s = 3; s <= 15; s++) duration.append(el('option', s === 5 ? { value: String(s), selected: '' } : { value: String(s) }, String(s)));
+  for (let s = 3; s <= 15; s++)
+    duration.append(el('option', s === 5 ? { value: String(s), selected: '' } : { value: String(s) }, String(s)));
   byId<HTMLInputElement>('api-key').value = localStorage.getItem(KEY_STORAGE) ?? '';
   byId('key-form').addEventListener('submit', (event) => {
     event.preventDefault();

@@ -12,7 +12,11 @@ export function byId<T extends HTMLElement>(id: string): T {
   return element as T;
 }
 
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Record<string, string>> = {}, text?: string): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<Record<string, string>> = {},
+  text?: string,
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) if (value !== undefined) element.setAttribute(key, value);
   if (text !== undefined) element.textContent = text;

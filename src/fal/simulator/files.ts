@@ -57,7 +57,10 @@ export function createFileStore(origin: () => string, keeper: UploadKeeper | nul
       const contentType = typeof meta.content_type === 'string' ? meta.content_type : 'application/octet-stream';
       files.set(token, { contentType, fileName, bytes: null, parts: kind === 'multipart' ? new Map() : null });
       const uploadPath = kind === 'multipart' ? 'multipart' : 'put';
-      sendJson(res, 200, { upload_url: `${origin()}/storage/upload/${uploadPath}/${token}`, file_url: `${origin()}/files/uploads/${token}/${fileName}` });
+      sendJson(res, 200, {
+        upload_url: `${origin()}/storage/upload/${uploadPath}/${token}`,
+        file_url: `${origin()}/files/uploads/${token}/${fileName}`,
+      });
     },
 
     async put(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
@@ -96,7 +99,8 @@ export function createFileStore(origin: () => string, keeper: UploadKeeper | nul
       const chunks: Buffer[] = [];
       for (const entry of listed) {
         const part = file.parts.get(Number(entry.partNumber));
-        if (!part || part.etag !== entry.etag) return sendJson(res, 400, { detail: `Part ${String(entry.partNumber)} is missing or its etag does not match` });
+        if (!part || part.etag !== entry.etag)
+          return sendJson(res, 400, { detail: `Part ${String(entry.partNumber)} is missing or its etag does not match` });
         chunks.push(part.bytes);
       }
       await finished(token, file, Buffer.concat(chunks));

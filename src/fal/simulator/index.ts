@@ -12,6 +12,7 @@ import { outcomeOf, statusBody, type QueueContext } from './queue-routes.ts';
 import { createRouter } from './router.ts';
 import type { FalSimulator, FaultRoute, InjectedResponse, SimulatorBehaviour, SimulatorOptions, SimulatorStats } from './types.ts';
 import { createWebhookDispatcher, createWebhookSigner } from './webhooks.ts';
+import { errorMessage } from '../../lib/errors.ts';
 
 export type * from './types.ts';
 export { pythonJson } from './webhooks.ts';
@@ -33,7 +34,16 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
   let behaviour: SimulatorBehaviour = { ...PRESETS[options.preset ?? 'realistic'], ...options.behaviour };
   const requests = new Map<string, LiveRequest>();
   const events = new EventEmitter().setMaxListeners(0);
-  const stats: SimulatorStats = { submits: 0, statusPolls: 0, streamsOpened: 0, openStreams: 0, resultFetches: 0, cancels: 0, uploads: 0, webhookDeliveries: 0 };
+  const stats: SimulatorStats = {
+    submits: 0,
+    statusPolls: 0,
+    streamsOpened: 0,
+    openStreams: 0,
+    resultFetches: 0,
+    cancels: 0,
+    uploads: 0,
+    webhookDeliveries: 0,
+  };
   const faults = new Map<FaultRoute, InjectedResponse[]>();
   const timers = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
@@ -49,10 +59,13 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
   /** Every timer goes through here, so stop() can clear them all. */
   const schedule = (fn: () => void, ms: number) => {
     if (stopped) return;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      fn();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     timers.add(timer);
   };
 
@@ -153,7 +166,8 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
 
   const keeper: UploadKeeper | null = options.stateDir
     ? {
-        saveUpload: (token, meta, bytes) => (journal ? journal.saveUpload(token, meta, bytes) : Promise.reject(new Error('simulator stopped'))),
+        saveUpload: (token, meta, bytes) =>
+          journal ? journal.saveUpload(token, meta, bytes) : Promise.reject(new Error('simulator stopped')),
         loadUpload: async (token) => (journal ? journal.loadUpload(token) : null),
       }
     : null;
@@ -188,7 +202,7 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
       sample = await readFile(new URL('./assets/sample.mp4', import.meta.url));
       const srv = createServer((req, res) => {
         handle(req, res).catch((error: unknown) => {
-          log(`simulator error on ${req.method} ${req.url}: ${error instanceof Error ? error.message : String(error)}`);
+          log(`simulator error on ${req.method} ${req.url}: ${errorMessage(error)}`);
           if (!res.headersSent) sendJson(res, 500, { detail: 'Internal simulator error' });
           else res.destroy();
         });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DirInUseError, lockDir, type DirLock } from '../../lib/dir-lock.ts';
 import type { LiveRequest } from './request.ts';
+import { errorMessage } from '../../lib/errors.ts';
 
 /** fal keeps results for an hour (protocol §5); finished jobs are kept a day here, then dropped at start-up. */
 const KEEP_COMPLETED_MS = 24 * 60 * 60 * 1000;
@@ -96,7 +97,9 @@ export async function openJournal(dir: string, warn: (line: string) => void) {
         }
         const parsed = storedRequest.safeParse(safeJson(await readFile(path, 'utf8').catch(() => '')));
         if (!parsed.success || `${parsed.data.id}.json` !== name) {
-          warn(`job file ${name} is unreadable (${parsed.success ? 'its id does not match its name' : 'corrupt or partial'}); set aside as ${name}.corrupt`);
+          warn(
+            `job file ${name} is unreadable (${parsed.success ? 'its id does not match its name' : 'corrupt or partial'}); set aside as ${name}.corrupt`,
+          );
           await rename(path, `${path}.corrupt`).catch(() => undefined);
           continue;
         }
@@ -118,7 +121,7 @@ export async function openJournal(dir: string, warn: (line: string) => void) {
         renameSync(`${path}.tmp`, path);
       } catch (error) {
         // The job goes on in memory; only a restart would lose it.
-        warn(`could not keep job ${request.id}: ${error instanceof Error ? error.message : String(error)}`);
+        warn(`could not keep job ${request.id}: ${errorMessage(error)}`);
       }
     },
 

@@ -67,7 +67,9 @@ export async function submit(ctx: QueueContext, req: IncomingMessage, res: Serve
   }
   const webhookUrl = url.searchParams.get('fal_webhook') ?? undefined;
   if (webhookUrl !== undefined && !URL.canParse(webhookUrl)) {
-    return sendJson(res, 422, { detail: [{ loc: ['query', 'fal_webhook'], msg: 'Input should be a valid URL', type: 'url_parsing', input: webhookUrl }] });
+    return sendJson(res, 422, {
+      detail: [{ loc: ['query', 'fal_webhook'], msg: 'Input should be a valid URL', type: 'url_parsing', input: webhookUrl }],
+    });
   }
   // x-fal-request-timeout: seconds as a decimal string (protocol §1.5); anything unparsable is ignored.
   const timeout = Number(req.headers['x-fal-request-timeout']);
@@ -83,7 +85,12 @@ export async function submit(ctx: QueueContext, req: IncomingMessage, res: Serve
   });
   ctx.requests.set(request.id, request);
   ctx.begin(request);
-  sendJson(res, 200, { status: 'IN_QUEUE', request_id: request.id, ...urls(ctx, request), queue_position: request.queuePosition }, { 'x-fal-request-id': request.id });
+  sendJson(
+    res,
+    200,
+    { status: 'IN_QUEUE', request_id: request.id, ...urls(ctx, request), queue_position: request.queuePosition },
+    { 'x-fal-request-id': request.id },
+  );
 }
 
 export function status(ctx: QueueContext, res: ServerResponse, request: LiveRequest, url: URL): void {
@@ -100,7 +107,8 @@ export function result(ctx: QueueContext, res: ServerResponse, request: LiveRequ
   }
   // Expiry (§5: results are kept 1 h, 6 min when large) only affects later fetches; a webhook sent at
   // completion still carried the real outcome.
-  if (request.behaviour.resultExpired) return sendJson(res, 404, { detail: 'Request result has expired' }, { 'x-fal-request-id': request.id });
+  if (request.behaviour.resultExpired)
+    return sendJson(res, 404, { detail: 'Request result has expired' }, { 'x-fal-request-id': request.id });
   const outcome = outcomeOf(ctx, request);
   sendJson(res, outcome.status, outcome.body, outcome.headers);
 }
@@ -132,7 +140,12 @@ export function outcomeOf(ctx: QueueContext, request: LiveRequest): Outcome {
 /** Kling O3's output (protocol §12): `{ video: File }`, here the bundled sample clip under a per-request URL. */
 export function outputOf(ctx: QueueContext, request: LiveRequest) {
   return {
-    video: { url: `${ctx.origin()}/files/output/${request.id}/output.mp4`, content_type: 'video/mp4', file_name: 'output.mp4', file_size: ctx.sampleSize() },
+    video: {
+      url: `${ctx.origin()}/files/output/${request.id}/output.mp4`,
+      content_type: 'video/mp4',
+      file_name: 'output.mp4',
+      file_size: ctx.sampleSize(),
+    },
   };
 }
 

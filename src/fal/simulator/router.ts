@@ -62,7 +62,9 @@ export function createRouter(deps: RouterDeps) {
     if (read && parts[0] === 'files' && parts.length === 4) {
       if (parts[1] === 'output') {
         if (injected('file', res)) return;
-        return ctx.requests.has(parts[2]) ? serveBytes(req, res, deps.sample(), 'video/mp4') : sendJson(res, 404, { detail: 'File not found' });
+        return ctx.requests.has(parts[2])
+          ? serveBytes(req, res, deps.sample(), 'video/mp4')
+          : sendJson(res, 404, { detail: 'File not found' });
       }
       if (parts[1] === 'uploads') return files.serveUpload(req, res, parts[2]);
     }
@@ -73,7 +75,8 @@ export function createRouter(deps: RouterDeps) {
         return files.initiate(req, res, step === 'initiate' ? 'single' : 'multipart');
       }
       if (method === 'PUT' && step === 'put' && token && parts.length === 4) return files.put(req, res, token);
-      if (method === 'PUT' && step === 'multipart' && token && sub && parts.length === 5) return files.putPart(req, res, token, Number(sub));
+      if (method === 'PUT' && step === 'multipart' && token && sub && parts.length === 5)
+        return files.putPart(req, res, token, Number(sub));
       if (method === 'POST' && step === 'multipart' && token && sub === 'complete') return files.complete(req, res, token);
     }
 
@@ -91,11 +94,15 @@ export function createRouter(deps: RouterDeps) {
     }
     if (rest[0] === 'requests' && rest[1]) {
       const route: FaultRoute | null =
-        method === 'GET' && rest.length === 2 ? 'result'
-        : method === 'GET' && rest[2] === 'status' && rest.length === 3 ? 'status'
-        : method === 'GET' && rest[2] === 'status' && rest[3] === 'stream' && rest.length === 4 ? 'stream'
-        : method === 'PUT' && rest[2] === 'cancel' && rest.length === 3 ? 'cancel'
-        : null;
+        method === 'GET' && rest.length === 2
+          ? 'result'
+          : method === 'GET' && rest[2] === 'status' && rest.length === 3
+            ? 'status'
+            : method === 'GET' && rest[2] === 'status' && rest[3] === 'stream' && rest.length === 4
+              ? 'stream'
+              : method === 'PUT' && rest[2] === 'cancel' && rest.length === 3
+                ? 'cancel'
+                : null;
       if (route === null) return sendJson(res, 404, { detail: 'Not found' });
       if (injected(route, res)) return;
       const request = ctx.requests.get(rest[1]);

@@ -52,20 +52,38 @@ export function validateKlingInput(input: unknown): FalErrorDetail[] {
         const s = (typeof shot === 'object' && shot !== null ? shot : {}) as Record<string, unknown>;
         if (s.prompt === undefined) errors.push({ loc: ['body', 'multi_prompt', i, 'prompt'], msg: 'Field required', type: 'missing' });
         else if (typeof s.prompt !== 'string') {
-          errors.push({ loc: ['body', 'multi_prompt', i, 'prompt'], msg: 'Input should be a valid string', type: 'string_type', input: s.prompt });
+          errors.push({
+            loc: ['body', 'multi_prompt', i, 'prompt'],
+            msg: 'Input should be a valid string',
+            type: 'string_type',
+            input: s.prompt,
+          });
         }
         if (s.duration !== undefined && !SHOT_DURATIONS.includes(s.duration as string)) {
           const msg = `Input should be ${expected(SHOT_DURATIONS)}`;
-          errors.push({ loc: ['body', 'multi_prompt', i, 'duration'], msg, type: 'enum', input: s.duration, ctx: { expected: expected(SHOT_DURATIONS) } });
+          errors.push({
+            loc: ['body', 'multi_prompt', i, 'duration'],
+            msg,
+            type: 'enum',
+            input: s.duration,
+            ctx: { expected: expected(SHOT_DURATIONS) },
+          });
         }
       });
     }
   }
   // Durations are strings (protocol §12); pydantic does not coerce the number 5 into the enum value "5".
   if (body.duration !== undefined && !DURATIONS.includes(body.duration as string)) {
-    errors.push({ loc: ['body', 'duration'], msg: `Input should be ${expected(DURATIONS)}`, type: 'enum', input: body.duration, ctx: { expected: expected(DURATIONS) } });
+    errors.push({
+      loc: ['body', 'duration'],
+      msg: `Input should be ${expected(DURATIONS)}`,
+      type: 'enum',
+      input: body.duration,
+      ctx: { expected: expected(DURATIONS) },
+    });
   }
-  if (body.generate_audio !== undefined && typeof body.generate_audio !== 'boolean') at('generate_audio', 'Input should be a valid boolean', 'bool_type');
+  if (body.generate_audio !== undefined && typeof body.generate_audio !== 'boolean')
+    at('generate_audio', 'Input should be a valid boolean', 'bool_type');
   if (body.shot_type !== undefined && typeof body.shot_type !== 'string') at('shot_type', 'Input should be a valid string', 'string_type');
   return errors;
 }

@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { Outcome } from './queue-routes.ts';
+import { errorMessage } from '../../lib/errors.ts';
 
 export type WebhookSigner = ReturnType<typeof createWebhookSigner>;
 
@@ -37,7 +38,8 @@ function signedHeaders(key: KeyObject, userId: string, body: string, requestId: 
  */
 export function pythonJson(value: unknown): string {
   if (value === null || value === undefined) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (typeof value === 'string')
+    return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
@@ -88,11 +90,12 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
       options.log(`webhook for ${requestId}: attempt ${n} answered ${response.status}`);
     } catch (error) {
       if (stopped) return;
-      options.log(`webhook for ${requestId}: attempt ${n} failed: ${error instanceof Error ? error.message : String(error)}`);
+      options.log(`webhook for ${requestId}: attempt ${n} failed: ${errorMessage(error)}`);
     } finally {
       inFlight.delete(abort);
     }
-    if (n < options.retry.attempts) options.schedule(() => void attempt(url, requestId, body, n + 1, settled), options.retry.baseDelayMs * 2 ** (n - 1));
+    if (n < options.retry.attempts)
+      options.schedule(() => void attempt(url, requestId, body, n + 1, settled), options.retry.baseDelayMs * 2 ** (n - 1));
     else settled();
   }
 

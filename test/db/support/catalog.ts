@@ -41,7 +41,13 @@ const NATIVE: Record<string, (args: string[]) => string> = {
   Timestamp: (a) => `timestamp(${a[0] ?? 3})`,
   Timestamptz: (a) => `timestamptz(${a[0] ?? 3})`,
 };
-const ACTIONS: Record<string, string> = { Cascade: 'CASCADE', Restrict: 'RESTRICT', NoAction: 'NO ACTION', SetNull: 'SET NULL', SetDefault: 'SET DEFAULT' };
+const ACTIONS: Record<string, string> = {
+  Cascade: 'CASCADE',
+  Restrict: 'RESTRICT',
+  NoAction: 'NO ACTION',
+  SetNull: 'SET NULL',
+  SetDefault: 'SET DEFAULT',
+};
 const PG_ACTIONS: Record<string, string> = { c: 'CASCADE', r: 'RESTRICT', a: 'NO ACTION', n: 'SET NULL', d: 'SET DEFAULT' };
 
 function expectedType(field: DmmfField): string {
@@ -142,10 +148,21 @@ export async function actualCatalog(db: SqlSession): Promise<Catalog> {
   );
   for (const i of indexes) {
     const [, unique, method, keys] = /^CREATE (UNIQUE )?INDEX .* USING (\w+) \((.*)\)$/.exec(i.indexdef) ?? [];
-    catalog.indexes.push(`${i.tablename}.${i.indexname} ${unique ? 'UNIQUE INDEX' : 'INDEX'} USING ${method} (${keys?.replaceAll('"', '')})`);
+    catalog.indexes.push(
+      `${i.tablename}.${i.indexname} ${unique ? 'UNIQUE INDEX' : 'INDEX'} USING ${method} (${keys?.replaceAll('"', '')})`,
+    );
   }
 
-  const constraints = await db.query<{ table: string; name: string; type: string; ref: string | null; del: string; upd: string; cols: string[]; refcols: string[] }>(
+  const constraints = await db.query<{
+    table: string;
+    name: string;
+    type: string;
+    ref: string | null;
+    del: string;
+    upd: string;
+    cols: string[];
+    refcols: string[];
+  }>(
     `SELECT t.relname AS table, c.conname AS name, c.contype::text AS type, ft.relname AS ref,
             c.confdeltype::text AS del, c.confupdtype::text AS upd,
             ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)

@@ -62,9 +62,13 @@ export async function loadDatamodel(schemaPath = join(root, 'prisma/schema.prism
     // `node` is Node 24 here: the generate script puts the running Node's folder first on PATH.
     const block = `\ngenerator dmmf {\n  provider = ${JSON.stringify(`node ${JSON.stringify(generator)}`)}\n  output   = ${JSON.stringify(output)}\n}\n`;
     await writeFile(join(scratch, 'schema.prisma'), schema + block);
-    await run(process.execPath, [join(root, 'scripts/prisma-generate.ts'), '--schema', join(scratch, 'schema.prisma'), '--generator', 'dmmf'], {
-      cwd: root,
-    });
+    await run(
+      process.execPath,
+      [join(root, 'scripts/prisma-generate.ts'), '--schema', join(scratch, 'schema.prisma'), '--generator', 'dmmf'],
+      {
+        cwd: root,
+      },
+    );
     return JSON.parse(await readFile(output, 'utf8')) as DmmfDatamodel;
   } finally {
     await rm(scratch, { recursive: true, force: true });
