@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createEventBus, type EventBus } from './pubsub/index.ts';
 import { createRedisTarget } from './pubsub/redis.ts';
 import type { GraphQLContext, ServerInfo } from './schema/context.ts';
+import { createEventLoader } from './schema/event-loader.ts';
 import type { IncomingMessage } from 'node:http';
 import { createArchiver, type Archiver } from './archive/archiver.ts';
 import { createDownloader, FAL_OUTPUT_HOSTS } from './archive/download-policy.ts';
@@ -212,6 +213,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           return `${path}?${signer.sign(path)}`;
         },
         uploads,
+        eventLoader: createEventLoader(database.prisma),
       });
       // In simulator mode webhooks are signed with the simulator's key, so that is the JWKS to trust.
       const verifier = createWebhookVerifier({

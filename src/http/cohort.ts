@@ -1,6 +1,7 @@
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
+import { isLive, MemoKey } from '../generations/live-event.ts';
 import { END_SLOW_SUBSCRIBER, SLOW_SUBSCRIBER_CLOSE, type SlowSubscriberContext } from '../schema/subscriber.ts';
 
 /**
@@ -34,9 +35,9 @@ interface Executed {
 /**
  * Cohort execution for subscriptions (graphql-ws and SSE alike): subscribers that share a document, operation,
  * variables and whatever `cohortOf` says of their context (tenant, scope, origin) get one execution per
- * live event, not one each. The domain hands every local subscriber of a generation the same event object
- * (generations/subscriptions.ts), so the result is memoised on that object and dropped with it; history
- * replayed to one subscriber is a fresh object per subscriber and simply executes as before. Ordering is
+ * live event, not one each. The domain hands every local subscriber the same LiveEvent (generations/live-event.ts),
+ * so the result is memoised in that event's memo slot and dropped with it; history replayed to one subscriber
+ * is a LiveEvent of its own, and anything else (not a LiveEvent) simply executes per subscriber. Ordering is
  * untouched: each subscriber still pulls its own stream; only the work behind a `next` is shared.
  *
  * Serialise once: a graphql-ws subscription whose context carries a DirectSink gets its error-free results
@@ -46,7 +47,9 @@ interface Executed {
  * ordinary way, so error masking and the protocol's framing apply to them unchanged.
  */
 export function useCohortExecution(cohortOf: (context: unknown) => string): Plugin {
-  const results = new WeakMap<object, Map<string, Promise<Executed>>>();
+  // This plugin's entry in each LiveEvent's memo: its executions by cohort (one key per plugin, so two Yoga
+  // instances in one process, with different schemas, never share results).
+  const results = new MemoKey<Map<string, Promise<Executed>>>('cohort executions');
   // Yoga caches parsed documents, so equal document strings are one DocumentNode: its identity names it.
   const documentIds = new WeakMap<DocumentNode, number>();
   let nextDocumentId = 1;
@@ -74,9 +77,8 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
           return { result, frames: new Map() };
         };
         const executed = (event: unknown): Promise<Executed> => {
-          if (event === null || typeof event !== 'object') return run(event);
-          let perEvent = results.get(event);
-          if (!perEvent) results.set(event, (perEvent = new Map()));
+          if (event === null || typeof event !== 'object' || !isLive(event)) return run(event);
+          const perEvent = event.memo.get(results, () => new Map<string, Promise<Executed>>());
           let entry = perEvent.get(cohort);
           if (!entry) perEvent.set(cohort, (entry = run(event)));
           return entry;

@@ -1,6 +1,6 @@
 /**
  * What a subscription's transport lets its resolver do besides sending results: end the subscriber's
- * connection because it fell too far behind its bounded buffer (see generations/subscriptions.ts). Set on
+ * connection because it fell too far behind its bounded buffer (see generations/too-slow.ts). Set on
  * every subscription's context by the cohort plugin (http/cohort.ts), for graphql-ws and SSE alike; a
  * context without it (a plain execute in a test) simply has nothing to close.
  */

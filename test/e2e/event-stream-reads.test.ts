@@ -1,11 +1,13 @@
-import { execute, parse } from 'graphql';
+import { execute, parse, subscribe, type ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, PrismaClient } from '../../src/db/index.ts';
 import { toMessage, type GenerationEvent } from '../../src/generations/events.ts';
 import { createGenerationStore } from '../../src/generations/store.ts';
 import { readSubscriptionStart } from '../../src/generations/subscription-reads.ts';
-import { openGenerationEventStream, replayPageOf, type SubscriberLimits } from '../../src/generations/subscriptions.ts';
+import { isLive, type LiveEvent } from '../../src/generations/live-event.ts';
+import { openGenerationEventStream, type SubscriberLimits } from '../../src/generations/subscriptions.ts';
 import { createEventBus, topics, type EventBus } from '../../src/pubsub/index.ts';
+import { createEventLoader, type EventLoader } from '../../src/schema/event-loader.ts';
 import { buildSchema } from '../../src/schema/index.ts';
 import { createTestPglite } from '../helpers/db.ts';
 
@@ -99,8 +101,8 @@ function open(id: string, after = 0, tenantId: string | null = 'a', repairMs = 6
   );
 }
 
-async function take(stream: AsyncIterableIterator<GenerationEvent>, n: number): Promise<GenerationEvent[]> {
-  const out: GenerationEvent[] = [];
+async function take(stream: AsyncIterableIterator<LiveEvent>, n: number): Promise<LiveEvent[]> {
+  const out: LiveEvent[] = [];
   while (out.length < n) {
     const step = await stream.next();
     if (step.done) break;
@@ -109,8 +111,8 @@ async function take(stream: AsyncIterableIterator<GenerationEvent>, n: number): 
   return out;
 }
 
-async function drain(stream: AsyncIterableIterator<GenerationEvent>): Promise<GenerationEvent[]> {
-  const out: GenerationEvent[] = [];
+async function drain(stream: AsyncIterableIterator<LiveEvent>): Promise<LiveEvent[]> {
+  const out: LiveEvent[] = [];
   for await (const event of stream) out.push(event);
   return out;
 }
@@ -124,15 +126,20 @@ describe('videoGenerationEvents reads', () => {
     const replay = await take(stream, 40);
     expect(replay.map((e) => e.sequence)).toEqual(history.map((e) => e.sequence));
     expect(replay).toEqual(history);
-    // One page, one object: the generation behind all of them can be loaded once.
-    expect(new Set(replay.map((e) => replayPageOf(e))).size).toBe(1);
-    expect(replayPageOf(replay[0])).toBeDefined();
+    // One page, one batch memo: the generation behind all of them can be loaded once.
+    expect(new Set(replay.map((e) => e.batchMemo)).size).toBe(1);
+    expect(replay[0].batchMemo).not.toBe(replay[0].memo);
     expect(reads).toBe(1);
     // What the subscription executes for each replayed event: `generation { }` is read once for the page.
     const schema = buildSchema();
     const selection = parse(`subscription { videoGenerationEvents(id: "${id}") { sequence generation { id status } } }`);
     for (const event of replay) {
-      const result = await execute({ schema, document: selection, rootValue: event, contextValue: { db, caller: { tenantId: 'a' } } });
+      const result = await execute({
+        schema,
+        document: selection,
+        rootValue: event,
+        contextValue: { db, caller: { tenantId: 'a' }, eventLoader: createEventLoader(db) },
+      });
       expect(result.errors).toBeUndefined();
       expect(result.data).toEqual({
         videoGenerationEvents: { sequence: event.sequence, generation: { id: expect.any(String), status: 'IN_PROGRESS' } },
@@ -147,7 +154,8 @@ describe('videoGenerationEvents reads', () => {
     for (const event of [...more, done]) publish(event);
     const live = await drain(stream);
     expect(live.map((e) => e.sequence)).toEqual([41, 42, 43]);
-    expect(replayPageOf(live[0])).toBeUndefined();
+    // Live events without a write batch (these were published one by one) each have a memo of their own.
+    expect(live[0].batchMemo).toBe(live[0].memo);
     expect(reads).toBe(0);
     expect(listeners).toBe(0);
   });
@@ -184,7 +192,7 @@ describe('videoGenerationEvents reads', () => {
     const all = await drain((await open(id, 0))!);
     expect(all.map((e) => e.sequence)).toEqual(Array.from({ length: done.sequence }, (_, i) => i + 1));
     expect(reads).toBe(3);
-    expect(new Set(all.map((e) => replayPageOf(e))).size).toBe(3);
+    expect(new Set(all.map((e) => e.batchMemo)).size).toBe(3);
   });
 
   it("another tenant's generation is not found, and nothing is left listening", async () => {
@@ -233,6 +241,64 @@ describe('videoGenerationEvents reads', () => {
     const stream = (await open(id))!;
     expect(listeners).toBe(1);
     await stream.return!();
+    expect(listeners).toBe(0);
+  });
+});
+
+describe('one LiveEvent per published event', () => {
+  // The N+1 fix and cohort execution rest on this: every local subscriber's resolvers are handed the very
+  // object the hub made for a published event, never a copy (a `{ ...event }` or `map((e) => ({ ...e }))`
+  // anywhere between the bus and the resolvers fails here).
+  it("every subscriber's resolvers see the same LiveEvent, and the generation is read once per write batch", async () => {
+    const id = await newGeneration();
+    const schema = buildSchema();
+    const document = parse(`subscription { videoGenerationEvents(id: "${id}") { sequence generation { id status } } }`);
+    const seen: LiveEvent[][] = [];
+    const subscriber = async () => {
+      const mine: LiveEvent[] = [];
+      seen.push(mine);
+      const real = createEventLoader(db);
+      // This subscriber's own request loader, noting what the `generation` resolver was handed.
+      const eventLoader: EventLoader = {
+        generation: (event, ...rest) => {
+          mine.push(event as LiveEvent);
+          return real.generation(event, ...rest);
+        },
+      };
+      const generations = { subscribeToEvents: async (genId: string, after: number | null) => (await open(genId, after ?? 0))! };
+      const results = await subscribe({ schema, document, contextValue: { db, caller: { tenantId: 'a' }, generations, eventLoader } });
+      return results as AsyncGenerator<ExecutionResult>;
+    };
+    const subscriptions = await Promise.all([subscriber(), subscriber(), subscriber()]);
+    expect(listeners).toBe(1); // one hub for the three
+    const batch = `${id}#3`;
+    const lines = (await addLogs(id, 3)).map((event) => ({ ...event, batch }));
+    const done = await finish(id);
+    reads = 0;
+    for (const event of [...lines, done]) publish(event);
+    for (const results of subscriptions) {
+      const all: ExecutionResult[] = [];
+      for await (const result of results) all.push(result);
+      expect(all.map((r) => r.errors)).toEqual([undefined, undefined, undefined, undefined]);
+      expect(all.map((r) => (r.data as { videoGenerationEvents: { sequence: number } }).videoGenerationEvents.sequence)).toEqual([
+        1, 2, 3, 4,
+      ]);
+    }
+    const [first, ...others] = seen;
+    expect(first).toHaveLength(4);
+    for (const other of others) {
+      expect(other).toHaveLength(4);
+      other.forEach((event, i) => expect(event).toBe(first[i]));
+    }
+    // Made by the hub (a copy made once and shared would pass the check above, not this one).
+    for (const event of first) expect(isLive(event)).toBe(true);
+    // The batch's three lines share one batch memo (one read for all of them and all three subscribers);
+    // the terminal status has its own.
+    expect(first[1].batchMemo).toBe(first[0].batchMemo);
+    expect(first[2].batchMemo).toBe(first[0].batchMemo);
+    expect(first[3].batchMemo).not.toBe(first[0].batchMemo);
+    expect(first[1].memo).not.toBe(first[0].memo);
+    expect(reads).toBe(2);
     expect(listeners).toBe(0);
   });
 });

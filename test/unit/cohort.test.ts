@@ -2,12 +2,16 @@ import { Repeater } from '@repeaterjs/repeater';
 import { parse } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
+import { LiveEvents } from '../../src/generations/live-event.ts';
 import { DIRECT_SINK, useCohortExecution, type DirectSink } from '../../src/http/cohort.ts';
 
-// A tiny schema whose subscription hands every subscriber the same event objects (as the domain's hub
-// does) and counts how often a field of the event is resolved.
+type Event = { id: string };
+
+// A tiny schema whose subscription hands every subscriber the same LiveEvent (made as the domain's hubs make
+// them: dashboard updates, whose id stands for n here) and counts how often a field of the event is resolved.
 function setUp() {
-  const listeners = new Set<(event: { n: number }) => void>();
+  const listeners = new Set<(event: Event) => void>();
+  const hub = new LiveEvents();
   let resolved = 0;
   const schema = createSchema<{ tenant: string }>({
     typeDefs: 'type Query { ok: Boolean } type Event { n: Int! label(suffix: String): String! } type Subscription { events: Event! }',
@@ -15,19 +19,20 @@ function setUp() {
       Subscription: {
         events: {
           subscribe: () =>
-            new Repeater<{ n: number }>(async (push, stop) => {
-              const listener = (event: { n: number }) => void push(event);
+            new Repeater<Event>(async (push, stop) => {
+              const listener = (event: Event) => void push(event);
               listeners.add(listener);
               await stop;
               listeners.delete(listener);
             }),
-          resolve: (event: { n: number }) => event,
+          resolve: (event: Event) => event,
         },
       },
       Event: {
-        label: (event: { n: number }, args: { suffix?: string }, ctx: { tenant: string }) => {
+        n: (event: Event) => Number(event.id),
+        label: (event: Event, args: { suffix?: string }, ctx: { tenant: string }) => {
           resolved += 1;
-          return `${ctx.tenant}:${event.n}${args.suffix ?? ''}`;
+          return `${ctx.tenant}:${event.id}${args.suffix ?? ''}`;
         },
       },
     },
@@ -45,8 +50,16 @@ function setUp() {
     })) as AsyncGenerator<{ data: { events: { label: string } } }>;
     return stream;
   };
-  const emit = (event: { n: number }) => listeners.forEach((l) => l(event));
-  return { subscribe, emit, resolved: () => resolved, listening: () => listeners.size };
+  const emit = (event: { n: number }) => {
+    const live = hub.update({ id: String(event.n), tenantId: 't' });
+    listeners.forEach((l) => l(live));
+  };
+  /** The same object to every subscriber, but not a LiveEvent: nothing to memoise on. */
+  const emitPlain = (event: { n: number }) => {
+    const plain = { id: String(event.n) };
+    listeners.forEach((l) => l(plain));
+  };
+  return { subscribe, emit, emitPlain, resolved: () => resolved, listening: () => listeners.size };
 }
 
 describe('cohort execution', () => {
@@ -80,6 +93,17 @@ describe('cohort execution', () => {
       'globex:2',
     ]);
     expect(t.resolved()).toBe(6);
+    // An object that is not a LiveEvent is executed for each subscriber (no identity convention to rely on).
+    const thirds = members.map((m) => m.next());
+    t.emitPlain({ n: 3 });
+    expect((await Promise.all(thirds)).map((r) => r.value!.data.events.label)).toEqual([
+      'acme:3',
+      'acme:3',
+      'acme:3',
+      'acme:3!',
+      'globex:3',
+    ]);
+    expect(t.resolved()).toBe(11);
     // Unsubscribing ends the source.
     await Promise.all(members.map((m) => m.return(undefined)));
     expect(t.listening()).toBe(0);

@@ -1,10 +1,13 @@
 import { execute, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { GenerationEvent } from '../../src/generations/events.ts';
+import { LiveEvents, type LiveEvent } from '../../src/generations/live-event.ts';
+import { createEventLoader } from '../../src/schema/event-loader.ts';
 import { buildSchema } from '../../src/schema/index.ts';
 
 // What `generation { ... }` on live events reads: once per write batch (per selection and tenant), not once
-// per event. The resolvers run as the subscription executes each event (rootValue = the event).
+// per event. The resolvers run as the subscription executes each event (rootValue = the LiveEvent the hub
+// made, here with the hub's own maker), each execution with its own request's loader.
 const SELECTION = parse('subscription { videoGenerationEvents(id: "x") { sequence generation { id status } } }');
 const ID = '0190a6f2-0000-7000-8000-000000000001';
 
@@ -16,9 +19,9 @@ function fakeDb() {
     setStatus: (s: string) => (status = s),
     db: {
       generation: {
-        findUniqueOrThrow: async (args: { where: { id: string } }) => {
+        findUniqueOrThrow: (args: { where: { id: string } }) => {
           reads.push(args);
-          return { id: args.where.id, status, tenantId: 'a' };
+          return Promise.resolve({ id: args.where.id, status, tenantId: 'a' });
         },
       },
     },
@@ -34,12 +37,12 @@ const log = (sequence: number, batch?: string): GenerationEvent => ({
   ...(batch ? { batch } : {}),
 });
 
-async function resolve(event: GenerationEvent, db: object, tenantId = 'a') {
+async function resolve(event: LiveEvent | GenerationEvent, db: object, tenantId = 'a') {
   const result = await execute({
     schema: buildSchema(),
     document: SELECTION,
     rootValue: event,
-    contextValue: { db, caller: { tenantId } },
+    contextValue: { db, caller: { tenantId }, eventLoader: createEventLoader(db) },
   });
   expect(result.errors).toBeUndefined();
   return (result.data as { videoGenerationEvents: { sequence: number; generation: { status: string } } }).videoGenerationEvents;
@@ -48,31 +51,42 @@ async function resolve(event: GenerationEvent, db: object, tenantId = 'a') {
 describe('generation loads of live events', () => {
   it('reads the generation once for all lines of one write, again for the next write', async () => {
     const f = fakeDb();
+    const hub = new LiveEvents();
     const batchA = `${ID}#3`;
-    for (const seq of [1, 2, 3]) expect((await resolve(log(seq, batchA), f.db)).generation.status).toBe('IN_PROGRESS');
+    for (const seq of [1, 2, 3]) expect((await resolve(hub.published(log(seq, batchA)), f.db)).generation.status).toBe('IN_PROGRESS');
     expect(f.reads).toHaveLength(1);
     // A later write: never served the earlier read.
     f.setStatus('COMPLETED');
-    // Fresh objects with the same batch name (as after the bus, one per hub) still share the read.
-    expect((await resolve(log(2, batchA), f.db)).generation.status).toBe('IN_PROGRESS');
-    expect((await resolve(log(4, `${ID}#5`), f.db)).generation.status).toBe('COMPLETED');
-    expect((await resolve(log(5, `${ID}#5`), f.db)).generation.status).toBe('COMPLETED');
+    // Fresh objects with the same batch name (each line is its own message after the bus) still share the read.
+    expect((await resolve(hub.published(log(2, batchA)), f.db)).generation.status).toBe('IN_PROGRESS');
+    expect((await resolve(hub.published(log(4, `${ID}#5`)), f.db)).generation.status).toBe('COMPLETED');
+    expect((await resolve(hub.published(log(5, `${ID}#5`)), f.db)).generation.status).toBe('COMPLETED');
     expect(f.reads).toHaveLength(2);
   });
 
   it("keeps the caller's tenant and the database in the key, and events without a batch per object", async () => {
     const f = fakeDb();
     const other = fakeDb();
+    const hub = new LiveEvents();
     const batch = `${ID}#9`;
-    await resolve(log(9, batch), f.db, 'a');
-    await resolve(log(9, batch), f.db, 'b');
-    await resolve(log(9, batch), other.db, 'a');
+    const line = hub.published(log(9, batch));
+    await resolve(line, f.db, 'a');
+    await resolve(line, f.db, 'b');
+    await resolve(line, other.db, 'a');
     expect(f.reads).toHaveLength(2);
     expect(other.reads).toHaveLength(1);
-    const history = log(1);
-    await resolve(history, f.db);
-    await resolve(history, f.db);
-    await resolve(log(1), f.db);
+    const unbatched = hub.published(log(1));
+    await resolve(unbatched, f.db);
+    await resolve(unbatched, f.db);
+    await resolve(hub.published(log(1)), f.db);
     expect(f.reads).toHaveLength(4);
+    // A history page read for one subscriber shares one read; a plain object (not a LiveEvent) shares nothing
+    // beyond its own request.
+    for (const event of hub.read([log(1), log(2), log(3)])) await resolve(event, f.db);
+    expect(f.reads).toHaveLength(5);
+    const plain = log(1);
+    await resolve(plain, f.db);
+    await resolve(plain, f.db);
+    expect(f.reads).toHaveLength(7);
   });
 });

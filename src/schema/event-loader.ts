@@ -1,0 +1,48 @@
+import type { PrismaClient } from '../db/index.ts';
+import type { GenerationEvent } from '../generations/events.ts';
+import { isLive, MemoKey } from '../generations/live-event.ts';
+
+/** Row loads of one event batch: per database (apps in one process may differ), then per tenant and selection. */
+type Loads = Map<object, Map<string, Promise<unknown>>>;
+
+/**
+ * The generation rows read for a LiveEvent's batch (see generations/live-event.ts). Every subscriber of one
+ * event, and every event of one write or one history page, share its batchMemo, so `generation { ... }` on
+ * them is read once per database, tenant and selection, not once per subscriber and event.
+ */
+const GENERATION_LOADS = new MemoKey<Loads>('generation rows of an event batch');
+
+/**
+ * What the event types' resolvers load, for one request (one subscription operation, in graphql-ws and SSE
+ * alike): created with the request's context and dropped with it. Work shared across subscribers lives in the
+ * LiveEvent's memo slots; an event that is not a LiveEvent (a plain object handed to execute) is loaded once
+ * per object for this request only.
+ */
+export interface EventLoader {
+  /** The generation an event belongs to, as `query` selects it (a Pothos prisma query), read as `tenantId`. */
+  generation<T>(event: GenerationEvent, query: object, tenantId: string, read: () => Promise<T>): Promise<T>;
+}
+
+export function createEventLoader(db: PrismaClient | object): EventLoader {
+  const ownLoads = new WeakMap<GenerationEvent, Map<string, Promise<unknown>>>();
+  const loadsOf = (event: GenerationEvent): Map<string, Promise<unknown>> => {
+    if (isLive(event)) {
+      const perDb = event.batchMemo.get(GENERATION_LOADS, (): Loads => new Map());
+      let loads = perDb.get(db);
+      if (!loads) perDb.set(db, (loads = new Map<string, Promise<unknown>>()));
+      return loads;
+    }
+    let loads = ownLoads.get(event);
+    if (!loads) ownLoads.set(event, (loads = new Map<string, Promise<unknown>>()));
+    return loads;
+  };
+  return {
+    generation<T>(event: GenerationEvent, query: object, tenantId: string, read: () => Promise<T>) {
+      const loads = loadsOf(event);
+      const key = `${tenantId}|${JSON.stringify(query)}`;
+      let load = loads.get(key) as Promise<T> | undefined;
+      if (!load) loads.set(key, (load = read()));
+      return load;
+    },
+  };
+}
