@@ -3,7 +3,8 @@ import type { GenerationStatus } from './status.ts';
 /**
  * One entry of a generation's ordered event log, as stored and as delivered to subscribers. `batch` names the
  * write a live log event came from (the same for every line one statement wrote for one generation), so
- * whatever is read about the generation after that write can be shared by all of its lines.
+ * whatever is read about the generation after that write can be shared by all of its lines (the hub gives them one
+ * batchMemo, see live-event.ts).
  */
 export type GenerationEvent =
   | { kind: 'STATUS'; generationId: string; sequence: number; status: GenerationStatus; queuePosition: number | null; at: Date }
