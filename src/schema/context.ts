@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../db/index.ts';
 import type { Caller, FalBackendName, GenerationService } from '../generations/service.ts';
 import type { FrameUploads } from '../uploads/index.ts';
+import type { WebhookService } from '../webhooks/index.ts';
 
 /** Per-request context: runtime instances come from here, never from module scope. */
 export interface GraphQLContext {
@@ -17,6 +18,8 @@ export interface GraphQLContext {
   videoPath: (generationId: string) => string;
   /** Checks and uploads frames sent as files (GraphQL multipart); see src/uploads. */
   uploads: FrameUploads;
+  /** Outbound webhook endpoints and deliveries (src/webhooks). */
+  webhooks: WebhookService;
 }
 
 export interface ServerInfo {
