@@ -40,7 +40,7 @@ builder.mutationField('createWebhookEndpoint', (t) =>
     args: { input: t.arg({ type: CreateWebhookEndpointInput, required: true, description: 'The endpoint to register.' }) },
     errors: {
       types: [InputValidationError, RateLimitedError],
-      union: { name: 'CreateWebhookEndpointResult' },
+      union: { name: 'CreateWebhookEndpointResult', description: 'The new endpoint and its secret, or why it was not registered.' },
       directResult: true,
     },
     resolve: async (_root, { input }, ctx) => {

@@ -22,7 +22,7 @@ builder.mutationField('deleteWebhookEndpoint', (t) =>
     args: { id: t.arg.id({ required: true, description: 'The endpoint to delete.' }) },
     errors: {
       types: [WebhookEndpointNotFoundError, RateLimitedError],
-      union: { name: 'DeleteWebhookEndpointResult' },
+      union: { name: 'DeleteWebhookEndpointResult', description: 'The id of the deleted endpoint, or why nothing was deleted.' },
       directResult: true,
     },
     resolve: async (_root, args, ctx) => {

@@ -18,7 +18,7 @@ builder.mutationField('redeliverWebhook', (t) =>
     args: { deliveryId: t.arg.id({ required: true, description: 'The delivery to send again.' }) },
     errors: {
       types: [WebhookDeliveryNotFoundError, RateLimitedError],
-      union: { name: 'RedeliverWebhookResult' },
+      union: { name: 'RedeliverWebhookResult', description: 'The delivery, due again, or why nothing changed.' },
       directResult: true,
     },
     resolve: async (_root, args, ctx) => {
