@@ -77,7 +77,15 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   }
 
   async function attempt(delivery: ClaimedDelivery): Promise<void> {
-    const result = await send(delivery);
+    // Whatever goes wrong on our side (an unreadable secret, a lost database read) is a failed attempt like any
+    // other: left unrecorded, the delivery would be claimed again and again without ever reaching FAILED.
+    const result = await send(delivery).catch((error: unknown): PostResult => ({
+      delivered: false,
+      statusCode: null,
+      error: `not sent: ${errorMessage(error)}`,
+      durationMs: 0,
+      aborted: false,
+    }));
     if (result.aborted) {
       await releaseClaim(db, delivery).catch(() => undefined);
       return;
