@@ -110,6 +110,17 @@ export interface Config {
   redis: { url: string; prefix: string } | null;
   /** GET /metrics: open on a loopback bind; elsewhere it needs this bearer token (null: no /metrics there). */
   metrics: { token: string | null };
+  /** Signed outbound webhooks (Standard Webhooks) to the endpoints tenants register. */
+  outboundWebhooks: {
+    /** A 2xx within this long counts as delivered. */
+    timeoutMs: number;
+    /** Seconds to wait before each retry; after the last one the delivery is FAILED. */
+    retryScheduleSeconds: number[];
+    /** Allow endpoint URLs on loopback, private, link-local and metadata addresses (tests, private networks). */
+    allowPrivateUrls: boolean;
+    /** How often each instance looks for due deliveries. */
+    pollMs: number;
+  };
   cluster: {
     /** This instance's name in tracking leases (default: host, pid and a random suffix). */
     instanceId: string | null;
@@ -276,6 +287,14 @@ export const EnvSchema = z.object({
     .max(200 * 1024 * 1024)
     .default(20 * 1024 * 1024),
   METRICS_TOKEN: z.string().min(1).max(1000).optional(),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\s*\d{1,6}(\s*,\s*\d{1,6}){0,49}\s*$/, 'must be comma-separated whole seconds, e.g. 5,300,1800')
+    .transform((v) => v.split(',').map((s) => Number(s.trim())))
+    .default([5, 300, 1800, 7200, 18000, 36000, 36000]),
+  WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).default('false'),
+  WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
 });
 
 export class ConfigError extends Error {
@@ -391,6 +410,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES },
     redis: e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
     metrics: { token: e.METRICS_TOKEN ?? null },
+    outboundWebhooks: {
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryScheduleSeconds: e.WEBHOOK_RETRY_SCHEDULE,
+      allowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS === 'true',
+      pollMs: e.WEBHOOK_POLL_MS,
+    },
     cluster: {
       instanceId: e.INSTANCE_ID ?? null,
       leaseTtlMs: e.LEASE_TTL_MS,

@@ -36,6 +36,15 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     // The contract exposes node(id) only.
     nodesQueryOptions: false,
+    // Documentation for every connection's arguments and fields (introspection shows them to every client).
+    firstArgOptions: { description: 'Return at most this many items from the start (after `after`).' },
+    afterArgOptions: { description: 'Return items after this cursor (an endCursor from a previous page).' },
+    lastArgOptions: { description: 'Return at most this many items from the end (before `before`).' },
+    beforeArgOptions: { description: 'Return items before this cursor (a startCursor from a previous page).' },
+    edgesFieldOptions: { description: 'The items of this page, each with its cursor.' },
+    pageInfoFieldOptions: { description: 'Where this page is in the whole list.' },
+    cursorFieldOptions: { description: 'Opaque position of this item, for `after` and `before`.' },
+    nodeFieldOptions: { description: 'The item.' },
   },
   errors: {
     defaultTypes: [],

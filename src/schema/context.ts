@@ -2,6 +2,7 @@ import type { PrismaClient } from '../db/index.ts';
 import type { Caller, FalBackendName, GenerationService } from '../generations/service.ts';
 import type { FrameUploads } from '../uploads/index.ts';
 import type { EventLoader } from './event-loader.ts';
+import type { WebhookService } from '../webhooks/index.ts';
 
 /** Per-request context: runtime instances come from here, never from module scope. */
 export interface GraphQLContext {
@@ -20,6 +21,8 @@ export interface GraphQLContext {
   uploads: FrameUploads;
   /** What live events' fields load, made for this request (see schema/event-loader.ts). */
   eventLoader: EventLoader;
+  /** Outbound webhook endpoints and deliveries (src/webhooks). */
+  webhooks: WebhookService;
 }
 
 export interface ServerInfo {

@@ -8,6 +8,12 @@ import './cancel-generation.ts';
 import './generation-events.ts';
 import './server-info.ts';
 import './usage.ts';
+import './webhook-event-type.ts';
+import './webhook-endpoint.ts';
+import './webhook-delivery.ts';
+import './create-webhook-endpoint.ts';
+import './delete-webhook-endpoint.ts';
+import './redeliver-webhook.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -66,3 +66,18 @@ export type ApiKey = Prisma.ApiKeyModel
  * 
  */
 export type ServerSecret = Prisma.ServerSecretModel
+/**
+ * Model WebhookEndpoint
+ * 
+ */
+export type WebhookEndpoint = Prisma.WebhookEndpointModel
+/**
+ * Model WebhookDelivery
+ * 
+ */
+export type WebhookDelivery = Prisma.WebhookDeliveryModel
+/**
+ * Model WebhookAttempt
+ * 
+ */
+export type WebhookAttempt = Prisma.WebhookAttemptModel

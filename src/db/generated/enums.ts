@@ -53,3 +53,24 @@ export const ApiKeyScope = {
 } as const
 
 export type ApiKeyScope = (typeof ApiKeyScope)[keyof typeof ApiKeyScope]
+
+
+export const WebhookEventType = {
+  GENERATION_CREATED: 'GENERATION_CREATED',
+  GENERATION_STARTED: 'GENERATION_STARTED',
+  GENERATION_COMPLETED: 'GENERATION_COMPLETED',
+  GENERATION_FAILED: 'GENERATION_FAILED',
+  GENERATION_CANCELLED: 'GENERATION_CANCELLED'
+} as const
+
+export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType]
+
+
+export const WebhookDeliveryStatus = {
+  PENDING: 'PENDING',
+  DELIVERED: 'DELIVERED',
+  RETRYING: 'RETRYING',
+  FAILED: 'FAILED'
+} as const
+
+export type WebhookDeliveryStatus = (typeof WebhookDeliveryStatus)[keyof typeof WebhookDeliveryStatus]

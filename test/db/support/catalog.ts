@@ -82,7 +82,10 @@ export function expectedCatalog(dm: DmmfDatamodel): Catalog {
     const table = tableOf(m);
     catalog.tables.push(table);
     for (const f of columnsOf(m)) {
-      catalog.columns.push(`${table}.${columnOf(f)} ${expectedType(f)} ${f.isRequired ? 'NOT NULL' : 'NULL'} ${expectedDefault(f)}`);
+      // Prisma Migrate creates scalar list columns without NOT NULL (`"events" "WebhookEventType"[]`).
+      catalog.columns.push(
+        `${table}.${columnOf(f)} ${expectedType(f)} ${f.isRequired && !f.isList ? 'NOT NULL' : 'NULL'} ${expectedDefault(f)}`,
+      );
     }
     for (const relation of m.fields.filter((f) => f.kind === 'object' && f.relationFromFields?.length)) {
       const from = relation.relationFromFields!.map((name) => column(m, name));

@@ -55,7 +55,10 @@ export const ModelName = {
   GenerationEvent: 'GenerationEvent',
   VideoOutput: 'VideoOutput',
   ApiKey: 'ApiKey',
-  ServerSecret: 'ServerSecret'
+  ServerSecret: 'ServerSecret',
+  WebhookEndpoint: 'WebhookEndpoint',
+  WebhookDelivery: 'WebhookDelivery',
+  WebhookAttempt: 'WebhookAttempt'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -167,6 +170,56 @@ export const ServerSecretScalarFieldEnum = {
 } as const
 
 export type ServerSecretScalarFieldEnum = (typeof ServerSecretScalarFieldEnum)[keyof typeof ServerSecretScalarFieldEnum]
+
+
+export const WebhookEndpointScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  url: 'url',
+  events: 'events',
+  description: 'description',
+  secretCiphertext: 'secretCiphertext',
+  createdAt: 'createdAt'
+} as const
+
+export type WebhookEndpointScalarFieldEnum = (typeof WebhookEndpointScalarFieldEnum)[keyof typeof WebhookEndpointScalarFieldEnum]
+
+
+export const WebhookDeliveryScalarFieldEnum = {
+  id: 'id',
+  endpointId: 'endpointId',
+  generationId: 'generationId',
+  tenantId: 'tenantId',
+  eventType: 'eventType',
+  snapshot: 'snapshot',
+  occurredAt: 'occurredAt',
+  status: 'status',
+  attempts: 'attempts',
+  roundStart: 'roundStart',
+  lastStatusCode: 'lastStatusCode',
+  lastError: 'lastError',
+  nextAttemptAt: 'nextAttemptAt',
+  deliveredAt: 'deliveredAt',
+  claimToken: 'claimToken',
+  claimExpiresAt: 'claimExpiresAt',
+  createdAt: 'createdAt'
+} as const
+
+export type WebhookDeliveryScalarFieldEnum = (typeof WebhookDeliveryScalarFieldEnum)[keyof typeof WebhookDeliveryScalarFieldEnum]
+
+
+export const WebhookAttemptScalarFieldEnum = {
+  id: 'id',
+  deliveryId: 'deliveryId',
+  attempt: 'attempt',
+  statusCode: 'statusCode',
+  error: 'error',
+  durationMs: 'durationMs',
+  instanceId: 'instanceId',
+  at: 'at'
+} as const
+
+export type WebhookAttemptScalarFieldEnum = (typeof WebhookAttemptScalarFieldEnum)[keyof typeof WebhookAttemptScalarFieldEnum]
 
 
 export const SortOrder = {

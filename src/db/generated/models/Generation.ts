@@ -418,6 +418,7 @@ export type GenerationWhereInput = {
   completedAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   events?: Prisma.GenerationEventListRelationFilter
   video?: Prisma.XOR<Prisma.VideoOutputNullableScalarRelationFilter, Prisma.VideoOutputWhereInput> | null
+  webhookDeliveries?: Prisma.WebhookDeliveryListRelationFilter
 }
 
 export type GenerationOrderByWithRelationInput = {
@@ -453,6 +454,7 @@ export type GenerationOrderByWithRelationInput = {
   completedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   events?: Prisma.GenerationEventOrderByRelationAggregateInput
   video?: Prisma.VideoOutputOrderByWithRelationInput
+  webhookDeliveries?: Prisma.WebhookDeliveryOrderByRelationAggregateInput
 }
 
 export type GenerationWhereUniqueInput = Prisma.AtLeast<{
@@ -492,6 +494,7 @@ export type GenerationWhereUniqueInput = Prisma.AtLeast<{
   completedAt?: Prisma.DateTimeNullableFilter<"Generation"> | Date | string | null
   events?: Prisma.GenerationEventListRelationFilter
   video?: Prisma.XOR<Prisma.VideoOutputNullableScalarRelationFilter, Prisma.VideoOutputWhereInput> | null
+  webhookDeliveries?: Prisma.WebhookDeliveryListRelationFilter
 }, "id" | "falRequestId" | "tenantId_idempotencyKey">
 
 export type GenerationOrderByWithAggregationInput = {
@@ -601,6 +604,7 @@ export type GenerationCreateInput = {
   completedAt?: Date | string | null
   events?: Prisma.GenerationEventCreateNestedManyWithoutGenerationInput
   video?: Prisma.VideoOutputCreateNestedOneWithoutGenerationInput
+  webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutGenerationInput
 }
 
 export type GenerationUncheckedCreateInput = {
@@ -636,6 +640,7 @@ export type GenerationUncheckedCreateInput = {
   completedAt?: Date | string | null
   events?: Prisma.GenerationEventUncheckedCreateNestedManyWithoutGenerationInput
   video?: Prisma.VideoOutputUncheckedCreateNestedOneWithoutGenerationInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutGenerationInput
 }
 
 export type GenerationUpdateInput = {
@@ -671,6 +676,7 @@ export type GenerationUpdateInput = {
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   events?: Prisma.GenerationEventUpdateManyWithoutGenerationNestedInput
   video?: Prisma.VideoOutputUpdateOneWithoutGenerationNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutGenerationNestedInput
 }
 
 export type GenerationUncheckedUpdateInput = {
@@ -706,6 +712,7 @@ export type GenerationUncheckedUpdateInput = {
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   events?: Prisma.GenerationEventUncheckedUpdateManyWithoutGenerationNestedInput
   video?: Prisma.VideoOutputUncheckedUpdateOneWithoutGenerationNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutGenerationNestedInput
 }
 
 export type GenerationCreateManyInput = {
@@ -996,6 +1003,20 @@ export type GenerationUpdateOneRequiredWithoutVideoNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.GenerationUpdateToOneWithWhereWithoutVideoInput, Prisma.GenerationUpdateWithoutVideoInput>, Prisma.GenerationUncheckedUpdateWithoutVideoInput>
 }
 
+export type GenerationCreateNestedOneWithoutWebhookDeliveriesInput = {
+  create?: Prisma.XOR<Prisma.GenerationCreateWithoutWebhookDeliveriesInput, Prisma.GenerationUncheckedCreateWithoutWebhookDeliveriesInput>
+  connectOrCreate?: Prisma.GenerationCreateOrConnectWithoutWebhookDeliveriesInput
+  connect?: Prisma.GenerationWhereUniqueInput
+}
+
+export type GenerationUpdateOneRequiredWithoutWebhookDeliveriesNestedInput = {
+  create?: Prisma.XOR<Prisma.GenerationCreateWithoutWebhookDeliveriesInput, Prisma.GenerationUncheckedCreateWithoutWebhookDeliveriesInput>
+  connectOrCreate?: Prisma.GenerationCreateOrConnectWithoutWebhookDeliveriesInput
+  upsert?: Prisma.GenerationUpsertWithoutWebhookDeliveriesInput
+  connect?: Prisma.GenerationWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.GenerationUpdateToOneWithWhereWithoutWebhookDeliveriesInput, Prisma.GenerationUpdateWithoutWebhookDeliveriesInput>, Prisma.GenerationUncheckedUpdateWithoutWebhookDeliveriesInput>
+}
+
 export type GenerationCreateWithoutEventsInput = {
   id?: string
   tenantId?: string
@@ -1028,6 +1049,7 @@ export type GenerationCreateWithoutEventsInput = {
   startedAt?: Date | string | null
   completedAt?: Date | string | null
   video?: Prisma.VideoOutputCreateNestedOneWithoutGenerationInput
+  webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutGenerationInput
 }
 
 export type GenerationUncheckedCreateWithoutEventsInput = {
@@ -1062,6 +1084,7 @@ export type GenerationUncheckedCreateWithoutEventsInput = {
   startedAt?: Date | string | null
   completedAt?: Date | string | null
   video?: Prisma.VideoOutputUncheckedCreateNestedOneWithoutGenerationInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutGenerationInput
 }
 
 export type GenerationCreateOrConnectWithoutEventsInput = {
@@ -1112,6 +1135,7 @@ export type GenerationUpdateWithoutEventsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   video?: Prisma.VideoOutputUpdateOneWithoutGenerationNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutGenerationNestedInput
 }
 
 export type GenerationUncheckedUpdateWithoutEventsInput = {
@@ -1146,6 +1170,7 @@ export type GenerationUncheckedUpdateWithoutEventsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   video?: Prisma.VideoOutputUncheckedUpdateOneWithoutGenerationNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutGenerationNestedInput
 }
 
 export type GenerationCreateWithoutVideoInput = {
@@ -1180,6 +1205,7 @@ export type GenerationCreateWithoutVideoInput = {
   startedAt?: Date | string | null
   completedAt?: Date | string | null
   events?: Prisma.GenerationEventCreateNestedManyWithoutGenerationInput
+  webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutGenerationInput
 }
 
 export type GenerationUncheckedCreateWithoutVideoInput = {
@@ -1214,6 +1240,7 @@ export type GenerationUncheckedCreateWithoutVideoInput = {
   startedAt?: Date | string | null
   completedAt?: Date | string | null
   events?: Prisma.GenerationEventUncheckedCreateNestedManyWithoutGenerationInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutGenerationInput
 }
 
 export type GenerationCreateOrConnectWithoutVideoInput = {
@@ -1264,6 +1291,7 @@ export type GenerationUpdateWithoutVideoInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   events?: Prisma.GenerationEventUpdateManyWithoutGenerationNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutGenerationNestedInput
 }
 
 export type GenerationUncheckedUpdateWithoutVideoInput = {
@@ -1298,6 +1326,163 @@ export type GenerationUncheckedUpdateWithoutVideoInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   events?: Prisma.GenerationEventUncheckedUpdateManyWithoutGenerationNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutGenerationNestedInput
+}
+
+export type GenerationCreateWithoutWebhookDeliveriesInput = {
+  id?: string
+  tenantId?: string
+  status?: $Enums.GenerationStatus
+  backend: $Enums.FalBackend
+  endpointId: string
+  falRequestId?: string | null
+  queuePosition?: number | null
+  imageUrl: string
+  endImageUrl?: string | null
+  prompt?: string | null
+  multiPrompt?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  duration: number
+  generateAudio: boolean
+  shotType: string
+  falInput: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  idempotencyHash?: string | null
+  cancelRequestedAt?: Date | string | null
+  deadlineAt?: Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: number
+  lastSequence?: number
+  errorCode?: string | null
+  errorMessage?: string | null
+  leaseOwner?: string | null
+  leaseExpiresAt?: Date | string | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  startedAt?: Date | string | null
+  completedAt?: Date | string | null
+  events?: Prisma.GenerationEventCreateNestedManyWithoutGenerationInput
+  video?: Prisma.VideoOutputCreateNestedOneWithoutGenerationInput
+}
+
+export type GenerationUncheckedCreateWithoutWebhookDeliveriesInput = {
+  id?: string
+  tenantId?: string
+  status?: $Enums.GenerationStatus
+  backend: $Enums.FalBackend
+  endpointId: string
+  falRequestId?: string | null
+  queuePosition?: number | null
+  imageUrl: string
+  endImageUrl?: string | null
+  prompt?: string | null
+  multiPrompt?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  duration: number
+  generateAudio: boolean
+  shotType: string
+  falInput: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  idempotencyHash?: string | null
+  cancelRequestedAt?: Date | string | null
+  deadlineAt?: Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: number
+  lastSequence?: number
+  errorCode?: string | null
+  errorMessage?: string | null
+  leaseOwner?: string | null
+  leaseExpiresAt?: Date | string | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  startedAt?: Date | string | null
+  completedAt?: Date | string | null
+  events?: Prisma.GenerationEventUncheckedCreateNestedManyWithoutGenerationInput
+  video?: Prisma.VideoOutputUncheckedCreateNestedOneWithoutGenerationInput
+}
+
+export type GenerationCreateOrConnectWithoutWebhookDeliveriesInput = {
+  where: Prisma.GenerationWhereUniqueInput
+  create: Prisma.XOR<Prisma.GenerationCreateWithoutWebhookDeliveriesInput, Prisma.GenerationUncheckedCreateWithoutWebhookDeliveriesInput>
+}
+
+export type GenerationUpsertWithoutWebhookDeliveriesInput = {
+  update: Prisma.XOR<Prisma.GenerationUpdateWithoutWebhookDeliveriesInput, Prisma.GenerationUncheckedUpdateWithoutWebhookDeliveriesInput>
+  create: Prisma.XOR<Prisma.GenerationCreateWithoutWebhookDeliveriesInput, Prisma.GenerationUncheckedCreateWithoutWebhookDeliveriesInput>
+  where?: Prisma.GenerationWhereInput
+}
+
+export type GenerationUpdateToOneWithWhereWithoutWebhookDeliveriesInput = {
+  where?: Prisma.GenerationWhereInput
+  data: Prisma.XOR<Prisma.GenerationUpdateWithoutWebhookDeliveriesInput, Prisma.GenerationUncheckedUpdateWithoutWebhookDeliveriesInput>
+}
+
+export type GenerationUpdateWithoutWebhookDeliveriesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  tenantId?: Prisma.StringFieldUpdateOperationsInput | string
+  status?: Prisma.EnumGenerationStatusFieldUpdateOperationsInput | $Enums.GenerationStatus
+  backend?: Prisma.EnumFalBackendFieldUpdateOperationsInput | $Enums.FalBackend
+  endpointId?: Prisma.StringFieldUpdateOperationsInput | string
+  falRequestId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  queuePosition?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  imageUrl?: Prisma.StringFieldUpdateOperationsInput | string
+  endImageUrl?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prompt?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  multiPrompt?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  duration?: Prisma.IntFieldUpdateOperationsInput | number
+  generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  shotType?: Prisma.StringFieldUpdateOperationsInput | string
+  falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
+  lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
+  errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseOwner?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  events?: Prisma.GenerationEventUpdateManyWithoutGenerationNestedInput
+  video?: Prisma.VideoOutputUpdateOneWithoutGenerationNestedInput
+}
+
+export type GenerationUncheckedUpdateWithoutWebhookDeliveriesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  tenantId?: Prisma.StringFieldUpdateOperationsInput | string
+  status?: Prisma.EnumGenerationStatusFieldUpdateOperationsInput | $Enums.GenerationStatus
+  backend?: Prisma.EnumFalBackendFieldUpdateOperationsInput | $Enums.FalBackend
+  endpointId?: Prisma.StringFieldUpdateOperationsInput | string
+  falRequestId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  queuePosition?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  imageUrl?: Prisma.StringFieldUpdateOperationsInput | string
+  endImageUrl?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prompt?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  multiPrompt?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  duration?: Prisma.IntFieldUpdateOperationsInput | number
+  generateAudio?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  shotType?: Prisma.StringFieldUpdateOperationsInput | string
+  falInput?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  idempotencyHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  cancelRequestedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  deadlineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  webhookOutcome?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  estimatedCostMicros?: Prisma.IntFieldUpdateOperationsInput | number
+  lastSequence?: Prisma.IntFieldUpdateOperationsInput | number
+  errorCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  errorMessage?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseOwner?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  leaseExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  events?: Prisma.GenerationEventUncheckedUpdateManyWithoutGenerationNestedInput
+  video?: Prisma.VideoOutputUncheckedUpdateOneWithoutGenerationNestedInput
 }
 
 
@@ -1307,10 +1492,12 @@ export type GenerationUncheckedUpdateWithoutVideoInput = {
 
 export type GenerationCountOutputType = {
   events: number
+  webhookDeliveries: number
 }
 
 export type GenerationCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   events?: boolean | GenerationCountOutputTypeCountEventsArgs
+  webhookDeliveries?: boolean | GenerationCountOutputTypeCountWebhookDeliveriesArgs
 }
 
 /**
@@ -1328,6 +1515,13 @@ export type GenerationCountOutputTypeDefaultArgs<ExtArgs extends runtime.Types.E
  */
 export type GenerationCountOutputTypeCountEventsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   where?: Prisma.GenerationEventWhereInput
+}
+
+/**
+ * GenerationCountOutputType without action
+ */
+export type GenerationCountOutputTypeCountWebhookDeliveriesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.WebhookDeliveryWhereInput
 }
 
 
@@ -1364,6 +1558,7 @@ export type GenerationSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   completedAt?: boolean
   events?: boolean | Prisma.Generation$eventsArgs<ExtArgs>
   video?: boolean | Prisma.Generation$videoArgs<ExtArgs>
+  webhookDeliveries?: boolean | Prisma.Generation$webhookDeliveriesArgs<ExtArgs>
   _count?: boolean | Prisma.GenerationCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["generation"]>
 
@@ -1470,6 +1665,7 @@ export type GenerationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs
 export type GenerationInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   events?: boolean | Prisma.Generation$eventsArgs<ExtArgs>
   video?: boolean | Prisma.Generation$videoArgs<ExtArgs>
+  webhookDeliveries?: boolean | Prisma.Generation$webhookDeliveriesArgs<ExtArgs>
   _count?: boolean | Prisma.GenerationCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type GenerationIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -1480,6 +1676,7 @@ export type $GenerationPayload<ExtArgs extends runtime.Types.Extensions.Internal
   objects: {
     events: Prisma.$GenerationEventPayload<ExtArgs>[]
     video: Prisma.$VideoOutputPayload<ExtArgs> | null
+    webhookDeliveries: Prisma.$WebhookDeliveryPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -1908,6 +2105,7 @@ export interface Prisma__GenerationClient<T, Null = never, ExtArgs extends runti
   readonly [Symbol.toStringTag]: "PrismaPromise"
   events<T extends Prisma.Generation$eventsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Generation$eventsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$GenerationEventPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   video<T extends Prisma.Generation$videoArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Generation$videoArgs<ExtArgs>>): Prisma.Prisma__VideoOutputClient<runtime.Types.Result.GetResult<Prisma.$VideoOutputPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
+  webhookDeliveries<T extends Prisma.Generation$webhookDeliveriesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Generation$webhookDeliveriesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$WebhookDeliveryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -2400,6 +2598,30 @@ export type Generation$videoArgs<ExtArgs extends runtime.Types.Extensions.Intern
    */
   include?: Prisma.VideoOutputInclude<ExtArgs> | null
   where?: Prisma.VideoOutputWhereInput
+}
+
+/**
+ * Generation.webhookDeliveries
+ */
+export type Generation$webhookDeliveriesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the WebhookDelivery
+   */
+  select?: Prisma.WebhookDeliverySelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the WebhookDelivery
+   */
+  omit?: Prisma.WebhookDeliveryOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.WebhookDeliveryInclude<ExtArgs> | null
+  where?: Prisma.WebhookDeliveryWhereInput
+  orderBy?: Prisma.WebhookDeliveryOrderByWithRelationInput | Prisma.WebhookDeliveryOrderByWithRelationInput[]
+  cursor?: Prisma.WebhookDeliveryWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.WebhookDeliveryScalarFieldEnum | Prisma.WebhookDeliveryScalarFieldEnum[]
 }
 
 /**
