@@ -6,34 +6,33 @@ import { createFalGateway } from './fal/gateway.ts';
 import { createFalSimulator, type FalSimulator } from './fal/simulator/index.ts';
 import type { FalGateway } from './fal/types.ts';
 import { createGenerationService, type GenerationService } from './generations/service.ts';
-import { bindHttpServer, createHttpServer, type ConnectionInfo, type HttpServer } from './http/server.ts';
+import { bindHttpServer, createHttpServer, type HttpServer } from './http/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createEventBus, type EventBus } from './pubsub/index.ts';
 import { createRedisTarget } from './pubsub/redis.ts';
-import type { GraphQLContext, ServerInfo } from './schema/context.ts';
-import type { IncomingMessage } from 'node:http';
+import type { ServerInfo } from './schema/context.ts';
 import { createArchiver, type Archiver } from './archive/archiver.ts';
 import { createDownloader, FAL_OUTPUT_HOSTS } from './archive/download-policy.ts';
 import { createFilesystemStore } from './archive/fs-store.ts';
 import { createWebhookVerifier } from './fal/webhook-verifier.ts';
-import type { GenerationUpdatedMessage } from './generations/events.ts';
+import { announceUpdate } from './generations/announce.ts';
 import { createRoutes } from './http/routes.ts';
 import { createAuthenticator, isLoopback } from './auth/authenticator.ts';
 import { createRateLimiter, createSharedRateLimiter } from './auth/rate-limit.ts';
 import { createUrlSigner, loadSigningSecret } from './auth/url-signer.ts';
-import { RateLimitedError } from './generations/errors.ts';
 import { visibleTo } from './generations/service.ts';
 import { redactingLogger } from './logger.ts';
 import { createFrameUploads } from './uploads/index.ts';
 import { withDashboard } from './dashboard/routes.ts';
-import { topics } from './pubsub/index.ts';
 import { buildSchema } from './schema/index.ts';
 import { createMetrics } from './metrics/index.ts';
 import { createMetricsRoute } from './metrics/route.ts';
 import { errorMessage } from './lib/errors.ts';
+import { createContextFactory } from './http/context.ts';
+import { logStartupBanners } from './log/banners.ts';
 
 export interface AppOptions {
   logger?: Logger;
@@ -118,10 +117,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         bus = createEventBus();
       }
       const instanceId = config.cluster.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-      const announce = async (generationId: string) => {
-        const row = await database.prisma.generation.findUnique({ where: { id: generationId }, select: { tenantId: true } });
-        if (row) bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: generationId, tenantId: row.tenantId });
-      };
       // The archive store: a bucket when ARCHIVE_URL is set (nothing is then written under ARCHIVE_DIR), else ARCHIVE_DIR.
       // Loaded only when used: the AWS SDK adds about half a second to every start-up.
       const s3 = config.archive.s3 ? (await import('./archive/s3-store.ts')).createS3Store(config.archive.s3) : null;
@@ -141,7 +136,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         maxBytes: config.archive.maxBytes,
         logger,
         metrics,
-        onChange: (id) => void announce(id).catch(() => undefined),
+        onChange: (id) => void announceUpdate(database.prisma, bus, id).catch(() => undefined),
       });
       cleanup.push(() => archiver.stop());
       const generations = createGenerationService({
@@ -189,29 +184,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       if (shared) cleanup.push(() => shared.close());
       const limiter = shared ?? (config.rateLimit ? createRateLimiter(config.rateLimit) : null);
       const signer = createUrlSigner(await loadSigningSecret(database.prisma, config.videoUrls.signingSecret), config.videoUrls.ttlSeconds);
-      const uploads = createFrameUploads({ fal, maxBytes: config.uploads.maxBytes });
-      const context = (request: IncomingMessage | Request, connection: ConnectionInfo): GraphQLContext => ({
+      const context = createContextFactory({
         db: database.prisma,
         generations,
-        caller: connection.identity.caller,
         server: info,
-        publicOrigin: config.publicUrl ?? originOf(request),
-        limitMutation: async () => {
-          if (!limiter) return;
-          const decision = await limiter.take(connection.identity.keyId ?? `tenant:${connection.identity.caller.tenantId}`);
-          connection.setHeader('RateLimit-Limit', String(decision.limit));
-          connection.setHeader('RateLimit-Remaining', String(decision.remaining));
-          connection.setHeader('RateLimit-Reset', String(decision.resetSeconds));
-          if (!decision.allowed) {
-            connection.setHeader('Retry-After', String(decision.retryAfterSeconds));
-            throw new RateLimitedError(decision.retryAfterSeconds);
-          }
-        },
-        videoPath: (generationId) => {
-          const path = `/videos/${generationId}.mp4`;
-          return `${path}?${signer.sign(path)}`;
-        },
-        uploads,
+        publicUrl: config.publicUrl,
+        limiter,
+        signer,
+        uploads: createFrameUploads({ fal, maxBytes: config.uploads.maxBytes }),
       });
       // In simulator mode webhooks are signed with the simulator's key, so that is the JWKS to trust.
       const verifier = createWebhookVerifier({
@@ -273,28 +253,19 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
       await generations.recover();
       await archiver.resume();
-      if (backend === 'SIMULATOR') {
-        logger.warn('*** fal SIMULATOR in use: no FAL_KEY is set, so every video is SIMULATED, not generated by fal.ai ***');
-      }
-      if (await auth.isOpen()) {
-        logger.warn(
-          `AUTH OPEN: no API key exists and the server listens on loopback (${config.http.host}), so requests need no key. Create one (npm run keys -- create --tenant <name> --name <label>) and every request will need one.`,
-        );
-      } else {
-        logger.info(
-          `auth: API key required on every operation (${config.auth.mode === 'required' ? 'AUTH=required' : isLoopback(config.http.host) ? 'API keys exist' : `listening on ${config.http.host}, not loopback`})`,
-        );
-        if ((await database.prisma.apiKey.count({ where: { revokedAt: null } })) === 0) {
-          logger.warn(
-            'no API key exists yet: every request will be refused until one is created (npm run keys -- create --tenant <name> --name <label>)',
-          );
-        }
-      }
-      logger.info(`archived videos: ${archiveStore.description}${s3 ? ` (delivery: ${config.archive.delivery})` : ''}`);
-      const dashboardUrl = new URL('/', url).href;
-      logger.info(
-        `reelgraph ${pkg.version} listening on ${url}, dashboard at ${dashboardUrl} (fal backend: ${backend}, database: ${database.kind}, pub/sub: ${config.redis ? 'redis' : 'in-process'}, instance ${instanceId})`,
-        { url, dashboardUrl, instanceId },
+      await logStartupBanners(
+        logger,
+        config,
+        { auth, db: database.prisma },
+        {
+          version: pkg.version,
+          url,
+          backend,
+          databaseKind: database.kind,
+          archiveDescription: archiveStore.description,
+          archiveInBucket: s3 !== null,
+          instanceId,
+        },
       );
       running = { url, port, database, generations, simulator, archiver, info };
       return running;
@@ -318,11 +289,4 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   }
 
   return { start, stop };
-}
-
-/** The origin a client used to reach us (for absolute URLs when PUBLIC_URL is not set). */
-function originOf(request: IncomingMessage | Request): string {
-  if (request instanceof Request) return new URL(request.url).origin;
-  const host = request.headers.host ?? 'localhost';
-  return `http://${host}`;
 }
