@@ -70,7 +70,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     config.fal.key,
     config.archive.s3?.credentials?.secretAccessKey,
   ]);
-  const cleanup: Array<() => Promise<void>> = [];
+  // Steps that release what start() acquired, run in reverse.
+  const cleanup: Array<() => void | Promise<void>> = [];
   let running: RunningApp | null = null;
 
   async function start(): Promise<RunningApp> {
@@ -112,7 +113,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         const redis = await createRedisTarget(config.redis.url);
         cleanup.push(() => redis.close());
         bus = createEventBus(redis.target, config.redis.prefix);
-        redisPing = redis.ping;
+        redisPing = () => redis.ping();
       } else {
         bus = createEventBus();
       }
@@ -120,7 +121,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // The archive store: a bucket when ARCHIVE_URL is set (nothing is then written under ARCHIVE_DIR), else ARCHIVE_DIR.
       // Loaded only when used: the AWS SDK adds about half a second to every start-up.
       const s3 = config.archive.s3 ? (await import('./archive/s3-store.ts')).createS3Store(config.archive.s3) : null;
-      if (s3) cleanup.push(async () => s3.close());
+      if (s3) cleanup.push(() => s3.close());
       const archiveStore = s3 ?? createFilesystemStore(config.archive.dir);
       // Downloads come from fal's hosts, the configured fal origins (the simulator's in simulator mode) and ARCHIVE_ALLOWED_HOSTS.
       const downloader = createDownloader({
@@ -170,7 +171,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         logger,
       });
       auth.start();
-      cleanup.push(async () => auth.stop());
+      cleanup.push(() => auth.stop());
       // With Redis one bucket per key for the whole cluster; without it, this process's own buckets.
       const shared =
         config.rateLimit && config.redis
@@ -279,7 +280,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     running = null;
     // Reverse order: stop accepting requests, then stop trackers, then close the database and simulator.
     while (cleanup.length > 0) {
-      const step = cleanup.pop() as () => Promise<void>;
+      const step = cleanup.pop() as () => void | Promise<void>;
       try {
         await step();
       } catch (error) {

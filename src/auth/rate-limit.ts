@@ -165,8 +165,9 @@ export async function createSharedRateLimiter(
         return local.take(id);
       }
     },
-    async close() {
+    close() {
       client.disconnect();
+      return Promise.resolve();
     },
   };
 }

@@ -39,14 +39,15 @@ export interface AuthenticationOptions {
 export function useAuthentication(options: AuthenticationOptions): Plugin<EdgeContext> {
   const { auth, registry } = options;
   return {
-    async onRequest({ request, url, serverContext, endResponse }) {
+    async onRequest(payload) {
+      const { request, url, serverContext } = payload;
       if (url.pathname !== options.graphqlPath || options.servesPage(request)) return;
       const { req, res } = serverContext as unknown as { req: IncomingMessage; res: ServerResponse };
       const outcome = await auth.authenticate(request.headers.get('authorization'));
       if (!outcome.ok) {
         // The body is never read: let it flow to nowhere so the connection can carry the 401.
         req.resume();
-        return endResponse(
+        return payload.endResponse(
           refusal(401, 'UNAUTHENTICATED', outcome.message, {
             'www-authenticate': `Bearer realm="reelgraph"${outcome.reason === 'invalid' ? ', error="invalid_token"' : ''}`,
           }),
@@ -80,7 +81,7 @@ export async function authenticateSocket(
   request: IncomingMessage,
   end: () => void,
 ): Promise<{ identity: Identity; release: () => void } | null> {
-  const given = [params?.authorization, params?.Authorization].find((value) => typeof value === 'string') as string | undefined;
+  const given = [params?.authorization, params?.Authorization].find((value): value is string => typeof value === 'string');
   const outcome = await options.auth.authenticate(given ?? request.headers.authorization);
   if (!outcome.ok) return null;
   return { identity: outcome.identity, release: options.registry.holdKey(outcome.identity.keyId, end) };

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, getOperationAST, type ExecutionArgs } from 'graphql';
+import { GraphQLError, OperationTypeNode, getOperationAST, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
@@ -12,6 +12,7 @@ import { DIRECT_SINK, type DirectSink } from './cohort.ts';
 import type { ConnectionRegistry } from './connections.ts';
 import { refuseUpgrade, type Gate } from './gate.ts';
 import { observeWebSockets } from './request-context.ts';
+import type { GraphQLContext } from '../schema/context.ts';
 import { GRAPHQL_PATH, type Yoga } from './yoga.ts';
 
 export interface GraphqlWsOptions {
@@ -45,7 +46,17 @@ type SocketState = {
  * Yoga's graphql-ws example does), without smuggling those functions in as the operation's rootValue.
  */
 interface EnvelopedArgs extends ExecutionArgs {
-  enveloped: { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
+  enveloped: Pick<Enveloped, 'execute' | 'subscribe'>;
+}
+
+/** What yoga.getEnveloped() returns, typed (envelop's own types leave most of it `any`). */
+interface Enveloped {
+  schema: GraphQLSchema;
+  parse: (source: string) => DocumentNode;
+  validate: (schema: GraphQLSchema, document: DocumentNode) => readonly GraphQLError[];
+  contextFactory: () => Promise<GraphQLContext> | GraphQLContext;
+  execute: (args: ExecutionArgs) => unknown;
+  subscribe: (args: ExecutionArgs) => unknown;
 }
 
 /**
@@ -102,15 +113,12 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
           connection: { identity: ctx.extra.identity as Identity, setHeader: () => {} },
           [DIRECT_SINK]: directSink(ctx.extra.socket, id),
         };
-        const { schema, execute, subscribe, parse, validate, contextFactory } = yoga.getEnveloped({
-          ...initial,
-          socket: ctx.extra.socket,
-          params: payload,
-        });
+        const enveloped: Enveloped = yoga.getEnveloped({ ...initial, socket: ctx.extra.socket, params: payload });
+        const { schema, execute, subscribe, parse, validate, contextFactory } = enveloped;
         // The same envelop pipeline as HTTP: graphql-armor's limits throw from parse and validate, and a
         // thrown error must answer this one subscription (an `error` message), as HTTP answers its request,
         // instead of closing the whole socket with 4500.
-        let document;
+        let document: DocumentNode;
         try {
           document = parse(payload.query);
           const errors = validate(schema, document);
@@ -128,7 +136,7 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
           enveloped: { execute, subscribe },
         };
         // Counted until graphql-ws completes it (either side) or the socket closes, whichever comes first.
-        if (options.metrics && getOperationAST(document, payload.operationName)?.operation === 'subscription')
+        if (options.metrics && getOperationAST(document, payload.operationName)?.operation === OperationTypeNode.SUBSCRIPTION)
           (ctx.extra.open ??= new Map()).set(id, options.metrics.subscriptionOpened('graphql-ws'));
         return args;
       },

@@ -102,11 +102,11 @@ export function createYogaServer(options: YogaOptions): Yoga {
       }),
       {
         // The plain routes (webhooks, videos, health, dashboard); every other path is not GraphQL's either.
-        async onRequest({ request, url, endResponse }) {
-          const response = await options.routes?.(request);
-          if (response) return endResponse(response);
-          if (url.pathname !== GRAPHQL_PATH) {
-            endResponse(
+        async onRequest(payload) {
+          const response = await options.routes?.(payload.request);
+          if (response) return payload.endResponse(response);
+          if (payload.url.pathname !== GRAPHQL_PATH) {
+            payload.endResponse(
               new Response(JSON.stringify({ errors: [{ message: `Not found: GraphQL is served at ${GRAPHQL_PATH}` }] }), {
                 status: 404,
                 headers: { 'content-type': 'application/json' },

@@ -43,9 +43,10 @@ export async function createRedisTarget(
         return false;
       }
     },
-    async close() {
+    close() {
       publishClient.disconnect();
       subscribeClient.disconnect();
+      return Promise.resolve();
     },
   };
 }
