@@ -1,3 +1,4 @@
+// Longer than most files: the one composition root, where every backend is chosen and wired (architecture.md).
 import pkg from '../package.json' with { type: 'json' };
 import type { Config } from './config.ts';
 import { createDb, migrate, pendingMigrations, type Database } from './db/index.ts';
@@ -21,7 +22,7 @@ import { createWebhookVerifier } from './fal/webhook-verifier.ts';
 import { announceUpdate } from './generations/announce.ts';
 import { createRoutes } from './http/routes.ts';
 import { createAuthenticator, isLoopback } from './auth/authenticator.ts';
-import { createRateLimiter, createSharedRateLimiter } from './auth/rate-limit.ts';
+import { createMutationLimiter } from './auth/rate-limit.ts';
 import { createUrlSigner, loadSigningSecret } from './auth/url-signer.ts';
 import { visibleTo } from './generations/service.ts';
 import { redactingLogger } from './logger.ts';
@@ -172,18 +173,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       });
       auth.start();
       cleanup.push(() => auth.stop());
-      // With Redis one bucket per key for the whole cluster; without it, this process's own buckets.
-      const shared =
-        config.rateLimit && config.redis
-          ? await createSharedRateLimiter({
-              ...config.rateLimit,
-              redisUrl: config.redis.url,
-              keyPrefix: `${config.redis.prefix}ratelimit`,
-              logger,
-            })
-          : null;
-      if (shared) cleanup.push(() => shared.close());
-      const limiter = shared ?? (config.rateLimit ? createRateLimiter(config.rateLimit) : null);
+      const { limiter, close: closeLimiter } = await createMutationLimiter(config.rateLimit, config.redis, logger);
+      cleanup.push(closeLimiter);
       const signer = createUrlSigner(await loadSigningSecret(database.prisma, config.videoUrls.signingSecret), config.videoUrls.ttlSeconds);
       const context = createContextFactory({
         db: database.prisma,
