@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ConnectionRegistry } from './connections.ts';
+import { refusalResponse } from './gate.ts';
 
 /**
  * Who a GraphQL operation runs as, and how it may add response headers (a no-op on WebSockets). Every transport
@@ -48,7 +49,7 @@ export function useAuthentication(options: AuthenticationOptions): Plugin<EdgeCo
         // The body is never read: let it flow to nowhere so the connection can carry the 401.
         req.resume();
         return payload.endResponse(
-          refusal(401, 'UNAUTHENTICATED', outcome.message, {
+          refusalResponse(401, outcome.message, {
             'www-authenticate': `Bearer realm="reelgraph"${outcome.reason === 'invalid' ? ', error="invalid_token"' : ''}`,
           }),
         );
@@ -85,11 +86,4 @@ export async function authenticateSocket(
   const outcome = await options.auth.authenticate(given ?? request.headers.authorization);
   if (!outcome.ok) return null;
   return { identity: outcome.identity, release: options.registry.holdKey(outcome.identity.keyId, end) };
-}
-
-function refusal(status: number, code: string, message: string, headers: Record<string, string>): Response {
-  return new Response(JSON.stringify({ errors: [{ message, extensions: { code, http: { status } } }] }), {
-    status,
-    headers: { 'content-type': 'application/json', ...headers },
-  });
 }

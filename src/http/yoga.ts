@@ -8,6 +8,7 @@ import type { GraphQLContext } from '../schema/context.ts';
 import { useAuthentication, type EdgeContext } from './authentication.ts';
 import { useCohortExecution } from './cohort.ts';
 import type { ConnectionRegistry } from './connections.ts';
+import { useCsrfPrevention } from './gate.ts';
 import { hardeningPlugins } from './hardening.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -95,6 +96,8 @@ export function createYogaServer(options: YogaOptions): Yoga {
     plugins: [
       ...hardeningPlugins({ introspection: options.introspection }),
       ...(options.metrics ? [options.metrics.yogaPlugin()] : []),
+      // Before the routes and authentication, as before Yoga: a cross-site form is refused whoever sends it.
+      useCsrfPrevention(GRAPHQL_PATH),
       // One execution per live event per cohort of identical subscriptions of one tenant (see cohort.ts).
       useCohortExecution((context) => {
         const ctx = context as GraphQLContext;
