@@ -3,7 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ConnectionRegistry } from './connections.ts';
-import { refusalResponse } from './gate.ts';
+import { refusalResponse } from './refusals.ts';
 
 /**
  * Who a GraphQL operation runs as, and how it may add response headers (a no-op on WebSockets). Every transport

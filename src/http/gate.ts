@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
+import { refuse, refusalResponse, type Refusal } from './refusals.ts';
 
 /**
  * The request gate: what every HTTP request and WebSocket upgrade passes before anything else runs (routes,
@@ -37,11 +38,6 @@ export interface GateOptions {
   maxBodyBytes: number;
   /** For multipart (file upload) GraphQL requests. */
   maxUploadBodyBytes: number;
-}
-
-export interface Refusal {
-  status: number;
-  message: string;
 }
 
 export interface Gate {
@@ -232,44 +228,4 @@ function refuseBody(req: IncomingMessage, res: ServerResponse, limit: number) {
   req.on('data', () => undefined);
   req.resume();
   refuse(res, 413, new BodyTooLargeError(limit).message);
-}
-
-function refusalBody(status: number, message: string): string {
-  const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
-  return JSON.stringify({ errors: [{ message, extensions: { code, http: { status } } }] });
-}
-
-export function refuse(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
-  // After a refused body the connection is closed: the rest of that body is never read.
-  res.writeHead(status, { 'content-type': 'application/json', ...(status === 413 ? { connection: 'close' } : {}), ...headers });
-  res.end(refusalBody(status, message));
-}
-
-/** The same refusal as refuse(), as a Response for a Yoga plugin's endResponse. */
-export function refusalResponse(status: number, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(refusalBody(status, message), { status, headers: { 'content-type': 'application/json', ...headers } });
-}
-
-/** A refusal written to a socket whose upgrade was not accepted (there is no ServerResponse for it). */
-export function refuseUpgrade(socket: import('node:stream').Duplex, refusal: Refusal) {
-  const body = JSON.stringify({
-    errors: [
-      {
-        message: refusal.message,
-        extensions: { code: refusal.status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST', http: { status: refusal.status } },
-      },
-    ],
-  });
-  const reason =
-    refusal.status === 403
-      ? 'Forbidden'
-      : refusal.status === 404
-        ? 'Not Found'
-        : refusal.status === 503
-          ? 'Service Unavailable'
-          : 'Bad Request';
-  socket.end(
-    `HTTP/1.1 ${refusal.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    () => socket.destroy(),
-  );
 }
