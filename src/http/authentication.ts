@@ -33,7 +33,7 @@ export interface AuthenticationOptions {
 
 /**
  * API-key authentication as a Yoga plugin. HTTP and SSE requests are authenticated in onRequest, before their
- * body is read; a graphql-ws socket once, at connection_init (graphql-ws.ts, with socketAuthorization below).
+ * body is read; a graphql-ws socket once, at connection_init (authenticateSocket below, called by graphql-ws.ts).
  * Either way the identity lands in the initial context as `connection`, and the one contextFactory (context.ts)
  * refuses any operation without one, so no transport can reach a resolver unauthenticated.
  */
