@@ -1,3 +1,4 @@
+// Longer than most files: the one composition root, where every backend is chosen and wired (architecture.md).
 import pkg from '../package.json' with { type: 'json' };
 import type { Config } from './config.ts';
 import { createDb, migrate, pendingMigrations, type Database } from './db/index.ts';
@@ -6,37 +7,35 @@ import { createFalGateway } from './fal/gateway.ts';
 import { createFalSimulator, type FalSimulator } from './fal/simulator/index.ts';
 import type { FalGateway } from './fal/types.ts';
 import { createGenerationService, type GenerationService } from './generations/service.ts';
-import { bindHttpServer, createHttpServer, type ConnectionInfo, type HttpServer } from './http/server.ts';
+import { bindHttpServer, createHttpServer, type HttpServer } from './http/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createEventBus, type EventBus } from './pubsub/index.ts';
 import { createRedisTarget } from './pubsub/redis.ts';
-import type { GraphQLContext, ServerInfo } from './schema/context.ts';
-import { createEventLoader } from './schema/event-loader.ts';
-import type { IncomingMessage } from 'node:http';
+import type { ServerInfo } from './schema/context.ts';
 import { createArchiver, type Archiver } from './archive/archiver.ts';
 import { createDownloader, FAL_OUTPUT_HOSTS } from './archive/download-policy.ts';
 import { createFilesystemStore } from './archive/fs-store.ts';
 import { createWebhookVerifier } from './fal/webhook-verifier.ts';
-import type { GenerationUpdatedMessage } from './generations/events.ts';
+import { announceUpdate } from './generations/announce.ts';
 import { createRoutes } from './http/routes.ts';
 import { createAuthenticator, isLoopback } from './auth/authenticator.ts';
-import { createRateLimiter, createSharedRateLimiter } from './auth/rate-limit.ts';
+import { createMutationLimiter } from './auth/rate-limit.ts';
 import { createUrlSigner, loadSigningSecret } from './auth/url-signer.ts';
-import { RateLimitedError } from './generations/errors.ts';
 import { visibleTo } from './generations/service.ts';
 import { redactingLogger } from './logger.ts';
 import { createFrameUploads } from './uploads/index.ts';
 import { withDashboard } from './dashboard/routes.ts';
-import { topics } from './pubsub/index.ts';
 import { buildSchema } from './schema/index.ts';
 import { createMetrics } from './metrics/index.ts';
 import { createMetricsRoute } from './metrics/route.ts';
 import { errorMessage } from './lib/errors.ts';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { createSecretBox, createWebhookDispatcher, createWebhookService, loadWebhookServerSecret } from './webhooks/index.ts';
+import { createContextFactory, signedVideoPath } from './http/context.ts';
+import { logStartupBanners } from './log/banners.ts';
 
 export interface AppOptions {
   logger?: Logger;
@@ -74,7 +73,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     config.fal.key,
     config.archive.s3?.credentials?.secretAccessKey,
   ]);
-  const cleanup: Array<() => Promise<void>> = [];
+  // Steps that release what start() acquired, run in reverse.
+  const cleanup: Array<() => void | Promise<void>> = [];
   let running: RunningApp | null = null;
 
   async function start(): Promise<RunningApp> {
@@ -116,19 +116,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         const redis = await createRedisTarget(config.redis.url);
         cleanup.push(() => redis.close());
         bus = createEventBus(redis.target, config.redis.prefix);
-        redisPing = redis.ping;
+        redisPing = () => redis.ping();
       } else {
         bus = createEventBus();
       }
       const instanceId = config.cluster.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-      const announce = async (generationId: string) => {
-        const row = await database.prisma.generation.findUnique({ where: { id: generationId }, select: { tenantId: true } });
-        if (row) bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: generationId, tenantId: row.tenantId });
-      };
       // The archive store: a bucket when ARCHIVE_URL is set (nothing is then written under ARCHIVE_DIR), else ARCHIVE_DIR.
       // Loaded only when used: the AWS SDK adds about half a second to every start-up.
       const s3 = config.archive.s3 ? (await import('./archive/s3-store.ts')).createS3Store(config.archive.s3) : null;
-      if (s3) cleanup.push(async () => s3.close());
+      if (s3) cleanup.push(() => s3.close());
       const archiveStore = s3 ?? createFilesystemStore(config.archive.dir);
       // Downloads come from fal's hosts, the configured fal origins (the simulator's in simulator mode) and ARCHIVE_ALLOWED_HOSTS.
       const downloader = createDownloader({
@@ -144,7 +140,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         maxBytes: config.archive.maxBytes,
         logger,
         metrics,
-        onChange: (id) => void announce(id).catch(() => undefined),
+        onChange: (id) => void announceUpdate(database.prisma, bus, id).catch(() => undefined),
       });
       cleanup.push(() => archiver.stop());
       const generations = createGenerationService({
@@ -178,51 +174,24 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         logger,
       });
       auth.start();
-      cleanup.push(async () => auth.stop());
-      // With Redis one bucket per key for the whole cluster; without it, this process's own buckets.
-      const shared =
-        config.rateLimit && config.redis
-          ? await createSharedRateLimiter({
-              ...config.rateLimit,
-              redisUrl: config.redis.url,
-              keyPrefix: `${config.redis.prefix}ratelimit`,
-              logger,
-            })
-          : null;
-      if (shared) cleanup.push(() => shared.close());
-      const limiter = shared ?? (config.rateLimit ? createRateLimiter(config.rateLimit) : null);
+      cleanup.push(() => auth.stop());
+      const { limiter, close: closeLimiter } = await createMutationLimiter(config.rateLimit, config.redis, logger);
+      cleanup.push(closeLimiter);
       const signer = createUrlSigner(await loadSigningSecret(database.prisma, config.videoUrls.signingSecret), config.videoUrls.ttlSeconds);
-      const uploads = createFrameUploads({ fal, maxBytes: config.uploads.maxBytes });
-      const videoPath = (generationId: string) => {
-        const path = `/videos/${generationId}.mp4`;
-        return `${path}?${signer.sign(path)}`;
-      };
       const webhookBox = createSecretBox(await loadWebhookServerSecret(database.prisma));
       const webhooks = createWebhookService({
         db: database.prisma,
         box: webhookBox,
         allowPrivateUrls: config.outboundWebhooks.allowPrivateUrls,
       });
-      const context = (request: IncomingMessage | Request, connection: ConnectionInfo): GraphQLContext => ({
+      const context = createContextFactory({
         db: database.prisma,
         generations,
-        caller: connection.identity.caller,
         server: info,
-        publicOrigin: config.publicUrl ?? originOf(request),
-        limitMutation: async () => {
-          if (!limiter) return;
-          const decision = await limiter.take(connection.identity.keyId ?? `tenant:${connection.identity.caller.tenantId}`);
-          connection.setHeader('RateLimit-Limit', String(decision.limit));
-          connection.setHeader('RateLimit-Remaining', String(decision.remaining));
-          connection.setHeader('RateLimit-Reset', String(decision.resetSeconds));
-          if (!decision.allowed) {
-            connection.setHeader('Retry-After', String(decision.retryAfterSeconds));
-            throw new RateLimitedError(decision.retryAfterSeconds);
-          }
-        },
-        videoPath,
-        uploads,
-        eventLoader: createEventLoader(database.prisma),
+        publicUrl: config.publicUrl,
+        limiter,
+        signer,
+        uploads: createFrameUploads({ fal, maxBytes: config.uploads.maxBytes }),
         webhooks,
       });
       // In simulator mode webhooks are signed with the simulator's key, so that is the JWKS to trust.
@@ -293,32 +262,23 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         logger,
         registry: metrics.registry,
         generationGlobalId: (id) => encodeGlobalID('VideoGeneration', id),
-        videoUrl: (id) => `${config.publicUrl ?? new URL(url).origin}${videoPath(id)}`,
+        videoUrl: (id) => `${config.publicUrl ?? new URL(url).origin}${signedVideoPath(signer, id)}`,
       });
       dispatcher.start();
       cleanup.push(() => dispatcher.stop());
-      if (backend === 'SIMULATOR') {
-        logger.warn('*** fal SIMULATOR in use: no FAL_KEY is set, so every video is SIMULATED, not generated by fal.ai ***');
-      }
-      if (await auth.isOpen()) {
-        logger.warn(
-          `AUTH OPEN: no API key exists and the server listens on loopback (${config.http.host}), so requests need no key. Create one (npm run keys -- create --tenant <name> --name <label>) and every request will need one.`,
-        );
-      } else {
-        logger.info(
-          `auth: API key required on every operation (${config.auth.mode === 'required' ? 'AUTH=required' : isLoopback(config.http.host) ? 'API keys exist' : `listening on ${config.http.host}, not loopback`})`,
-        );
-        if ((await database.prisma.apiKey.count({ where: { revokedAt: null } })) === 0) {
-          logger.warn(
-            'no API key exists yet: every request will be refused until one is created (npm run keys -- create --tenant <name> --name <label>)',
-          );
-        }
-      }
-      logger.info(`archived videos: ${archiveStore.description}${s3 ? ` (delivery: ${config.archive.delivery})` : ''}`);
-      const dashboardUrl = new URL('/', url).href;
-      logger.info(
-        `reelgraph ${pkg.version} listening on ${url}, dashboard at ${dashboardUrl} (fal backend: ${backend}, database: ${database.kind}, pub/sub: ${config.redis ? 'redis' : 'in-process'}, instance ${instanceId})`,
-        { url, dashboardUrl, instanceId },
+      await logStartupBanners(
+        logger,
+        config,
+        { auth, db: database.prisma },
+        {
+          version: pkg.version,
+          url,
+          backend,
+          databaseKind: database.kind,
+          archiveDescription: archiveStore.description,
+          archiveInBucket: s3 !== null,
+          instanceId,
+        },
       );
       running = { url, port, database, generations, simulator, archiver, info };
       return running;
@@ -332,7 +292,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     running = null;
     // Reverse order: stop accepting requests, then stop trackers, then close the database and simulator.
     while (cleanup.length > 0) {
-      const step = cleanup.pop() as () => Promise<void>;
+      const step = cleanup.pop() as () => void | Promise<void>;
       try {
         await step();
       } catch (error) {
@@ -342,11 +302,4 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   }
 
   return { start, stop };
-}
-
-/** The origin a client used to reach us (for absolute URLs when PUBLIC_URL is not set). */
-function originOf(request: IncomingMessage | Request): string {
-  if (request instanceof Request) return new URL(request.url).origin;
-  const host = request.headers.host ?? 'localhost';
-  return `http://${host}`;
 }

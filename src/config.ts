@@ -1,3 +1,4 @@
+// Long on purpose: one schema of every environment variable, read once at the edge, so all errors print together.
 import { z } from 'zod';
 import { KLING_O3_STANDARD_PRICES, usdToMicros, type PriceTable } from './billing/prices.ts';
 

@@ -3,6 +3,7 @@ import type { Caller } from '../generations/service.ts';
 import { DEFAULT_TENANT } from '../generations/service.ts';
 import type { Logger } from '../logger.ts';
 import { hashKey } from './keys.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 /** Who made a request, and through which key (null when the server runs open). */
 export interface Identity {
@@ -127,7 +128,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     start() {
       if (timer) return;
       timer = setInterval(
-        () => void recheck().catch((error) => options.logger.warn(`API key re-check failed: ${(error as Error).message}`)),
+        () => void recheck().catch((error) => options.logger.warn(`API key re-check failed: ${errorMessage(error)}`)),
         options.recheckMs,
       );
       timer.unref();

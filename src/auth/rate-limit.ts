@@ -165,8 +165,24 @@ export async function createSharedRateLimiter(
         return local.take(id);
       }
     },
-    async close() {
+    close() {
       client.disconnect();
+      return Promise.resolve();
     },
   };
+}
+
+/**
+ * The mutation limiter the configuration asks for: with Redis one bucket per key for the whole cluster, without
+ * it this process's own buckets; null when RATE_LIMIT_PER_MINUTE=none. `close` releases the Redis connection.
+ */
+export async function createMutationLimiter(
+  rateLimit: RateLimitOptions | null,
+  redis: { url: string; prefix: string } | null,
+  logger: Logger,
+): Promise<{ limiter: RateLimiter | SharedRateLimiter | null; close: () => Promise<void> }> {
+  if (!rateLimit) return { limiter: null, close: () => Promise.resolve() };
+  if (!redis) return { limiter: createRateLimiter(rateLimit), close: () => Promise.resolve() };
+  const shared = await createSharedRateLimiter({ ...rateLimit, redisUrl: redis.url, keyPrefix: `${redis.prefix}ratelimit`, logger });
+  return { limiter: shared, close: () => shared.close() };
 }

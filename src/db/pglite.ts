@@ -99,6 +99,7 @@ async function lockDataDir(dir: string): Promise<DirLock> {
     if (!(error instanceof DirInUseError)) throw error;
     throw new Error(
       `the embedded database in ${dir} is in use by ${error.owner === null ? 'another process' : `process ${error.owner}`}; stop that server first, or use PostgreSQL (DATABASE_URL), which many processes can share`,
+      { cause: error },
     );
   }
 }

@@ -8,7 +8,8 @@ import type { Database, Session, SqlSession } from './index.ts';
  * per query and holds one for each transaction) and by raw SQL. Passing our own pool means close() decides
  * when it ends, after Prisma has let go of it.
  */
-export async function openPostgres(url: string, poolSize: number): Promise<Database> {
+// Promise-returning like openPglite, so createDb treats both alike; nothing here needs to wait.
+export function openPostgres(url: string, poolSize: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle connection that loses its server (restart, failover, pg_terminate_backend) makes the pool emit
   // 'error'; without a listener that would crash the process. The next query simply gets a new connection.
@@ -16,7 +17,7 @@ export async function openPostgres(url: string, poolSize: number): Promise<Datab
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   let closing: Promise<void> | undefined;
 
-  return {
+  return Promise.resolve({
     prisma,
     kind: 'postgres',
     ...sqlOn(pool),
@@ -41,7 +42,7 @@ export async function openPostgres(url: string, poolSize: number): Promise<Datab
       })();
       return closing;
     },
-  };
+  });
 }
 
 function sqlOn(target: pg.Pool | pg.PoolClient): SqlSession {

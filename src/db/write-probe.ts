@@ -1,6 +1,7 @@
 import type { Database } from './index.ts';
 
-const ROLLBACK = Symbol('rollback');
+/** Thrown to end the probe's transaction without keeping anything. */
+class Rollback extends Error {}
 
 /**
  * Whether the database can take a write right now (readiness). A full disk, a read-only database (a
@@ -20,10 +21,10 @@ export async function canWrite(database: Database): Promise<boolean> {
           await tx.exec(`SET LOCAL statement_timeout = '5s'; SET LOCAL lock_timeout = '5s';
             CREATE TABLE reelgraph_write_probe (at timestamptz);
             INSERT INTO reelgraph_write_probe VALUES (now())`);
-          throw ROLLBACK;
+          throw new Rollback('write probe rolled back');
         });
       } catch (error) {
-        if (error !== ROLLBACK) throw error;
+        if (!(error instanceof Rollback)) throw error;
       }
     });
     return true;

@@ -1,14 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Authenticator, Identity } from '../auth/authenticator.ts';
-
-export interface ConnectionInfo {
-  identity: Identity;
-  setHeader(name: string, value: string): void;
-}
+import type { ServerResponse } from 'node:http';
+import type { Authenticator } from '../auth/authenticator.ts';
 
 /**
- * What the server knows about its open connections: who each authenticated request is (for Yoga's context),
- * which key each long-lived response or socket holds (so a revocation ends it), and which responses are in
+ * What the server knows about its open connections: which key each long-lived response or socket holds (so a revocation ends it), and which responses are in
  * flight (so a shutdown can end the streams and wait for the rest).
  *
  * Every GraphQL response holds its key, not only those that asked for `text/event-stream`: Yoga also streams
@@ -16,9 +10,6 @@ export interface ConnectionInfo {
  * stream was negotiated it must end when its key is revoked.
  */
 export interface ConnectionRegistry {
-  /** Remembers the identity a request authenticated as, until the request is gone. */
-  identify(req: IncomingMessage, info: ConnectionInfo): void;
-  identityOf(req: IncomingMessage): ConnectionInfo | undefined;
   /** Ties a connection to its key: `end` is called when the key is revoked. Returns the release. */
   holdKey(keyId: string | null, end: () => void): () => void;
   /** Counts a response as in flight until it closes. */
@@ -35,7 +26,6 @@ export interface ConnectionRegistry {
 }
 
 export function createConnectionRegistry(auth: Authenticator): ConnectionRegistry {
-  const identities = new WeakMap<IncomingMessage, ConnectionInfo>();
   const byKey = new Map<string, Set<() => void>>();
   const inFlight = new Set<ServerResponse>();
   const idle = new Set<() => void>();
@@ -49,8 +39,6 @@ export function createConnectionRegistry(auth: Authenticator): ConnectionRegistr
   };
 
   return {
-    identify: (req, info) => void identities.set(req, info),
-    identityOf: (req) => identities.get(req),
     holdKey(keyId, end) {
       if (!keyId) return () => {};
       const release = auth.hold(keyId);

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Plugin } from 'graphql-yoga';
+import { refuse, refusalResponse, type Refusal } from './refusals.ts';
 
 /**
  * The request gate: what every HTTP request and WebSocket upgrade passes before anything else runs (routes,
@@ -16,8 +18,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  *   credentials (keys travel in the Authorization header, not in cookies).
  * - Body size: counted while it streams, whatever the framing (Content-Length, chunked), so no route ever
  *   holds more than its limit in memory; over the limit the request is answered 413 and the rest is dropped.
- * - CSRF: form, multipart and text bodies (which browsers send cross-site without a preflight) must carry a
- *   header only a script allowed by CORS can set (the names Yoga's and Apollo's CSRF prevention use).
+ * - CSRF (useCsrfPrevention, a Yoga plugin like Yoga's own CSRF prevention): form, multipart and text bodies
+ *   (which browsers send cross-site without a preflight) must carry a header only a script allowed by CORS can
+ *   set (the names Yoga's and Apollo's CSRF prevention use).
+ *
+ * Host, Origin, CORS and body size stay in front of Yoga, on the Node request: the same checks guard WebSocket
+ * upgrades (which never reach Yoga), Yoga's built-in plugins (its health check, GraphiQL) run before any plugin
+ * of ours, and a body is only bounded while it streams, with a lingering close that needs the Node socket.
  */
 
 export interface GateOptions {
@@ -31,11 +38,6 @@ export interface GateOptions {
   maxBodyBytes: number;
   /** For multipart (file upload) GraphQL requests. */
   maxUploadBodyBytes: number;
-}
-
-export interface Refusal {
-  status: number;
-  message: string;
 }
 
 export interface Gate {
@@ -141,28 +143,41 @@ export function createGate(options: GateOptions): Gate {
         refuseBody(req, res, limit);
         return null;
       }
-      const path = (req.url ?? '/').split('?')[0];
-      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-      if (
-        path === options.graphqlPath &&
-        (method === 'POST' || method === 'PUT' || method === 'PATCH') &&
-        !NON_SIMPLE_TYPES.includes(type) &&
-        !PREFLIGHT_HEADERS.some((h) => req.headers[h] !== undefined)
-      ) {
-        req.resume();
-        refuse(
-          res,
-          403,
-          `Cross-site request refused: send a JSON body, or the "${PREFLIGHT_HEADERS[0]}" header with form and multipart requests`,
-        );
-        return null;
-      }
       return limitedRequest(req, limit, () => {
         if (!res.headersSent) refuseBody(req, res, limit);
         else res.destroy();
       });
     },
     admitUpgrade: check,
+  };
+}
+
+/**
+ * CSRF prevention for GraphQL requests, before their body is read: a POST, PUT or PATCH whose content type a
+ * browser may send cross-site without a preflight must carry one of the preflight headers.
+ */
+export function useCsrfPrevention(graphqlPath: string): Plugin {
+  return {
+    onRequest(payload) {
+      const { request, url } = payload;
+      const method = request.method;
+      const type = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+      if (
+        url.pathname !== graphqlPath ||
+        !(method === 'POST' || method === 'PUT' || method === 'PATCH') ||
+        NON_SIMPLE_TYPES.includes(type) ||
+        PREFLIGHT_HEADERS.some((h) => request.headers.has(h))
+      )
+        return;
+      // The body is never read: let it flow to nowhere so the connection can carry the answer.
+      (payload.serverContext as { req?: IncomingMessage }).req?.resume();
+      payload.endResponse(
+        refusalResponse(
+          403,
+          `Cross-site request refused: send a JSON body, or the "${PREFLIGHT_HEADERS[0]}" header with form and multipart requests`,
+        ),
+      );
+    },
   };
 }
 
@@ -213,35 +228,4 @@ function refuseBody(req: IncomingMessage, res: ServerResponse, limit: number) {
   req.on('data', () => undefined);
   req.resume();
   refuse(res, 413, new BodyTooLargeError(limit).message);
-}
-
-export function refuse(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) {
-  const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
-  // After a refused body the connection is closed: the rest of that body is never read.
-  res.writeHead(status, { 'content-type': 'application/json', ...(status === 413 ? { connection: 'close' } : {}), ...headers });
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code, http: { status } } }] }));
-}
-
-/** A refusal written to a socket whose upgrade was not accepted (there is no ServerResponse for it). */
-export function refuseUpgrade(socket: import('node:stream').Duplex, refusal: Refusal) {
-  const body = JSON.stringify({
-    errors: [
-      {
-        message: refusal.message,
-        extensions: { code: refusal.status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST', http: { status: refusal.status } },
-      },
-    ],
-  });
-  const reason =
-    refusal.status === 403
-      ? 'Forbidden'
-      : refusal.status === 404
-        ? 'Not Found'
-        : refusal.status === 503
-          ? 'Service Unavailable'
-          : 'Bad Request';
-  socket.end(
-    `HTTP/1.1 ${refusal.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    () => socket.destroy(),
-  );
 }

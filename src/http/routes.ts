@@ -3,9 +3,9 @@ import type { WebhookVerifier } from '../fal/webhook-verifier.ts';
 import type { GenerationService } from '../generations/service.ts';
 import type { Logger } from '../logger.ts';
 import { videoRoute, type VideoRouteDeps } from './videos.ts';
+import { isUuid } from '../lib/uuid.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
@@ -68,7 +68,7 @@ async function falWebhook(deps: RouteDeps, request: Request, url: URL): Promise<
   }
   let body: { request_id?: unknown; status?: unknown; payload?: unknown; error?: unknown };
   try {
-    body = JSON.parse(new TextDecoder().decode(raw));
+    body = JSON.parse(new TextDecoder().decode(raw)) as typeof body;
   } catch {
     return json(400, { error: 'webhook body is not valid JSON' });
   }
@@ -81,7 +81,7 @@ async function falWebhook(deps: RouteDeps, request: Request, url: URL): Promise<
     status: body.status,
     payload: body.payload ?? null,
     error: typeof body.error === 'string' ? body.error : null,
-    generationId: hint && UUID.test(hint) ? hint.toLowerCase() : null,
+    generationId: hint && isUuid(hint) ? hint.toLowerCase() : null,
   });
   if (outcome === 'unknown') return json(404, { error: 'unknown request id' });
   return json(200, { ok: true, outcome });

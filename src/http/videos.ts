@@ -5,8 +5,7 @@ import type { PrismaClient } from '../db/index.ts';
 import { parseRange } from '../lib/byte-range.ts';
 import type { Logger } from '../logger.ts';
 import { errorMessage } from '../lib/errors.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../lib/uuid.ts';
 
 export interface VideoRouteDeps {
   db: PrismaClient;
@@ -44,7 +43,7 @@ export async function videoRoute(deps: VideoRouteDeps, request: Request, url: UR
   if (request.method !== 'GET' && request.method !== 'HEAD') return json(405, { error: 'use GET' }, { allow: 'GET, HEAD' });
   const id = match[1].toLowerCase();
   const notFound = () => json(404, { error: 'no video for this id' });
-  if (!UUID.test(id) || !(await deps.mayReadVideo(request, url, id))) return notFound();
+  if (!isUuid(id) || !(await deps.mayReadVideo(request, url, id))) return notFound();
   const output = await deps.db.videoOutput.findUnique({ where: { generationId: id } });
   if (!output) return notFound();
   const toSource = () =>
@@ -96,7 +95,7 @@ export async function videoRoute(deps: VideoRouteDeps, request: Request, url: UR
     }
     const stream = await store.read(location, { start, end });
     if (!stream) return toSource();
-    return respond(Readable.toWeb(stream as Readable) as ReadableStream, status, headers);
+    return respond(Readable.toWeb(stream) as ReadableStream, status, headers);
   } catch (error) {
     deps.logger.warn(`video ${id}: reading the archive failed: ${errorMessage(error)}`);
     return json(503, { error: 'video storage is unavailable, try again' }, { 'retry-after': '5' });

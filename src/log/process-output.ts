@@ -19,6 +19,7 @@ export function routeProcessOutput(logger: Logger): () => void {
   process.on('warning', onWarning);
 
   const consoleMethods = ['log', 'info', 'debug', 'warn', 'error', 'trace'] as const;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept only to be put back on console as they were
   const saved = consoleMethods.map((name) => [name, console[name]] as const);
   const log =
     (level: 'info' | 'warn' | 'error') =>

@@ -1,15 +1,7 @@
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import {
-  ARCHIVE_OUTCOMES,
-  FAL_OPERATIONS,
-  FAL_OUTCOMES,
-  FINISHED_STATUSES,
-  SUBSCRIPTION_TRANSPORTS,
-  type FinishedStatus,
-  type MetricsSink,
-} from './types.ts';
+import { ARCHIVE_OUTCOMES, FAL_OPERATIONS, FAL_OUTCOMES, FINISHED_STATUSES, SUBSCRIPTION_TRANSPORTS, type MetricsSink } from './types.ts';
 
 export * from './types.ts';
 
@@ -102,7 +94,7 @@ export function createMetrics(): Metrics {
       }),
     generationCreated: () => created.inc(),
     generationFinished(status) {
-      if ((FINISHED_STATUSES as readonly string[]).includes(status)) finished.inc({ status: status as FinishedStatus });
+      if ((FINISHED_STATUSES as readonly string[]).includes(status)) finished.inc({ status });
     },
     trackedBy: (count) => void trackedSources.push(count),
     falRequest: (operation, outcome) => falRequests.inc({ operation, outcome }),
