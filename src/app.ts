@@ -25,7 +25,6 @@ import { createAuthenticator, isLoopback } from './auth/authenticator.ts';
 import { createRateLimiter, createSharedRateLimiter } from './auth/rate-limit.ts';
 import { createUrlSigner, loadSigningSecret } from './auth/url-signer.ts';
 import { RateLimitedError } from './generations/errors.ts';
-import { visibleTo } from './generations/service.ts';
 import { redactingLogger } from './logger.ts';
 import { createFrameUploads } from './uploads/index.ts';
 import { withDashboard } from './dashboard/routes.ts';

@@ -7,6 +7,7 @@ import { DownloadRefusedError, type Downloader } from './download-policy.ts';
 import type { ArchiveStore } from './store.ts';
 import { videoContentType } from './content-type.ts';
 import type { MetricsSink } from '../metrics/types.ts';
+import { backoffDelay } from '../lib/backoff.ts';
 import { errorMessage } from '../lib/errors.ts';
 
 export interface ArchiverOptions {
@@ -132,7 +133,7 @@ export function createArchiver(options: ArchiverOptions) {
       const message = errorMessage(error);
       const refused = error instanceof DownloadRefusedError;
       const giveUp = refused || attempts >= options.maxAttempts;
-      const delay = options.baseDelayMs * 2 ** (attempts - 1);
+      const delay = backoffDelay(attempts, { baseMs: options.baseDelayMs });
       logger.warn(
         `generation ${generationId}: archiving the video failed (attempt ${attempts}/${options.maxAttempts}${refused ? ', not retried' : ''}): ${message}`,
       );

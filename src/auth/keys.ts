@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { PrismaClient } from '../db/index.ts';
+import { isUuid } from '../lib/uuid.ts';
 
 /** Keys look like `rg_<43 url-safe characters>` (256 random bits): recognisable in a leak scan, unguessable. */
 export const KEY_PREFIX = 'rg_';
@@ -71,8 +72,8 @@ export async function listApiKeys(db: PrismaClient, filter: { tenantId?: string 
  * keeps its first revocation time. Running servers notice within AUTH_RECHECK_MS and end its subscriptions.
  */
 export async function revokeApiKey(db: PrismaClient, idOrPrefix: string): Promise<ApiKeyInfo> {
-  const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrPrefix);
-  const matches = await db.apiKey.findMany({ where: isUuid ? { id: idOrPrefix } : { prefix: { startsWith: idOrPrefix } }, take: 2 });
+  const byId = isUuid(idOrPrefix);
+  const matches = await db.apiKey.findMany({ where: byId ? { id: idOrPrefix } : { prefix: { startsWith: idOrPrefix } }, take: 2 });
   if (matches.length === 0) throw new ApiKeyInputError(`no API key with id or prefix "${idOrPrefix}"`);
   if (matches.length > 1) throw new ApiKeyInputError(`"${idOrPrefix}" matches more than one key; use its id`);
   await db.apiKey.updateMany({ where: { id: matches[0].id, revokedAt: null }, data: { revokedAt: new Date() } });

@@ -19,10 +19,10 @@ import { isTerminal, type GenerationStatus } from './status.ts';
 import { createGenerationStore } from './store.ts';
 import { openGenerationEventStream, generationUpdateStream } from './subscriptions.ts';
 import { readSubscriptionStart } from './subscription-reads.ts';
-import type { TrackerOptions } from './tracker.ts';
+import type { TrackerOptions } from './track-generation.ts';
 import { createLeases } from './leases.ts';
 import { createOrphanResolver, orphanScanIntervalMs } from './recover.ts';
-import { createTrackerRegistry, type LeaseTiming, type TrackTarget } from './trackers.ts';
+import { createTrackerRegistry, type LeaseTiming, type TrackTarget } from './tracker-registry.ts';
 import { toFalInput, validateGenerateVideoRequest, type GenerateVideoRequest } from './validation.ts';
 import { errorMessage } from '../lib/errors.ts';
 

@@ -6,10 +6,10 @@ import { z } from 'zod';
 import { DirInUseError, lockDir, type DirLock } from '../../lib/dir-lock.ts';
 import type { LiveRequest } from './request.ts';
 import { errorMessage } from '../../lib/errors.ts';
+import { isUuid, UUID_PATTERN } from '../../lib/uuid.ts';
 
 /** fal keeps results for an hour (protocol §5); finished jobs are kept a day here, then dropped at start-up. */
 const KEEP_COMPLETED_MS = 24 * 60 * 60 * 1000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const logEntry = z.object({ message: z.string(), level: z.string(), source: z.string(), timestamp: z.string() });
 const behaviour = z.looseObject({
@@ -25,7 +25,7 @@ const behaviour = z.looseObject({
 });
 /** A job as it is kept on disk: everything of a LiveRequest but its stream listeners. */
 const storedRequest = z.object({
-  id: z.string().regex(UUID),
+  id: z.string().regex(UUID_PATTERN),
   endpointId: z.string(),
   input: z.unknown(),
   headers: z.record(z.string(), z.string()),
@@ -134,7 +134,7 @@ export async function openJournal(dir: string, warn: (line: string) => void) {
     },
     /** An uploaded file by its token (never a path: anything but a UUID is not found). */
     async loadUpload(token: string): Promise<(z.infer<typeof storedUpload> & { bytes: Buffer }) | null> {
-      if (!UUID.test(token)) return null;
+      if (!isUuid(token)) return null;
       const base = join(uploadsDir, token);
       const meta = storedUpload.safeParse(safeJson((await readFile(`${base}.json`, 'utf8').catch(() => null)) ?? ''));
       const bytes = await readFile(base).catch(() => null);

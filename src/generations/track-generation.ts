@@ -1,4 +1,5 @@
 import type { FalGateway, FalResult, FalStatus } from '../fal/types.ts';
+import { backoffDelay } from '../lib/backoff.ts';
 import type { GenerationEvent } from './events.ts';
 import { createLogDeduper, type LogDeduper } from './log-dedupe.ts';
 import type { GenerationStore, NewLogLine } from './store.ts';
@@ -115,7 +116,7 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
       }
       streamFailures += 1;
       deps.log(`generation ${id}: tracking attempt ${attempt} failed: ${describe(error)}`);
-      await sleep(Math.min(backoffMs(streamFailures), 30_000), signal);
+      await sleep(backoffMs(streamFailures), signal);
     }
   }
 }
@@ -235,7 +236,7 @@ async function finish(
     } catch (error) {
       // Transport failures after the client's own retries: the result is still at fal, keep asking.
       deps.log(`generation ${generation.id}: fetching the result failed (attempt ${attempt}): ${describe(error)}`);
-      await sleep(Math.min(backoffMs(attempt), 30_000), signal);
+      await sleep(backoffMs(attempt), signal);
     }
   }
 }
@@ -245,7 +246,8 @@ function withoutUrl<T extends { url: string }>(value: T): Omit<T, 'url'> {
   return rest;
 }
 
-const backoffMs = (failures: number) => Math.min(250 * 2 ** Math.max(0, failures - 1), 5_000);
+// Reconnect and retry delays: a quarter second at first, at most five seconds.
+const backoffMs = (failures: number) => backoffDelay(failures, { baseMs: 250, maxMs: 5_000 });
 
 function isNotFound(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { status?: unknown }).status === 404;
