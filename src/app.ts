@@ -7,7 +7,7 @@ import { createFalSimulator, type FalSimulator } from './fal/simulator/index.ts'
 import type { FalGateway } from './fal/types.ts';
 import { createGenerationService, type GenerationService } from './generations/service.ts';
 import { bindHttpServer, createHttpServer, type ConnectionInfo, type HttpServer } from './http/server.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { createLogger, logGenerationEvents, type Logger } from './logger.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,11 +15,10 @@ import { createEventBus, type EventBus } from './pubsub/index.ts';
 import { createRedisTarget } from './pubsub/redis.ts';
 import type { GraphQLContext, ServerInfo } from './schema/context.ts';
 import type { IncomingMessage } from 'node:http';
-import { createArchiver, type Archiver } from './archive/archiver.ts';
+import { createArchiver, type ArchiveAttempt, type Archiver } from './archive/archiver.ts';
 import { createDownloader, FAL_OUTPUT_HOSTS } from './archive/download-policy.ts';
 import { createFilesystemStore } from './archive/fs-store.ts';
 import { createWebhookVerifier } from './fal/webhook-verifier.ts';
-import type { GenerationUpdatedMessage } from './generations/events.ts';
 import { createRoutes } from './http/routes.ts';
 import { createAuthenticator, isLoopback } from './auth/authenticator.ts';
 import { createRateLimiter, createSharedRateLimiter } from './auth/rate-limit.ts';
@@ -28,7 +27,6 @@ import { RateLimitedError } from './generations/errors.ts';
 import { redactingLogger } from './logger.ts';
 import { createFrameUploads } from './uploads/index.ts';
 import { withDashboard } from './dashboard/routes.ts';
-import { topics } from './pubsub/index.ts';
 import { buildSchema } from './schema/index.ts';
 import { createMetrics } from './metrics/index.ts';
 import { createMetricsRoute } from './metrics/route.ts';
@@ -117,10 +115,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         bus = createEventBus();
       }
       const instanceId = config.cluster.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-      const announce = async (generationId: string) => {
-        const row = await database.prisma.generation.findUnique({ where: { id: generationId }, select: { tenantId: true } });
-        if (row) bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: generationId, tenantId: row.tenantId });
-      };
       // The archive store: a bucket when ARCHIVE_URL is set (nothing is then written under ARCHIVE_DIR), else ARCHIVE_DIR.
       // Loaded only when used: the AWS SDK adds about half a second to every start-up.
       const s3 = config.archive.s3 ? (await import('./archive/s3-store.ts')).createS3Store(config.archive.s3) : null;
@@ -131,6 +125,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         allowedHosts: [...FAL_OUTPUT_HOSTS, ...config.archive.allowedHosts],
         falOrigins: simulator ? [simulator.url] : [config.fal.queueUrl, config.fal.restUrl],
       });
+      const uploads = createFrameUploads({ fal, maxBytes: config.uploads.maxBytes });
       const archiver = createArchiver({
         db: database.prisma,
         store: archiveStore,
@@ -140,7 +135,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         maxBytes: config.archive.maxBytes,
         logger,
         metrics,
-        onChange: (id) => void announce(id).catch(() => undefined),
       });
       cleanup.push(() => archiver.stop());
       const generations = createGenerationService({
@@ -153,7 +147,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         logger,
         deadlines: config.deadlines,
         webhookUrl: (id) => (config.publicUrl ? `${config.publicUrl}/webhooks/fal?generation=${id}` : null),
-        onCompleted: (id) => archiver.enqueue(id),
+        uploads,
         instanceId,
         lease: { ttlMs: config.cluster.leaseTtlMs, renewMs: config.cluster.leaseRenewMs, scanMs: config.cluster.leaseScanMs },
         subscriptionRepairMs: config.cluster.subscriptionRepairMs,
@@ -164,6 +158,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         metrics,
       });
       cleanup.push(() => generations.stop());
+      // The logger and the archiver follow the domain's events; archive progress is announced to dashboards.
+      const announceArchive = (a: ArchiveAttempt) => void generations.announceUpdated(a.generationId).catch(() => undefined);
+      archiver.events.on('attempt', announceArchive);
+      const unsubscribe = [logGenerationEvents(generations.events, logger), archiver.follow(generations.events)];
+      cleanup.push(async () => {
+        unsubscribe.forEach((off) => off());
+        archiver.events.off('attempt', announceArchive);
+      });
 
       const info: ServerInfo = { falBackend: backend, endpointId: config.fal.endpointId, version: pkg.version };
       const auth = createAuthenticator({
@@ -188,7 +190,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       if (shared) cleanup.push(() => shared.close());
       const limiter = shared ?? (config.rateLimit ? createRateLimiter(config.rateLimit) : null);
       const signer = createUrlSigner(await loadSigningSecret(database.prisma, config.videoUrls.signingSecret), config.videoUrls.ttlSeconds);
-      const uploads = createFrameUploads({ fal, maxBytes: config.uploads.maxBytes });
       const context = (request: IncomingMessage | Request, connection: ConnectionInfo): GraphQLContext => ({
         db: database.prisma,
         generations,
@@ -238,11 +239,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           if (signer.verify(url.pathname, url.searchParams.get('expires'), url.searchParams.get('sig'))) return true;
           const outcome = await auth.authenticate(request.headers.get('authorization'));
           if (!outcome.ok) return false;
-          const row = await database.prisma.generation.findFirst({
-            where: { id: generationId, ...visibleTo(outcome.identity.caller) },
-            select: { id: true },
-          });
-          return row !== null;
+          return generations.mayReadVideo(outcome.identity.caller, generationId);
         },
       });
       const metricsRoute = createMetricsRoute({

@@ -1,6 +1,7 @@
 import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
 import type { FalOperation, MetricsSink } from '../metrics/types.ts';
 import { FalRequestError, type FalGateway, type FalLogLine, type FalResult, type FalStatus } from './types.ts';
+import { numberOrNull, stringOrNull, videoFileOf } from './webhook-payload.ts';
 
 export interface FalGatewayOptions {
   /** fal API key; null sends no Authorization header (the simulator needs none). */
@@ -125,19 +126,9 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
     async result(endpointId, requestId): Promise<FalResult> {
       try {
         const result = await client.queue.result(endpointId, { requestId });
-        const video = (result.data as { video?: Record<string, unknown> } | undefined)?.video;
-        if (!video || typeof video.url !== 'string') {
-          return { ok: false, code: 'FAL_INVALID_OUTPUT', message: 'fal returned a result without a video file', httpStatus: 200 };
-        }
-        return {
-          ok: true,
-          video: {
-            url: video.url,
-            contentType: stringOrNull(video.content_type),
-            fileName: stringOrNull(video.file_name),
-            fileSize: numberOrNull(video.file_size),
-          },
-        };
+        const video = videoFileOf(result.data);
+        if (!video) return { ok: false, code: 'FAL_INVALID_OUTPUT', message: 'fal returned a result without a video file', httpStatus: 200 };
+        return { ok: true, video };
       } catch (error) {
         if (error instanceof ApiError) return { ok: false, ...describeApiError(error) };
         throw error;
@@ -243,6 +234,3 @@ function toLogLine(raw: unknown): FalLogLine {
     timestamp: typeof line.timestamp === 'string' ? line.timestamp : new Date().toISOString(),
   };
 }
-
-const numberOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const stringOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);

@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../db/index.ts';
-import { ACTIVE_STATUS_SQL } from './status.ts';
+import { ACTIVE_STATUS_SQL } from './status-sql.ts';
 
 /**
  * Tracking leases: each in-flight generation is followed upstream by exactly one instance at a time, the

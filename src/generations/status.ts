@@ -1,16 +1,8 @@
-import { Prisma } from '../db/index.ts';
-
 /** Kept in step with the GenerationStatus enum in prisma/schema.prisma (the database is the truth). */
 export type GenerationStatus = 'PENDING' | 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 
 export const TERMINAL_STATUSES: readonly GenerationStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 export const ACTIVE_STATUSES: readonly GenerationStatus[] = ['PENDING', 'IN_QUEUE', 'IN_PROGRESS'];
-
-/**
- * ACTIVE_STATUSES as a SQL list for raw queries (`status IN (${ACTIVE_STATUS_SQL})`), so the set is written once.
- * Built from string literals of our own enum, never from input, so Prisma.raw is safe here.
- */
-export const ACTIVE_STATUS_SQL = Prisma.raw(ACTIVE_STATUSES.map((status) => `'${status}'`).join(', '));
 
 export const isTerminal = (status: GenerationStatus): boolean => TERMINAL_STATUSES.includes(status);
 

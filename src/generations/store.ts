@@ -2,7 +2,8 @@ import type { Prisma, PrismaClient } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
 import { createLogWriter, type LogAppend } from './log-writer.ts';
 import type { MetricsSink } from '../metrics/types.ts';
-import { ACTIVE_STATUS_SQL, ALLOWED_FROM, type GenerationStatus } from './status.ts';
+import { ACTIVE_STATUS_SQL } from './status-sql.ts';
+import { ALLOWED_FROM, type GenerationStatus } from './status.ts';
 
 export interface NewLogLine {
   message: string;

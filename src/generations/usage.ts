@@ -1,5 +1,5 @@
 import type { Prisma, PrismaClient } from '../db/index.ts';
-import { ACTIVE_STATUS_SQL } from './status.ts';
+import { ACTIVE_STATUS_SQL } from './status-sql.ts';
 
 /**
  * What a tenant has spent and has in flight, straight from the generation rows (the truth). A generation
