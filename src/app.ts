@@ -162,9 +162,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const announceArchive = (a: ArchiveAttempt) => void generations.announceUpdated(a.generationId).catch(() => undefined);
       archiver.events.on('attempt', announceArchive);
       const unsubscribe = [logGenerationEvents(generations.events, logger), archiver.follow(generations.events)];
-      cleanup.push(async () => {
+      cleanup.push(() => {
         unsubscribe.forEach((off) => off());
         archiver.events.off('attempt', announceArchive);
+        return Promise.resolve();
       });
 
       const info: ServerInfo = { falBackend: backend, endpointId: config.fal.endpointId, version: pkg.version };

@@ -12,7 +12,14 @@ export interface GenerationEventMap {
   /** fal accepted the request: from here on it is paid for, and its request id is known. */
   submitted: { generationId: string; tenantId: string; falRequestId: string };
   /** A guarded status write applied (PENDING included, right after `created`); each is reported once. */
-  transition: { generationId: string; tenantId: string; status: GenerationStatus; sequence: number; queuePosition: number | null; at: Date };
+  transition: {
+    generationId: string;
+    tenantId: string;
+    status: GenerationStatus;
+    sequence: number;
+    queuePosition: number | null;
+    at: Date;
+  };
   /** Model log lines were appended (one event per write, in order). */
   log: { generationId: string; tenantId: string; lines: GenerationLogLine[] };
 }

@@ -205,7 +205,12 @@ export type EventRow = Pick<
 
 /** The one mapping from a stored LOG event row to a log line (store reads, subscriptions, the schema's logs field). */
 export function toLogLine(row: Pick<EventRow, 'sequence' | 'logMessage' | 'logLevel' | 'logTimestamp' | 'createdAt'>): GenerationLogLine {
-  return { sequence: row.sequence, message: row.logMessage ?? '', level: row.logLevel ?? 'INFO', timestamp: row.logTimestamp ?? row.createdAt };
+  return {
+    sequence: row.sequence,
+    message: row.logMessage ?? '',
+    level: row.logLevel ?? 'INFO',
+    timestamp: row.logTimestamp ?? row.createdAt,
+  };
 }
 
 export function toEvent(row: EventRow): GenerationEvent {

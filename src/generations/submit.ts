@@ -75,7 +75,8 @@ export function createSubmit(ctx: DomainContext, recorder: SubmissionRecorder) {
         startTimeoutSeconds: deps.deadlines.startTimeoutSeconds ?? undefined,
       }));
     } catch (error) {
-      const { code, message } = error instanceof FalRequestError ? error : { code: 'FAL_SUBMIT_FAILED', message: 'submitting to fal failed' };
+      const { code, message } =
+        error instanceof FalRequestError ? error : { code: 'FAL_SUBMIT_FAILED', message: 'submitting to fal failed' };
       logger.warn(`generation ${created.id}: submit failed: ${code}: ${message}`);
       try {
         const event = await store.transition(created.id, 'FAILED', { error: { code, message } });

@@ -76,7 +76,7 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
         // get is already COMPLETED (a fast request, or a catch-up poll that overtook the stream).
         if (status.status === 'IN_PROGRESS' || (status.status === 'COMPLETED' && batch.fresh.length > 0)) await change('IN_PROGRESS');
         lines.push(...batch.fresh);
-        commits.push(batch.commit);
+        commits.push(() => batch.commit());
       }
       await flush();
     } finally {

@@ -6,7 +6,6 @@ import {
   RateLimitedError,
   StorageUnavailableError,
 } from '../generations/errors.ts';
-import type { GenerateVideoInput } from '../generations/validation.ts';
 import { builder } from './builder.ts';
 import { VideoGenerationRef } from './video-generation.ts';
 
@@ -88,7 +87,7 @@ builder.mutationField('generateVideo', (t) =>
     resolve: async (_root, { input }, ctx) => {
       await ctx.limitMutation();
       // The domain checks everything once, uploads frames given as files and submits (src/generations/submit.ts).
-      return ctx.generations.generateVideo(input as GenerateVideoInput, ctx.caller);
+      return ctx.generations.generateVideo(input, ctx.caller);
     },
   }),
 );

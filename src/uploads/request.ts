@@ -16,7 +16,10 @@ export interface CheckedFrames {
  * Checks each file (size, then type by content) without uploading anything. Checking costs nothing (the file
  * is already here), so its problems are returned to be reported with the input's other problems.
  */
-export async function checkFrameFiles(files: FrameFiles, uploads: FrameUploads): Promise<{ problems: FieldProblem[]; frames: CheckedFrames }> {
+export async function checkFrameFiles(
+  files: FrameFiles,
+  uploads: FrameUploads,
+): Promise<{ problems: FieldProblem[]; frames: CheckedFrames }> {
   const checks = await Promise.allSettled([
     files.image ? uploads.check(files.image, ['input', 'image']) : null,
     files.endImage ? uploads.check(files.endImage, ['input', 'endImage']) : null,

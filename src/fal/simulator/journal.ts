@@ -69,6 +69,7 @@ export async function openJournal(dir: string, warn: (line: string) => void) {
     if (!(error instanceof DirInUseError)) throw error;
     throw new Error(
       `the fal simulator's state in ${dir} is in use by ${error.owner === null ? 'another process' : `process ${error.owner}`}; stop that server first, or give this one its own DATA_DIR`,
+      { cause: error },
     );
   }
   const stateFile = join(dir, 'state.json');
@@ -108,7 +109,7 @@ export async function openJournal(dir: string, warn: (line: string) => void) {
           await rm(path, { force: true });
           continue;
         }
-        loaded.push({ ...job, streamConnections: 0, replaying: false, updates: new EventEmitter().setMaxListeners(0) } as LiveRequest);
+        loaded.push({ ...job, streamConnections: 0, replaying: false, updates: new EventEmitter().setMaxListeners(0) });
       }
       return loaded;
     },
