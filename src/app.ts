@@ -110,7 +110,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         const redis = await createRedisTarget(config.redis.url);
         cleanup.push(() => redis.close());
         bus = createEventBus(redis.target, config.redis.prefix);
-        redisPing = redis.ping;
+        redisPing = () => redis.ping();
       } else {
         bus = createEventBus();
       }
@@ -118,7 +118,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // The archive store: a bucket when ARCHIVE_URL is set (nothing is then written under ARCHIVE_DIR), else ARCHIVE_DIR.
       // Loaded only when used: the AWS SDK adds about half a second to every start-up.
       const s3 = config.archive.s3 ? (await import('./archive/s3-store.ts')).createS3Store(config.archive.s3) : null;
-      if (s3) cleanup.push(async () => s3.close());
+      if (s3) cleanup.push(() => Promise.resolve(s3.close()));
       const archiveStore = s3 ?? createFilesystemStore(config.archive.dir);
       // Downloads come from fal's hosts, the configured fal origins (the simulator's in simulator mode) and ARCHIVE_ALLOWED_HOSTS.
       const downloader = createDownloader({
@@ -177,7 +177,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         logger,
       });
       auth.start();
-      cleanup.push(async () => auth.stop());
+      cleanup.push(() => Promise.resolve(auth.stop()));
       // With Redis one bucket per key for the whole cluster; without it, this process's own buckets.
       const shared =
         config.rateLimit && config.redis
