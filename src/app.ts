@@ -8,23 +8,21 @@ import { createFalSimulator, type FalSimulator } from './fal/simulator/index.ts'
 import type { FalGateway } from './fal/types.ts';
 import { createGenerationService, type GenerationService } from './generations/service.ts';
 import { bindHttpServer, createHttpServer, type HttpServer } from './http/server.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { createLogger, logGenerationEvents, type Logger } from './logger.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createEventBus, type EventBus } from './pubsub/index.ts';
 import { createRedisTarget } from './pubsub/redis.ts';
 import type { ServerInfo } from './schema/context.ts';
-import { createArchiver, type Archiver } from './archive/archiver.ts';
+import { createArchiver, type ArchiveAttempt, type Archiver } from './archive/archiver.ts';
 import { createDownloader, FAL_OUTPUT_HOSTS } from './archive/download-policy.ts';
 import { createFilesystemStore } from './archive/fs-store.ts';
 import { createWebhookVerifier } from './fal/webhook-verifier.ts';
-import { announceUpdate } from './generations/announce.ts';
 import { createRoutes } from './http/routes.ts';
 import { createAuthenticator, isLoopback } from './auth/authenticator.ts';
 import { createMutationLimiter } from './auth/rate-limit.ts';
 import { createUrlSigner, loadSigningSecret } from './auth/url-signer.ts';
-import { visibleTo } from './generations/service.ts';
 import { redactingLogger } from './logger.ts';
 import { createFrameUploads } from './uploads/index.ts';
 import { withDashboard } from './dashboard/routes.ts';
@@ -124,13 +122,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // The archive store: a bucket when ARCHIVE_URL is set (nothing is then written under ARCHIVE_DIR), else ARCHIVE_DIR.
       // Loaded only when used: the AWS SDK adds about half a second to every start-up.
       const s3 = config.archive.s3 ? (await import('./archive/s3-store.ts')).createS3Store(config.archive.s3) : null;
-      if (s3) cleanup.push(() => s3.close());
+      if (s3) cleanup.push(() => Promise.resolve(s3.close()));
       const archiveStore = s3 ?? createFilesystemStore(config.archive.dir);
       // Downloads come from fal's hosts, the configured fal origins (the simulator's in simulator mode) and ARCHIVE_ALLOWED_HOSTS.
       const downloader = createDownloader({
         allowedHosts: [...FAL_OUTPUT_HOSTS, ...config.archive.allowedHosts],
         falOrigins: simulator ? [simulator.url] : [config.fal.queueUrl, config.fal.restUrl],
       });
+      const uploads = createFrameUploads({ fal, maxBytes: config.uploads.maxBytes });
       const archiver = createArchiver({
         db: database.prisma,
         store: archiveStore,
@@ -140,7 +139,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         maxBytes: config.archive.maxBytes,
         logger,
         metrics,
-        onChange: (id) => void announceUpdate(database.prisma, bus, id).catch(() => undefined),
       });
       cleanup.push(() => archiver.stop());
       const generations = createGenerationService({
@@ -153,7 +151,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         logger,
         deadlines: config.deadlines,
         webhookUrl: (id) => (config.publicUrl ? `${config.publicUrl}/webhooks/fal?generation=${id}` : null),
-        onCompleted: (id) => archiver.enqueue(id),
+        uploads,
         instanceId,
         lease: { ttlMs: config.cluster.leaseTtlMs, renewMs: config.cluster.leaseRenewMs, scanMs: config.cluster.leaseScanMs },
         subscriptionRepairMs: config.cluster.subscriptionRepairMs,
@@ -164,6 +162,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         metrics,
       });
       cleanup.push(() => generations.stop());
+      // The logger and the archiver follow the domain's events; archive progress is announced to dashboards.
+      const announceArchive = (a: ArchiveAttempt) => void generations.announceUpdated(a.generationId).catch(() => undefined);
+      archiver.events.on('attempt', announceArchive);
+      const unsubscribe = [logGenerationEvents(generations.events, logger), archiver.follow(generations.events)];
+      cleanup.push(() => {
+        unsubscribe.forEach((off) => off());
+        archiver.events.off('attempt', announceArchive);
+        return Promise.resolve();
+      });
 
       const info: ServerInfo = { falBackend: backend, endpointId: config.fal.endpointId, version: pkg.version };
       const auth = createAuthenticator({
@@ -174,7 +181,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         logger,
       });
       auth.start();
-      cleanup.push(() => auth.stop());
+      cleanup.push(() => Promise.resolve(auth.stop()));
       const { limiter, close: closeLimiter } = await createMutationLimiter(config.rateLimit, config.redis, logger);
       cleanup.push(closeLimiter);
       const signer = createUrlSigner(await loadSigningSecret(database.prisma, config.videoUrls.signingSecret), config.videoUrls.ttlSeconds);
@@ -220,11 +227,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           if (signer.verify(url.pathname, url.searchParams.get('expires'), url.searchParams.get('sig'))) return true;
           const outcome = await auth.authenticate(request.headers.get('authorization'));
           if (!outcome.ok) return false;
-          const row = await database.prisma.generation.findFirst({
-            where: { id: generationId, ...visibleTo(outcome.identity.caller) },
-            select: { id: true },
-          });
-          return row !== null;
+          return generations.mayReadVideo(outcome.identity.caller, generationId);
         },
       });
       const metricsRoute = createMetricsRoute({

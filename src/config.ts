@@ -6,7 +6,6 @@ import { KLING_O3_STANDARD_PRICES, usdToMicros, type PriceTable } from './billin
  * Everything the server can be configured with, parsed once at the edge (src/cli) from the environment.
  * No other module reads process.env: they receive this object (or the part they need).
  */
-export type FalBackendChoice = 'auto' | 'fal' | 'simulator';
 
 export interface Config {
   http: { port: number; host: string };

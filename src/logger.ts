@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import pretty from 'pino-pretty';
+import type { GenerationEvents } from './generations/event-map.ts';
+import { isTerminal } from './generations/status.ts';
 import { currentLogContext } from './log/context.ts';
 
 /** Structured fields of one log line (`generationId`, `status`, `err`, ...). */
@@ -108,6 +110,21 @@ function wrap(p: pino.Logger): Logger {
     else p[level](message);
   };
   return { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug'), child: (bindings) => wrap(p.child(bindings)) };
+}
+
+/**
+ * The lines the domain's facts deserve: each request fal accepted, and each generation's end. Listeners run in
+ * the emitting verb's log context, so these lines carry its fields. Returns the unsubscribe.
+ */
+export function logGenerationEvents(events: GenerationEvents, logger: Logger): () => void {
+  const offs = [
+    events.on('submitted', (e) => logger.info(`generation ${e.generationId}: submitted to fal as ${e.falRequestId}`)),
+    events.on('transition', (e) => {
+      if (!isTerminal(e.status)) return;
+      logger.info(`generation ${e.generationId}: ${e.status}`, { generationId: e.generationId, tenantId: e.tenantId, status: e.status });
+    }),
+  ];
+  return () => offs.forEach((off) => off());
 }
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };

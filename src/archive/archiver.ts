@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Transform, pipeline } from 'node:stream';
 import type { PrismaClient } from '../db/index.ts';
+import type { GenerationEvents } from '../generations/event-map.ts';
 import type { Logger } from '../logger.ts';
 import { DownloadRefusedError, type Downloader } from './download-policy.ts';
 import type { ArchiveStore } from './store.ts';
 import { videoContentType } from './content-type.ts';
 import type { MetricsSink } from '../metrics/types.ts';
+import { backoffDelay } from '../lib/backoff.ts';
 import { errorMessage } from '../lib/errors.ts';
 
 export interface ArchiverOptions {
@@ -17,8 +19,6 @@ export interface ArchiverOptions {
   baseDelayMs: number;
   maxBytes: number;
   logger: Logger;
-  /** Called after each archive attempt changed a row (so the API can announce the new video state). */
-  onChange?: (generationId: string) => void;
   metrics?: Pick<MetricsSink, 'archiveAttempt'>;
 }
 
@@ -124,7 +124,6 @@ export function createArchiver(options: ArchiverOptions) {
         },
       });
       options.metrics?.archiveAttempt('archived');
-      options.onChange?.(generationId);
       events.emit('attempt', { generationId, status: 'ARCHIVED', attempts, error: null });
       settle(generationId);
     } catch (error) {
@@ -132,7 +131,7 @@ export function createArchiver(options: ArchiverOptions) {
       const message = errorMessage(error);
       const refused = error instanceof DownloadRefusedError;
       const giveUp = refused || attempts >= options.maxAttempts;
-      const delay = options.baseDelayMs * 2 ** (attempts - 1);
+      const delay = backoffDelay(attempts, { baseMs: options.baseDelayMs });
       logger.warn(
         `generation ${generationId}: archiving the video failed (attempt ${attempts}/${options.maxAttempts}${refused ? ', not retried' : ''}): ${message}`,
       );
@@ -146,7 +145,6 @@ export function createArchiver(options: ArchiverOptions) {
         },
       });
       options.metrics?.archiveAttempt(giveUp ? 'failed' : 'retrying');
-      options.onChange?.(generationId);
       events.emit('attempt', { generationId, status: giveUp ? 'FAILED' : 'RETRYING', attempts, error: message });
       if (giveUp) settle(generationId);
       else schedule(generationId, delay);
@@ -154,8 +152,14 @@ export function createArchiver(options: ArchiverOptions) {
   }
 
   return {
-    /** Every attempt's outcome, after its row was written (tests and metrics wait on these). */
+    /** Every attempt's outcome, after its row was written (tests wait on these; app.ts announces them). */
     events,
+    /** Archives every video that completes from now on (the domain's COMPLETED transitions); returns the unsubscribe. */
+    follow(generations: GenerationEvents): () => void {
+      return generations.on('transition', (e) => {
+        if (e.status === 'COMPLETED') schedule(e.generationId, 0);
+      });
+    },
     /** Archives a generation's video soon (idempotent: an archived video is left alone). */
     enqueue(generationId: string): void {
       schedule(generationId, 0);

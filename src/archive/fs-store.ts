@@ -41,12 +41,11 @@ export function createFilesystemStore(dir: string): ArchiveStore {
         return null;
       }
     },
-    async read(location, { start, end }) {
-      if (!mine(location)) return null;
-      return createReadStream(resolve(location), { start, end });
+    read(location, { start, end }) {
+      return Promise.resolve(mine(location) ? createReadStream(resolve(location), { start, end }) : null);
     },
-    async presign() {
-      return null;
+    presign() {
+      return Promise.resolve(null);
     },
   };
 }

@@ -1,6 +1,5 @@
 import type { PrismaClient } from '../db/index.ts';
-import type { Caller } from '../generations/service.ts';
-import { DEFAULT_TENANT } from '../generations/service.ts';
+import { DEFAULT_TENANT, type Caller } from '../generations/caller.ts';
 import type { Logger } from '../logger.ts';
 import { hashKey } from './keys.ts';
 import { errorMessage } from '../lib/errors.ts';

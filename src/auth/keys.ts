@@ -72,10 +72,8 @@ export async function listApiKeys(db: PrismaClient, filter: { tenantId?: string 
  * keeps its first revocation time. Running servers notice within AUTH_RECHECK_MS and end its subscriptions.
  */
 export async function revokeApiKey(db: PrismaClient, idOrPrefix: string): Promise<ApiKeyInfo> {
-  const matches = await db.apiKey.findMany({
-    where: isUuid(idOrPrefix) ? { id: idOrPrefix } : { prefix: { startsWith: idOrPrefix } },
-    take: 2,
-  });
+  const byId = isUuid(idOrPrefix);
+  const matches = await db.apiKey.findMany({ where: byId ? { id: idOrPrefix } : { prefix: { startsWith: idOrPrefix } }, take: 2 });
   if (matches.length === 0) throw new ApiKeyInputError(`no API key with id or prefix "${idOrPrefix}"`);
   if (matches.length > 1) throw new ApiKeyInputError(`"${idOrPrefix}" matches more than one key; use its id`);
   await db.apiKey.updateMany({ where: { id: matches[0].id, revokedAt: null }, data: { revokedAt: new Date() } });

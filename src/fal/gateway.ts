@@ -1,6 +1,7 @@
 import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
 import type { FalOperation, MetricsSink } from '../metrics/types.ts';
 import { FalRequestError, type FalGateway, type FalLogLine, type FalResult, type FalStatus } from './types.ts';
+import { numberOrNull, stringOrNull, videoFileOf } from './webhook-payload.ts';
 
 export interface FalGatewayOptions {
   /** fal API key; null sends no Authorization header (the simulator needs none). */
@@ -29,7 +30,7 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
     // A resolver, not a string: the client's default resolver would read FAL_KEY from process.env itself.
     credentials: () => options.key ?? undefined,
     suppressLocalCredentialsWarning: true,
-    requestMiddleware: async (request) => ({ ...request, url: rewrite(request.url) }),
+    requestMiddleware: (request) => Promise.resolve({ ...request, url: rewrite(request.url) }),
   });
 
   return counted(options.metrics, {
@@ -87,7 +88,7 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
             },
             (error: unknown) => {
               settled = true;
-              reject(error);
+              reject(asError(error));
             },
           );
         };
@@ -105,7 +106,7 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
             status = toStatus(raw);
           } catch (error) {
             stream.abort();
-            return settle(() => reject(error));
+            return settle(() => reject(asError(error)));
           }
           last = status;
           pending.push(status);
@@ -114,30 +115,29 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
           (stream as unknown as { buffer?: unknown[] }).buffer?.splice(0);
           drain().catch((error: unknown) => {
             stream.abort();
-            settle(() => reject(error));
+            settle(() => reject(asError(error)));
           });
         });
-        stream.on('done', () => settle(() => drain().then(() => resolve(last), reject)));
-        stream.on('error', (error: unknown) => settle(() => reject(error)));
+        stream.on('done', () =>
+          settle(
+            () =>
+              void drain().then(
+                () => resolve(last),
+                (error: unknown) => reject(asError(error)),
+              ),
+          ),
+        );
+        stream.on('error', (error: unknown) => settle(() => reject(asError(error))));
       });
     },
 
     async result(endpointId, requestId): Promise<FalResult> {
       try {
         const result = await client.queue.result(endpointId, { requestId });
-        const video = (result.data as { video?: Record<string, unknown> } | undefined)?.video;
-        if (!video || typeof video.url !== 'string') {
+        const video = videoFileOf(result.data);
+        if (!video)
           return { ok: false, code: 'FAL_INVALID_OUTPUT', message: 'fal returned a result without a video file', httpStatus: 200 };
-        }
-        return {
-          ok: true,
-          video: {
-            url: video.url,
-            contentType: stringOrNull(video.content_type),
-            fileName: stringOrNull(video.file_name),
-            fileSize: numberOrNull(video.file_size),
-          },
-        };
+        return { ok: true, video };
       } catch (error) {
         if (error instanceof ApiError) return { ok: false, ...describeApiError(error) };
         throw error;
@@ -207,7 +207,7 @@ export function describeApiError(error: ApiError<unknown>): { code: string; mess
     const details = Array.isArray(body?.detail) ? (body.detail as Array<Record<string, unknown>>) : [];
     const parts = details.map((d) => {
       const loc = Array.isArray(d.loc) ? d.loc.filter((p) => p !== 'body').join('.') : '';
-      return loc ? `${loc}: ${String(d.msg ?? '')}` : String(d.msg ?? '');
+      return loc ? `${loc}: ${textOf(d.msg)}` : textOf(d.msg);
     });
     const message = parts.length > 0 ? parts.join('; ') : typeof body?.detail === 'string' ? body.detail : error.message;
     const type = details.find((d) => typeof d.type === 'string')?.type;
@@ -238,11 +238,19 @@ function toStatus(raw: unknown): FalStatus {
 function toLogLine(raw: unknown): FalLogLine {
   const line = (raw ?? {}) as Record<string, unknown>;
   return {
-    message: typeof line.message === 'string' ? line.message : String(line.message ?? ''),
+    message: textOf(line.message),
     level: typeof line.level === 'string' ? line.level : 'INFO',
     timestamp: typeof line.timestamp === 'string' ? line.timestamp : new Date().toISOString(),
   };
 }
 
-const numberOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const stringOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+/** A value fal sent where text belongs, as text (an object as its JSON, not "[object Object]"). */
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value) ?? '';
+}
+
+/** The client rejects with its ApiError; anything else thrown is wrapped, so callers always get an Error. */
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));

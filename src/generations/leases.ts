@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../db/index.ts';
+import { ACTIVE_STATUS_SQL } from './status-sql.ts';
 
 /**
  * Tracking leases: each in-flight generation is followed upstream by exactly one instance at a time, the
@@ -17,7 +18,7 @@ export function createLeases(db: PrismaClient, instanceId: string, ttlMs: number
         UPDATE "Generation"
            SET "leaseOwner" = ${instanceId}, "leaseExpiresAt" = timezone('UTC', now()) + ${ttl}::interval
          WHERE id = ${id}::uuid
-           AND status IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS')
+           AND status IN (${ACTIVE_STATUS_SQL})
            AND ("leaseOwner" IS NULL OR "leaseOwner" = ${instanceId} OR "leaseExpiresAt" < timezone('UTC', now()))`;
       return count === 1;
     },
@@ -45,7 +46,7 @@ export function createLeases(db: PrismaClient, instanceId: string, ttlMs: number
     async unclaimed(limit: number): Promise<string[]> {
       const rows = await db.$queryRaw<Array<{ id: string }>>`
         SELECT id::text AS id FROM "Generation"
-         WHERE status IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS') AND "falRequestId" IS NOT NULL
+         WHERE status IN (${ACTIVE_STATUS_SQL}) AND "falRequestId" IS NOT NULL
            AND ("leaseOwner" IS NULL OR "leaseExpiresAt" < timezone('UTC', now()))
          ORDER BY "createdAt" LIMIT ${limit}`;
       return rows.map((r) => r.id);

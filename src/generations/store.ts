@@ -2,7 +2,8 @@ import type { Prisma, PrismaClient } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
 import { createLogWriter, type LogAppend } from './log-writer.ts';
 import type { MetricsSink } from '../metrics/types.ts';
-import { ALLOWED_FROM, isTerminal, type GenerationStatus } from './status.ts';
+import { ACTIVE_STATUS_SQL } from './status-sql.ts';
+import { ALLOWED_FROM, type GenerationStatus } from './status.ts';
 
 export interface NewLogLine {
   message: string;
@@ -72,7 +73,7 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
       ), g AS (
         UPDATE "Generation" AS gen SET "lastSequence" = gen."lastSequence" + req.n, "updatedAt" = ${now}
           FROM req
-         WHERE gen.id = req.id AND gen.status IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS')
+         WHERE gen.id = req.id AND gen.status IN (${ACTIVE_STATUS_SQL})
            AND (req.owner IS NULL OR gen."leaseOwner" = req.owner)
         RETURNING gen.id, gen."lastSequence" - req.n AS base
       ), ins AS (
@@ -184,23 +185,12 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
         where: { generationId: id, kind: 'LOG' },
         orderBy: { sequence: 'asc' },
       });
-      return rows.map((row) => ({
-        sequence: row.sequence,
-        message: row.logMessage ?? '',
-        level: row.logLevel ?? 'INFO',
-        timestamp: row.logTimestamp ?? row.createdAt,
-      }));
+      return rows.map(toLogLine);
     },
 
     async wasCancelRequested(id: string): Promise<boolean> {
       const row = await db.generation.findUnique({ where: { id }, select: { cancelRequestedAt: true } });
       return row?.cancelRequestedAt != null;
-    },
-
-    /** True when the generation is terminal and has no event after `sequence`. */
-    async isFinishedAt(id: string, sequence: number): Promise<boolean> {
-      const row = await db.generation.findUnique({ where: { id }, select: { status: true, lastSequence: true } });
-      return row !== null && isTerminal(row.status) && row.lastSequence <= sequence;
     },
   };
 }
@@ -213,18 +203,23 @@ export type EventRow = Pick<
   'kind' | 'generationId' | 'sequence' | 'status' | 'queuePosition' | 'logMessage' | 'logLevel' | 'logTimestamp' | 'createdAt'
 >;
 
+/** The one mapping from a stored LOG event row to a log line (store reads, subscriptions, the schema's logs field). */
+export function toLogLine(row: Pick<EventRow, 'sequence' | 'logMessage' | 'logLevel' | 'logTimestamp' | 'createdAt'>): GenerationLogLine {
+  return {
+    sequence: row.sequence,
+    message: row.logMessage ?? '',
+    level: row.logLevel ?? 'INFO',
+    timestamp: row.logTimestamp ?? row.createdAt,
+  };
+}
+
 export function toEvent(row: EventRow): GenerationEvent {
   if (row.kind === 'LOG') {
     return {
       kind: 'LOG',
       generationId: row.generationId,
       sequence: row.sequence,
-      log: {
-        sequence: row.sequence,
-        message: row.logMessage ?? '',
-        level: row.logLevel ?? 'INFO',
-        timestamp: row.logTimestamp ?? row.createdAt,
-      },
+      log: toLogLine(row),
       at: row.createdAt,
     };
   }

@@ -1,4 +1,5 @@
 import type { Prisma, PrismaClient } from '../db/index.ts';
+import { ACTIVE_STATUS_SQL } from './status-sql.ts';
 
 /**
  * What a tenant has spent and has in flight, straight from the generation rows (the truth). A generation
@@ -29,8 +30,8 @@ export async function readTenantUsage(db: Queryable, tenantId: string, now = new
   const { dayStart, monthStart } = periodStarts(now);
   const rows = await db.$queryRaw<Array<Record<string, bigint | number>>>`
     SELECT
-      count(*) FILTER (WHERE "status" IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS'))::int AS "inFlight",
-      coalesce(sum("estimatedCostMicros") FILTER (WHERE "status" IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS')), 0)::bigint AS "inFlightCost",
+      count(*) FILTER (WHERE "status" IN (${ACTIVE_STATUS_SQL}))::int AS "inFlight",
+      coalesce(sum("estimatedCostMicros") FILTER (WHERE "status" IN (${ACTIVE_STATUS_SQL})), 0)::bigint AS "inFlightCost",
       coalesce(sum("estimatedCostMicros") FILTER (WHERE "createdAt" >= ${dayStart} AND billable), 0)::bigint AS "dayCost",
       (count(*) FILTER (WHERE "createdAt" >= ${dayStart} AND billable))::int AS "dayCount",
       coalesce(sum("estimatedCostMicros") FILTER (WHERE billable), 0)::bigint AS "monthCost",
@@ -40,7 +41,7 @@ export async function readTenantUsage(db: Queryable, tenantId: string, now = new
              NOT ("status" = 'FAILED' OR ("status" = 'CANCELLED' AND "startedAt" IS NULL)) AND "createdAt" >= ${monthStart} AS billable
       FROM "Generation"
       WHERE "tenantId" = ${tenantId}
-        AND ("createdAt" >= ${monthStart} OR "status" IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS'))
+        AND ("createdAt" >= ${monthStart} OR "status" IN (${ACTIVE_STATUS_SQL}))
     ) AS g`;
   const r = rows[0] ?? {};
   return {

@@ -79,50 +79,46 @@ const shot = z.object({
   duration: z.number().int().min(1, 'must be between 1 and 15 seconds').max(MAX_DURATION_S, 'must be between 1 and 15 seconds').nullish(),
 });
 
-const schema = z
-  .object({
-    imageUrl: httpUrl,
-    endImageUrl: httpUrl.nullish(),
-    prompt: promptText.nullish(),
-    multiPrompt: z.array(shot).min(1, 'must contain at least one shot').max(20, 'must contain at most 20 shots').nullish(),
-    duration: z
-      .number()
-      .int('must be a whole number of seconds')
-      .min(MIN_DURATION_S, `must be between ${MIN_DURATION_S} and ${MAX_DURATION_S} seconds`)
-      .max(MAX_DURATION_S, `must be between ${MIN_DURATION_S} and ${MAX_DURATION_S} seconds`)
-      .nullish(),
-    generateAudio: z.boolean().nullish(),
-    shotType: storable(z.string()).trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').nullish(),
-    idempotencyKey: storable(z.string()).min(1, 'must not be empty').max(255, 'must be at most 255 characters').nullish(),
-  })
-  .superRefine((value, ctx) => {
-    const hasPrompt = value.prompt !== null && value.prompt !== undefined;
-    const hasShots = value.multiPrompt !== null && value.multiPrompt !== undefined;
-    if (hasPrompt && hasShots) {
-      ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'give either prompt or multiPrompt, not both' });
-    } else if (!hasPrompt && !hasShots) {
-      ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'give either prompt or multiPrompt' });
-    }
-  });
+const fields = {
+  imageUrl: httpUrl,
+  endImageUrl: httpUrl.nullish(),
+  prompt: promptText.nullish(),
+  multiPrompt: z.array(shot).min(1, 'must contain at least one shot').max(20, 'must contain at most 20 shots').nullish(),
+  duration: z
+    .number()
+    .int('must be a whole number of seconds')
+    .min(MIN_DURATION_S, `must be between ${MIN_DURATION_S} and ${MAX_DURATION_S} seconds`)
+    .max(MAX_DURATION_S, `must be between ${MIN_DURATION_S} and ${MAX_DURATION_S} seconds`)
+    .nullish(),
+  generateAudio: z.boolean().nullish(),
+  shotType: storable(z.string()).trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').nullish(),
+  idempotencyKey: storable(z.string()).min(1, 'must not be empty').max(255, 'must be at most 255 characters').nullish(),
+};
 
-/**
- * Checks a request before any money is spent. Throws InputValidationError listing every problem with its
- * path from `input` down, so a client can point at the offending form field.
- */
-export function validateGenerateVideoRequest(request: GenerateVideoRequest, pathPrefix: string[] = ['input']): ValidGenerateVideoRequest {
-  const parsed = schema.safeParse(request);
-  if (!parsed.success) {
-    throw new InputValidationError(
-      parsed.error.issues.map((issue) => ({
-        path: [...pathPrefix, ...issue.path.map(String)],
-        message: issue.message,
-      })),
-    );
+const promptRule = (value: { prompt?: string | null; multiPrompt?: unknown }, ctx: z.RefinementCtx) => {
+  const hasPrompt = value.prompt !== null && value.prompt !== undefined;
+  const hasShots = value.multiPrompt !== null && value.multiPrompt !== undefined;
+  if (hasPrompt && hasShots) {
+    ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'give either prompt or multiPrompt, not both' });
+  } else if (!hasPrompt && !hasShots) {
+    ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'give either prompt or multiPrompt' });
   }
-  const v = parsed.data;
+};
+
+const schema = z.object(fields).superRefine(promptRule);
+// A frame given as a file has no URL yet: its URL field is checked only when given (frameSourceProblems
+// says which of the two is required).
+const inputSchema = z.object({ ...fields, imageUrl: httpUrl.nullish() }).superRefine(promptRule);
+
+type Parsed = z.infer<typeof inputSchema>;
+
+const toProblems = (issues: z.core.$ZodIssue[], pathPrefix: string[]): FieldProblem[] =>
+  issues.map((issue) => ({ path: [...pathPrefix, ...issue.path.map(String)], message: issue.message }));
+
+function normalised(v: Parsed, imageUrl: string, endImageUrl: string | null): ValidGenerateVideoRequest {
   return {
-    imageUrl: v.imageUrl,
-    endImageUrl: v.endImageUrl ?? null,
+    imageUrl,
+    endImageUrl,
     prompt: v.prompt ?? null,
     multiPrompt: v.multiPrompt ? v.multiPrompt.map((s) => ({ prompt: s.prompt, duration: s.duration ?? null })) : null,
     duration: v.duration ?? 5,
@@ -130,6 +126,52 @@ export function validateGenerateVideoRequest(request: GenerateVideoRequest, path
     shotType: v.shotType ?? 'customize',
     idempotencyKey: v.idempotencyKey ?? null,
   };
+}
+
+/**
+ * Checks a request before any money is spent. Throws InputValidationError listing every problem with its
+ * path from `input` down, so a client can point at the offending form field.
+ */
+export function validateGenerateVideoRequest(request: GenerateVideoRequest, pathPrefix: string[] = ['input']): ValidGenerateVideoRequest {
+  const parsed = schema.safeParse(request);
+  if (!parsed.success) throw new InputValidationError(toProblems(parsed.error.issues, pathPrefix));
+  return normalised(parsed.data, parsed.data.imageUrl, parsed.data.endImageUrl ?? null);
+}
+
+/** GenerateVideoInput as the API receives it: each frame as a URL or as an uploaded file. */
+export type GenerateVideoInput = Omit<GenerateVideoRequest, 'imageUrl'> & {
+  imageUrl?: string | null;
+  image?: Blob | null;
+  endImage?: Blob | null;
+};
+
+/** An input that passed every check except the uploaded files' own (size, type), which src/uploads does. */
+export interface CheckedInput {
+  /** The request with defaults applied; the frames' URLs are set once their files are uploaded. */
+  build(frames: { imageUrl: string | null; endImageUrl: string | null }): ValidGenerateVideoRequest;
+  imageUrl: string | null;
+  endImageUrl: string | null;
+}
+
+/**
+ * The one validation of a generateVideo input (frame sources and every field), before anything is uploaded
+ * or spent: returns every problem at once, so they can be reported together with the files' problems.
+ */
+export function checkGenerateVideoInput(
+  input: GenerateVideoInput,
+  pathPrefix: string[] = ['input'],
+): { problems: FieldProblem[]; checked: CheckedInput | null } {
+  const { image: _image, endImage: _endImage, ...rest } = input;
+  const problems = frameSourceProblems(input, pathPrefix);
+  const parsed = inputSchema.safeParse(rest);
+  if (!parsed.success) return { problems: [...problems, ...toProblems(parsed.error.issues, pathPrefix)], checked: null };
+  const v = parsed.data;
+  const checked: CheckedInput = {
+    imageUrl: v.imageUrl ?? null,
+    endImageUrl: v.endImageUrl ?? null,
+    build: (frames) => normalised(v, frames.imageUrl as string, frames.endImageUrl),
+  };
+  return { problems, checked: problems.length === 0 ? checked : null };
 }
 
 /** Where a frame comes from: a URL, or a file the client uploaded with the request (GraphQL multipart). */

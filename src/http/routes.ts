@@ -1,9 +1,10 @@
 import type { PrismaClient } from '../db/index.ts';
 import type { WebhookVerifier } from '../fal/webhook-verifier.ts';
+import { parseWebhookBody } from '../fal/webhook-payload.ts';
+import { isUuid } from '../lib/uuid.ts';
 import type { GenerationService } from '../generations/service.ts';
 import type { Logger } from '../logger.ts';
 import { videoRoute, type VideoRouteDeps } from './videos.ts';
-import { isUuid } from '../lib/uuid.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -66,23 +67,10 @@ async function falWebhook(deps: RouteDeps, request: Request, url: URL): Promise<
     deps.logger.warn(`rejected a fal webhook: ${verdict.reason}`);
     return json(401, { error: verdict.reason });
   }
-  let body: { request_id?: unknown; status?: unknown; payload?: unknown; error?: unknown };
-  try {
-    body = JSON.parse(new TextDecoder().decode(raw)) as typeof body;
-  } catch {
-    return json(400, { error: 'webhook body is not valid JSON' });
-  }
-  if (body.request_id !== verdict.requestId || (body.status !== 'OK' && body.status !== 'ERROR')) {
-    return json(400, { error: 'webhook body does not match its signed request id or has no valid status' });
-  }
   const hint = url.searchParams.get('generation');
-  const outcome = await deps.generations.handleWebhook({
-    requestId: verdict.requestId,
-    status: body.status,
-    payload: body.payload ?? null,
-    error: typeof body.error === 'string' ? body.error : null,
-    generationId: hint && isUuid(hint) ? hint.toLowerCase() : null,
-  });
+  const parsed = parseWebhookBody(raw, verdict.requestId, hint && isUuid(hint) ? hint.toLowerCase() : null);
+  if (!parsed.ok) return json(400, { error: parsed.reason });
+  const outcome = await deps.generations.handleWebhook(parsed.delivery);
   if (outcome === 'unknown') return json(404, { error: 'unknown request id' });
   return json(200, { ok: true, outcome });
 }

@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../db/index.ts';
-import type { Caller, FalBackendName, GenerationService } from '../generations/service.ts';
+import type { Caller } from '../generations/caller.ts';
+import type { FalBackendName, GenerationService } from '../generations/service.ts';
 import type { FrameUploads } from '../uploads/index.ts';
 import type { EventLoader } from './event-loader.ts';
 import type { WebhookService } from '../webhooks/index.ts';

@@ -6,7 +6,6 @@ import {
   RateLimitedError,
   StorageUnavailableError,
 } from '../generations/errors.ts';
-import { resolveUploadedFrames } from '../uploads/request.ts';
 import { builder } from './builder.ts';
 import { VideoGenerationRef } from './video-generation.ts';
 
@@ -87,15 +86,8 @@ builder.mutationField('generateVideo', (t) =>
     },
     resolve: async (_root, { input }, ctx) => {
       await ctx.limitMutation();
-      // Uploaded frames become fal storage URLs first (src/uploads); a retry reuses its earlier upload.
-      const request = await resolveUploadedFrames(input as Parameters<typeof resolveUploadedFrames>[0], ctx.uploads, (idempotencyKey) =>
-        ctx.db.generation.findFirst({
-          // The idempotency window (24 hours): older keys are free again, and their uploads may have expired.
-          where: { tenantId: ctx.caller.tenantId, idempotencyKey, createdAt: { gte: new Date(Date.now() - 24 * 3600_000) } },
-          select: { imageUrl: true, endImageUrl: true },
-        }),
-      );
-      return ctx.generations.generateVideo(request, ctx.caller);
+      // The domain checks everything once, uploads frames given as files and submits (src/generations/submit.ts).
+      return ctx.generations.generateVideo(input, ctx.caller);
     },
   }),
 );

@@ -1,7 +1,8 @@
 import { microsToUsd } from '../billing/prices.ts';
 import type { Prisma } from '../db/index.ts';
 import type { GenerationLogLine } from '../generations/events.ts';
-import { visibleTo } from '../generations/service.ts';
+import { visibleTo } from '../generations/caller.ts';
+import { toLogLine } from '../generations/store.ts';
 import { builder } from './builder.ts';
 import { generationIdFromArg } from './ids.ts';
 
@@ -96,13 +97,7 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
     logs: t.field({
       type: [GenerationLogRef],
       select: { events: { where: { kind: 'LOG' }, orderBy: { sequence: 'asc' } } },
-      resolve: (g) =>
-        g.events.map((e) => ({
-          sequence: e.sequence,
-          message: e.logMessage ?? '',
-          level: e.logLevel ?? 'INFO',
-          timestamp: e.logTimestamp ?? e.createdAt,
-        })),
+      resolve: (g) => g.events.map(toLogLine),
     }),
     video: t.relation('video', { nullable: true }),
     error: t.field({

@@ -1,4 +1,4 @@
-import { visibleTo } from '../generations/service.ts';
+import { visibleTo } from '../generations/caller.ts';
 import { WebhookEndpointNotFoundError } from '../webhooks/errors.ts';
 import { builder } from './builder.ts';
 import { ErrorInterface } from './errors.ts';

@@ -1,6 +1,6 @@
 import type { PrismaClient } from '../db/index.ts';
 import { InputValidationError, type FieldProblem } from '../generations/errors.ts';
-import type { Caller } from '../generations/service.ts';
+import type { Caller } from '../generations/caller.ts';
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './events.ts';
 import { newWebhookSecret, type SecretBox } from './secret.ts';
 import { checkWebhookUrl } from './url-policy.ts';

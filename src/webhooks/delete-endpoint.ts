@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../db/index.ts';
-import { visibleTo, type Caller } from '../generations/service.ts';
+import { visibleTo, type Caller } from '../generations/caller.ts';
 import { WebhookEndpointNotFoundError } from './errors.ts';
 
 /**

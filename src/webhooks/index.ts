@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../db/index.ts';
-import type { Caller } from '../generations/service.ts';
+import type { Caller } from '../generations/caller.ts';
 import { createWebhookEndpoint, type CreateEndpointInput } from './create-endpoint.ts';
 import { deleteWebhookEndpoint } from './delete-endpoint.ts';
 import { redeliverWebhook } from './redeliver.ts';

@@ -46,9 +46,9 @@ export function createFileStore(origin: () => string, keeper: UploadKeeper | nul
   return {
     async initiate(req: IncomingMessage, res: ServerResponse, kind: 'single' | 'multipart'): Promise<void> {
       const raw = await readBody(req, 64 * 1024);
-      let meta: { content_type?: unknown; file_name?: unknown } = {};
+      let meta: { content_type?: unknown; file_name?: unknown };
       try {
-        meta = raw && raw.length ? JSON.parse(raw.toString('utf8')) : {};
+        meta = raw && raw.length ? (JSON.parse(raw.toString('utf8')) as typeof meta) : {};
       } catch {
         return sendJson(res, 422, { detail: [{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }] });
       }

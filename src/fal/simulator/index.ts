@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createFileStore, type UploadKeeper } from './files.ts';
-import { sendJson } from './http-util.ts';
+import { bind, sendJson } from './http-util.ts';
+import { PRESETS } from './presets.ts';
 import { openJournal, type Journal } from './journal.ts';
 import { createLifecycle } from './lifecycle.ts';
 import { createRequest, type LiveRequest } from './request.ts';
@@ -16,13 +17,6 @@ import { errorMessage } from '../../lib/errors.ts';
 
 export type * from './types.ts';
 export { pythonJson } from './webhooks.ts';
-
-const PRESETS: Record<'realistic' | 'fast', SimulatorBehaviour> = {
-  // About 12 s end to end, so a person watching GraphiQL on a keyless local run sees every stage.
-  realistic: { queuePosition: 2, queueStepMs: 1000, logCount: 8, logIntervalMs: 1000, completeDelayMs: 1000, outcome: { kind: 'success' } },
-  // A few milliseconds per step: every stage still happens, in order, on real timers.
-  fast: { queuePosition: 2, queueStepMs: 5, logCount: 5, logIntervalMs: 5, completeDelayMs: 5, outcome: { kind: 'success' } },
-};
 
 /**
  * A local stand-in for fal's queue API, faithful to the wire protocol in
@@ -113,20 +107,13 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
   /** Listens on the port the previous run had (the output URLs it handed out name it), else on any. */
   async function listen(srv: Server): Promise<void> {
     const saved = options.port === undefined ? await journal?.port() : undefined;
-    const bind = (port: number) =>
-      new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(port, options.host ?? '127.0.0.1', () => {
-          srv.off('error', reject);
-          resolve();
-        });
-      });
+    const host = options.host ?? '127.0.0.1';
     try {
-      await bind(saved ?? options.port ?? 0);
+      await bind(srv, saved ?? options.port ?? 0, host);
     } catch (error) {
       if (!saved || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
       warn(`port ${saved} of the previous run is taken: output URLs handed out before the restart will not resolve`);
-      await bind(0);
+      await bind(srv, 0, host);
     }
   }
 

@@ -6,10 +6,10 @@ import { z } from 'zod';
 import { DirInUseError, lockDir, type DirLock } from '../../lib/dir-lock.ts';
 import type { LiveRequest } from './request.ts';
 import { errorMessage } from '../../lib/errors.ts';
+import { isUuid, UUID_PATTERN } from '../../lib/uuid.ts';
 
 /** fal keeps results for an hour (protocol §5); finished jobs are kept a day here, then dropped at start-up. */
 const KEEP_COMPLETED_MS = 24 * 60 * 60 * 1000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const logEntry = z.object({ message: z.string(), level: z.string(), source: z.string(), timestamp: z.string() });
 const behaviour = z.looseObject({
@@ -25,7 +25,7 @@ const behaviour = z.looseObject({
 });
 /** A job as it is kept on disk: everything of a LiveRequest but its stream listeners. */
 const storedRequest = z.object({
-  id: z.string().regex(UUID),
+  id: z.string().regex(UUID_PATTERN),
   endpointId: z.string(),
   input: z.unknown(),
   headers: z.record(z.string(), z.string()),
@@ -69,6 +69,7 @@ export async function openJournal(dir: string, warn: (line: string) => void) {
     if (!(error instanceof DirInUseError)) throw error;
     throw new Error(
       `the fal simulator's state in ${dir} is in use by ${error.owner === null ? 'another process' : `process ${error.owner}`}; stop that server first, or give this one its own DATA_DIR`,
+      { cause: error },
     );
   }
   const stateFile = join(dir, 'state.json');
@@ -108,7 +109,7 @@ export async function openJournal(dir: string, warn: (line: string) => void) {
           await rm(path, { force: true });
           continue;
         }
-        loaded.push({ ...job, streamConnections: 0, replaying: false, updates: new EventEmitter().setMaxListeners(0) } as LiveRequest);
+        loaded.push({ ...job, streamConnections: 0, replaying: false, updates: new EventEmitter().setMaxListeners(0) });
       }
       return loaded;
     },
@@ -134,7 +135,7 @@ export async function openJournal(dir: string, warn: (line: string) => void) {
     },
     /** An uploaded file by its token (never a path: anything but a UUID is not found). */
     async loadUpload(token: string): Promise<(z.infer<typeof storedUpload> & { bytes: Buffer }) | null> {
-      if (!UUID.test(token)) return null;
+      if (!isUuid(token)) return null;
       const base = join(uploadsDir, token);
       const meta = storedUpload.safeParse(safeJson((await readFile(`${base}.json`, 'utf8').catch(() => null)) ?? ''));
       const bytes = await readFile(base).catch(() => null);

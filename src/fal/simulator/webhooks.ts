@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { Outcome } from './queue-routes.ts';
+import { backoffDelay } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
 
 export type WebhookSigner = ReturnType<typeof createWebhookSigner>;
@@ -95,7 +96,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
       inFlight.delete(abort);
     }
     if (n < options.retry.attempts)
-      options.schedule(() => void attempt(url, requestId, body, n + 1, settled), options.retry.baseDelayMs * 2 ** (n - 1));
+      options.schedule(() => void attempt(url, requestId, body, n + 1, settled), backoffDelay(n, { baseMs: options.retry.baseDelayMs }));
     else settled();
   }
 

@@ -5,7 +5,7 @@ import type { MetricsSink } from '../metrics/types.ts';
 import type { GenerationEvent } from './events.ts';
 import type { Leases } from './leases.ts';
 import type { GenerationStore } from './store.ts';
-import { trackGeneration, type TrackerOptions } from './tracker.ts';
+import { trackGeneration, type TrackerOptions } from './track-generation.ts';
 import { errorMessage } from '../lib/errors.ts';
 
 export interface TrackTarget {

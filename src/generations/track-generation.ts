@@ -2,6 +2,8 @@ import type { FalGateway, FalResult, FalStatus } from '../fal/types.ts';
 import type { GenerationEvent } from './events.ts';
 import { createLogDeduper, type LogDeduper } from './log-dedupe.ts';
 import type { GenerationStore, NewLogLine } from './store.ts';
+import { describeFailure, finish, retryDelayMs } from './finish-generation.ts';
+import { sleep } from '../lib/sleep.ts';
 
 export interface TrackerOptions {
   pollIntervalMs: number;
@@ -75,7 +77,7 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
         // get is already COMPLETED (a fast request, or a catch-up poll that overtook the stream).
         if (status.status === 'IN_PROGRESS' || (status.status === 'COMPLETED' && batch.fresh.length > 0)) await change('IN_PROGRESS');
         lines.push(...batch.fresh);
-        commits.push(batch.commit);
+        commits.push(() => batch.commit());
       }
       await flush();
     } finally {
@@ -102,7 +104,7 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
       }
       const status = await poll();
       if (status.status === 'COMPLETED') return await finish(deps, generation, signal);
-      const wait = streamFailures < options.maxStreamFailures ? backoffMs(streamFailures) : options.pollIntervalMs;
+      const wait = streamFailures < options.maxStreamFailures ? retryDelayMs(streamFailures) : options.pollIntervalMs;
       await sleep(wait, signal);
     } catch (error) {
       if (signal.aborted) return;
@@ -114,8 +116,8 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
         return;
       }
       streamFailures += 1;
-      deps.log(`generation ${id}: tracking attempt ${attempt} failed: ${describe(error)}`);
-      await sleep(Math.min(backoffMs(streamFailures), 30_000), signal);
+      deps.log(`generation ${id}: tracking attempt ${attempt} failed: ${describeFailure(error)}`);
+      await sleep(retryDelayMs(streamFailures), signal);
     }
   }
 }
@@ -181,94 +183,6 @@ async function followStream(
   }
 }
 
-/**
- * fal said COMPLETED: fetch the result and record the outcome exactly once (the write is guarded).
- * `catchUp`, when the completion came from a stream, polls once for the cumulative log first, so a line
- * logged between a catch-up poll and the stream opening is not lost.
- */
-async function finish(
-  deps: TrackerDeps,
-  generation: TrackedGeneration,
-  signal: AbortSignal,
-  catchUp?: () => Promise<unknown>,
-): Promise<void> {
-  if (catchUp) {
-    try {
-      await catchUp();
-    } catch (error) {
-      deps.log(`generation ${generation.id}: final log poll failed: ${describe(error)}`);
-    }
-  }
-  for (let attempt = 1; !signal.aborted; attempt += 1) {
-    try {
-      let result = await deps.fal.result(generation.endpointId, generation.falRequestId);
-      // fal keeps results for a limited time (protocol §5): if the result endpoint now answers with an error
-      // but a verified webhook delivered the output, the output wins.
-      let fromWebhook = result.ok ? undefined : await deps.webhookOutcome?.();
-      if (!result.ok && !fromWebhook && deps.webhookGraceMs) {
-        // A webhook that arrives meanwhile restarts tracking (which aborts this wait) with its outcome stored.
-        await sleep(deps.webhookGraceMs, signal);
-        if (signal.aborted) return;
-        fromWebhook = await deps.webhookOutcome?.();
-      }
-      if (!result.ok && fromWebhook?.ok) result = fromWebhook;
-      let event;
-      if (result.ok) {
-        event = await deps.store.transition(generation.id, 'COMPLETED', {
-          video: { sourceUrl: result.video.url, ...withoutUrl(result.video) },
-          leaseOwner: deps.leaseOwner,
-        });
-      } else if (await deps.store.wasCancelRequested(generation.id)) {
-        // We asked fal to cancel a running request and it ended without output: that is a cancellation.
-        event = await deps.store.transition(generation.id, 'CANCELLED', {
-          error: { code: 'CANCELLED', message: `cancelled while running (fal: ${result.message})` },
-          leaseOwner: deps.leaseOwner,
-        });
-      } else {
-        event = await deps.store.transition(generation.id, 'FAILED', {
-          error: { code: result.code, message: result.message },
-          leaseOwner: deps.leaseOwner,
-        });
-      }
-      if (event) deps.publish([event]);
-      return;
-    } catch (error) {
-      // Transport failures after the client's own retries: the result is still at fal, keep asking.
-      deps.log(`generation ${generation.id}: fetching the result failed (attempt ${attempt}): ${describe(error)}`);
-      await sleep(Math.min(backoffMs(attempt), 30_000), signal);
-    }
-  }
-}
-
-function withoutUrl<T extends { url: string }>(value: T): Omit<T, 'url'> {
-  const { url: _url, ...rest } = value;
-  return rest;
-}
-
-const backoffMs = (failures: number) => Math.min(250 * 2 ** Math.max(0, failures - 1), 5_000);
-
 function isNotFound(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { status?: unknown }).status === 404;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const status = (error as { status?: unknown }).status;
-    return typeof status === 'number' ? `${error.message} (HTTP ${status})` : error.message;
-  }
-  return String(error);
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
