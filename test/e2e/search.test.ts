@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/app.ts';
 import { startTestServer } from '../helpers/app.ts';
 import { followToEnd, generateOk } from '../helpers/generation.ts';
-import { gql } from '../helpers/graphql.ts';
+import { bearer, gql } from '../helpers/graphql.ts';
+import { createTenants, generateAs } from '../helpers/tenants.ts';
 
 // History search and filters (issue 16, section 3) through the real API, on PGlite or (TEST_DATABASE=postgres)
 // PostgreSQL: the tsvector column, its GIN index and websearch_to_tsquery behave the same on both.
@@ -161,5 +162,25 @@ describe('history search and filters', () => {
     ]);
     const bad = await gql(server.url, PAGE, { first: 5, filter: { createdAfter: 'yesterday' } });
     expect(bad.errors?.[0].message).toMatch(/createdAfter/);
+  });
+});
+
+describe('history search across tenants', () => {
+  let server: TestServer;
+  afterAll(() => server?.dispose());
+
+  it("finds only the caller's own generations; an admin key finds every tenant's", async () => {
+    server = await startTestServer({ env: { AUTH: 'required' } });
+    const keys = await createTenants(server);
+    const acme = await generateAs(server, keys.acme, { prompt: 'a purple whale sings' });
+    const globex = await generateAs(server, keys.globex, { prompt: 'a purple whale dances' });
+    const search = async (key: string) => {
+      const result = await gql(server.url, PAGE, { first: 10, filter: { search: 'purple whale' } }, bearer(key));
+      expect(result.errors).toBeUndefined();
+      return result.data.videoGenerations.edges.map((e: { node: Row }) => e.node.id);
+    };
+    expect(await search(keys.acme)).toEqual([acme.generation.id]);
+    expect(await search(keys.globex)).toEqual([globex.generation.id]);
+    expect(await search(keys.admin)).toEqual([globex.generation.id, acme.generation.id]);
   });
 });
