@@ -39,8 +39,8 @@ export async function finishedVideos(client: Client, first = 10) {
 /** Follows one generation to its end, calling onEvent with each event; resolves with the final status. */
 export function follow(client: Client, id: string, onEvent: (text: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- wonka's unsubscribe is a closure; it never reads `this`
-    const { unsubscribe } = client.subscription(FollowGenerationSubscription, { id }).subscribe(({ data, error }) => {
+    // Results come from the network, so never before `subscription` is assigned.
+    const subscription = client.subscription(FollowGenerationSubscription, { id }).subscribe(({ data, error }) => {
       if (error) return reject(error);
       const event = data?.videoGenerationEvents;
       if (!event) return;
@@ -49,7 +49,7 @@ export function follow(client: Client, id: string, onEvent: (text: string) => vo
       if ('log' in event) onEvent(`#${event.sequence} ${event.log.message}`);
       const { status } = event.generation;
       if (status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED') {
-        unsubscribe();
+        subscription.unsubscribe();
         resolve(status);
       }
     });
