@@ -144,6 +144,19 @@ describe('history search and filters', () => {
     expect((await page({ first: 50, filter: { search: 'cat', createdAfter: later } })).edges).toEqual([]);
   });
 
+  it("can answer the search condition from the GIN index (the planner's choice once sequential scans are off)", async () => {
+    const plan = await server.running.database.withSession((session) =>
+      session.transaction(async (tx) => {
+        await tx.exec('SET LOCAL enable_seqscan = off');
+        return tx.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN SELECT g."id" FROM "Generation" g WHERE g."searchVector" @@ websearch_to_tsquery('simple', $1)`,
+          ['orange fox'],
+        );
+      }),
+    );
+    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain('Generation_searchVector_idx');
+  });
+
   it('refuses a bad filter with a typed error that names the field', async () => {
     const refused = async (filter: Record<string, unknown>) => {
       const result = await gql(server.url, PAGE, { first: 5, filter });
