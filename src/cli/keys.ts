@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ApiKeyInputError, createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from '../auth/keys.ts';
-import { ConfigError, loadConfig } from '../config.ts';
-import { createDb, migrate } from '../db/index.ts';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { createDb, migrate, type Database } from '../db/index.ts';
 import { errorMessage } from '../lib/errors.ts';
 
 // `npm run keys -- <command>`: manage API keys in the configured database (DATABASE_URL, or the embedded
@@ -30,8 +30,9 @@ if (values.help || !command) {
   process.exit(values.help ? 0 : 2);
 }
 
+// Messages read "reelgraph keys: <lower-case text>", like the reelgraph command's.
 const fail = (message: string, code = 1): never => {
-  process.stderr.write(`${message}\n`);
+  process.stderr.write(`reelgraph keys: ${message}\n`);
   process.exit(code);
 };
 
@@ -39,24 +40,24 @@ const describe = (k: ApiKeyInfo) =>
   `${k.id}  ${k.prefix}…  tenant=${k.tenantId}  name=${k.name}  scope=${k.scope}  created=${k.createdAt.toISOString()}` +
   `  last-used=${k.lastUsedAt?.toISOString() ?? 'never'}${k.revokedAt ? `  REVOKED ${k.revokedAt.toISOString()}` : ''}`;
 
-let config;
+let config: Config;
 try {
   config = loadConfig(process.env);
 } catch (error) {
-  fail(error instanceof ConfigError ? error.message : String(error));
+  config = fail(error instanceof ConfigError ? error.message : errorMessage(error));
 }
 
-let database;
+let database: Database;
 try {
-  database = await createDb(config!.database);
+  database = await createDb(config.database);
   await migrate(database);
 } catch (error) {
-  fail(`cannot open the database: ${errorMessage(error)}`);
+  database = fail(`cannot open the database: ${errorMessage(error)}`);
 }
 
 let exitCode = 0;
 try {
-  const db = database!.prisma;
+  const db = database.prisma;
   if (command === 'create') {
     if (!values.tenant || !values.name) throw new ApiKeyInputError('create needs --tenant and --name');
     const { key, info } = await createApiKey(db, { tenantId: values.tenant, name: values.name, scope: values.admin ? 'ADMIN' : 'TENANT' });
@@ -64,9 +65,9 @@ try {
       process.stdout.write(`${JSON.stringify({ ...info, key })}\n`);
     } else {
       process.stderr.write(
-        `Created ${info.scope === 'ADMIN' ? 'an ADMIN' : 'a'} key "${info.name}" for tenant ${info.tenantId} (id ${info.id}).\n`,
+        `reelgraph keys: created ${info.scope === 'ADMIN' ? 'an ADMIN' : 'a'} key "${info.name}" for tenant ${info.tenantId} (id ${info.id}).\n`,
       );
-      process.stderr.write('This is the only time it is shown; store it now (send it as "Authorization: Bearer <key>"):\n');
+      process.stderr.write('reelgraph keys: this is the only time it is shown; store it now (send it as "Authorization: Bearer <key>"):\n');
       process.stdout.write(`${key}\n`);
     }
   } else if (command === 'list') {
@@ -82,8 +83,8 @@ try {
   }
 } catch (error) {
   exitCode = error instanceof ApiKeyInputError ? 2 : 1;
-  process.stderr.write(`${errorMessage(error)}\n`);
+  process.stderr.write(`reelgraph keys: ${errorMessage(error)}\n`);
 } finally {
-  await database!.close();
+  await database.close();
 }
 process.exit(exitCode);

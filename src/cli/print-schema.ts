@@ -8,7 +8,9 @@ if (process.argv.includes('--check')) {
   let current = '';
   try {
     current = readFileSync(target, 'utf8');
-  } catch {}
+  } catch {
+    // no schema.graphql yet: it is stale
+  }
   if (current !== sdl) {
     process.stderr.write('schema.graphql is stale: run `npm run print-schema`\n');
     process.exit(1);

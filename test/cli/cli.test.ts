@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- the terminal's escape sequences are what these tests look at */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

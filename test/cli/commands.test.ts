@@ -54,7 +54,7 @@ describe('reelgraph commands against a real server', () => {
     await interrupted.waitForOutput(/IN_QUEUE/);
     interrupted.kill('SIGINT');
     expect(await interrupted.exited).toBe(130);
-    expect(interrupted.stderr()).toContain(`generation ${paused.id} carries on at the server. Resume with: reelgraph watch ${paused.id}`);
+    expect(interrupted.stderr()).toContain(`generation ${paused.id} carries on at the server; resume with: reelgraph watch ${paused.id}`);
 
     const watch = runCli(['watch', paused.id], { env });
     await watch.waitForOutput(/IN_QUEUE/);

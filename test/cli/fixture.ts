@@ -11,7 +11,7 @@ export interface CliFixture {
   server: TestServer;
   /** A working directory with start.png, end.jpg and notes.txt (not an image). */
   dir: string;
-  /** FAL_VIDEO_SERVER pointing at the server. */
+  /** REELGRAPH_SERVER pointing at the server. */
   env: Record<string, string>;
   dispose(): Promise<void>;
 }
@@ -26,7 +26,7 @@ export async function cliFixture(): Promise<CliFixture> {
   return {
     server,
     dir,
-    env: { FAL_VIDEO_SERVER: server.url },
+    env: { REELGRAPH_SERVER: server.url },
     dispose: async () => {
       await server.dispose();
       await rm(dir, { recursive: true, force: true });

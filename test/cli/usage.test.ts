@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/cli/client/main.ts';
+import { run } from '../../src/cli/reelgraph/main.ts';
 import { freePort } from '../helpers/app.ts';
 
 /** Runs the CLI in-process (no server needed for these), capturing its output. */
@@ -49,7 +49,7 @@ describe('reelgraph CLI usage', () => {
     });
     expect(await runIn(['generate', '--image', '/nonexistent/a.png', '--prompt', 'p', '--server', server])).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining('cannot read /nonexistent/a.png: ENOENT'),
+      stderr: 'reelgraph: cannot read /nonexistent/a.png: no such file\n(see reelgraph --help)\n',
     });
     expect(await runIn(['watch', '--server', server])).toMatchObject({
       code: 2,
@@ -60,13 +60,28 @@ describe('reelgraph CLI usage', () => {
       stderr: expect.stringContaining('--status must be one of'),
     });
     expect(await runIn(['list', '--server', 'ftp://example.com'])).toMatchObject({ code: 2 });
-    expect(await runIn(['list', '--bogus'])).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown option '--bogus'") });
+    expect(await runIn(['list', '--bogus'])).toMatchObject({
+      code: 2,
+      stderr: 'reelgraph: unknown option --bogus\n(see reelgraph --help)\n',
+    });
   });
 
-  it('exits 3 when the server cannot be reached (FAL_VIDEO_SERVER, bare origins get /graphql)', async () => {
+  it('exits 3 when the server cannot be reached (REELGRAPH_SERVER, bare origins get /graphql)', async () => {
     const port = await freePort();
-    const result = await runIn(['list'], { FAL_VIDEO_SERVER: `http://127.0.0.1:${port}` });
+    const result = await runIn(['list'], { REELGRAPH_SERVER: `http://127.0.0.1:${port}` });
     expect(result.code).toBe(3);
     expect(result.stderr).toBe(`reelgraph: cannot reach http://127.0.0.1:${port}/graphql (ECONNREFUSED)\n`);
+  });
+
+  it('still reads the old FAL_VIDEO_SERVER, with a deprecation note; REELGRAPH_SERVER wins over it', async () => {
+    const port = await freePort();
+    const old = await runIn(['list'], { FAL_VIDEO_SERVER: `http://127.0.0.1:${port}` });
+    expect(old).toMatchObject({ code: 3 });
+    expect(old.stderr).toBe(
+      'reelgraph: FAL_VIDEO_SERVER is deprecated and will be removed; set REELGRAPH_SERVER instead\n' +
+        `reelgraph: cannot reach http://127.0.0.1:${port}/graphql (ECONNREFUSED)\n`,
+    );
+    const both = await runIn(['list'], { FAL_VIDEO_SERVER: 'http://127.0.0.1:1', REELGRAPH_SERVER: `http://127.0.0.1:${port}` });
+    expect(both.stderr).toBe(`reelgraph: cannot reach http://127.0.0.1:${port}/graphql (ECONNREFUSED)\n`);
   });
 });

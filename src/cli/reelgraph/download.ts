@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { describeCause, ServerError } from './api.ts';
+import { describeCause, fileProblem, ServerError } from './api.ts';
 
 /**
  * Downloads the finished video to `path` (via a temporary file beside it, so a broken download never leaves a
@@ -29,7 +29,7 @@ export async function download(url: string, path: string): Promise<number> {
     await rename(partial, path);
   } catch (error) {
     await rm(partial, { force: true });
-    throw new ServerError(`saving the video to ${path} failed: ${(error as Error).message}`, false);
+    throw new ServerError(`cannot save the video to ${path}: ${fileProblem(error)}`, false);
   }
   return bytes;
 }

@@ -1,8 +1,9 @@
 import type { ResultOf } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
 import { ServerError, subscriptionClient, type Connection } from './api.ts';
-import type { Display } from './display.ts';
+import type { Display, Estimate } from './display.ts';
 import { CliEventsSubscription } from './operations.ts';
+import { backoffDelay } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
 
 type EventPayload = ResultOf<typeof CliEventsSubscription>['videoGenerationEvents'];
@@ -110,7 +111,13 @@ function show(display: Display, event: EventPayload, sequence: number): Outcome 
     return null;
   }
   if (event.__typename !== 'VideoGenerationStatusEvent') return null;
-  display.event({ kind: 'status', sequence, status: event.status, queuePosition: event.queuePosition ?? null });
+  display.event({
+    kind: 'status',
+    sequence,
+    status: event.status,
+    queuePosition: event.queuePosition ?? null,
+    progress: TERMINAL.has(event.status) ? null : estimateOf(event.generation.progress),
+  });
   if (!TERMINAL.has(event.status)) return null;
   const generation = event.generation;
   const outcome: Outcome = {
@@ -124,6 +131,12 @@ function show(display: Display, event: EventPayload, sequence: number): Outcome 
   return outcome;
 }
 
+/** The server's estimate, when it has one (it needs some history of similar generations). */
+function estimateOf(progress: EventPayload['generation']['progress']): Estimate | null {
+  if (progress.fraction === null || progress.fraction === undefined || !progress.estimatedCompletionAt) return null;
+  return { fraction: progress.fraction, etaSeconds: progress.etaSeconds ?? null, estimatedCompletionAt: progress.estimatedCompletionAt };
+}
+
 class Retryable extends Error {}
 
 /** Which failures are worth a reconnect: transport ones; not a refused key or a GraphQL error. */
@@ -131,13 +144,14 @@ function classify(error: unknown): { fatal: boolean; message: string } {
   if (error instanceof ServerError) return { fatal: !error.retryable, message: error.message };
   if (error instanceof Retryable) return { fatal: false, message: error.message };
   if (Array.isArray(error)) return { fatal: true, message: (error as GraphQLFormattedError[]).map((e) => e.message).join('; ') };
-  const close = error as { code?: unknown; reason?: unknown; type?: unknown };
+  // A graphql-ws CloseEvent (code, reason) or a WebSocket error event (type 'error').
+  const close = error as { code?: unknown; reason?: string; type?: unknown };
   if (typeof close?.code === 'number') {
     if (close.code === 4401 || close.code === 4403)
       return { fatal: true, message: `the server refused the API key (close code ${close.code}); check --api-key / REELGRAPH_API_KEY` };
     if (close.code >= 4400 && close.code < 4500 && close.code !== 4499)
-      return { fatal: true, message: `the server closed the connection: ${String(close.reason || close.code)}` };
-    return { fatal: false, message: `closed with code ${close.code}${close.reason ? `: ${String(close.reason)}` : ''}` };
+      return { fatal: true, message: `the server closed the connection: ${close.reason || close.code}` };
+    return { fatal: false, message: `closed with code ${close.code}${close.reason ? `: ${close.reason}` : ''}` };
   }
   if (close?.type === 'error') return { fatal: false, message: 'cannot connect' };
   return { fatal: false, message: errorMessage(error) };
@@ -145,14 +159,14 @@ function classify(error: unknown): { fatal: boolean; message: string } {
 
 /** 250 ms doubling to 4 s, with jitter so many clients do not come back in step. */
 function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
-  const ms = Math.min(4000, 250 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+  const ms = backoffDelay(attempt, { baseMs: 250, maxMs: 4000, jitter: true });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
     signal?.addEventListener(
       'abort',
       () => {
         clearTimeout(timer);
-        reject(signal.reason);
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       },
       { once: true },
     );

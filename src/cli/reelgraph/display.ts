@@ -1,7 +1,15 @@
+/** The server's progress estimate at one moment (see GenerationProgress in the schema). */
+export interface Estimate {
+  fraction: number;
+  etaSeconds: number | null;
+  estimatedCompletionAt: string;
+}
+
 /** What a watch reports, in order; the display decides how to show it. */
 export type WatchEvent =
   | { kind: 'created'; id: string; status: string }
-  | { kind: 'status'; sequence: number; status: string; queuePosition: number | null }
+  | { kind: 'detached'; id: string; command: string }
+  | { kind: 'status'; sequence: number; status: string; queuePosition: number | null; progress: Estimate | null }
   | { kind: 'log'; sequence: number; message: string; level: string; timestamp: string }
   | { kind: 'reconnecting'; attempt: number; afterSequence: number; reason: string }
   | { kind: 'reconnected'; afterSequence: number }
@@ -29,12 +37,29 @@ function seconds(ms: number): string {
   return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
+/** "12 s", "1:05" (minutes), "1:02:05" (hours): an ETA for people. */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  const [h, m, rest] = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(rest).padStart(2, '0')}` : `${m}:${String(rest).padStart(2, '0')}`;
+}
+
+const percent = (fraction: number) => `${Math.floor(fraction * 100)}%`;
+
 function describe(event: WatchEvent): string {
   switch (event.kind) {
     case 'created':
       return `created generation ${event.id} (${event.status})`;
-    case 'status':
-      return `#${event.sequence} ${event.status}${event.queuePosition !== null ? ` (queue position ${event.queuePosition})` : ''}`;
+    case 'detached':
+      return `not waiting for it; follow it with: ${event.command}`;
+    case 'status': {
+      const details = [
+        ...(event.queuePosition !== null ? [`queue position ${event.queuePosition}`] : []),
+        ...(event.progress ? [percent(event.progress.fraction), `ETA ${duration(event.progress.etaSeconds ?? 0)}`] : []),
+      ];
+      return `#${event.sequence} ${event.status}${details.length ? ` (${details.join(', ')})` : ''}`;
+    }
     case 'log':
       return `#${event.sequence} log ${event.level}: ${event.message}`;
     case 'reconnecting':
@@ -86,6 +111,8 @@ const bold = (s: string) => `\x1b[1m${s}\x1b[22m`;
 function createLiveDisplay(out: Output & { columns?: number }, started: number, now: () => number): Display {
   let status = 'connecting';
   let queuePosition: number | null = null;
+  // The last estimate and when it came: between events the bar moves on towards it, and the ETA counts down.
+  let estimate: { fraction: number; at: number; end: number } | null = null;
   let sequence = 0;
   let note = '';
   let frame = 0;
@@ -95,6 +122,7 @@ function createLiveDisplay(out: Output & { columns?: number }, started: number, 
   const statusLine = () => {
     const parts = [status];
     if (queuePosition !== null && status === 'IN_QUEUE') parts.push(`queue position ${queuePosition}`);
+    if (estimate && !TERMINAL.has(status)) parts.push(...progressParts(estimate, now()));
     parts.push(seconds(now() - started));
     if (sequence > 0) parts.push(`event #${sequence}`);
     if (note) parts.push(note);
@@ -131,9 +159,14 @@ function createLiveDisplay(out: Output & { columns?: number }, started: number, 
         case 'created':
           above(`${dim('generation')} ${event.id}`);
           return;
+        case 'detached':
+          above(`not waiting for it; follow it with: ${event.command}`);
+          return;
         case 'status':
           status = event.status;
           queuePosition = event.queuePosition;
+          if (event.progress)
+            estimate = { fraction: event.progress.fraction, at: now(), end: Date.parse(event.progress.estimatedCompletionAt) };
           sequence = event.sequence;
           note = '';
           redraw();
@@ -173,4 +206,19 @@ function createLiveDisplay(out: Output & { columns?: number }, started: number, 
       closed = true;
     },
   };
+}
+
+const BAR_WIDTH = 20;
+
+/** A bar and an ETA, moved on from the last estimate: the fraction goes linearly towards 1 at the expected end. */
+export function progressParts(estimate: { fraction: number; at: number; end: number }, at: number): string[] {
+  const span = estimate.end - estimate.at;
+  const moved = span > 0 ? estimate.fraction + ((1 - estimate.fraction) * (at - estimate.at)) / span : estimate.fraction;
+  const fraction = Math.min(0.99, Math.max(estimate.fraction, moved));
+  const filled = Math.round(fraction * BAR_WIDTH);
+  const left = (estimate.end - at) / 1000;
+  return [
+    `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${percent(fraction)}`,
+    left > 0 ? `ETA ${duration(left)}` : 'ETA any moment',
+  ];
 }

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import type { GenerateVideoInput, VideoGenerationStatus } from '../../client/gql/graphql.ts';
-import { request, ServerError, UsageError, type Connection } from './api.ts';
+import type { GenerateVideoInput } from '../../client/gql/graphql.ts';
+import { lowerFirst, request, ServerError, UsageError, type Connection } from './api.ts';
 import { integer, type CliIo, type Values } from './args.ts';
 import { createDisplay, type Display, type DisplayMode } from './display.ts';
 import { download } from './download.ts';
-import { CliCancelMutation, CliGenerateMutation, CliListQuery, CliShowQuery } from './operations.ts';
+import { CliCancelMutation, CliGenerateMutation } from './operations.ts';
 import { follow, type Outcome } from './watch.ts';
 
 /** One function per command; each resolves with the exit code (failures to reach the server are thrown). */
@@ -41,7 +41,7 @@ export async function generate(connection: Connection, values: Values, mode: Dis
     io.stderr.write(
       lines.length > 0
         ? `reelgraph: the server rejected the input:\n${lines.map((l) => `${l}\n`).join('')}`
-        : `reelgraph: the server rejected the request (${result.__typename}): ${message}\n`,
+        : `reelgraph: the server rejected the request (${result.__typename}): ${lowerFirst(message)}\n`,
     );
     return 1;
   }
@@ -49,7 +49,10 @@ export async function generate(connection: Connection, values: Values, mode: Dis
   const display = createDisplay(mode, io.stdout);
   try {
     display.event({ kind: 'created', id: generation.id, status: generation.status });
-    if (values.detach) return 0;
+    if (values.detach) {
+      display.event({ kind: 'detached', id: generation.id, command: followCommand(generation.id, values) });
+      return 0;
+    }
     const outcome = await followWithHint(connection, generation.id, 0, display, values, io);
     // Default file name: the server's own name for the video (its URL's last segment), in the current directory.
     const out =
@@ -60,6 +63,14 @@ export async function generate(connection: Connection, values: Values, mode: Dis
   } finally {
     display.close();
   }
+}
+
+/** The command that picks a generation up again: the same server when it was given as an option (never the key). */
+function followCommand(id: string, values: Values): string {
+  const quote = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`);
+  return ['reelgraph', 'watch', id, ...(values.server ? ['--server', values.server] : []), ...(values.out ? ['--out', values.out] : [])]
+    .map(quote)
+    .join(' ');
 }
 
 /** `--shot "3:The camera pans left"` (3 seconds) or `--shot "The camera pans left"` (the model decides). */
@@ -103,7 +114,7 @@ async function followWithHint(
   } catch (error) {
     if (io.signal?.aborted) {
       display.close();
-      io.stderr.write(`\nreelgraph: stopped watching; generation ${id} carries on at the server. Resume with: reelgraph watch ${id}\n`);
+      io.stderr.write(`\nreelgraph: stopped watching; generation ${id} carries on at the server; resume with: reelgraph watch ${id}\n`);
     }
     throw error;
   }
@@ -123,55 +134,6 @@ async function finish(outcome: Outcome, out: string | null, display: Display, io
   return 0;
 }
 
-export async function show(connection: Connection, id: string, values: Values, io: CliIo): Promise<number> {
-  const { videoGeneration: g } = await request(connection, CliShowQuery, { id });
-  if (!g) throw new ServerError(`no video generation with id "${id}"`, false);
-  if (values.json) {
-    io.stdout.write(`${JSON.stringify(g)}\n`);
-    return 0;
-  }
-  const rows: Array<[string, unknown]> = [
-    ['id', g.id],
-    ['status', g.status + (g.queuePosition !== null && g.queuePosition !== undefined ? ` (queue position ${g.queuePosition})` : '')],
-    ['prompt', g.prompt],
-    ['duration', `${g.duration} s${g.generateAudio ? ', with audio' : ''}`],
-    ['backend', g.backend],
-    ['created', g.createdAt],
-    ['started', g.startedAt],
-    ['completed', g.completedAt],
-    ['image', g.imageUrl],
-    ['end image', g.endImageUrl],
-    ['fal request', g.falRequestId],
-    ['error', g.error ? `${g.error.code}: ${g.error.message}` : null],
-    ['video', g.video ? `${g.video.url}${g.video.fileSize ? ` (${g.video.fileSize} bytes, ${g.video.archiveStatus})` : ''}` : null],
-  ];
-  for (const [name, value] of rows) if (value !== null && value !== undefined) io.stdout.write(`${name.padEnd(12)}${String(value)}\n`);
-  return 0;
-}
-
-const STATUSES: VideoGenerationStatus[] = ['PENDING', 'IN_QUEUE', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED'];
-
-export async function list(connection: Connection, values: Values, io: CliIo): Promise<number> {
-  const status = (values.status ?? []).map((s) => s.toUpperCase()) as VideoGenerationStatus[];
-  for (const s of status) if (!STATUSES.includes(s)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
-  const first = integer(values.first, 'first') ?? 20;
-  const { videoGenerations } = await request(connection, CliListQuery, { first, filter: status.length > 0 ? { status } : null });
-  const nodes = videoGenerations.edges.map((e) => e.node);
-  if (values.json) {
-    for (const node of nodes) io.stdout.write(`${JSON.stringify(node)}\n`);
-    return 0;
-  }
-  if (nodes.length === 0) io.stdout.write('no generations\n');
-  for (const n of nodes) {
-    const prompt = (n.prompt ?? '(multi-shot)').replace(/\s+/g, ' ');
-    io.stdout.write(
-      `${n.id}  ${n.status.padEnd(11)}  ${n.createdAt}  ${String(n.duration).padStart(2)} s  ${prompt.length > 50 ? `${prompt.slice(0, 49)}…` : prompt}\n`,
-    );
-  }
-  if (videoGenerations.pageInfo.hasNextPage) io.stdout.write(`(more: --first ${first * 2})\n`);
-  return 0;
-}
-
 export async function cancel(connection: Connection, id: string, values: Values, io: CliIo): Promise<number> {
   const { cancelVideoGeneration: result } = await request(connection, CliCancelMutation, { id });
   if (result.__typename === 'CancelVideoGenerationSuccess') {
@@ -183,6 +145,6 @@ export async function cancel(connection: Connection, id: string, values: Values,
   }
   const message = result.message;
   if (values.json) io.stdout.write(`${JSON.stringify(result)}\n`);
-  io.stderr.write(`reelgraph: cannot cancel ${id}: ${message}\n`);
+  io.stderr.write(`reelgraph: cannot cancel ${id}: ${lowerFirst(message)}\n`);
   return 1;
 }

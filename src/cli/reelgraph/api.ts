@@ -1,7 +1,7 @@
 import { openAsBlob } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import { errorMessage } from '../../lib/errors.ts';
@@ -35,12 +35,12 @@ function headers(connection: Connection): Record<string, string> {
 }
 
 /** A query or mutation over HTTP with a typed document. Files (path -> local file) go as a GraphQL multipart request. */
-export async function request<D extends TypedDocumentNode<any, any>>(
+export async function request<R, V>(
   connection: Connection,
-  document: D,
-  variables: VariablesOf<D>,
+  document: TypedDocumentNode<R, V>,
+  variables: V,
   files: Array<{ variablePath: string; filePath: string }> = [],
-): Promise<ResultOf<D>> {
+): Promise<R> {
   const operations = JSON.stringify({ query: print(document), variables });
   let body: BodyInit;
   const sent = headers(connection);
@@ -52,10 +52,10 @@ export async function request<D extends TypedDocumentNode<any, any>>(
     for (const [i, f] of files.entries()) {
       let blob: Blob;
       try {
-        if (!(await stat(f.filePath)).isFile()) throw Object.assign(new Error('not a file'), { code: 'not a file' });
+        if (!(await stat(f.filePath)).isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOTFILE' });
         blob = await openAsBlob(f.filePath);
       } catch (error) {
-        throw new UsageError(`cannot read ${f.filePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        throw new UsageError(`cannot read ${f.filePath}: ${fileProblem(error)}`);
       }
       form.set(String(i), blob, basename(f.filePath));
     }
@@ -71,9 +71,13 @@ export async function request<D extends TypedDocumentNode<any, any>>(
     throw new ServerError(`cannot reach ${connection.url} (${describeCause(error)})`, true);
   }
   const text = await response.text();
-  let json: { data?: ResultOf<D> | null; errors?: Array<{ message: string }> } | null = null;
+  type Body = {
+    data?: R | null;
+    errors?: Array<{ message: string; extensions?: { fieldErrors?: Array<{ path: string[]; message: string }> } }>;
+  };
+  let json: Body | null = null;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text) as Body;
   } catch {
     // not JSON: reported below with the status
   }
@@ -83,7 +87,13 @@ export async function request<D extends TypedDocumentNode<any, any>>(
       false,
     );
   }
-  if (json?.errors?.length) throw new ServerError(json.errors.map((e) => e.message).join('; '), response.status >= 500);
+  if (json?.errors?.length) {
+    // Input errors name the field (e.g. filter.search); say which, in our words.
+    const fields = json.errors.flatMap((e) => e.extensions?.fieldErrors ?? []);
+    if (fields.length > 0)
+      throw new ServerError(`the server rejected the input: ${fields.map((f) => `${f.path.join('.')}: ${f.message}`).join('; ')}`, false);
+    throw new ServerError(json.errors.map((e) => e.message).join('; '), response.status >= 500);
+  }
   if (!response.ok || !json?.data) {
     throw new ServerError(
       `the server answered HTTP ${response.status}${json?.errors ? '' : `: ${text.slice(0, 200)}`}`,
@@ -114,4 +124,29 @@ export class UsageError extends Error {
 export function describeCause(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
   return cause?.code ?? cause?.message ?? errorMessage(error);
+}
+
+/** What is wrong with a local file, in words rather than an errno code. */
+export function fileProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'no such file',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EISDIR: 'it is a directory',
+    ENOTDIR: 'a part of the path is not a directory',
+    ENOTFILE: 'not a regular file',
+    ENOSPC: 'no space left on the device',
+    EROFS: 'the file system is read-only',
+    EEXIST: 'it already exists',
+  };
+  return (code && words[code]) ?? errorMessage(error);
+}
+
+/**
+ * Every message reads "reelgraph: <lower-case text>". Text from the server may start with a capital ("The video
+ * generation has already finished"): lower-cased unless the first word is a code or an acronym (HTTP, FAL_…).
+ */
+export function lowerFirst(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text.charAt(0).toLowerCase() + text.slice(1) : text;
 }

@@ -53,6 +53,7 @@ export const CliGenerationFields = graphql(`
     imageUrl
     endImageUrl
     falRequestId
+    progress { fraction etaSeconds estimatedCompletionAt }
     error { code message }
     video { url fileSize contentType archiveStatus }
   }
@@ -76,6 +77,7 @@ export const CliListQuery = graphql(`
           prompt
           duration
           createdAt
+          progress { fraction etaSeconds }
           error { code }
           video { url }
         }
@@ -100,6 +102,7 @@ export const CliEventsSubscription = graphql(`
       generation {
         id
         status
+        progress { fraction etaSeconds estimatedCompletionAt }
         error { code message }
         video { url fileSize }
       }

@@ -1,8 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ServerError, UsageError, type Connection } from './api.ts';
-import { displayMode, endpoint, one, OPTIONS, USAGE, type CliIo, type Values } from './args.ts';
-import { cancel, generate, list, show, watch } from './commands.ts';
+import { lowerFirst, ServerError, UsageError, type Connection } from './api.ts';
+import {
+  describeParseError,
+  displayMode,
+  endpoint,
+  fromEnv,
+  one,
+  OPTIONS,
+  unknownCommand,
+  USAGE,
+  type CliIo,
+  type Values,
+} from './args.ts';
+import { cancel, generate, watch } from './commands.ts';
+import { list, show } from './history.ts';
 import { errorMessage } from '../../lib/errors.ts';
 
 export type { CliIo } from './args.ts';
@@ -14,7 +26,7 @@ export async function run(io: CliIo): Promise<number> {
   try {
     ({ values, positionals } = parseArgs({ args: io.argv, options: OPTIONS, allowPositionals: true, strict: true }));
   } catch (error) {
-    io.stderr.write(`reelgraph: ${(error as Error).message}\n\n${USAGE}`);
+    io.stderr.write(`reelgraph: ${describeParseError(error)}\n(see reelgraph --help)\n`);
     return 2;
   }
   if (values.version) {
@@ -28,8 +40,8 @@ export async function run(io: CliIo): Promise<number> {
   const [command, ...args] = positionals;
   try {
     const connection: Connection = {
-      url: endpoint(values.server ?? io.env.FAL_VIDEO_SERVER ?? 'http://localhost:4000/graphql'),
-      apiKey: values['api-key'] ?? io.env.REELGRAPH_API_KEY ?? null,
+      url: endpoint(values.server ?? fromEnv(io.env, 'REELGRAPH_SERVER', io.stderr) ?? 'http://localhost:4000/graphql'),
+      apiKey: values['api-key'] ?? fromEnv(io.env, 'REELGRAPH_API_KEY', io.stderr) ?? null,
     };
     const mode = displayMode(values, io.stdout);
     switch (command) {
@@ -44,16 +56,16 @@ export async function run(io: CliIo): Promise<number> {
       case 'cancel':
         return await cancel(connection, one(args, 'cancel <id>'), values, io);
       default:
-        throw new UsageError(`unknown command "${command}"`);
+        throw unknownCommand(command);
     }
   } catch (error) {
     if (io.signal?.aborted) return 130;
     if (error instanceof UsageError) {
-      io.stderr.write(`reelgraph: ${error.message}\n(see reelgraph --help)\n`);
+      io.stderr.write(`reelgraph: ${lowerFirst(error.message)}\n(see reelgraph --help)\n`);
       return 2;
     }
     if (error instanceof ServerError) {
-      io.stderr.write(`reelgraph: ${error.message}\n`);
+      io.stderr.write(`reelgraph: ${lowerFirst(error.message)}\n`);
       return error.retryable ? 3 : 1;
     }
     io.stderr.write(`reelgraph: unexpected error: ${errorMessage(error)}\n`);
@@ -61,7 +73,7 @@ export async function run(io: CliIo): Promise<number> {
   }
 }
 
-/** package.json sits three levels up from both src/cli/client and dist/cli/client. */
+/** package.json sits three levels up from both src/cli/reelgraph and dist/cli/reelgraph. */
 function version(): string {
   return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
