@@ -166,7 +166,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       });
       cleanup.push(() => generations.stop());
 
-      const info: ServerInfo = { falBackend: backend, endpointId: config.fal.endpointId, version: pkg.version };
       const auth = createAuthenticator({
         db: database.prisma,
         mode: config.auth.mode,
@@ -175,6 +174,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         logger,
       });
       auth.start();
+      const info: ServerInfo = {
+        falBackend: backend,
+        endpointId: config.fal.endpointId,
+        version: pkg.version,
+        authRequired: async () => !(await auth.isOpen()),
+      };
       cleanup.push(async () => auth.stop());
       // With Redis one bucket per key for the whole cluster; without it, this process's own buckets.
       const shared =

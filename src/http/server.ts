@@ -7,6 +7,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
+import { isPublicQuery, PUBLIC_IDENTITY, publicQueryOf } from '../auth/public-operations.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { DIRECT_SINK, useCohortExecution, type DirectSink } from './cohort.ts';
@@ -228,17 +229,21 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       !(req.headers.accept ?? '').includes('text/event-stream');
     if (path === GRAPHQL_PATH && !wantsPage) {
       const outcome = await options.auth.authenticate(req.headers.authorization);
-      if (!outcome.ok) {
+      let identity: Identity;
+      if (outcome.ok) identity = outcome.identity;
+      // Without a key, a GET of public fields only (serverInfo) still runs: see src/auth/public-operations.ts.
+      else if (outcome.reason === 'missing' && isPublicQuery(publicQueryOf(method, req.url))) identity = PUBLIC_IDENTITY;
+      else {
         req.resume();
         return refuse(res, 401, outcome.message, {
           'www-authenticate': `Bearer realm="reelgraph"${outcome.reason === 'invalid' ? ', error="invalid_token"' : ''}`,
         });
       }
-      registry.identify(req, { identity: outcome.identity, setHeader: (name, value) => !res.headersSent && res.setHeader(name, value) });
+      registry.identify(req, { identity, setHeader: (name, value) => !res.headersSent && res.setHeader(name, value) });
       // Every GraphQL response lives only as long as its key, however its stream was negotiated.
       res.on(
         'close',
-        registry.holdKey(outcome.identity.keyId, () => res.end()),
+        registry.holdKey(identity.keyId, () => res.end()),
       );
       // Counted as an SSE subscription when the client asked for an event stream (every SSE client library does).
       if (options.metrics && /text\/event-stream/i.test(req.headers.accept ?? ''))
