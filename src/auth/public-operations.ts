@@ -1,4 +1,4 @@
-import { Kind, parse, type DocumentNode } from 'graphql';
+import { Kind, OperationTypeNode, parse, type DocumentNode } from 'graphql';
 import type { Identity } from './authenticator.ts';
 
 /**
@@ -30,7 +30,7 @@ export function isPublicQuery(query: string | null): boolean {
   return document.definitions.every(
     (definition) =>
       definition.kind === Kind.OPERATION_DEFINITION &&
-      definition.operation === 'query' &&
+      definition.operation === OperationTypeNode.QUERY &&
       definition.selectionSet.selections.every(
         (selection) => selection.kind === Kind.FIELD && PUBLIC_ROOT_FIELDS.has(selection.name.value),
       ),
