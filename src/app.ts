@@ -266,7 +266,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         maxBodyBytes: config.graphql.maxBodyBytes,
         // Two frames and the rest of the form.
         maxUploadBodyBytes: 2 * config.uploads.maxBytes + config.graphql.maxBodyBytes,
-        routes: withDashboard(async (request) => (await metricsRoute(request)) ?? routes(request)),
+        routes: withDashboard(async (request) => (await metricsRoute(request)) ?? routes(request), {
+          imageOrigins: simulator ? [simulator.url] : [],
+        }),
         metrics,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         corsOrigins: config.corsOrigins,
