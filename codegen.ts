@@ -2,12 +2,12 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
  * Typed client documents for everything that talks to this server as a client would: the CLI
- * (src/cli/client) and the dashboard (src/dashboard). `npm run codegen` regenerates src/client/gql/ from
+ * (src/cli/reelgraph) and the dashboard (src/dashboard). `npm run codegen` regenerates src/client/gql/ from
  * schema.graphql; a test fails when the committed output is stale.
  */
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['src/cli/client/**/*.ts', 'src/dashboard/**/*.ts', 'src/client/operations.ts'],
+  documents: ['src/cli/reelgraph/**/*.ts', 'src/dashboard/**/*.ts', 'src/client/operations.ts'],
   ignoreNoDocuments: true,
   generates: {
     'src/client/gql/': {

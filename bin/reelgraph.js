@@ -11,8 +11,8 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.exit(2);
 }
 
-const source = new URL('../src/cli/client/main.ts', import.meta.url);
-const built = new URL('../dist/cli/client/main.js', import.meta.url);
+const source = new URL('../src/cli/reelgraph/main.ts', import.meta.url);
+const built = new URL('../dist/cli/reelgraph/main.js', import.meta.url);
 const installed = fileURLToPath(import.meta.url).split(/[\\/]/).includes('node_modules');
 const entry = !installed && existsSync(source) ? source : built;
 if (!existsSync(entry)) {

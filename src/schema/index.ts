@@ -3,6 +3,7 @@ import { builder } from './builder.ts';
 import './scalars.ts';
 import './errors.ts';
 import './video-generation.ts';
+import './generation-progress.ts';
 import './generate-video.ts';
 import './cancel-generation.ts';
 import './generation-events.ts';

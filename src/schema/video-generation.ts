@@ -1,6 +1,9 @@
+import { GraphQLError } from 'graphql';
 import { microsToUsd } from '../billing/prices.ts';
 import type { Prisma } from '../db/index.ts';
+import { InputValidationError } from '../generations/errors.ts';
 import type { GenerationLogLine } from '../generations/events.ts';
+import { HISTORY_ORDER, historyWhere, MAX_SEARCH_LENGTH } from '../generations/list-generations.ts';
 import { visibleTo } from '../generations/service.ts';
 import { builder } from './builder.ts';
 import { generationIdFromArg } from './ids.ts';
@@ -121,6 +124,18 @@ const VideoGenerationFilter = builder.inputType('VideoGenerationFilter', {
   fields: (t) => ({
     status: t.field({ type: [VideoGenerationStatusEnum], required: false, description: 'Only generations in one of these states.' }),
     backend: t.field({ type: FalBackendEnum, required: false }),
+    search: t.string({
+      required: false,
+      description:
+        'Full-text search over the prompt and the shot prompts (web search syntax: words, "a phrase", or, -word; whole ' +
+        `words, any case). At most ${MAX_SEARCH_LENGTH} characters, not empty.`,
+    }),
+    createdAfter: t.field({ type: 'DateTime', required: false, description: 'Only generations created at or after this instant.' }),
+    createdBefore: t.field({
+      type: 'DateTime',
+      required: false,
+      description: 'Only generations created strictly before this instant (later than createdAfter).',
+    }),
   }),
 });
 
@@ -178,16 +193,18 @@ builder.queryFields((t) => ({
       cursor: 'id',
       description: 'Every generation of the caller, newest first (Relay connection).',
       args: { filter: t.arg({ type: VideoGenerationFilter, required: false }) },
-      resolve: (query, _root, args, ctx) =>
-        ctx.db.generation.findMany({
-          ...listQuery(query),
-          where: {
-            ...visibleTo(ctx.caller),
-            ...(args.filter?.status?.length ? { status: { in: args.filter.status } } : {}),
-            ...(args.filter?.backend ? { backend: args.filter.backend } : {}),
-          },
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        }),
+      resolve: async (query, _root, args, ctx) => {
+        let where;
+        try {
+          where = await historyWhere(ctx.db, ctx.caller, args.filter, query);
+        } catch (error) {
+          // The field's type is a connection (the contract predates typed errors here), so a bad filter is a
+          // GraphQL error with the field paths in its extensions rather than an error result.
+          if (!(error instanceof InputValidationError)) throw error;
+          throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', fieldErrors: error.fieldErrors } });
+        }
+        return ctx.db.generation.findMany({ ...listQuery(query), where, orderBy: HISTORY_ORDER });
+      },
     },
     { name: 'VideoGenerationConnection' },
     { name: 'VideoGenerationEdge' },

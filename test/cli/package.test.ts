@@ -21,7 +21,7 @@ it('the packed package runs its CLI from node_modules (built JavaScript, since N
   const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json', '--silent'], { cwd: ROOT, env: process.env });
   const [{ filename, files }] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   expect(files.map((f) => f.path)).toEqual(
-    expect.arrayContaining(['bin/reelgraph.js', 'dist/cli/client/main.js', 'dist/client/gql/graphql.js']),
+    expect.arrayContaining(['bin/reelgraph.js', 'dist/cli/reelgraph/main.js', 'dist/client/gql/graphql.js']),
   );
 
   // Installed as a dependency of some project; its own dependencies resolve from this checkout's node_modules.

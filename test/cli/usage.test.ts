@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/cli/client/main.ts';
+import { run } from '../../src/cli/reelgraph/main.ts';
 import { freePort } from '../helpers/app.ts';
 
 /** Runs the CLI in-process (no server needed for these), capturing its output. */

@@ -40,6 +40,12 @@ export type GenerateVideoInput = {
 
 export type VideoGenerationFilter = {
   backend?: FalBackend | null | undefined;
+  /** Only generations created at or after this instant. */
+  createdAfter?: string | null | undefined;
+  /** Only generations created strictly before this instant (later than createdAfter). */
+  createdBefore?: string | null | undefined;
+  /** Full-text search over the prompt and the shot prompts (web search syntax: words, "a phrase", or, -word; whole words, any case). At most 200 characters, not empty. */
+  search?: string | null | undefined;
   /** Only generations in one of these states. */
   status?: Array<VideoGenerationStatus> | null | undefined;
 };

@@ -74,7 +74,11 @@ function expectedDefault(field: DmmfField): string {
 
 export function expectedCatalog(dm: DmmfDatamodel): Catalog {
   const model = (name: string): DmmfModel => dm.models.find((m) => m.name === name)!;
-  const column = (m: DmmfModel, fieldName: string) => columnOf(m.fields.find((f) => f.name === fieldName)!);
+  // An Unsupported field is not in the DMMF's fields (and has no @map in our schema): its name is its column.
+  const column = (m: DmmfModel, fieldName: string) => {
+    const field = m.fields.find((f) => f.name === fieldName);
+    return field ? columnOf(field) : fieldName;
+  };
   const catalog: Catalog = { tables: [], columns: [], enums: [], indexes: [], constraints: [] };
 
   for (const e of dm.enums) catalog.enums.push(`${e.dbName ?? e.name}: ${e.values.map((v) => v.dbName ?? v.name).join(', ')}`);
@@ -84,6 +88,9 @@ export function expectedCatalog(dm: DmmfDatamodel): Catalog {
     for (const f of columnsOf(m)) {
       catalog.columns.push(`${table}.${columnOf(f)} ${expectedType(f)} ${f.isRequired ? 'NOT NULL' : 'NULL'} ${expectedDefault(f)}`);
     }
+    // A generated column (dbgenerated() in the schema) has no default in the catalog, only an expression.
+    for (const f of dm.unsupported.filter((u) => u.model === m.name))
+      catalog.columns.push(`${table}.${f.name} ${f.type} ${f.isRequired ? 'NOT NULL' : 'NULL'} no default`);
     for (const relation of m.fields.filter((f) => f.kind === 'object' && f.relationFromFields?.length)) {
       const from = relation.relationFromFields!.map((name) => column(m, name));
       const target = model(relation.type);
@@ -105,7 +112,9 @@ export function expectedCatalog(dm: DmmfDatamodel): Catalog {
     // Prisma's constraint naming convention, unless the schema maps a name.
     const suffix = { id: 'pkey', unique: 'key', normal: 'idx', fulltext: 'idx' }[index.type];
     const name = index.dbName ?? (index.type === 'id' ? `${table}_pkey` : `${table}_${columns.join('_')}_${suffix}`);
-    catalog.indexes.push(`${table}.${name} ${index.type === 'normal' ? 'INDEX' : 'UNIQUE INDEX'} USING btree (${keyed})`);
+    catalog.indexes.push(
+      `${table}.${name} ${index.type === 'normal' ? 'INDEX' : 'UNIQUE INDEX'} USING ${index.algorithm?.toLowerCase() ?? 'btree'} (${keyed})`,
+    );
     if (index.type === 'id') catalog.constraints.push(`${table}.${name} PRIMARY KEY (${columns.join(', ')})`);
   }
   return sortAll(catalog);

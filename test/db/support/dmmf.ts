@@ -38,11 +38,18 @@ export interface DmmfIndex {
   type: 'id' | 'normal' | 'unique' | 'fulltext';
   dbName?: string | null;
   fields: { name: string; sortOrder?: 'asc' | 'desc' }[];
+  /** The index method when not btree, e.g. "Gin". */
+  algorithm?: string;
 }
 export interface DmmfDatamodel {
   models: DmmfModel[];
   enums: { name: string; dbName?: string | null; values: { name: string; dbName?: string | null }[] }[];
   indexes: DmmfIndex[];
+  /**
+   * Fields of type Unsupported("...") (e.g. a tsvector), which the DMMF leaves out of its models: read from
+   * the schema text, as `model.field type` with `?` when optional.
+   */
+  unsupported: { model: string; name: string; type: string; isRequired: boolean }[];
 }
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -69,7 +76,8 @@ export async function loadDatamodel(schemaPath = join(root, 'prisma/schema.prism
         cwd: root,
       },
     );
-    return JSON.parse(await readFile(output, 'utf8')) as DmmfDatamodel;
+    const datamodel = JSON.parse(await readFile(output, 'utf8')) as Omit<DmmfDatamodel, 'unsupported'>;
+    return { ...datamodel, unsupported: unsupportedFields(schema) };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -79,3 +87,13 @@ export const tableOf = (model: DmmfModel): string => model.dbName ?? model.name;
 export const columnOf = (field: DmmfField): string => field.dbName ?? field.name;
 /** The fields stored as columns (relation fields are not). */
 export const columnsOf = (model: DmmfModel): DmmfField[] => model.fields.filter((f) => f.kind === 'scalar' || f.kind === 'enum');
+
+/** `name Unsupported("type")?` lines, by model (the DMMF has no trace of these fields but their indexes). */
+function unsupportedFields(schema: string): DmmfDatamodel['unsupported'] {
+  const found: DmmfDatamodel['unsupported'] = [];
+  for (const [, model, body] of schema.matchAll(/^model\s+(\w+)\s*\{\n([\s\S]*?)^\}/gm)) {
+    for (const [, name, type, optional] of body.matchAll(/^\s*(\w+)\s+Unsupported\("([^"]+)"\)(\?)?/gm))
+      found.push({ model, name, type, isRequired: !optional });
+  }
+  return found;
+}

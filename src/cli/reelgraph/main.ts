@@ -61,7 +61,7 @@ export async function run(io: CliIo): Promise<number> {
   }
 }
 
-/** package.json sits three levels up from both src/cli/client and dist/cli/client. */
+/** package.json sits three levels up from both src/cli/reelgraph and dist/cli/reelgraph. */
 function version(): string {
   return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
