@@ -88,7 +88,10 @@ async function overflow(page: Page): Promise<{ scrollWidth: number; widest: stri
     const widest = [...document.querySelectorAll('#list *, #detail *, #submit *, header *')]
       .filter((e) => {
         const box = e.getBoundingClientRect();
-        return box.width > 0 && (box.right > width + 0.5 || box.left < -0.5);
+        // Out of the viewport, or out of its own card.
+        const card = e.closest('section, header')?.getBoundingClientRect();
+        const limit = Math.min(width, card?.right ?? width);
+        return box.width > 0 && (box.right > limit + 0.5 || box.left < -0.5);
       })
       .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}.${e.className}`);
     return { scrollWidth: document.documentElement.scrollWidth, widest };
@@ -176,8 +179,8 @@ describe('dashboard', () => {
     // A running generation has a progress bar; its start frame (uploaded to fal storage) is its thumbnail.
     expect(await row(page, first).locator('progress.progress').count()).toBe(1);
     await expect.poll(() => framesLoaded(page, `#rows tr[data-id="${first}"] img.thumb-img`)).toBe(true);
-    // Short ids on screen (the UUID's first 8 characters), the full id one click away.
-    expect(await row(page, first).locator('.short-id').textContent()).toBe(rawGenerationId(first).slice(0, 8));
+    // Short ids on screen (the UUID's last 8 characters), the full id one click away.
+    expect(await row(page, first).locator('.short-id').textContent()).toBe(rawGenerationId(first).slice(-8));
     await row(page, first).locator('button.copy-id').click();
     await row(page, first).locator('button.copy-id[data-copied="clipboard"]').waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(first);
@@ -244,10 +247,12 @@ describe('dashboard', () => {
 
   it('filters by status, pages with "load more", and fits a 390 px phone screen (cards, no horizontal overflow)', async () => {
     // More than a page (20) of finished generations, one with a long unbroken prompt, and one held in the queue.
-    const long = await generateOk(server, { prompt: `A-very-long-unbroken-prompt-${'x'.repeat(300)}` });
-    for (let i = 1; i < 21; i += 1) await generateOk(server, { prompt: `Harbour scene number ${i}` });
+    // 4 s: a (model, duration, audio) key no other test used, so the progress medians are first read with these
+    // 21 finished samples in the database (the server caches them for a few seconds).
+    const long = await generateOk(server, { duration: 4, prompt: `A-very-long-unbroken-prompt-${'x'.repeat(300)}` });
+    for (let i = 1; i < 21; i += 1) await generateOk(server, { duration: 4, prompt: `Harbour scene number ${i}` });
     server.sim.configure({ pauseBefore: 'IN_PROGRESS' });
-    const queued = await generateOk(server, { prompt: 'A lighthouse at dusk, held in the queue.' });
+    const queued = await generateOk(server, { duration: 4, prompt: 'A lighthouse at dusk, held in the queue.' });
     const all = await gql(server.url, '{ videoGenerations(first: 100) { edges { node { id status } } } }');
     const nodes = all.data.videoGenerations.edges.map((e: { node: { id: string; status: string } }) => e.node);
     await expect
@@ -279,16 +284,19 @@ describe('dashboard', () => {
       await expect.poll(() => framesLoaded(page, '#rows img.thumb-img')).toBe(true);
       expect(await page.locator('#rows td.thumb > *').count()).toBe(nodes.length);
 
-      // The queued one has a progress bar with its ETA text next to it.
-      await row(page, queued.id).locator('progress.progress').waitFor();
+      // The queued one has a progress bar (estimated from the finished ones) with its ETA next to it.
+      const bar = row(page, queued.id).locator('progress.progress');
+      await bar.waitFor();
+      const value = Number(await bar.getAttribute('value'));
+      expect(value).toBeGreaterThan(0);
+      expect(value).toBeLessThan(1);
+      expect(await row(page, queued.id).locator('.eta').textContent()).toMatch(/^ETA \d/);
       await page.locator('#rows').evaluate((body) => body.scrollIntoView());
       const shot = width === 390 ? 'dashboard-390.png' : 'dashboard-1280.png';
       await page.screenshot({ path: join(ARTIFACTS, shot), fullPage: true });
-      if (width === 390) {
-        const fit = await overflow(page);
-        expect(fit.scrollWidth).toBeLessThanOrEqual(390);
-        expect(fit.widest).toEqual([]);
-      }
+      const fit = await overflow(page);
+      expect(fit.scrollWidth).toBeLessThanOrEqual(width);
+      expect(fit.widest).toEqual([]);
 
       // The detail of a finished one: thumbnail, short id, generate again, and still no overflow on a phone.
       await row(page, long.id).locator('button.open').click();
@@ -297,11 +305,24 @@ describe('dashboard', () => {
       await expect.poll(() => framesLoaded(page, '#detail-thumb img.detail-img')).toBe(true);
       await page.locator('#detail').evaluate((detail) => detail.scrollIntoView());
       await page.screenshot({ path: join(ARTIFACTS, `dashboard-detail-${width}.png`), fullPage: true });
-      if (width === 390) {
-        const fit = await overflow(page);
-        expect(fit.scrollWidth).toBeLessThanOrEqual(390);
-        expect(fit.widest).toEqual([]);
-      }
+      const detailFit = await overflow(page);
+      expect(detailFit.scrollWidth).toBeLessThanOrEqual(width);
+      expect(detailFit.widest).toEqual([]);
+      // Search (prompts and shot prompts, whole words, any case), paged like the full list.
+      await page.locator('#search').fill('harbour');
+      await page.locator('#filter-form button[type="submit"]').click();
+      await expect.poll(() => page.locator('#rows tr').count()).toBe(20);
+      await page.locator('#load-more').click();
+      // 20 "Harbour scene" ones and the shots "Wide shot of the harbour." from the test above.
+      await expect.poll(() => page.locator('#rows tr').count()).toBe(21);
+      expect(await page.locator('#load-more').isVisible()).toBe(false);
+      await page.locator('#search').fill('lighthouse');
+      await page.locator('#search').press('Enter');
+      await expect.poll(() => page.locator('#rows tr').count()).toBe(1);
+      expect(await page.locator('#rows tr').getAttribute('data-id')).toBe(queued.id);
+      await page.locator('#search').fill('');
+      await page.locator('#search').press('Enter');
+
       // Status filter: only the queued one; then nothing finished-and-queued matches, and the empty state says why.
       await page.locator('#status-filter').selectOption('active');
       await expect.poll(() => page.locator('#rows tr').count()).toBe(1);

@@ -39,17 +39,17 @@ export function currentFilter(): VideoGenerationFilter {
   const status = byId<HTMLSelectElement>('status-filter').value;
   if (status) filter.status = STATUS_GROUPS[status] ?? [status as VideoGenerationStatus];
   const search = byId<HTMLInputElement>('search').value.trim();
-  if (search) (filter as VideoGenerationFilter & { search?: string }).search = search;
+  if (search) filter.search = search;
   return filter;
 }
 
 function filtered(): boolean {
-  const filter = currentFilter() as VideoGenerationFilter & { search?: string };
+  const filter = currentFilter();
   return Boolean(filter.status || filter.search);
 }
 
 function matches(row: Row): boolean {
-  const filter = currentFilter() as VideoGenerationFilter & { search?: string };
+  const filter = currentFilter();
   return !filter.search && (!filter.status || filter.status.includes(row.status));
 }
 
@@ -59,7 +59,7 @@ export function upsert(row: Row, options: { live?: boolean } = {}): void {
   if (!known && options.live && filtered() && !matches(row)) return;
   // Updates can arrive out of order (a list read racing a live event): never go back in time.
   if (known && Date.parse(known.updatedAt) > Date.parse(row.updatedAt)) return;
-  const merged: Row = { ...known, ...row, progress: row.progress ?? known?.progress };
+  const merged: Row = { ...known, ...row };
   rows.set(row.id, merged);
   const body = byId<HTMLTableSectionElement>('rows');
   let tr = body.querySelector<HTMLTableRowElement>(`tr[data-id="${CSS.escape(row.id)}"]`);
@@ -95,12 +95,21 @@ function renderRow(tr: HTMLTableRowElement, row: Row): void {
     thumb,
     el('td', { class: 'prompt', title: promptText(row) }, promptText(row)),
     id,
-    el('td', { class: 'created' }, new Date(row.createdAt).toLocaleTimeString()),
+    el('td', { class: 'created', title: new Date(row.createdAt).toLocaleString() }, createdText(row.createdAt)),
     status,
     el('td', { class: 'queue', title: 'Queue position' }, queueText(row)),
     el('td', { class: 'elapsed' }, elapsed(row)),
     actions(row),
   );
+}
+
+/** The time for today's generations, the date for older ones (the full instant is the cell's title). */
+function createdText(createdAt: string): string {
+  const date = new Date(createdAt);
+  const today = date.toDateString() === new Date().toDateString();
+  return today
+    ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false })
+    : date.toLocaleDateString([], { month: 'short', day: 'numeric' });
 }
 
 function thumbWithSource(url: string): HTMLElement {

@@ -9,6 +9,7 @@ export const GenerationRowFields = graphql(`
   fragment DashboardGenerationRow on VideoGeneration {
     id status queuePosition prompt multiPrompt { prompt duration } duration generateAudio backend
     imageUrl endImageUrl shotType
+    progress { fraction etaSeconds estimatedCompletionAt }
     createdAt startedAt completedAt updatedAt
     error { code message }
     video { url archiveStatus contentType }

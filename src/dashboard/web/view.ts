@@ -3,16 +3,7 @@ import { copyText } from './clipboard.ts';
 
 /** Small DOM helpers and the pieces the list and the detail view both show; no GraphQL here, rows in, elements out. */
 
-/**
- * A generation as the page holds it. `progress` is optional so the page also works against a server without
- * VideoGeneration.progress (it then shows an indeterminate bar).
- */
-export type Row = DashboardGenerationRowFragment & { progress?: Progress | null };
-export interface Progress {
-  fraction: number | null;
-  etaSeconds: number | null;
-  estimatedCompletionAt: string | null;
-}
+export type Row = DashboardGenerationRowFragment;
 
 export const TERMINAL: ReadonlySet<VideoGenerationStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
@@ -56,18 +47,19 @@ export function queueText(row: Row): string {
 }
 
 /**
- * What people read and say: the first 8 characters of the generation's UUID. The API's ids are Relay global ids
- * (base64 of "VideoGeneration:<uuid>", 72 characters); the full id stays one click away (copyButton).
+ * What people read and say: 8 hex digits of the generation's UUID. The API's ids are Relay global ids (base64 of
+ * "VideoGeneration:<uuid>", 72 characters); the full id stays one click away (idWithCopy). The last 8, not the
+ * first: our UUIDs are time-ordered (v7), so generations made in the same minute share their first 8 digits.
  */
 export function shortId(id: string): string {
   try {
     const decoded = atob(id);
     const uuid = decoded.slice(decoded.indexOf(':') + 1);
-    if (decoded.startsWith('VideoGeneration:') && /^[0-9a-f]{8}-/i.test(uuid)) return uuid.slice(0, 8);
+    if (decoded.startsWith('VideoGeneration:') && /^[0-9a-f-]{36}$/i.test(uuid)) return uuid.slice(-8);
   } catch {
     // Not base64: a raw id, shortened as it is.
   }
-  return id.slice(0, 8);
+  return id.slice(-8);
 }
 
 /** The short id, with a button that copies the full one. */
@@ -109,14 +101,12 @@ export function thumbnail(url: string, className: string): HTMLElement {
   return img;
 }
 
-/**
- * A progress bar with its ETA: determinate when the server estimated a fraction, indeterminate while it has no
- * basis (too few finished generations like this one). Finished generations show none.
- */
+/** A progress bar with its ETA while the generation is unfinished (the server's estimate; see GenerationProgress). */
 export function progressBar(row: Row, now = Date.now()): HTMLElement | null {
   if (TERMINAL.has(row.status)) return null;
   const wrap = el('span', { class: 'progress-wrap' });
-  const fraction = row.progress?.fraction ?? null;
+  // No fraction yet (too few finished generations like this one to estimate from): an indeterminate bar.
+  const fraction = row.progress.fraction;
   const bar = el('progress', { class: 'progress', max: '1', 'aria-label': 'Progress' });
   if (fraction !== null) bar.value = fraction;
   wrap.append(bar, el('span', { class: 'eta' }, etaText(row, now)));
@@ -125,9 +115,8 @@ export function progressBar(row: Row, now = Date.now()): HTMLElement | null {
 
 export function etaText(row: Row, now = Date.now()): string {
   const progress = row.progress;
-  if (!progress) return '';
   const at = progress.estimatedCompletionAt ? Date.parse(progress.estimatedCompletionAt) : null;
   const seconds = at !== null ? Math.max(0, (at - now) / 1000) : progress.etaSeconds;
-  if (seconds === null) return 'ETA unknown';
+  if (seconds === null) return 'no ETA yet';
   return `ETA ${duration(Math.round(seconds) * 1000).replace('.0 s', ' s')}`;
 }
