@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page, type Request as PwRequest } from 'playwright-core';
@@ -123,7 +124,14 @@ describe('dashboard', () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
     expect(csp).toContain(`connect-src 'self' ws://${new URL(origin).host}`);
-    expect(await page.text()).toContain('"graphql-ws":"/dashboard/vendor/graphql-ws/client.js"');
+    // The import map is the page's only inline script, and the CSP's hash is exactly its body's.
+    const html = await page.text();
+    const importMap = /<script type="importmap">([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
+    expect(importMap).toContain('"graphql-ws":"/dashboard/vendor/graphql-ws/client.js"');
+    expect(csp).toContain(`'sha256-${createHash('sha256').update(importMap).digest('base64')}'`);
+    // Start frames may be on any https host (fal storage, the user's URL) or data: URLs, and in simulator mode on
+    // the simulator's origin (its uploads); nothing else.
+    expect(csp).toContain(`img-src 'self' data: blob: https: ${new URL(server.sim.url).origin}`);
 
     const module = await fetch(`${origin}/dashboard/src/dashboard/web/api.ts`);
     expect(module.headers.get('content-type')).toMatch(/^text\/javascript/);
@@ -132,6 +140,7 @@ describe('dashboard', () => {
     const generated = await fetch(`${origin}/dashboard/src/client/gql/graphql.ts`);
     expect(await generated.text()).toContain('DashboardGenerateDocument');
     expect((await fetch(`${origin}/dashboard/vendor/graphql-ws/client.js`)).status).toBe(200);
+    expect(await (await fetch(`${origin}/dashboard/src/lib/backoff.ts`)).text()).toContain('export function backoffDelay');
 
     // Only the allow-listed folders and extensions: no way out to the rest of the disk.
     for (const path of [
@@ -139,6 +148,8 @@ describe('dashboard', () => {
       '/dashboard/src/dashboard/web/..%2F..%2Fapp.ts',
       '/dashboard/vendor/graphql-ws/../package.json',
       '/dashboard/src/client/gql/missing.ts',
+      '/dashboard/src/lib/dir-lock.ts',
+      '/dashboard/src/lib/../config.ts',
     ]) {
       expect((await fetch(`${origin}${path}`)).status, path).toBe(404);
     }
@@ -156,6 +167,9 @@ describe('dashboard', () => {
   it('submits with a file, follows the row from IN_QUEUE to COMPLETED, plays the video and cancels a queued one', async () => {
     const { page, problems, graphqlRequests } = await openDashboard();
     await page.locator('#simulator-banner').waitFor({ state: 'visible' });
+    // Nothing yet: the empty state says what to do.
+    await expect.poll(() => page.locator('#empty').textContent()).toMatch(/No generations yet\. Submit one with the form/);
+    expect(await page.locator('#empty').isVisible()).toBe(true);
     await mkdir(ARTIFACTS, { recursive: true });
 
     // Held at IN_QUEUE until resumed, so the page is seen showing the queued state before completion.
@@ -268,7 +282,25 @@ describe('dashboard', () => {
     for (const width of [1280, 390]) {
       const { page, problems } = await openDashboard({ width });
       await expect.poll(() => page.locator('#rows tr').count()).toBe(20);
-      expect(await page.locator('#load-more').isVisible()).toBe(true);
+      // The queued one has a progress bar (estimated from the finished ones) with its ETA next to it.
+      const bar = row(page, queued.id).locator('progress.progress');
+      await bar.waitFor();
+      // The server may still answer from medians it cached (for a few seconds) before these samples existed: until
+      // it estimates, the bar is indeterminate and re-reading the list (Search) asks again.
+      await expect
+        .poll(
+          async () => {
+            if ((await bar.getAttribute('value')) === null) await page.locator('#filter-form button[type="submit"]').click();
+            return bar.getAttribute('value');
+          },
+          { timeout: 20_000 },
+        )
+        .not.toBeNull();
+      const value = Number(await bar.getAttribute('value'));
+      expect(value).toBeGreaterThan(0);
+      expect(value).toBeLessThan(1);
+      expect(await row(page, queued.id).locator('.eta').textContent()).toMatch(/^ETA \d/);
+      await page.locator('#load-more').waitFor();
       await page.locator('#load-more').click();
       await expect.poll(() => page.locator('#rows tr').count()).toBe(Math.min(40, nodes.length));
       while (await page.locator('#load-more').isVisible()) {
@@ -284,13 +316,6 @@ describe('dashboard', () => {
       await expect.poll(() => framesLoaded(page, '#rows img.thumb-img')).toBe(true);
       expect(await page.locator('#rows td.thumb > *').count()).toBe(nodes.length);
 
-      // The queued one has a progress bar (estimated from the finished ones) with its ETA next to it.
-      const bar = row(page, queued.id).locator('progress.progress');
-      await bar.waitFor();
-      const value = Number(await bar.getAttribute('value'));
-      expect(value).toBeGreaterThan(0);
-      expect(value).toBeLessThan(1);
-      expect(await row(page, queued.id).locator('.eta').textContent()).toMatch(/^ETA \d/);
       await page.locator('#rows').evaluate((body) => body.scrollIntoView());
       const shot = width === 390 ? 'dashboard-390.png' : 'dashboard-1280.png';
       await page.screenshot({ path: join(ARTIFACTS, shot), fullPage: true });
