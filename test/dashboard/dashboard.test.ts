@@ -345,8 +345,16 @@ describe('dashboard', () => {
       await page.locator('#search').press('Enter');
       await expect.poll(() => page.locator('#rows tr').count()).toBe(1);
       expect(await page.locator('#rows tr').getAttribute('data-id')).toBe(queued.id);
-      await page.locator('#search').fill('');
+      // A search the server refuses (over 200 characters, past the box's maxlength): the error says what to do,
+      // and Retry with a fixed search lists again.
+      await page.locator('#search').evaluate((input: HTMLInputElement) => (input.value = 'word '.repeat(50)));
       await page.locator('#search').press('Enter');
+      await page.locator('#list-error').waitFor({ state: 'visible' });
+      expect(await page.locator('#list-error-text').textContent()).toMatch(/search.*at most 200 characters.*then retry/s);
+      await page.locator('#search').fill('');
+      await page.locator('#list-retry').click();
+      await page.locator('#list-error').waitFor({ state: 'hidden' });
+      await expect.poll(() => page.locator('#rows tr').count()).toBe(20);
 
       // Status filter: only the queued one; then nothing finished-and-queued matches, and the empty state says why.
       await page.locator('#status-filter').selectOption('active');
