@@ -425,8 +425,10 @@ describe('dashboard', () => {
     await required.waitFor({ state: 'visible' });
     expect(await required.textContent()).toMatch(/API key required/);
     await fresh.page.locator('#connection[data-state="rejected"]').waitFor();
-    expect(await required.textContent()).toMatch(/API key required/);
+    expect(await fresh.page.locator('#connection').textContent()).toBe('API key required');
+    expect(await required.textContent()).toMatch(/API key required.*npm run keys -- create/);
     expect(await fresh.page.locator('#rows tr').count()).toBe(0);
+    await expect.poll(() => fresh.page.locator('#empty').textContent()).toBe('Enter an API key above to see your generations.');
     const fit = await overflow(fresh.page);
     expect(fit.scrollWidth).toBeLessThanOrEqual(390);
     await fresh.page.screenshot({ path: join(ARTIFACTS, 'dashboard-auth-required-390.png'), fullPage: true });

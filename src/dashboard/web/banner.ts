@@ -8,7 +8,9 @@ import { byId } from './view.ts';
  * read without the key, so a first visit to a server that needs a key already says so (and which backend it runs).
  */
 
-const KEY_HELP = 'An operator creates one with: npm run keys -- create --tenant <tenant> --name <label>';
+/** What a keyless visitor of a server that needs a key is told, however the refusal came (HTTP 401, socket 4403). */
+export const KEY_REQUIRED =
+  'API key required: this server needs one. Enter it above. An operator creates one with: npm run keys -- create --tenant <tenant> --name <label>.';
 
 export async function showServerInfo(hasKey: boolean): Promise<void> {
   try {
@@ -17,7 +19,7 @@ export async function showServerInfo(hasKey: boolean): Promise<void> {
     document.body.dataset.backend = serverInfo.falBackend;
     document.body.dataset.authRequired = String(serverInfo.authRequired);
     byId('version').textContent = `v${serverInfo.version}`;
-    if (serverInfo.authRequired && !hasKey) showAuthProblem(`API key required: this server needs one. Enter it above. ${KEY_HELP}.`);
+    if (serverInfo.authRequired && !hasKey) showAuthProblem(KEY_REQUIRED);
   } catch (error) {
     showAuthProblem(`Could not reach the server (${errorMessage(error)}). Check that it is running, then reload the page.`);
   }
@@ -27,8 +29,10 @@ export function showAuthProblem(text: string): void {
   const banner = byId('auth-banner');
   banner.textContent = text;
   banner.hidden = false;
+  document.body.dataset.authProblem = 'true';
 }
 
 export function clearAuthProblem(): void {
   byId('auth-banner').hidden = true;
+  delete document.body.dataset.authProblem;
 }

@@ -74,7 +74,7 @@ export function upsert(row: Row, options: { live?: boolean } = {}): void {
     tr = created;
   }
   renderRow(tr, merged);
-  showEmpty();
+  showEmptyState();
   handlers.changed(merged);
 }
 
@@ -136,12 +136,15 @@ function actions(row: Row): HTMLTableCellElement {
   return td;
 }
 
-function showEmpty(): void {
+/** The empty list says why it is empty and what to do (enter a key, clear the filter, or submit one). */
+export function showEmptyState(): void {
   const empty = byId('empty');
   empty.hidden = rows.size > 0 || !byId('list-error').hidden;
-  empty.textContent = filtered()
-    ? 'No generations match this filter. Clear the search or choose "All" to see every generation.'
-    : 'No generations yet. Submit one with the form: a start-frame URL or file and a prompt.';
+  empty.textContent = document.body.dataset.authProblem
+    ? 'Enter an API key above to see your generations.'
+    : filtered()
+      ? 'No generations match this filter. Clear the search or choose "All" to see every generation.'
+      : 'No generations yet. Submit one with the form: a start-frame URL or file and a prompt.';
 }
 
 /** Shows why the list could not be read, and what to do; `retry` reloads. */
@@ -149,7 +152,7 @@ export function showListError(message: string): void {
   const box = byId('list-error');
   box.hidden = false;
   byId('list-error-text').textContent = `Could not load generations: ${message}. Check that the server is running, then retry.`;
-  showEmpty();
+  showEmptyState();
 }
 
 /** Forgets every row (another key, another filter) and reads the first page again. */
@@ -175,7 +178,7 @@ export async function loadPage(): Promise<void> {
     for (const row of page.rows) upsert(row);
     cursor = page.endCursor;
     button.hidden = !page.hasNextPage;
-    showEmpty();
+    showEmptyState();
   } finally {
     button.disabled = false;
     if (mine === generation) delete byId('list').dataset.loading;

@@ -1,10 +1,10 @@
 import type { GenerateVideoInput, VideoGenerationFilter } from '../../client/gql/graphql.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { AuthError, createApi, type Api } from './api.ts';
-import { clearAuthProblem, showAuthProblem, showServerInfo } from './banner.ts';
+import { clearAuthProblem, KEY_REQUIRED, showAuthProblem, showServerInfo } from './banner.ts';
 import { appendLog, detailId, hideDetail, initDetail, renderDetail, showDetail, tickDetail } from './detail.ts';
 import { againInput, initForm, showResult } from './form.ts';
-import { initList, reload, refresh, rerender, rowOf, showListError, tick, upsert } from './list.ts';
+import { initList, reload, refresh, rerender, rowOf, showEmptyState, showListError, tick, upsert } from './list.ts';
 import {
   DashboardCancelMutation,
   DashboardEventsSubscription,
@@ -122,11 +122,15 @@ function connect(): void {
   void showServerInfo(apiKey !== null);
   api = createApi({
     apiKey,
-    onAuthProblem: showAuthProblem,
+    onAuthProblem: (text) => {
+      showAuthProblem(apiKey ? text : KEY_REQUIRED);
+      showEmptyState();
+    },
     onConnection: (state) => {
       const pill = byId('connection');
       pill.dataset.state = state;
-      pill.textContent = state === 'live' ? 'live' : state === 'rejected' ? 'API key rejected' : `${state}…`;
+      const refused = apiKey ? 'API key rejected' : 'API key required';
+      pill.textContent = state === 'live' ? 'live' : state === 'rejected' ? refused : `${state}…`;
     },
     // Anything that changed while the socket was down is read again (the live feed has no replay).
     onConnected: () => void refresh().catch(listFailed),
