@@ -172,7 +172,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         return Promise.resolve();
       });
 
-      const info: ServerInfo = { falBackend: backend, endpointId: config.fal.endpointId, version: pkg.version };
       const auth = createAuthenticator({
         db: database.prisma,
         mode: config.auth.mode,
@@ -181,6 +180,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         logger,
       });
       auth.start();
+      const info: ServerInfo = {
+        falBackend: backend,
+        endpointId: config.fal.endpointId,
+        version: pkg.version,
+        authRequired: async () => !(await auth.isOpen()),
+      };
       cleanup.push(() => Promise.resolve(auth.stop()));
       const { limiter, close: closeLimiter } = await createMutationLimiter(config.rateLimit, config.redis, logger);
       cleanup.push(closeLimiter);
@@ -245,7 +250,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         maxBodyBytes: config.graphql.maxBodyBytes,
         // Two frames and the rest of the form.
         maxUploadBodyBytes: 2 * config.uploads.maxBytes + config.graphql.maxBodyBytes,
-        routes: withDashboard(async (request) => (await metricsRoute(request)) ?? routes(request)),
+        routes: withDashboard(async (request) => (await metricsRoute(request)) ?? routes(request), {
+          imageOrigins: simulator ? [simulator.url] : [],
+        }),
         metrics,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         corsOrigins: config.corsOrigins,

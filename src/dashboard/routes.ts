@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The live dashboard: GET `/` is the page, `/dashboard/*` its assets. No bundler and no build step: the page's
- * TypeScript modules (src/dashboard/web, and the codegen output in src/client) are served as JavaScript by
+ * TypeScript modules (src/dashboard/web, the codegen output in src/client, two helpers of src/lib) are served as JavaScript by
  * stripping their types on the way out (Node's own `stripTypeScriptTypes`, the same transform Node applies when
  * it runs them; types are replaced by spaces so line numbers stay right), and the two libraries the browser needs
  * (graphql-ws's browser client, graphql's printer) are served from node_modules. Only files under fixed folders
@@ -25,6 +25,8 @@ const MOUNTS: Array<{ prefix: string; dir: string; name: RegExp; kind: 'ts' | 'j
   { prefix: '/dashboard/src/dashboard/web/', dir: join(SRC, 'dashboard', 'web'), name: /^[\w-]+\.ts$/, kind: 'ts' },
   { prefix: '/dashboard/src/client/gql/', dir: join(SRC, 'client', 'gql'), name: /^[\w-]+\.ts$/, kind: 'ts' },
   { prefix: '/dashboard/src/client/', dir: join(SRC, 'client'), name: /^[\w-]+\.ts$/, kind: 'ts' },
+  // Only the small browser-safe helpers the page shares with the server, never the rest of src/lib.
+  { prefix: '/dashboard/src/lib/', dir: join(SRC, 'lib'), name: /^(backoff|errors)\.ts$/, kind: 'ts' },
   { prefix: '/dashboard/vendor/graphql-ws/', dir: GRAPHQL_WS_DIST, name: /^[\w-]+\.js$/, kind: 'js' },
   { prefix: '/dashboard/vendor/graphql/language/', dir: join(GRAPHQL_ROOT, 'language'), name: /^[\w-]+\.mjs$/, kind: 'js' },
   { prefix: '/dashboard/vendor/graphql/jsutils/', dir: join(GRAPHQL_ROOT, 'jsutils'), name: /^[\w-]+\.mjs$/, kind: 'js' },
@@ -41,14 +43,24 @@ const IMPORT_MAP_HASH = `sha256-${createHash('sha256').update(IMPORT_MAP).digest
 
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
-function contentSecurityPolicy(host: string | null): string {
+export interface DashboardOptions {
+  /**
+   * Origins start frames may be shown from besides https: ones (the simulator's, on plain http, whose uploaded
+   * files are the frames' URLs in simulator mode).
+   */
+  imageOrigins?: readonly string[];
+}
+
+function contentSecurityPolicy(host: string | null, imageOrigins: readonly string[]): string {
   // Chromium treats 'self' as covering ws(s): of the same host, older engines did not; naming them costs nothing.
   const sockets = host && HOST.test(host) ? ` ws://${host} wss://${host}` : '';
   return [
     "default-src 'none'",
     `script-src 'self' '${IMPORT_MAP_HASH}'`,
     "style-src 'self'",
-    "img-src 'self' data: blob:",
+    // Start frames are wherever the user's URL or fal's storage put them (uploads are data:, or fal CDN URLs): any
+    // https: image. An image cannot run script, and referrer-policy no-referrer keeps the page's URL from its host.
+    ['img-src', "'self'", 'data:', 'blob:', 'https:', ...imageOrigins].join(' '),
     "media-src 'self'",
     `connect-src 'self'${sockets}`,
     "form-action 'none'",
@@ -90,7 +102,8 @@ async function staticFile(name: string, type: string): Promise<Response> {
   return new Response(body, { headers: { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' } });
 }
 
-export function createDashboardRoutes(): (request: Request) => Promise<Response | null> {
+export function createDashboardRoutes(options: DashboardOptions = {}): (request: Request) => Promise<Response | null> {
+  const imageOrigins = (options.imageOrigins ?? []).map((origin) => new URL(origin).origin);
   return async (request) => {
     const url = new URL(request.url);
     const path = url.pathname;
@@ -99,11 +112,16 @@ export function createDashboardRoutes(): (request: Request) => Promise<Response 
       return new Response('use GET\n', { status: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain' } });
     }
     if (path === '/' || path === '/index.html') {
-      const html = (await readFile(join(SRC, 'dashboard', 'index.html'), 'utf8')).replace('<!--IMPORT_MAP-->', IMPORT_MAP);
+      // The whole script body is replaced, whitespace included: the CSP hash covers exactly IMPORT_MAP, and a
+      // formatter is free to indent the placeholder.
+      const html = (await readFile(join(SRC, 'dashboard', 'index.html'), 'utf8')).replace(
+        /(<script type="importmap">)[\s\S]*?(<\/script>)/,
+        (_match, open: string, close: string) => `${open}${IMPORT_MAP}${close}`,
+      );
       return new Response(html, {
         headers: {
           'content-type': 'text/html; charset=utf-8',
-          'content-security-policy': contentSecurityPolicy(request.headers.get('host')),
+          'content-security-policy': contentSecurityPolicy(request.headers.get('host'), imageOrigins),
           'cache-control': 'no-cache',
           'x-content-type-options': 'nosniff',
           'referrer-policy': 'no-referrer',
@@ -130,7 +148,8 @@ export function createDashboardRoutes(): (request: Request) => Promise<Response 
 /** `routes` first (webhooks, videos, health), then the dashboard's paths; for the composition root. */
 export function withDashboard(
   routes: (request: Request) => Promise<Response | null> | Response | null,
+  options: DashboardOptions = {},
 ): (request: Request) => Promise<Response | null> {
-  const dashboard = createDashboardRoutes();
+  const dashboard = createDashboardRoutes(options);
   return async (request) => (await routes(request)) ?? dashboard(request);
 }

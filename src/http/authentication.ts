@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ConnectionRegistry } from './connections.ts';
+import { isPublicQuery, PUBLIC_IDENTITY, publicQueryOf } from '../auth/public-operations.ts';
 import { refusalResponse } from './refusals.ts';
 
 /**
@@ -45,7 +46,11 @@ export function useAuthentication(options: AuthenticationOptions): Plugin<EdgeCo
       if (url.pathname !== options.graphqlPath || options.servesPage(request)) return;
       const { req, res } = serverContext as unknown as { req: IncomingMessage; res: ServerResponse };
       const outcome = await auth.authenticate(request.headers.get('authorization'));
-      if (!outcome.ok) {
+      let identity: Identity;
+      if (outcome.ok) identity = outcome.identity;
+      // Without a key, a GET of public fields only (serverInfo) still runs: see src/auth/public-operations.ts.
+      else if (outcome.reason === 'missing' && isPublicQuery(publicQueryOf(request.method, request.url))) identity = PUBLIC_IDENTITY;
+      else {
         // The body is never read: let it flow to nowhere so the connection can carry the 401.
         req.resume();
         return payload.endResponse(
@@ -55,14 +60,14 @@ export function useAuthentication(options: AuthenticationOptions): Plugin<EdgeCo
         );
       }
       const connection: Connection = {
-        identity: outcome.identity,
+        identity,
         setHeader: (name, value) => void (!res.headersSent && res.setHeader(name, value)),
       };
       (serverContext as unknown as EdgeContext).connection = connection;
       // Every GraphQL response lives only as long as its key, however its stream was negotiated.
       res.on(
         'close',
-        registry.holdKey(outcome.identity.keyId, () => res.end()),
+        registry.holdKey(identity.keyId, () => res.end()),
       );
       // Counted as an SSE subscription when the client asked for an event stream (every SSE client library does).
       if (options.metrics && /text\/event-stream/i.test(request.headers.get('accept') ?? ''))

@@ -30,4 +30,6 @@ export interface ServerInfo {
   falBackend: FalBackendName;
   endpointId: string;
   version: string;
+  /** Whether a request without an API key is refused now (it stops being open once any key exists). */
+  authRequired: () => Promise<boolean>;
 }

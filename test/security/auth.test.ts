@@ -66,8 +66,16 @@ describe('auth modes', () => {
     const s = await server({ AUTH: 'required', GRAPHIQL: 'false' });
     expect(s.logs.some((l) => /AUTH OPEN/.test(l))).toBe(false);
     // With GraphiQL off, a browser-style GET is an operation like any other: it needs a key too.
-    const browserGet = await fetch(`${s.url}?query=${encodeURIComponent(INFO)}`, { headers: { accept: 'text/html' } });
+    const browserGet = await fetch(`${s.url}?query=${encodeURIComponent('{ videoGenerations(first: 1) { edges { cursor } } }')}`, {
+      headers: { accept: 'text/html' },
+    });
     expect(browserGet.status).toBe(401);
+    // Except a GET of the public serverInfo alone (a dashboard's banner before a key is entered); not by POST, and
+    // not mixed with anything else.
+    const publicGet = await fetch(`${s.url}?query=${encodeURIComponent('{ serverInfo { simulated authRequired version } }')}`);
+    expect((await publicGet.json()).data.serverInfo).toMatchObject({ simulated: true, authRequired: true });
+    const mixed = `{ serverInfo { version } videoGenerations(first: 1) { edges { cursor } } }`;
+    expect((await fetch(`${s.url}?query=${encodeURIComponent(mixed)}`)).status).toBe(401);
     expect(s.logs.some((l) => /no API key exists yet/.test(l))).toBe(true);
     expect((await post(s.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: INFO }) })).status).toBe(
       401,

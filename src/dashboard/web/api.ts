@@ -1,6 +1,8 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient, type Client } from 'graphql-ws';
+import type { Kind } from 'graphql';
 import { print } from 'graphql/language/printer.js';
+import { backoffDelay } from '../../lib/backoff.ts';
 
 /**
  * The dashboard's GraphQL transport, in the browser: queries and mutations over HTTP (JSON, or the GraphQL
@@ -35,6 +37,23 @@ export interface Api {
   dispose(): void;
 }
 
+/**
+ * A query of public fields only (serverInfo), sent without the key as a GET: the server answers it even when it
+ * needs a key for everything else, so the page can say what the server is and that it wants a key.
+ */
+export async function publicQuery<R>(document: TypedDocumentNode<R, Record<string, never>>): Promise<R> {
+  const url = new URL(GRAPHQL_PATH, location.origin);
+  url.searchParams.set('query', source(document));
+  const name = operationName(document);
+  if (name) url.searchParams.set('operationName', name);
+  const response = await fetch(url, {
+    headers: { accept: 'application/graphql-response+json, application/json', [CSRF_HEADER]: 'reelgraph' },
+  });
+  const result = (await response.json().catch(() => ({}))) as GraphQLResult<R>;
+  if (!result.data) throw new Error(result.errors ? describeErrors(result.errors) : `HTTP ${response.status} from the server`);
+  return result.data;
+}
+
 const printed = new WeakMap<object, string>();
 function source(document: TypedDocumentNode<unknown, never>): string {
   let text = printed.get(document);
@@ -45,9 +64,12 @@ function source(document: TypedDocumentNode<unknown, never>): string {
   return text;
 }
 
+// graphql's Kind enum as a value is not served to the browser; its string is the same.
+const OPERATION_DEFINITION = 'OperationDefinition' as Kind.OPERATION_DEFINITION;
+
 function operationName(document: TypedDocumentNode<unknown, never>): string | undefined {
   for (const definition of document.definitions) {
-    if (definition.kind === 'OperationDefinition') return definition.name?.value;
+    if (definition.kind === OPERATION_DEFINITION) return definition.name?.value;
   }
   return undefined;
 }
@@ -65,7 +87,9 @@ function extractFiles(value: unknown, path: string, files: Array<{ path: string;
   return value;
 }
 
-function describeErrors(errors: Array<{ message: string }>): string {
+type GraphQLResult<R> = { data?: R | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+
+function describeErrors(errors: ReadonlyArray<{ message: string }>): string {
   return errors.map((e) => e.message).join('; ');
 }
 
@@ -81,8 +105,8 @@ export function createApi(options: ApiOptions): Api {
     if (authHeader) headers.authorization = authHeader;
     const files: Array<{ path: string; file: File }> = [];
     const operations = {
-      query: source(document as TypedDocumentNode<unknown, never>),
-      operationName: operationName(document as TypedDocumentNode<unknown, never>),
+      query: source(document),
+      operationName: operationName(document),
       variables: extractFiles(variables, 'variables', files),
     };
     let body: string | FormData;
@@ -103,9 +127,9 @@ export function createApi(options: ApiOptions): Api {
       options.onAuthProblem(message);
       throw new AuthError(message);
     }
-    let result: { data?: R | null; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+    let result: GraphQLResult<R>;
     try {
-      result = await response.json();
+      result = (await response.json()) as GraphQLResult<R>;
     } catch {
       throw new Error(`HTTP ${response.status} from the server`);
     }
@@ -127,7 +151,8 @@ export function createApi(options: ApiOptions): Api {
     retryAttempts: Infinity,
     // A refused key stays refused: stop and say so instead of reconnecting forever.
     shouldRetry: (event) => !(event && typeof event === 'object' && 'code' in event && event.code === CLOSE_FORBIDDEN),
-    retryWait: async (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 500 * 2 ** retries))),
+    retryWait: (retries) =>
+      new Promise((resolve) => setTimeout(resolve, backoffDelay(retries + 1, { baseMs: 500, maxMs: 10_000, jitter: true }))),
     on: {
       connecting: (isRetry) => options.onConnection(isRetry ? 'reconnecting' : 'connecting'),
       connected: () => {
@@ -155,14 +180,14 @@ export function createApi(options: ApiOptions): Api {
   ): () => void {
     return ws.subscribe<R>(
       {
-        query: source(document as TypedDocumentNode<unknown, never>),
-        operationName: operationName(document as TypedDocumentNode<unknown, never>),
+        query: source(document),
+        operationName: operationName(document),
         variables,
       },
       {
         next: (result) => {
-          if (result.data) sink.next(result.data as R);
-          else if (result.errors) sink.error?.(new Error(describeErrors(result.errors as Array<{ message: string }>)));
+          if (result.data) sink.next(result.data);
+          else if (result.errors) sink.error?.(new Error(describeErrors(result.errors)));
         },
         error: (error) => sink.error?.(error),
         complete: () => sink.complete?.(),

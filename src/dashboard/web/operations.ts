@@ -8,16 +8,28 @@ import { graphql } from '../../client/gql/index.ts';
 export const GenerationRowFields = graphql(`
   fragment DashboardGenerationRow on VideoGeneration {
     id status queuePosition prompt multiPrompt { prompt duration } duration generateAudio backend
+    imageUrl endImageUrl shotType
+    progress { fraction etaSeconds estimatedCompletionAt }
     createdAt startedAt completedAt updatedAt
     error { code message }
     video { url archiveStatus contentType }
   }
 `);
 
+/** Public (answered without a key, as a GET): what the banner and the "API key required" state need. */
+export const DashboardServerInfoQuery = graphql(`
+  query DashboardServerInfo {
+    serverInfo { falBackend simulated version authRequired }
+  }
+`);
+
+/** One page of the list, newest first; `after` is the previous page's endCursor ("load more"). */
 export const DashboardGenerationsQuery = graphql(`
-  query DashboardGenerations($first: Int!) {
-    serverInfo { falBackend simulated version }
-    videoGenerations(first: $first) { edges { node { ...DashboardGenerationRow } } }
+  query DashboardGenerations($first: Int!, $after: String, $filter: VideoGenerationFilter) {
+    videoGenerations(first: $first, after: $after, filter: $filter) {
+      edges { node { ...DashboardGenerationRow } }
+      pageInfo { hasNextPage endCursor }
+    }
   }
 `);
 

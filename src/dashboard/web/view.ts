@@ -1,8 +1,9 @@
-import type { DashboardGenerationRowFragment as Row, VideoGenerationStatus } from '../../client/gql/graphql.ts';
+import type { DashboardGenerationRowFragment, VideoGenerationStatus } from '../../client/gql/graphql.ts';
+import { copyText } from './clipboard.ts';
 
-/** DOM rendering for the generations table and the detail view; no GraphQL here, only rows in and elements out. */
+/** Small DOM helpers and the pieces the list and the detail view both show; no GraphQL here, rows in, elements out. */
 
-export type { Row };
+export type Row = DashboardGenerationRowFragment;
 
 export const TERMINAL: ReadonlySet<VideoGenerationStatus> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
@@ -27,7 +28,10 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 export function elapsed(row: Row, now = Date.now()): string {
   const start = Date.parse(row.createdAt);
   const end = TERMINAL.has(row.status) ? Date.parse(row.completedAt ?? row.updatedAt) : now;
-  const ms = Math.max(0, end - start);
+  return duration(Math.max(0, end - start));
+}
+
+function duration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const seconds = Math.floor(ms / 1000);
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
@@ -42,72 +46,77 @@ export function queueText(row: Row): string {
   return row.status === 'IN_QUEUE' && row.queuePosition !== null ? String(row.queuePosition) : '';
 }
 
-/** Renders (or re-renders in place) one table row; the row element is keyed by data-id. */
-export function renderRow(tr: HTMLTableRowElement, row: Row, handlers: { open: (id: string) => void; cancel: (id: string) => void }): void {
-  tr.dataset.id = row.id;
-  tr.dataset.status = row.status;
-  tr.replaceChildren(
-    el('td', { class: 'created' }, new Date(row.createdAt).toLocaleTimeString()),
-    el('td', { class: 'prompt', title: promptText(row) }, promptText(row)),
-    el('td', { class: 'status' }, row.status),
-    el('td', { class: 'queue' }, queueText(row)),
-    el('td', { class: 'elapsed' }, elapsed(row)),
-    actions(row, handlers),
+/**
+ * What people read and say: 8 hex digits of the generation's UUID. The API's ids are Relay global ids (base64 of
+ * "VideoGeneration:<uuid>", 72 characters); the full id stays one click away (idWithCopy). The last 8, not the
+ * first: our UUIDs are time-ordered (v7), so generations made in the same minute share their first 8 digits.
+ */
+export function shortId(id: string): string {
+  try {
+    const decoded = atob(id);
+    const uuid = decoded.slice(decoded.indexOf(':') + 1);
+    if (decoded.startsWith('VideoGeneration:') && /^[0-9a-f-]{36}$/i.test(uuid)) return uuid.slice(-8);
+  } catch {
+    // Not base64: a raw id, shortened as it is.
+  }
+  return id.slice(-8);
+}
+
+/** The short id, with a button that copies the full one. */
+export function idWithCopy(id: string): HTMLSpanElement {
+  const span = el('span', { class: 'id' });
+  const copy = el(
+    'button',
+    { type: 'button', class: 'copy-id', title: `Copy the full id ${id}`, 'aria-label': 'Copy the full id' },
+    'Copy',
   );
-}
-
-function actions(row: Row, handlers: { open: (id: string) => void; cancel: (id: string) => void }): HTMLTableCellElement {
-  const td = el('td', { class: 'actions' });
-  const open = el('button', { type: 'button', class: 'open' }, 'Details');
-  open.addEventListener('click', (event) => {
+  copy.addEventListener('click', (event) => {
     event.stopPropagation();
-    handlers.open(row.id);
-  });
-  td.append(open);
-  if (!TERMINAL.has(row.status)) {
-    const cancel = el('button', { type: 'button', class: 'cancel' }, 'Cancel');
-    cancel.addEventListener('click', (event) => {
-      event.stopPropagation();
-      (event.currentTarget as HTMLButtonElement).disabled = true;
-      handlers.cancel(row.id);
+    void copyText(id).then((how) => {
+      copy.textContent = how === 'clipboard' ? 'Copied' : 'Copy';
+      copy.dataset.copied = how;
     });
-    td.append(cancel);
-  }
-  return td;
+  });
+  span.append(el('code', { class: 'short-id', title: id }, shortId(id)), copy);
+  return span;
 }
 
-/** The detail header and the player; the log is appended to separately, line by line. */
-export function renderDetail(row: Row): void {
-  byId('detail').hidden = false;
-  byId('detail').dataset.id = row.id;
-  byId('detail').dataset.status = row.status;
-  byId('detail-id').textContent = row.id;
-  byId('detail-status').textContent = row.status;
-  byId('detail-queue').textContent = queueText(row) ? `(queue position ${queueText(row)})` : '';
-  byId('detail-error').textContent = row.error ? `${row.error.code}: ${row.error.message}` : '';
-  byId('detail-prompt').textContent = promptText(row);
-  const player = byId('detail-player');
-  const video = row.video;
-  if (row.status !== 'COMPLETED' || !video) {
-    player.replaceChildren();
-    return;
-  }
-  // Until it is archived the stable URL redirects to fal's temporary copy on another origin, which the page's
-  // Content-Security-Policy (media-src 'self') refuses; so the player appears once the archived copy exists.
-  if (video.archiveStatus !== 'ARCHIVED') {
-    player.replaceChildren(el('p', { class: 'muted' }, `Archiving the video (${video.archiveStatus.toLowerCase()})…`));
-    return;
-  }
-  // Signed URLs may differ on every read (new expiry): keep a player already showing this video's path.
-  const current = player.querySelector('video');
-  if (current && new URL(current.src).pathname === new URL(video.url, location.href).pathname) return;
-  const element = el('video', { controls: '', preload: 'metadata', src: video.url, playsinline: '' });
-  player.replaceChildren(element, el('p', {}, ''));
-  player.lastElementChild?.append(el('a', { href: video.url, download: '' }, 'Download'));
+/**
+ * The start frame as a thumbnail. It may be a data: URL, a fal storage URL (an uploaded file) or any https URL the
+ * user gave (the page's img-src allows those); one that does not load becomes a labelled placeholder.
+ */
+export function thumbnail(url: string, className: string): HTMLElement {
+  const img = el('img', {
+    class: className,
+    src: url,
+    alt: 'Start frame',
+    loading: 'lazy',
+    decoding: 'async',
+    referrerpolicy: 'no-referrer',
+  });
+  img.addEventListener('error', () => {
+    const missing = el('span', { class: `${className} missing`, title: url }, 'no preview');
+    img.replaceWith(missing);
+  });
+  return img;
 }
 
-export function appendLog(line: { sequence: number; message: string; level: string; timestamp: string }): void {
-  const li = el('li', { 'data-sequence': String(line.sequence), class: `level-${line.level.toLowerCase()}` });
-  li.append(el('time', {}, new Date(line.timestamp).toLocaleTimeString()), document.createTextNode(` ${line.message}`));
-  byId('detail-log').append(li);
+/** A progress bar with its ETA while the generation is unfinished (the server's estimate; see GenerationProgress). */
+export function progressBar(row: Row, now = Date.now()): HTMLElement | null {
+  if (TERMINAL.has(row.status)) return null;
+  const wrap = el('span', { class: 'progress-wrap' });
+  // No fraction yet (too few finished generations like this one to estimate from): an indeterminate bar.
+  const fraction = row.progress.fraction;
+  const bar = el('progress', { class: 'progress', max: '1', 'aria-label': 'Progress' });
+  if (fraction !== null) bar.value = fraction;
+  wrap.append(bar, el('span', { class: 'eta' }, etaText(row, now)));
+  return wrap;
+}
+
+export function etaText(row: Row, now = Date.now()): string {
+  const progress = row.progress;
+  const at = progress.estimatedCompletionAt ? Date.parse(progress.estimatedCompletionAt) : null;
+  const seconds = at !== null ? Math.max(0, (at - now) / 1000) : progress.etaSeconds;
+  if (seconds === null) return 'no ETA yet';
+  return `ETA ${duration(Math.round(seconds) * 1000).replace('.0 s', ' s')}`;
 }
