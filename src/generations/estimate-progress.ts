@@ -92,7 +92,8 @@ export function createProgressEstimator(db: PrismaClient, options: { cacheMs?: n
       const at = now();
       for (const [key, { waiters }] of keys) {
         const medians = found.get(key) ?? null;
-        cache.set(key, { at, medians });
+        // "No basis yet" is not cached: the next completed generation may give one, and a caller must see it at once.
+        if (medians) cache.set(key, { at, medians });
         for (const w of waiters) w.resolve(medians);
       }
     } catch (error) {
