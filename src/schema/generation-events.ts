@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { GenerationNotFoundError } from '../generations/errors.ts';
-import type { GenerationEvent, GenerationUpdatedMessage } from '../generations/events.ts';
+import type { GenerationEvent } from '../generations/events.ts';
 import { replayPageOf } from '../generations/subscriptions.ts';
 import { builder } from './builder.ts';
 import { endSlowSubscriber } from './subscriber.ts';
@@ -60,14 +60,14 @@ function loadsFor(event: GenerationEvent, db: object): Loads {
     let loads = batches.current.get(event.batch) ?? batches.previous.get(event.batch);
     if (!loads) {
       if (batches.current.size >= MAX_BATCHES_PER_DB) batches.current.delete(batches.current.keys().next().value as string);
-      batches.current.set(event.batch, (loads = new Map()));
+      batches.current.set(event.batch, (loads = new Map<string, Promise<unknown>>()));
     }
     return loads;
   }
   // History replayed to one subscriber is read a page at a time: the events of one page share one read.
   const owner = replayPageOf(event) ?? event;
   let loads = generationLoads.get(owner);
-  if (!loads) generationLoads.set(owner, (loads = new Map()));
+  if (!loads) generationLoads.set(owner, (loads = new Map<string, Promise<unknown>>()));
   return loads;
 }
 
@@ -75,9 +75,10 @@ const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGene
   description: "One entry of a generation's ordered event log; sequence numbers start at 1 and have no gaps.",
   resolveType: (event) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent'),
   fields: (t) => ({
-    sequence: t.exposeInt('sequence'),
+    sequence: t.exposeInt('sequence', { description: 'Position in the log, from 1; pass the last one seen as afterSequence to resume.' }),
     generation: t.prismaField({
       type: 'Generation',
+      description: 'The generation as it is when this event is delivered (read after the event was recorded).',
       resolve: (query, event, _args, ctx) => {
         const loads = loadsFor(event, ctx.db);
         const key = `${ctx.caller.tenantId}|${JSON.stringify(query)}`;
@@ -90,19 +91,24 @@ const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGene
 });
 
 builder.objectRef<StatusEvent>('VideoGenerationStatusEvent').implement({
+  description: 'The generation changed state.',
   interfaces: [VideoGenerationEventRef],
   isTypeOf: (event) => (event as GenerationEvent).kind === 'STATUS',
   fields: (t) => ({
-    status: t.field({ type: VideoGenerationStatusEnum, resolve: (event) => event.status }),
-    queuePosition: t.exposeInt('queuePosition', { nullable: true }),
+    status: t.field({ type: VideoGenerationStatusEnum, description: 'The state it entered.', resolve: (event) => event.status }),
+    queuePosition: t.exposeInt('queuePosition', {
+      nullable: true,
+      description: "Place in fal's queue at this moment when IN_QUEUE (0 = next); null otherwise.",
+    }),
   }),
 });
 
 builder.objectRef<LogEvent>('VideoGenerationLogEvent').implement({
+  description: 'The model wrote a log line.',
   interfaces: [VideoGenerationEventRef],
   isTypeOf: (event) => (event as GenerationEvent).kind === 'LOG',
   fields: (t) => ({
-    log: t.field({ type: GenerationLogRef, resolve: (event) => event.log }),
+    log: t.field({ type: GenerationLogRef, description: 'The line.', resolve: (event) => event.log }),
   }),
 });
 
@@ -112,8 +118,11 @@ builder.subscriptionFields((t) => ({
     description:
       'Everything that happened to one generation after afterSequence (from the start when omitted), then live events, in order; completes after the terminal status.',
     args: {
-      id: t.arg.id({ required: true }),
-      afterSequence: t.arg.int({ required: false }),
+      id: t.arg.id({ required: true, description: 'The generation, by global id (or its raw UUID).' }),
+      afterSequence: t.arg.int({
+        required: false,
+        description: 'Replay only events after this sequence number (0 or more); omit for everything from the start.',
+      }),
     },
     subscribe: async (_root, args, ctx) => {
       const id = generationIdFromArg(String(args.id));
@@ -143,8 +152,7 @@ builder.subscriptionFields((t) => ({
       stream.onTooSlow(() => endSlowSubscriber(ctx));
       return stream;
     },
-    resolve: (query, message, _args, ctx) =>
-      ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: (message as unknown as GenerationUpdatedMessage).id } }),
+    resolve: (query, message, _args, ctx) => ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: message.id } }),
   }),
 }));
 
