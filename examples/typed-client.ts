@@ -39,7 +39,7 @@ export async function finishedVideos(client: Client, first = 10) {
 /** Follows one generation to its end, calling onEvent with each event; resolves with the final status. */
 export function follow(client: Client, id: string, onEvent: (text: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
-    const { unsubscribe } = client.subscription(FollowGenerationSubscription, { id }).subscribe(({ data, error }) => {
+    const subscription = client.subscription(FollowGenerationSubscription, { id }).subscribe(({ data, error }) => {
       if (error) return reject(error);
       const event = data?.videoGenerationEvents;
       if (!event) return;
@@ -48,7 +48,7 @@ export function follow(client: Client, id: string, onEvent: (text: string) => vo
       if ('log' in event) onEvent(`#${event.sequence} ${event.log.message}`);
       const { status } = event.generation;
       if (status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED') {
-        unsubscribe();
+        subscription.unsubscribe();
         resolve(status);
       }
     });
@@ -59,8 +59,10 @@ export function follow(client: Client, id: string, onEvent: (text: string) => vo
 /** Compile-time proof that the types come from the query: a field it does not select is not there. */
 export async function notSelected(client: Client) {
   const { data } = await client.query(RecentGenerationsQuery, { first: 1 }).toPromise();
+  const node = data?.videoGenerations.edges[0]?.node;
   // @ts-expect-error: falRequestId is not selected by RecentGenerations, so it is not on the type.
-  return data?.videoGenerations.edges[0]?.node.falRequestId;
+  const notThere: unknown = node?.falRequestId;
+  return notThere;
 }
 
 if (import.meta.main) {

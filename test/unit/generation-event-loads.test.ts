@@ -16,9 +16,9 @@ function fakeDb() {
     setStatus: (s: string) => (status = s),
     db: {
       generation: {
-        findUniqueOrThrow: async (args: { where: { id: string } }) => {
+        findUniqueOrThrow: (args: { where: { id: string } }) => {
           reads.push(args);
-          return { id: args.where.id, status, tenantId: 'a' };
+          return Promise.resolve({ id: args.where.id, status, tenantId: 'a' });
         },
       },
     },
