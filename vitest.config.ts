@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // Disposes what a test started and did not release (it failed first): see test/helpers/leftovers.ts.
+    setupFiles: ['test/setup/leftovers.ts'],
     // Each file gets its own PGlite database and servers on port 0, so files can run in parallel;
     // two workers match the two cores of the build machines.
     pool: 'forks',
@@ -18,6 +20,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // In CI a JSON report per run (PGlite, then PostgreSQL) feeds the plain summary line .ci/run prints.
-    reporters: process.env.CI ? ['default', ['json', { outputFile: `test-results/vitest-${process.env.TEST_DATABASE ?? 'pglite'}.json` }]] : ['default'],
+    reporters: process.env.CI
+      ? ['default', ['json', { outputFile: `test-results/vitest-${process.env.TEST_DATABASE ?? 'pglite'}.json` }]]
+      : ['default'],
   },
 });

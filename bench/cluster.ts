@@ -228,7 +228,11 @@ try {
   );
   if (warnings.length > 0) console.log(`instance warnings (${warnings.length}):\n${warnings.slice(0, 15).join('\n')}`);
 } finally {
-  await Promise.all(clients.map((client) => client.dispose()));
+  await Promise.all(
+    clients.map(async (client) => {
+      await client.dispose();
+    }),
+  );
   for (const p of instances) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
   await Promise.all(instances.map((p) => p.exited));
   await sim.stop();

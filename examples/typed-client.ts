@@ -39,7 +39,6 @@ export async function finishedVideos(client: Client, first = 10) {
 /** Follows one generation to its end, calling onEvent with each event; resolves with the final status. */
 export function follow(client: Client, id: string, onEvent: (text: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
-    // Results come from the network, so never before `subscription` is assigned.
     const subscription = client.subscription(FollowGenerationSubscription, { id }).subscribe(({ data, error }) => {
       if (error) return reject(error);
       const event = data?.videoGenerationEvents;
@@ -60,16 +59,14 @@ export function follow(client: Client, id: string, onEvent: (text: string) => vo
 /** Compile-time proof that the types come from the query: a field it does not select is not there. */
 export async function notSelected(client: Client) {
   const { data } = await client.query(RecentGenerationsQuery, { first: 1 }).toPromise();
-  /* eslint-disable @typescript-eslint/no-unsafe-return -- the point: the field is not on the type */
+  const node = data?.videoGenerations.edges[0]?.node;
   // @ts-expect-error: falRequestId is not selected by RecentGenerations, so it is not on the type.
-  return data?.videoGenerations.edges[0]?.node.falRequestId;
-  /* eslint-enable @typescript-eslint/no-unsafe-return */
+  const notThere: unknown = node?.falRequestId;
+  return notThere;
 }
 
 if (import.meta.main) {
-  // The same variables as the reelgraph command (FAL_VIDEO_SERVER is the deprecated name of REELGRAPH_SERVER).
-  const server = process.env.REELGRAPH_SERVER ?? process.env.FAL_VIDEO_SERVER ?? 'http://localhost:4000/graphql';
-  const { client, close } = connect(server, process.env.REELGRAPH_API_KEY);
+  const { client, close } = connect(process.env.FAL_VIDEO_SERVER ?? 'http://localhost:4000/graphql', process.env.REELGRAPH_API_KEY);
   for (const video of await finishedVideos(client)) console.log(video.id, video.url);
   await close();
 }

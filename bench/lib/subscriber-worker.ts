@@ -64,10 +64,11 @@ function openWs(url: string, query: string, variables: Record<string, unknown>, 
     subs.push(sub);
     ws.on('open', () => ws.send(initFrame(authorization)));
     ws.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string; payload?: any };
+      // Text frames arrive as a Buffer (ws' default binaryType).
+      const message = JSON.parse((data as Buffer).toString('utf8')) as { type: string; payload?: Parameters<typeof onNext>[1] };
       switch (message.type) {
         case 'next':
-          onNext(sub, message.payload);
+          onNext(sub, message.payload ?? {}); // graphql-ws: a next message always carries a payload
           break;
         case 'connection_ack':
           ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables } }));
@@ -125,7 +126,7 @@ function openSse(url: string, query: string, variables: Record<string, unknown>,
             if (block.startsWith('event: complete')) {
               sub.done = true;
               completes += 1;
-            } else if (data && block.startsWith('event: next')) onNext(sub, JSON.parse(data.slice(6)));
+            } else if (data && block.startsWith('event: next')) onNext(sub, JSON.parse(data.slice(6)) as Parameters<typeof onNext>[1]);
           }
         });
         res.on('close', () => {
@@ -283,7 +284,7 @@ serveIpc({
               ws.send(JSON.stringify({ id: String(++n), type: 'subscribe', payload: { query: m.query, variables: { id: m.id } } }));
             ws.on('open', () => ws.send(initFrame(m.authorization)));
             ws.on('message', (data) => {
-              const message = JSON.parse(String(data)) as { type: string; id?: string };
+              const message = JSON.parse((data as Buffer).toString('utf8')) as { type: string; id?: string };
               if (message.type === 'connection_ack') return subscribe();
               if (message.type === 'error') failures += 1;
               if (message.type === 'next' && message.id === String(n)) {

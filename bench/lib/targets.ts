@@ -114,7 +114,7 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
         }
         return ids;
       }
-      const ids: string[] = new Array(n);
+      const ids = new Array<string>(n);
       let next = 0;
       await Promise.all(
         Array.from({ length: Math.min(16, n) }, async () => {

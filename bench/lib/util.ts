@@ -10,7 +10,7 @@ export const FAL_KEY = 'bench-key';
 
 export const envInt = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 export const envList = (name: string, fallback: number[]) =>
-  process.env[name] ? process.env[name]!.split(',').map((s) => Number(s.trim())) : fallback;
+  process.env[name] ? process.env[name].split(',').map((s) => Number(s.trim())) : fallback;
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -152,13 +152,14 @@ export function ask<T>(child: ChildProcess, message: Record<string, unknown>, ti
 }
 
 /** Answers ask() requests in a child process. */
-export function serveIpc(handlers: Record<string, (message: any) => unknown>): void {
+// Each handler declares the message it takes; ask() on the other side sends exactly that.
+export function serveIpc(handlers: Record<string, (message: never) => unknown>): void {
   process.on('message', (message: { cmd: string; rid: number }) => {
     const handler = handlers[message.cmd];
     Promise.resolve()
       .then(() => {
         if (!handler) throw new Error(`unknown command ${message.cmd}`);
-        return handler(message);
+        return handler(message as never);
       })
       .then(
         (result) => process.send!({ rid: message.rid, result }),

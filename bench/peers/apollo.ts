@@ -27,7 +27,7 @@ const httpServer = createServer((req, res) => {
         search: url.search,
         body: chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined,
       },
-      context: async () => ({}),
+      context: () => Promise.resolve({}),
     });
     for (const [k, v] of result.headers) res.setHeader(k, v);
     res.statusCode = result.status ?? 200;
@@ -45,12 +45,12 @@ const apollo = new ApolloServer({
   plugins: [
     ApolloServerPluginDrainHttpServer({ httpServer }),
     {
-      async serverWillStart() {
-        return {
+      serverWillStart() {
+        return Promise.resolve({
           async drainServer() {
             await cleanup.dispose();
           },
-        };
+        });
       },
     },
   ],

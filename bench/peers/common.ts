@@ -154,13 +154,13 @@ export function eventIterator(g: PeerGeneration): AsyncIterableIterator<PeerEven
         wake = null;
       }
     },
-    async return() {
+    return() {
       finish();
-      return { value: undefined, done: true };
+      return Promise.resolve({ value: undefined, done: true });
     },
-    async throw(error) {
+    throw(error: unknown) {
       finish();
-      throw error;
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     },
     [Symbol.asyncIterator]() {
       return iterator;

@@ -48,5 +48,5 @@ const schema = createSchema({
   },
 });
 const yoga = createYoga({ schema, graphqlEndpoint: '/graphql', landingPage: false, graphiql: false, logging: false });
-const server = createServer(yoga);
+const server = createServer((req, res) => void yoga(req, res));
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => printListening((server.address() as AddressInfo).port));

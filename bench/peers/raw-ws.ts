@@ -57,7 +57,7 @@ function join(g: PeerGeneration) {
 wss.on('connection', (socket) => {
   let room: Set<WebSocket> | null = null;
   socket.on('message', (data) => {
-    const message = JSON.parse(String(data)) as { type: string; payload?: { variables?: { id?: string } } };
+    const message = JSON.parse((data as Buffer).toString('utf8')) as { type: string; payload?: { variables?: { id?: string } } };
     if (message.type === 'connection_init') socket.send('{"type":"connection_ack"}');
     else if (message.type === 'ping') socket.send('{"type":"pong"}');
     else if (message.type === 'subscribe') {

@@ -36,14 +36,26 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     // The contract exposes node(id) only.
     nodesQueryOptions: false,
-    // Documentation for every connection's arguments and fields (introspection shows them to every client).
-    firstArgOptions: { description: 'Return at most this many items from the start (after `after`).' },
-    afterArgOptions: { description: 'Return items after this cursor (an endCursor from a previous page).' },
-    lastArgOptions: { description: 'Return at most this many items from the end (before `before`).' },
-    beforeArgOptions: { description: 'Return items before this cursor (a startCursor from a previous page).' },
+    // Descriptions of what the plugin generates (Node, PageInfo, connection arguments, edges), so every part
+    // of the schema is documented (test/schema.test.ts checks).
+    nodeTypeOptions: { description: 'An object with a global id, which node(id) finds again.' },
+    idFieldOptions: { description: 'Global id (Relay): opaque, stable, and accepted by node(id) and the id arguments.' },
+    nodeQueryOptions: {
+      description: 'The object with this global id, or null when there is none the caller may see.',
+      args: { id: { description: 'A global id, as returned in an id field.' } },
+    },
+    pageInfoTypeOptions: { description: 'Where a page of a connection lies in the whole list (Relay cursor connections).' },
+    hasNextPageFieldOptions: { description: 'Whether more items follow this page (asked for with first/after).' },
+    hasPreviousPageFieldOptions: { description: 'Whether items precede this page (asked for with last/before).' },
+    startCursorFieldOptions: { description: "The first edge's cursor; null for an empty page." },
+    endCursorFieldOptions: { description: "The last edge's cursor; null for an empty page. Pass it as after for the next page." },
+    firstArgOptions: { description: 'Return at most this many items from the start (or after the cursor in after).' },
+    afterArgOptions: { description: 'Return items after the edge with this cursor.' },
+    lastArgOptions: { description: 'Return at most this many items from the end (or before the cursor in before).' },
+    beforeArgOptions: { description: 'Return items before the edge with this cursor.' },
     edgesFieldOptions: { description: 'The items of this page, each with its cursor.' },
-    pageInfoFieldOptions: { description: 'Where this page is in the whole list.' },
-    cursorFieldOptions: { description: 'Opaque position of this item, for `after` and `before`.' },
+    pageInfoFieldOptions: { description: 'Where this page lies in the whole list.' },
+    cursorFieldOptions: { description: 'Opaque position of this item, for after and before.' },
     nodeFieldOptions: { description: 'The item.' },
   },
   errors: {

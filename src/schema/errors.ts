@@ -12,16 +12,19 @@ import { builder } from './builder.ts';
 
 /** Every expected failure implements Error, so clients can always select `... on Error { message }`. */
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
+  description: 'An expected failure, returned as data in a result union: select `... on Error { message }` to show any of them.',
   fields: (t) => ({
-    message: t.exposeString('message'),
+    message: t.exposeString('message', { description: 'What went wrong, for a person to read.' }),
   }),
 });
 
 const FieldError = builder.objectRef<FieldProblem>('FieldError').implement({
   description: 'One problem with the input: where (path from the argument down) and what.',
   fields: (t) => ({
-    path: t.exposeStringList('path'),
-    message: t.exposeString('message'),
+    path: t.exposeStringList('path', {
+      description: 'Path from the argument to the offending value, e.g. ["input", "multiPrompt", "0", "prompt"].',
+    }),
+    message: t.exposeString('message', { description: 'What is wrong with that value.' }),
   }),
 });
 
@@ -30,7 +33,11 @@ builder.objectType(InputValidationError, {
   description: 'The input was rejected before anything was sent to fal; nothing was stored.',
   interfaces: [ErrorInterface],
   fields: (t) => ({
-    fieldErrors: t.field({ type: [FieldError], resolve: (error) => error.fieldErrors }),
+    fieldErrors: t.field({
+      type: [FieldError],
+      description: 'Every problem found, not just the first.',
+      resolve: (error) => error.fieldErrors,
+    }),
   }),
 });
 
@@ -39,7 +46,7 @@ builder.objectType(IdempotencyKeyConflictError, {
   description: 'The idempotency key was used in the last 24 hours for a different request; nothing was submitted.',
   interfaces: [ErrorInterface],
   fields: (t) => ({
-    idempotencyKey: t.exposeString('idempotencyKey'),
+    idempotencyKey: t.exposeString('idempotencyKey', { description: 'The key that was sent.' }),
   }),
 });
 
@@ -73,8 +80,10 @@ builder.objectType(QuotaExceededError, {
   fields: (t) => ({
     quota: t.field({ type: QuotaKindEnum, description: 'Which limit.', resolve: (error) => error.quota }),
     limit: t.exposeFloat('limit', { description: 'The limit (a count, or US dollars for spend).' }),
-    current: t.exposeFloat('current', { description: 'Current usage against that limit, before this request.' }),
-    requested: t.exposeFloat('requested', { description: 'What this request would have added.' }),
+    current: t.exposeFloat('current', {
+      description: 'Current usage against that limit, before this request (a count, or US dollars for spend).',
+    }),
+    requested: t.exposeFloat('requested', { description: 'What this request would have added (a count, or US dollars for spend).' }),
   }),
 });
 
@@ -84,7 +93,7 @@ builder.objectType(RateLimitedError, {
     'Too many mutations with this API key in a short time; nothing was done. Also signalled by the RateLimit-* and Retry-After headers.',
   interfaces: [ErrorInterface],
   fields: (t) => ({
-    retryAfterSeconds: t.exposeInt('retryAfterSeconds'),
+    retryAfterSeconds: t.exposeInt('retryAfterSeconds', { description: 'Seconds to wait before the next mutation can succeed.' }),
   }),
 });
 

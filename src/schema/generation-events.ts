@@ -13,9 +13,10 @@ const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGene
   description: "One entry of a generation's ordered event log; sequence numbers start at 1 and have no gaps.",
   resolveType: (event) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent'),
   fields: (t) => ({
-    sequence: t.exposeInt('sequence'),
+    sequence: t.exposeInt('sequence', { description: 'Position in the log, from 1; pass the last one seen as afterSequence to resume.' }),
     generation: t.prismaField({
       type: 'Generation',
+      description: 'The generation as it is when this event is delivered (read after the event was recorded).',
       // Read once per event batch, tenant and selection, however many subscribers (see schema/event-loader.ts).
       resolve: (query, event, _args, ctx) =>
         ctx.eventLoader.generation(event, query, ctx.caller.tenantId, () =>
@@ -26,19 +27,24 @@ const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGene
 });
 
 builder.objectRef<StatusEvent>('VideoGenerationStatusEvent').implement({
+  description: 'The generation changed state.',
   interfaces: [VideoGenerationEventRef],
   isTypeOf: (event) => (event as GenerationEvent).kind === 'STATUS',
   fields: (t) => ({
-    status: t.field({ type: VideoGenerationStatusEnum, resolve: (event) => event.status }),
-    queuePosition: t.exposeInt('queuePosition', { nullable: true }),
+    status: t.field({ type: VideoGenerationStatusEnum, description: 'The state it entered.', resolve: (event) => event.status }),
+    queuePosition: t.exposeInt('queuePosition', {
+      nullable: true,
+      description: "Place in fal's queue at this moment when IN_QUEUE (0 = next); null otherwise.",
+    }),
   }),
 });
 
 builder.objectRef<LogEvent>('VideoGenerationLogEvent').implement({
+  description: 'The model wrote a log line.',
   interfaces: [VideoGenerationEventRef],
   isTypeOf: (event) => (event as GenerationEvent).kind === 'LOG',
   fields: (t) => ({
-    log: t.field({ type: GenerationLogRef, resolve: (event) => event.log }),
+    log: t.field({ type: GenerationLogRef, description: 'The line.', resolve: (event) => event.log }),
   }),
 });
 
@@ -48,8 +54,11 @@ builder.subscriptionFields((t) => ({
     description:
       'Everything that happened to one generation after afterSequence (from the start when omitted), then live events, in order; completes after the terminal status.',
     args: {
-      id: t.arg.id({ required: true }),
-      afterSequence: t.arg.int({ required: false }),
+      id: t.arg.id({ required: true, description: 'The generation, by global id (or its raw UUID).' }),
+      afterSequence: t.arg.int({
+        required: false,
+        description: 'Replay only events after this sequence number (0 or more); omit for everything from the start.',
+      }),
     },
     subscribe: async (_root, args, ctx) => {
       const id = generationIdFromArg(String(args.id));

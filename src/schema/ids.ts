@@ -1,6 +1,5 @@
 import { decodeGlobalID } from '@pothos/plugin-relay';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../lib/uuid.ts';
 
 /**
  * The database id behind a VideoGeneration ID argument, or null when it cannot name one (so a malformed or
@@ -8,10 +7,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * raw UUID.
  */
 export function generationIdFromArg(id: string): string | null {
-  if (UUID.test(id)) return id.toLowerCase();
+  if (isUuid(id)) return id.toLowerCase();
   try {
     const { typename, id: raw } = decodeGlobalID(id);
-    return typename === 'VideoGeneration' && UUID.test(raw) ? raw.toLowerCase() : null;
+    return typename === 'VideoGeneration' && isUuid(raw) ? raw.toLowerCase() : null;
   } catch {
     return null;
   }

@@ -16,9 +16,9 @@ import './create-webhook-endpoint.ts';
 import './delete-webhook-endpoint.ts';
 import './redeliver-webhook.ts';
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({ description: 'Reads: generations, usage and what this server talks to.' });
+builder.mutationType({ description: 'Changes: start and cancel generations. Expected failures are members of each result union.' });
+builder.subscriptionType({ description: 'Live events over graphql-ws or Server-Sent Events.' });
 
 let schema: GraphQLSchema | null = null;
 
@@ -28,7 +28,10 @@ export function buildSchema(): GraphQLSchema {
   return schema;
 }
 
-/** The SDL committed as schema.graphql (types in the order index.ts imports their files). */
+/**
+ * The SDL committed as schema.graphql. Types, fields and arguments come out in alphabetical order (Pothos sorts
+ * the schema it builds), so moving a type to another file, or reordering the imports above, leaves it unchanged.
+ */
 export function printSchemaSDL(): string {
   return `${printSchema(buildSchema())}\n`;
 }

@@ -15,12 +15,18 @@ interface PeriodView {
 const UsagePeriodRef = builder.objectRef<PeriodView>('UsagePeriod').implement({
   description: 'Estimated spend in one UTC calendar period (generations that failed, or were cancelled before starting, cost nothing).',
   fields: (t) => ({
-    since: t.field({ type: 'DateTime', resolve: (p) => p.since }),
-    estimatedCost: t.float({ description: 'US dollars.', resolve: (p) => microsToUsd(p.costMicros) }),
-    generations: t.exposeInt('count'),
+    since: t.field({
+      type: 'DateTime',
+      description: 'Start of the period (00:00 UTC today, or of the 1st of the month).',
+      resolve: (p) => p.since,
+    }),
+    estimatedCost: t.float({ description: 'Estimated spend in this period, in US dollars.', resolve: (p) => microsToUsd(p.costMicros) }),
+    generations: t.exposeInt('count', {
+      description: 'Generations created in this period that count towards spend (not FAILED, not CANCELLED before starting).',
+    }),
     budget: t.float({
       nullable: true,
-      description: 'The limit in US dollars; null = none.',
+      description: "The tenant's spend limit for this period, in US dollars; null = none.",
       resolve: (p) => (p.budgetMicros === null ? null : microsToUsd(p.budgetMicros)),
     }),
     remaining: t.float({
@@ -34,13 +40,15 @@ const UsagePeriodRef = builder.objectRef<PeriodView>('UsagePeriod').implement({
 const UsageRef = builder.objectRef<UsageView>('Usage').implement({
   description: "The caller's tenant: spend today and this month, what is in flight, and the limits.",
   fields: (t) => ({
-    tenantId: t.exposeString('tenantId'),
+    tenantId: t.exposeString('tenantId', { description: 'The tenant these figures are for.' }),
     today: t.field({
       type: UsagePeriodRef,
+      description: 'Since 00:00 UTC today.',
       resolve: (u) => ({ since: u.dayStart, costMicros: u.dayCostMicros, count: u.dayCount, budgetMicros: u.quotas.dailyBudgetMicros }),
     }),
     thisMonth: t.field({
       type: UsagePeriodRef,
+      description: 'Since 00:00 UTC on the 1st of this month.',
       resolve: (u) => ({
         since: u.monthStart,
         costMicros: u.monthCostMicros,

@@ -10,44 +10,86 @@ import { builder } from './builder.ts';
 import { generationIdFromArg } from './ids.ts';
 
 export const VideoGenerationStatusEnum = builder.enumType('VideoGenerationStatus', {
-  values: ['PENDING', 'IN_QUEUE', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED'] as const,
+  description: 'Where a generation is in its life: PENDING -> IN_QUEUE -> IN_PROGRESS -> COMPLETED, FAILED or CANCELLED.',
+  values: {
+    PENDING: { description: 'Recorded by this server and being submitted to fal.' },
+    IN_QUEUE: { description: 'Accepted by fal and waiting in its queue (see queuePosition, 0 = next).' },
+    IN_PROGRESS: { description: 'Running at fal; log lines arrive.' },
+    COMPLETED: { description: 'Finished with a video (final).' },
+    FAILED: { description: 'Finished without a video; error says why (final).' },
+    CANCELLED: { description: 'Cancelled before it finished (final).' },
+  } as const,
 });
 
 export const FalBackendEnum = builder.enumType('FalBackend', {
   description: 'Where a generation was sent: the real fal.ai, or the built-in simulator (no real video).',
-  values: ['FAL', 'SIMULATOR'] as const,
+  values: {
+    FAL: { description: 'The real fal.ai queue: real videos, real charges.' },
+    SIMULATOR: { description: 'The built-in fal simulator: a placeholder video, nothing charged.' },
+  } as const,
 });
 
 export const GenerationLogRef = builder.objectRef<GenerationLogLine>('GenerationLog').implement({
+  description: 'One log line the model wrote while it ran, as fal reported it.',
   fields: (t) => ({
     sequence: t.exposeInt('sequence', { description: "Position in the generation's event sequence." }),
-    message: t.exposeString('message'),
-    level: t.exposeString('level'),
-    timestamp: t.field({ type: 'DateTime', resolve: (line) => line.timestamp }),
+    message: t.exposeString('message', { description: 'The text of the line.' }),
+    level: t.exposeString('level', { description: "fal's log level, e.g. INFO, WARN or ERROR (INFO when fal gave none)." }),
+    timestamp: t.field({ type: 'DateTime', description: 'When fal says the line was written.', resolve: (line) => line.timestamp }),
   }),
 });
 
 const VideoShotRef = builder.objectRef<{ prompt: string; duration: number | null }>('VideoShot').implement({
+  description: 'One shot of a multi-shot generation, as it was requested.',
   fields: (t) => ({
-    prompt: t.exposeString('prompt'),
-    duration: t.exposeInt('duration', { nullable: true }),
+    prompt: t.exposeString('prompt', { description: 'What happens in this shot.' }),
+    duration: t.exposeInt('duration', { nullable: true, description: "Seconds for this shot; null = the model's choice." }),
   }),
 });
 
+/**
+ * The codes below are the ones src/generations and src/fal record (grep for `code: '`); the field stays a String so
+ * that a code fal adds later (FAL_<error_type>) reaches clients without a schema change.
+ */
+const GENERATION_ERROR_CODES = [
+  'FAL_VALIDATION_ERROR: fal rejected the input (message has its field-by-field reasons).',
+  'FAL_CONTENT_POLICY: fal refused the input or output under its content policy.',
+  'FAL_START_TIMEOUT: fal did not start the request within its start timeout.',
+  'FAL_UNREACHABLE: fal could not be reached (network error) while submitting.',
+  'FAL_SUBMIT_FAILED: submitting to fal failed for another reason.',
+  'FAL_REQUEST_NOT_FOUND: fal no longer knows the request.',
+  'FAL_INVALID_OUTPUT: fal reported success but returned no video file.',
+  'FAL_WEBHOOK_ERROR: fal reported an error through its webhook.',
+  'FAL_<TYPE>: another error fal named (its error_type, upper-cased), e.g. FAL_REQUEST_TIMEOUT or FAL_RUNNER_SCHEDULING_FAILURE.',
+  'FAL_HTTP_<status>: another error fal answered with this HTTP status and no error_type.',
+  'DEADLINE_EXCEEDED: the generation did not finish within GENERATION_DEADLINE_S and was cancelled at fal.',
+  'SUBMISSION_UNKNOWN: the server stopped while submitting; it was not resubmitted, to avoid paying twice (costs nothing).',
+  'CANCELLED: cancelled while running (status CANCELLED; message has what fal said).',
+];
+
 const GenerationErrorRef = builder.objectRef<{ code: string; message: string }>('GenerationError').implement({
+  description: 'Why a generation ended without a video.',
   fields: (t) => ({
-    message: t.exposeString('message'),
-    code: t.exposeString('code'),
+    message: t.exposeString('message', { description: 'What happened, for a person to read (often what fal said).' }),
+    code: t.exposeString('code', {
+      description: `A fixed code for programs to branch on. One of:\n${GENERATION_ERROR_CODES.map((line) => `- ${line}`).join('\n')}`,
+    }),
   }),
 });
 
 export const ArchiveStatusEnum = builder.enumType('ArchiveStatus', {
   description: "Progress of copying the video from fal (whose URLs expire) into this server's own storage.",
-  values: ['PENDING', 'RETRYING', 'ARCHIVED', 'FAILED'] as const,
+  values: {
+    PENDING: { description: 'Not copied yet; url redirects to fal.' },
+    RETRYING: { description: 'A copy attempt failed and another is scheduled; url redirects to fal meanwhile.' },
+    ARCHIVED: { description: 'Copied and checked (sha256); url serves the copy.' },
+    FAILED: { description: "Given up after ARCHIVE_MAX_ATTEMPTS; url redirects to fal's URL for as long as it lasts." },
+  } as const,
 });
 
 builder.prismaObject('VideoOutput', {
   name: 'VideoFile',
+  description: 'The video a completed generation produced.',
   fields: (t) => ({
     url: t.string({
       description:
@@ -55,33 +97,47 @@ builder.prismaObject('VideoOutput', {
       resolve: (video, _args, ctx) => `${ctx.publicOrigin}${ctx.videoPath(video.generationId)}`,
     }),
     sourceUrl: t.exposeString('sourceUrl', { description: "fal's URL for the file (temporary)." }),
-    archiveStatus: t.field({ type: ArchiveStatusEnum, resolve: (video) => video.archiveStatus }),
-    sha256: t.exposeString('archiveSha256', { nullable: true, description: 'SHA-256 of the archived file.' }),
-    contentType: t.exposeString('contentType', { nullable: true }),
-    fileName: t.exposeString('fileName', { nullable: true }),
-    fileSize: t.exposeInt('fileSize', { nullable: true }),
+    archiveStatus: t.field({
+      type: ArchiveStatusEnum,
+      description: "Whether url serves this server's copy yet.",
+      resolve: (video) => video.archiveStatus,
+    }),
+    sha256: t.exposeString('archiveSha256', {
+      nullable: true,
+      description: 'SHA-256 of the archived file, in hex; null until it is archived.',
+    }),
+    contentType: t.exposeString('contentType', { nullable: true, description: 'MIME type fal gave, e.g. video/mp4.' }),
+    fileName: t.exposeString('fileName', { nullable: true, description: 'File name fal gave.' }),
+    fileSize: t.exposeInt('fileSize', { nullable: true, description: 'Size in bytes, as fal gave it.' }),
   }),
 });
 
 export const VideoGenerationRef = builder.prismaNode('Generation', {
   name: 'VideoGeneration',
-  id: { field: 'id' },
+  description: 'One image-to-video request: what was asked, where it is, and what came out.',
+  id: { field: 'id', description: 'Global id (Relay). The id arguments also accept the raw UUID inside it.' },
   // node(id) only finds the caller's own generations: a foreign id looks exactly like an unknown one.
   findUnique: (id, ctx) => ({ id, ...visibleTo(ctx.caller) }),
   // ...so a miss is null, not an error (Pothos would otherwise use findUniqueOrThrow).
   nullable: true,
   fields: (t) => ({
-    status: t.field({ type: VideoGenerationStatusEnum, resolve: (g) => g.status }),
-    queuePosition: t.exposeInt('queuePosition', { nullable: true }),
-    endpointId: t.exposeString('endpointId'),
-    falRequestId: t.exposeString('falRequestId', { nullable: true }),
-    backend: t.field({ type: FalBackendEnum, resolve: (g) => g.backend }),
-    imageUrl: t.exposeString('imageUrl'),
-    endImageUrl: t.exposeString('endImageUrl', { nullable: true }),
-    prompt: t.exposeString('prompt', { nullable: true }),
+    status: t.field({ type: VideoGenerationStatusEnum, description: 'Where it is now.', resolve: (g) => g.status }),
+    queuePosition: t.exposeInt('queuePosition', {
+      nullable: true,
+      description: "Place in fal's queue while IN_QUEUE (0 = next); null in every other state.",
+    }),
+    endpointId: t.exposeString('endpointId', {
+      description: 'The fal model endpoint, e.g. fal-ai/kling-video/o3/standard/image-to-video.',
+    }),
+    falRequestId: t.exposeString('falRequestId', { nullable: true, description: "fal's request id; null until fal accepted it." }),
+    backend: t.field({ type: FalBackendEnum, description: 'Where it was sent.', resolve: (g) => g.backend }),
+    imageUrl: t.exposeString('imageUrl', { description: 'Start frame URL (for an uploaded frame, its copy in fal storage).' }),
+    endImageUrl: t.exposeString('endImageUrl', { nullable: true, description: 'End frame URL, if one was given.' }),
+    prompt: t.exposeString('prompt', { nullable: true, description: 'The prompt; null when multiPrompt was given.' }),
     multiPrompt: t.field({
       type: [VideoShotRef],
       nullable: true,
+      description: 'The shots; null when prompt was given.',
       resolve: (g) =>
         Array.isArray(g.multiPrompt)
           ? (g.multiPrompt as Array<{ prompt: string; duration?: number | null }>).map((s) => ({
@@ -90,35 +146,42 @@ export const VideoGenerationRef = builder.prismaNode('Generation', {
             }))
           : null,
     }),
-    duration: t.exposeInt('duration'),
-    generateAudio: t.exposeBoolean('generateAudio'),
-    shotType: t.exposeString('shotType'),
+    duration: t.exposeInt('duration', { description: 'Seconds of video asked for.' }),
+    generateAudio: t.exposeBoolean('generateAudio', { description: 'Whether native audio was asked for.' }),
+    shotType: t.exposeString('shotType', { description: 'The shot_type passed to fal.' }),
     estimatedCost: t.float({
       description: 'What fal is expected to charge for this generation, in US dollars (price table at creation time).',
       resolve: (g) => microsToUsd(g.estimatedCostMicros),
     }),
     logs: t.field({
       type: [GenerationLogRef],
+      description: 'Every log line so far, in sequence order.',
       select: { events: { where: { kind: 'LOG' }, orderBy: { sequence: 'asc' } } },
       resolve: (g) => g.events.map(toLogLine),
     }),
-    video: t.relation('video', { nullable: true }),
+    video: t.relation('video', { nullable: true, description: 'The output; null until COMPLETED.' }),
     error: t.field({
       type: GenerationErrorRef,
       nullable: true,
+      description: 'Why it ended without a video (FAILED, or CANCELLED while running); null otherwise.',
       resolve: (g) => (g.errorCode ? { code: g.errorCode, message: g.errorMessage ?? g.errorCode } : null),
     }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
-    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When this server recorded the request.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the row last changed.' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When it became IN_PROGRESS; null before.' }),
+    completedAt: t.expose('completedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it reached a final state (COMPLETED, FAILED or CANCELLED); null before.',
+    }),
   }),
 });
 
 const VideoGenerationFilter = builder.inputType('VideoGenerationFilter', {
+  description: 'Narrows videoGenerations; every condition given must hold.',
   fields: (t) => ({
     status: t.field({ type: [VideoGenerationStatusEnum], required: false, description: 'Only generations in one of these states.' }),
-    backend: t.field({ type: FalBackendEnum, required: false }),
+    backend: t.field({ type: FalBackendEnum, required: false, description: 'Only generations sent to this backend.' }),
     search: t.string({
       required: false,
       description:
@@ -175,7 +238,8 @@ builder.queryFields((t) => ({
   videoGeneration: t.prismaField({
     type: 'Generation',
     nullable: true,
-    args: { id: t.arg.id({ required: true }) },
+    description: 'One generation of the caller, or null when there is none with this id the caller may see.',
+    args: { id: t.arg.id({ required: true, description: 'Global id (or the raw UUID).' }) },
     resolve: (query, _root, args, ctx) => {
       const id = generationIdFromArg(String(args.id));
       if (!id) return null;
@@ -187,7 +251,7 @@ builder.queryFields((t) => ({
       type: 'Generation',
       cursor: 'id',
       description: 'Every generation of the caller, newest first (Relay connection).',
-      args: { filter: t.arg({ type: VideoGenerationFilter, required: false }) },
+      args: { filter: t.arg({ type: VideoGenerationFilter, required: false, description: 'Only the generations that match.' }) },
       resolve: async (query, _root, args, ctx) => {
         let where;
         try {
@@ -201,7 +265,7 @@ builder.queryFields((t) => ({
         return ctx.db.generation.findMany({ ...listQuery(query), where, orderBy: HISTORY_ORDER });
       },
     },
-    { name: 'VideoGenerationConnection' },
-    { name: 'VideoGenerationEdge' },
+    { name: 'VideoGenerationConnection', description: 'A page of generations (Relay cursor connection).' },
+    { name: 'VideoGenerationEdge', description: 'One generation in a page, with its cursor.' },
   ),
 }));

@@ -9,6 +9,7 @@ import { createTempPostgresDatabase } from '../helpers/db.ts';
 import { collect, collectSse, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
 import { spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { eventsOf, type GenerationEventPayload } from '../helpers/generation.ts';
 
 const FAL_KEY = 'cluster-key:secret';
 let sim: FalSimulator;
@@ -50,10 +51,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-const events = (payloads: Array<{ data?: { videoGenerationEvents: { sequence: number; status?: string; log?: { message: string } } } }>) =>
-  payloads.map((p) => p.data!.videoGenerationEvents);
-
-function expectComplete(list: ReturnType<typeof events>, falRequestId: string) {
+function expectComplete(list: GenerationEventPayload[], falRequestId: string) {
   expect(list.map((e) => e.sequence)).toEqual(list.map((_, i) => i + 1));
   expect(list.at(-1)!.status).toBe('COMPLETED');
   expect(list.filter((e) => e.log).map((e) => e.log!.message)).toEqual(sim.requests.get(falRequestId)!.logs.map((l) => l.message));
@@ -85,8 +83,8 @@ describe('three instances on one PostgreSQL and one Redis', () => {
         collect(client, EVENTS_SUBSCRIPTION, { id: g.id }).done,
         collectSse(c.url, EVENTS_SUBSCRIPTION, { id: g.id }),
       ]);
-      expectComplete(events(viaWs), g.falRequestId);
-      expectComplete(events(viaSse as never), g.falRequestId);
+      expectComplete(eventsOf(viaWs), g.falRequestId);
+      expectComplete(eventsOf(viaSse as never), g.falRequestId);
     } finally {
       await client.dispose();
     }
@@ -115,8 +113,8 @@ describe('three instances on one PostgreSQL and one Redis', () => {
       a.child.kill('SIGKILL');
       await a.exited;
       const [fromB, fromC] = await Promise.all([viaB.done, viaC]);
-      expectComplete(events(fromB), g.falRequestId);
-      expectComplete(events(fromC as never), g.falRequestId);
+      expectComplete(eventsOf(fromB), g.falRequestId);
+      expectComplete(eventsOf(fromC as never), g.falRequestId);
       const takeoverMs = Date.now() - killedAt;
       expect(takeoverMs).toBeLessThan(30_000);
     } finally {
@@ -134,7 +132,7 @@ describe('three instances on one PostgreSQL and one Redis', () => {
       const viaC = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
       await viaC.waitUntil((r) => r.filter((p) => p.data?.videoGenerationEvents.log).length >= 2);
       await redis.restart();
-      expectComplete(events(await viaC.done), g.falRequestId);
+      expectComplete(eventsOf(await viaC.done), g.falRequestId);
     } finally {
       await client.dispose();
     }

@@ -42,9 +42,7 @@ describe('createDb on PGlite', () => {
       }),
       ...Array.from({ length: 20 }, () => prisma.generation.count()),
     ]);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([
-      'Error: roll back',
-    ]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String(r.reason))).toEqual(['Error: roll back']);
     expect(await prisma.generation.count({ where: { endpointId: { startsWith: 'e-c' } } })).toBe(40);
     expect(await prisma.generation.count({ where: { endpointId: { in: ['e-itx', 'e-batch1', 'e-batch2'] } } })).toBe(3);
     expect(await prisma.generation.count({ where: { endpointId: 'e-rolled-back' } })).toBe(0);

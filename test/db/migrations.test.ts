@@ -29,7 +29,7 @@ const backends = [
     name: 'PostgreSQL 15',
     open: async () => {
       const temp = await createTempPostgresDatabase();
-      return { db: await createDb({ kind: 'postgres', url: temp.url, poolSize: 4 }), drop: temp.drop };
+      return { db: await createDb({ kind: 'postgres', url: temp.url, poolSize: 4 }), drop: () => temp.drop() };
     },
   },
 ];
@@ -50,7 +50,7 @@ describe.each(backends)('a database migrated from empty on $name', (backend) => 
   it('applied every migration folder, in name order, and recorded each as Prisma Migrate does', async () => {
     expect(firstRun.applied).toEqual(migrations.map((m) => m.name));
     const ledger = await db.query<Record<string, unknown>>('SELECT * FROM "_prisma_migrations" ORDER BY migration_name');
-    expect(ledger.map(({ id, started_at, finished_at, ...rest }) => rest)).toEqual(
+    expect(ledger.map(({ id: _id, started_at: _started, finished_at: _finished, ...rest }) => rest)).toEqual(
       migrations.map((m) => ({
         migration_name: m.name,
         checksum: sha256(m.sql),

@@ -1,9 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
-import { followToEnd, generateOk } from '../helpers/generation.ts';
+import { followToEnd, generateOk, IMAGE } from '../helpers/generation.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 
-const IMAGE = 'https://example.com/start.png';
 let server: TestServer | null = null;
 afterEach(async () => {
   await server?.dispose();

@@ -1,30 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, collectSse, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient, type GraphQLResponse } from '../helpers/graphql.ts';
+import { collect, collectSse, disposeClients, EVENTS_SUBSCRIPTION, gql, wsClient } from '../helpers/graphql.ts';
+import { eventsOf, generateOk, simulatorLogs } from '../helpers/generation.ts';
+import { ServerInfoQuery } from '../../src/client/operations.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
-
-const IMAGE = 'https://example.com/start.png';
-
-type Event = {
-  __typename: string;
-  sequence: number;
-  generation: { id: string; status: string };
-  status?: string;
-  queuePosition?: number | null;
-  log?: { sequence: number; message: string; level: string; timestamp: string };
-};
-
-const events = (payloads: Array<GraphQLResponse<{ videoGenerationEvents: Event }>>) =>
-  payloads.map((p) => {
-    expect(p.errors).toBeUndefined();
-    return p.data!.videoGenerationEvents;
-  });
-
-async function generate(server: TestServer, input: Record<string, unknown> = {}) {
-  const result = await gql(server.url, GENERATE, { input: { imageUrl: IMAGE, prompt: 'a cat walks', ...input } });
-  expect(result.errors).toBeUndefined();
-  expect(result.data.generateVideo.__typename).toBe('GenerateVideoSuccess');
-  return result.data.generateVideo.generation as { id: string; status: string; falRequestId: string; backend: string };
-}
 
 describe('a generation from submission to COMPLETED', () => {
   let server: TestServer;
@@ -34,13 +12,13 @@ describe('a generation from submission to COMPLETED', () => {
   afterAll(() => server?.dispose());
 
   it('streams every status and log event in order over graphql-ws, then completes', async () => {
-    const generation = await generate(server);
+    const generation = await generateOk(server);
     expect(generation.backend).toBe('SIMULATOR');
     expect(generation.falRequestId).toMatch(/[0-9a-f-]{36}/);
 
     const client = wsClient(server.url);
     try {
-      const received = events(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id }).done);
+      const received = eventsOf(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id }).done);
       expect(received.map((e) => e.sequence)).toEqual(received.map((_, i) => i + 1));
       const statuses = received.filter((e) => e.__typename === 'VideoGenerationStatusEvent');
       expect(statuses[0].status).toBe('PENDING');
@@ -52,7 +30,7 @@ describe('a generation from submission to COMPLETED', () => {
       const positions = statuses.filter((e) => e.status === 'IN_QUEUE').map((e) => e.queuePosition!);
       expect(positions).toEqual([...positions].sort((a, b) => b - a));
 
-      const simLogs = server.sim.requests.get(generation.falRequestId)!.logs.map((l) => l.message);
+      const simLogs = simulatorLogs(server, generation.falRequestId!);
       expect(simLogs).toHaveLength(5);
       const logEvents = received.filter((e) => e.__typename === 'VideoGenerationLogEvent');
       expect(logEvents.map((e) => e.log!.message)).toEqual(simLogs);
@@ -83,13 +61,13 @@ describe('a generation from submission to COMPLETED', () => {
       expect(new TextDecoder().decode(bytes.slice(4, 8))).toBe('ftyp');
 
       // A late subscriber gets the whole history once, and completes.
-      const replay = events(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id }).done);
+      const replay = eventsOf(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id }).done);
       expect(replay).toEqual(received.map((e) => ({ ...e, generation: { ...e.generation, status: 'COMPLETED' } })));
 
       // With afterSequence, only what came after it.
-      const tail = events(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id, after: 3 }).done);
+      const tail = eventsOf(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id, after: 3 }).done);
       expect(tail.map((e) => e.sequence)).toEqual(received.slice(3).map((e) => e.sequence));
-      const none = events(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id, after: received.length }).done);
+      const none = eventsOf(await collect(client, EVENTS_SUBSCRIPTION, { id: generation.id, after: received.length }).done);
       expect(none).toEqual([]);
     } finally {
       await client.dispose();
@@ -97,13 +75,11 @@ describe('a generation from submission to COMPLETED', () => {
   });
 
   it('delivers the same events over Server-Sent Events', async () => {
-    const generation = await generate(server);
-    const received = events(await collectSse(server.url, EVENTS_SUBSCRIPTION, { id: generation.id }));
+    const generation = await generateOk(server);
+    const received = eventsOf(await collectSse(server.url, EVENTS_SUBSCRIPTION, { id: generation.id }));
     expect(received.map((e) => e.sequence)).toEqual(received.map((_, i) => i + 1));
     expect(received.at(-1)!.status).toBe('COMPLETED');
-    expect(received.filter((e) => e.log).map((e) => e.log!.message)).toEqual(
-      server.sim.requests.get(generation.falRequestId)!.logs.map((l) => l.message),
-    );
+    expect(received.filter((e) => e.log).map((e) => e.log!.message)).toEqual(simulatorLogs(server, generation.falRequestId!));
   });
 
   it('answers a subscription to an unknown or malformed id with a clear GraphQL error', async () => {
@@ -125,8 +101,8 @@ describe('a generation from submission to COMPLETED', () => {
   });
 
   it('reports the backend in serverInfo', async () => {
-    const info = await gql(server.url, '{ serverInfo { falBackend simulated endpointId version } }');
-    expect(info.data.serverInfo).toMatchObject({
+    const info = await gql(server.url, ServerInfoQuery);
+    expect(info.data?.serverInfo).toMatchObject({
       falBackend: 'SIMULATOR',
       simulated: true,
       endpointId: 'fal-ai/kling-video/o3/standard/image-to-video',
@@ -142,21 +118,21 @@ describe('one upstream stream per generation', () => {
   afterAll(() => server?.dispose());
 
   it('serves 100 subscribers from exactly one fal status stream', async () => {
-    const generation = await generate(server);
+    const generation = await generateOk(server);
     const clients = Array.from({ length: 4 }, () => wsClient(server.url));
     try {
       const subs = Array.from({ length: 100 }, (_, i) => collect(clients[i % clients.length], EVENTS_SUBSCRIPTION, { id: generation.id }));
       // Everyone has seen the history up to the last log line before fal is allowed to finish.
       await Promise.all(subs.map((s) => s.waitFor(6)));
-      server.sim.resume(generation.falRequestId);
+      server.sim.resume(generation.falRequestId!);
       const all = await Promise.all(subs.map((s) => s.done));
-      const first = events(all[0]);
+      const first = eventsOf(all[0]);
       expect(first.at(-1)!.status).toBe('COMPLETED');
-      for (const payloads of all) expect(events(payloads).map((e) => e.sequence)).toEqual(first.map((e) => e.sequence));
+      for (const payloads of all) expect(eventsOf(payloads).map((e) => e.sequence)).toEqual(first.map((e) => e.sequence));
       expect(server.sim.stats.streamsOpened).toBe(1);
       expect(server.sim.stats.submits).toBe(1);
     } finally {
-      await Promise.all(clients.map((c) => c.dispose()));
+      await disposeClients(clients);
     }
   });
 });

@@ -12,7 +12,7 @@ beforeAll(async () => {
   if (process.env.TEST_DATABASE === 'postgres') {
     const pg = await createTestPostgres();
     db = pg.db;
-    dispose = pg.dispose;
+    dispose = () => pg.dispose();
   } else {
     db = await createTestPglite();
     dispose = () => db.close();

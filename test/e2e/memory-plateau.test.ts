@@ -5,10 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFalSimulator, type FalSimulator } from '../../src/fal/simulator/index.ts';
 import { freePort } from '../helpers/app.ts';
 import { createTempPostgresDatabase } from '../helpers/db.ts';
-import { collect, collectSse, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
+import { collect, collectSse, disposeClients, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
 import { spawnProbedServer, type Memory } from '../helpers/memory.ts';
 import { parseScrape } from '../helpers/metrics.ts';
 import type { ServerProcess } from '../helpers/process.ts';
+import { until } from '../helpers/until.ts';
 
 /**
  * Memory after load (issue 12 item 13): rounds of generations, each followed to its end by many subscribers
@@ -75,7 +76,7 @@ async function round() {
       expect(events.at(-1)?.data?.videoGenerationEvents?.generation?.status).toBe('COMPLETED');
     for (const dashboard of dashboards) dashboard.cancel();
   } finally {
-    await Promise.all(clients.map((c) => c.dispose()));
+    await disposeClients(clients);
   }
 }
 
@@ -86,16 +87,20 @@ async function round() {
  */
 async function idle(generations: number) {
   const origin = new URL(server.url).origin;
-  for (;;) {
-    const m = parseScrape(await (await fetch(`${origin}/metrics`)).text());
-    const open =
-      (m.value('reelgraph_subscriptions_active', { transport: 'graphql-ws' }) ?? 1) +
-      (m.value('reelgraph_subscriptions_active', { transport: 'sse' }) ?? 1);
-    const tracked = m.value('reelgraph_generations_tracked') ?? 1;
-    const archived = m.value('reelgraph_archive_attempts_total', { outcome: 'archived' }) ?? 0;
-    if (open === 0 && tracked === 0 && archived >= generations) return;
-    await new Promise((resolve) => setTimeout(resolve, 50)); // poll interval, not a wait for correctness
-  }
+  // The server's state is in another process: its /metrics are polled, as no event reaches this one.
+  await until(
+    `the server to be idle (no subscriptions, nothing tracked, ${generations} videos archived)`,
+    async () => {
+      const m = parseScrape(await (await fetch(`${origin}/metrics`)).text());
+      const open =
+        (m.value('reelgraph_subscriptions_active', { transport: 'graphql-ws' }) ?? 1) +
+        (m.value('reelgraph_subscriptions_active', { transport: 'sse' }) ?? 1);
+      const tracked = m.value('reelgraph_generations_tracked') ?? 1;
+      const archived = m.value('reelgraph_archive_attempts_total', { outcome: 'archived' }) ?? 0;
+      return open === 0 && tracked === 0 && archived >= generations;
+    },
+    { intervalMs: 50, timeoutMs: 60_000 },
+  );
 }
 
 describe('memory after repeated load', () => {

@@ -6,6 +6,7 @@ import { collect, collectSse, EVENTS_SUBSCRIPTION, gql, wsClient } from '../help
 import { loopbackOrigin, parseScrape, scrape, type Scrape } from '../helpers/metrics.ts';
 import { registerSecret } from '../helpers/secrets.ts';
 import { ARCHIVE_OUTCOMES, FAL_OPERATIONS, FAL_OUTCOMES, FINISHED_STATUSES, SUBSCRIPTION_TRANSPORTS } from '../../src/metrics/types.ts';
+import { ServerInfoQuery } from '../../src/client/operations.ts';
 
 const servers: TestServer[] = [];
 async function server(options: Parameters<typeof startTestServer>[0] = {}) {
@@ -37,7 +38,7 @@ describe('GET /metrics', () => {
   it('exports every series from start-up, zero for each known label value, next to process and GraphQL metrics', async () => {
     const s = await server();
     // One GraphQL request, so Yoga's timings have something to report.
-    expect((await gql(s.url, '{ serverInfo { falBackend } }')).errors).toBeUndefined();
+    expect((await gql(s.url, ServerInfoQuery)).errors).toBeUndefined();
     const m = await scrape(s);
     expect(m.value('reelgraph_generations_created_total')).toBe(0);
     for (const status of FINISHED_STATUSES) expect(m.value('reelgraph_generations_finished_total', { status })).toBe(0);

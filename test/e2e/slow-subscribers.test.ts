@@ -4,6 +4,7 @@ import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { generateOk } from '../helpers/generation.ts';
 import { collect, gql, wsClient, type Collected } from '../helpers/graphql.ts';
 import { settledMemory, stalledSse, stalledWs } from '../helpers/slow-clients.ts';
+import { ServerInfoQuery } from '../../src/client/operations.ts';
 
 /**
  * Real sockets that stop reading (issue 12 item 1): the server's buffers for them stay bounded, the slow
@@ -62,8 +63,8 @@ describe.each(buses)('a subscriber that stops reading ($name)', { timeout: 90_00
   async function carriesOn(watch: Watch) {
     const { id } = await generateOk(server, { prompt: 'after the slow one' });
     await completed(watch, 'videoGenerationUpdated', id);
-    const info = await gql(server.url, '{ serverInfo { falBackend } }');
-    expect(info.data.serverInfo.falBackend).toBe('SIMULATOR');
+    const info = await gql(server.url, ServerInfoQuery);
+    expect(info.data?.serverInfo.falBackend).toBe('SIMULATOR');
   }
 
   it('SSE, videoGenerationUpdated: the stream is closed, everyone else carries on, memory stays bounded', async () => {
@@ -134,8 +135,8 @@ describe.each(buses)('a subscriber that stops reading ($name)', { timeout: 90_00
     const slow = await longGeneration((id) => stalledSse(server.url, EVENTS(id)));
     slow.resume();
     await (slow as Awaited<ReturnType<typeof stalledSse>>).ended;
-    const info = await gql(server.url, '{ serverInfo { falBackend } }');
-    expect(info.data.serverInfo.falBackend).toBe('SIMULATOR');
+    const info = await gql(server.url, ServerInfoQuery);
+    expect(info.data?.serverInfo.falBackend).toBe('SIMULATOR');
   });
 
   it('graphql-ws, videoGenerationEvents: the socket is closed with 4429, a normal subscriber carries on', async () => {

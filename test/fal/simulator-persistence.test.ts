@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ApiError, createFalClient } from '@fal-ai/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFalSimulator, type FalSimulator, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
+import { until } from '../helpers/until.ts';
 
 const ENDPOINT = 'fal-ai/kling-video/o3/standard/image-to-video';
 const INPUT = { image_url: 'https://example.com/a.png', prompt: 'a cat', duration: '5' } as const;
@@ -29,10 +30,8 @@ async function start(options: SimulatorOptions = {}) {
   // The real client, redirected as the server does it; it reads the origin at each call, like a new process would.
   const fal = createFalClient({
     credentials: 'test-key',
-    requestMiddleware: async (request) => ({
-      ...request,
-      url: request.url.replace(/^https:\/\/queue\.fal\.run|^https:\/\/rest\.fal\.ai/, sim.url),
-    }),
+    requestMiddleware: (request) =>
+      Promise.resolve({ ...request, url: request.url.replace(/^https:\/\/queue\.fal\.run|^https:\/\/rest\.fal\.ai/, sim.url) }),
   });
   return { sim, fal, warnings };
 }
@@ -43,9 +42,8 @@ async function stop(sim: FalSimulator) {
 }
 
 function logsSeen(sim: FalSimulator, n: number) {
-  return new Promise<void>((resolve) => {
-    const check = () => ((sim.requests.values().next().value?.logs.length ?? 0) >= n ? resolve() : sim.events.once('log', check));
-    check();
+  return until(`${n} log lines at the simulator`, () => (sim.requests.values().next().value?.logs.length ?? 0) >= n, {
+    on: [[sim.events, 'log']],
   });
 }
 
@@ -70,7 +68,7 @@ describe('a simulator that keeps its state in a directory', () => {
     // The lines told before the restart are told again exactly (a tracker dedupes by content).
     expect(job.logs.slice(0, before.length)).toEqual(before);
     const result = await second.fal.queue.result(ENDPOINT, { requestId: id });
-    const video = (result.data as { video: { url: string } }).video;
+    const video = result.data.video;
     expect(video.url.startsWith(origin)).toBe(true);
     const file = await fetch(video.url);
     expect(file.status).toBe(200);
@@ -82,7 +80,9 @@ describe('a simulator that keeps its state in a directory', () => {
     const first = await start({ behaviour: { queuePosition: 0, logCount: 4, logIntervalMs: 1000, completeDelayMs: 1000 } });
     const { request_id: id } = await first.fal.queue.submit(ENDPOINT, { input: INPUT });
     // The job may have started before submit's answer arrived: look at its state before waiting for a change.
-    while (first.sim.requests.get(id)?.status === 'IN_QUEUE') await once(first.sim.events, 'status-change');
+    await until(`request ${id} to leave IN_QUEUE`, () => first.sim.requests.get(id)?.status !== 'IN_QUEUE', {
+      on: [[first.sim.events, 'status-change']],
+    });
     expect(first.sim.requests.get(id)!.status).toBe('IN_PROGRESS');
     await stop(first.sim);
     // As if the simulator had been down for a minute since the job started.

@@ -1,5 +1,7 @@
+import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFalSimulator, type FalSimulator, type SimulatedRequest, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
+import { until } from '../helpers/until.ts';
 
 /** Wire-level checks with plain fetch: the details the real client does not look at, and the behaviour options. */
 
@@ -37,34 +39,22 @@ const get = async (s: FalSimulator, path: string) => {
 };
 
 /** Resolves when the request reaches `status` (at once if it is there already). */
-function reach(s: FalSimulator, id: string, status: SimulatedRequest['status']): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (s.requests.get(id)?.status !== status) return;
-      s.events.off('status-change', check);
-      resolve();
-    };
-    s.events.on('status-change', check);
-    check();
-  });
+function reach(s: FalSimulator, id: string, status: SimulatedRequest['status']): Promise<unknown> {
+  return until(`request ${id} to reach ${status}`, () => s.requests.get(id)?.status === status, { on: [[s.events, 'status-change']] });
 }
 
 /** A `log` sink whose lines tests can wait for (the simulator reports holds and waits there). */
 function logSink() {
   const lines: string[] = [];
-  const waiters = new Set<() => void>();
+  const logged = new EventEmitter();
   return {
     lines,
     log: (line: string) => {
       lines.push(line);
-      for (const waiter of waiters) waiter();
+      logged.emit('line');
     },
     until: (predicate: (lines: string[]) => boolean) =>
-      new Promise<void>((resolve) => {
-        const check = () => predicate(lines) && (waiters.delete(check), resolve());
-        waiters.add(check);
-        check();
-      }),
+      until('a simulator log line the test expects', () => predicate(lines), { on: [[logged, 'line']] }),
   };
 }
 
@@ -76,7 +66,7 @@ async function openStream(s: FalSimulator, id: string, logs = 1) {
     signal: abort.signal,
   });
   const items: Array<{ data?: Body; comment?: string }> = [];
-  const waiters = new Set<() => void>();
+  const arrived = new EventEmitter();
   let buffer = '';
   const ended = (async () => {
     const decoder = new TextDecoder();
@@ -87,19 +77,15 @@ async function openStream(s: FalSimulator, id: string, logs = 1) {
         const block = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
         items.push(block.startsWith(':') ? { comment: block.slice(1).trim() } : { data: JSON.parse(block.replace(/^data: /, '')) as Body });
-        for (const waiter of waiters) waiter();
+        arrived.emit('item');
       }
     }
     return 'ended';
   })().catch(() => 'cut');
-  const until = (predicate: () => boolean) =>
-    new Promise<void>((resolve) => {
-      const check = () => predicate() && (waiters.delete(check), resolve());
-      waiters.add(check);
-      check();
-    });
+  const streamUntil = (predicate: () => boolean) =>
+    until(`a status stream item the test expects (request ${id})`, predicate, { on: [[arrived, 'item']] });
   const close = () => abort.abort();
-  return { response, items, events: () => items.flatMap((i) => (i.data ? [i.data] : [])), ended, until, close };
+  return { response, items, events: () => items.flatMap((i) => (i.data ? [i.data] : [])), ended, until: streamUntil, close };
 }
 
 describe('fal simulator wire protocol', () => {

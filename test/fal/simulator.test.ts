@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFalSimulator, type FalSimulator, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
+import { until } from '../helpers/until.ts';
 
 const ENDPOINT = 'fal-ai/kling-video/o3/standard/image-to-video';
 const INPUT = { image_url: 'https://example.com/a.png', prompt: 'a cat', duration: '5' };
@@ -27,10 +28,8 @@ async function start(options: SimulatorOptions = {}) {
   // The real client, redirected the way the server does it (protocol §10): origins swapped, paths unchanged.
   const fal = createFalClient({
     credentials: 'test-key',
-    requestMiddleware: async (request) => ({
-      ...request,
-      url: request.url.replace(/^https:\/\/queue\.fal\.run|^https:\/\/rest\.fal\.ai/, origin),
-    }),
+    requestMiddleware: (request) =>
+      Promise.resolve({ ...request, url: request.url.replace(/^https:\/\/queue\.fal\.run|^https:\/\/rest\.fal\.ai/, origin) }),
   });
   return { sim, fal };
 }
@@ -50,12 +49,7 @@ async function startHook(answers: number[] = []) {
   hook = server;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const deliveries = (n: number) =>
-    new Promise<void>((resolve) => {
-      const check = () => received.length >= n && (server.off('delivery', check), resolve());
-      server.on('delivery', check);
-      check();
-    });
+  const deliveries = (n: number) => until(`${n} webhook deliveries`, () => received.length >= n, { on: [[server, 'delivery']] });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook?a=1`, received, deliveries };
 }
 

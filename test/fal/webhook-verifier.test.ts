@@ -6,7 +6,7 @@ import { createWebhookSigner } from '../../src/fal/simulator/webhooks.ts';
 import { createWebhookVerifier } from '../../src/fal/webhook-verifier.ts';
 
 let jwksServer: Server | null = null;
-afterEach(async () => {
+afterEach(() => {
   jwksServer?.close();
   jwksServer = null;
 });

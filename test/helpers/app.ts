@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createApp, type App, type RunningApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createServer } from 'node:http';
-import { createTempPostgresDatabase } from './db.ts';
+import { createTempPostgresDatabase, type TempPostgresDatabase } from './db.ts';
 import type { AddressInfo } from 'node:net';
 import { createFalSimulator, type FalSimulator, type SimulatorBehaviour, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -12,6 +12,7 @@ import { NO_LIMITS } from './limits.ts';
 import { EventEmitter } from 'node:events';
 import { parseLogLines, type LogRecord } from './logs.ts';
 import { assertNoSecrets } from './secrets.ts';
+import { registerLeftover } from './leftovers.ts';
 
 export interface TestServer {
   app: App;
@@ -49,7 +50,8 @@ export async function freePort(): Promise<number> {
 
 /**
  * A real server on port 0: real PGlite, real HTTP/WebSocket, and the real fal client talking to a
- * fast simulator over HTTP. Everything it starts is released by dispose().
+ * fast simulator over HTTP. Everything it starts is released by dispose(), or at the end of the test file
+ * when a failing test never got there (test/helpers/leftovers.ts).
  */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const sim = createFalSimulator({
@@ -59,10 +61,26 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...options.simulatorOptions,
   });
   await sim.start();
+  let scratch: string | null = null;
+  let postgres: TempPostgresDatabase | null = null;
+  let stopCurrentApp = async () => {};
+  let released = false;
+  // Everything started so far (a start-up that fails half-way included), released once: by dispose(), or at the
+  // end of the test file when a failing test never got there.
+  const release = async () => {
+    if (released) return;
+    released = true;
+    unregister();
+    await stopCurrentApp();
+    await sim.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+    await postgres?.drop();
+  };
+  const unregister = registerLeftover(`test server (fal simulator at ${sim.url})`, release);
   const dataDir = options.persistent ? await mkdtemp(join(tmpdir(), 'reelgraph-test-')) : null;
-  const scratch = dataDir ?? (await mkdtemp(join(tmpdir(), 'reelgraph-test-')));
+  scratch = dataDir ?? (await mkdtemp(join(tmpdir(), 'reelgraph-test-')));
   // TEST_DATABASE=postgres runs the same integration tests on PostgreSQL (a fresh database per server).
-  const postgres = process.env.TEST_DATABASE === 'postgres' && !options.env?.DATABASE_URL ? await createTempPostgresDatabase() : null;
+  postgres = process.env.TEST_DATABASE === 'postgres' && !options.env?.DATABASE_URL ? await createTempPostgresDatabase() : null;
   const port = options.webhooks ? await freePort() : 0;
   const base = loadConfig({
     PORT: String(port),
@@ -92,13 +110,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         logged.emit('line', line);
       }),
     });
-    const running = await app.start();
     let stopped = false;
     const stopApp = async () => {
       if (stopped) return;
       stopped = true;
       await app.stop();
     };
+    stopCurrentApp = stopApp;
+    const running = await app.start();
     return {
       app,
       running,
@@ -124,10 +143,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       },
       dispose: async () => {
         await stopApp();
-        assertNoSecrets(logs.join('\n'), 'the server log');
-        await sim.stop();
-        await rm(scratch, { recursive: true, force: true });
-        await postgres?.drop();
+        try {
+          assertNoSecrets(logs.join('\n'), 'the server log');
+        } finally {
+          await release();
+        }
       },
     };
   };

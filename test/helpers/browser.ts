@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
+import { registerLeftover } from './leftovers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // playwright adds --headless and a fresh temporary --user-data-dir per launch; the rest keeps Chromium offline.
@@ -33,8 +34,10 @@ export async function servePageOrigin(): Promise<PageOrigin> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  const close = () => {
+    unregister();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
   };
+  const unregister = registerLeftover(`page origin on port ${port}`, close);
+  return { origin: `http://127.0.0.1:${port}`, close };
 }

@@ -2,9 +2,25 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { registerLeftover } from './leftovers.ts';
 import { NO_LIMITS } from './limits.ts';
+import { until } from './until.ts';
 
 const SERVE = fileURLToPath(new URL('../../src/cli/serve.ts', import.meta.url));
+
+/**
+ * Kills `child` (SIGKILL) at the end of the test file if it is still running then (test/helpers/leftovers.ts);
+ * a child that exits by itself takes its registration back.
+ */
+function killIfLeftOver(child: ChildProcess, what: string): void {
+  const exited = once(child, 'exit');
+  const unregister = registerLeftover(`${what} (pid ${child.pid})`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await exited;
+  });
+  void exited.then(unregister);
+}
 
 export interface ServerProcess {
   url: string;
@@ -35,6 +51,7 @@ export async function spawnServer(
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...NO_LIMITS, ...env },
     stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
+  killIfLeftOver(child, 'server process');
   let output = '';
   let stdout = '';
   let stderr = '';
@@ -79,10 +96,11 @@ export async function runServerToExit(env: Record<string, string>): Promise<{ co
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killIfLeftOver(child, 'server process run to its exit');
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout, stderr };
 }
@@ -116,15 +134,22 @@ export async function processState(pid: number): Promise<string | null> {
   return stat === null ? null : stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
 
-/** Resolves once the process has exited: a zombie (not reaped yet) or gone. Polls /proc, which has no event. */
+/**
+ * Resolves once the process has exited: a zombie (not reaped yet) or gone; null once `stillWanted` says so first.
+ * Polls /proc, which has no event.
+ */
 export async function waitForDeath(pid: number, stillWanted: () => boolean = () => true): Promise<'zombie' | 'gone' | null> {
-  while (stillWanted()) {
-    const state = await processState(pid);
-    if (state === null) return 'gone';
-    if (state === 'Z' || state === 'X') return 'zombie';
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return null;
+  const { death } = await until(
+    `process ${pid} to exit`,
+    async () => {
+      if (!stillWanted()) return { death: null };
+      const state = await processState(pid);
+      if (state === null) return { death: 'gone' as const };
+      return state === 'Z' || state === 'X' ? { death: 'zombie' as const } : null;
+    },
+    { intervalMs: 20, timeoutMs: 60_000 },
+  );
+  return death;
 }
 
 /**
@@ -140,7 +165,10 @@ export async function spawnServerGroup(env: Record<string, string>): Promise<Gro
   let output = '';
   let pid = 0;
   let settled = false;
-  const stop = async () => {
+  let stopping: Promise<void> | null = null;
+  const stop = () => (stopping ??= killAll());
+  async function killAll() {
+    unregister();
     if (pid > 0 && (await processState(pid)) !== null) {
       try {
         process.kill(-pid, 'SIGKILL');
@@ -150,7 +178,8 @@ export async function spawnServerGroup(env: Record<string, string>): Promise<Gro
     }
     if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
     await parentExited;
-  };
+  }
+  const unregister = registerLeftover(`supervised server group (parent pid ${parent.pid})`, stop);
   try {
     const url = await new Promise<string>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
@@ -158,11 +187,14 @@ export async function spawnServerGroup(env: Record<string, string>): Promise<Gro
         const started = /^server pid (\d+)$/m.exec(output);
         if (started && pid === 0) {
           pid = Number(started[1]);
-          void waitForDeath(pid, () => !settled).then((death) => {
-            if (death === null) return;
-            settled = true;
-            reject(new Error(`server exited before listening:\n${output}`));
-          });
+          waitForDeath(pid, () => !settled).then(
+            (death) => {
+              if (death === null) return;
+              settled = true;
+              reject(new Error(`server exited before listening:\n${output}`));
+            },
+            (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))),
+          );
         }
         const match = /listening on (http:\/\/\S+\/graphql)/.exec(output);
         if (match && !settled) {
@@ -170,8 +202,8 @@ export async function spawnServerGroup(env: Record<string, string>): Promise<Gro
           resolve(match[1]);
         }
       };
-      parent.stdout!.on('data', onData);
-      parent.stderr!.on('data', onData);
+      parent.stdout.on('data', onData);
+      parent.stderr.on('data', onData);
       void parentExited.then(() => reject(new Error(`the server's parent exited:\n${output}`)));
     });
     return {
@@ -199,6 +231,7 @@ export async function runKeysCli(
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killIfLeftOver(child, 'keys CLI');
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => void (stdout += chunk.toString('utf8')));

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './app.ts';
+import { registerLeftover } from './leftovers.ts';
 
 export interface TestRedis {
   url: string;
@@ -28,7 +29,7 @@ export async function startRedis(): Promise<TestRedis> {
     child = proc;
     await new Promise<void>((resolve, reject) => {
       let output = '';
-      proc.stdout!.on('data', (chunk: Buffer) => {
+      proc.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
         if (output.includes('Ready to accept connections')) resolve();
       });
@@ -44,6 +45,12 @@ export async function startRedis(): Promise<TestRedis> {
     await exited;
   };
 
+  const stop = async () => {
+    unregister();
+    await halt();
+    await rm(dir, { recursive: true, force: true });
+  };
+  const unregister = registerLeftover(`redis-server on port ${port}`, stop);
   await launch();
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -51,9 +58,6 @@ export async function startRedis(): Promise<TestRedis> {
       await halt();
       await launch();
     },
-    async stop() {
-      await halt();
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

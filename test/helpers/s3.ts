@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { registerLeftover } from './leftovers.ts';
 
 export interface TestS3 {
   /** http://127.0.0.1:<port>, for S3_ENDPOINT. */
@@ -44,6 +45,13 @@ export async function startS3(bucket = 'videos'): Promise<TestS3> {
   const endpoint = `http://127.0.0.1:${port}`;
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
   const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
+  const dispose = async () => {
+    unregister();
+    client.destroy();
+    await stop();
+    await rm(directory, { recursive: true, force: true });
+  };
+  const unregister = registerLeftover(`s3rver (bucket ${bucket})`, dispose);
   return {
     endpoint,
     bucket,
@@ -58,10 +66,6 @@ export async function startS3(bucket = 'videos'): Promise<TestS3> {
     }),
     stop,
     start,
-    async dispose() {
-      client.destroy();
-      await stop();
-      await rm(directory, { recursive: true, force: true });
-    },
+    dispose,
   };
 }

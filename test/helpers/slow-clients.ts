@@ -75,15 +75,17 @@ export async function stalledWs(url: string, query: string, authorization?: stri
   ws.send(JSON.stringify({ type: 'connection_init', payload: authorization ? { authorization } : {} }));
   await new Promise<void>((resolve, reject) => {
     ws.on('message', function onAck(data) {
-      const message = JSON.parse(data.toString()) as { type: string };
-      if (message.type !== 'connection_ack') return reject(new Error(`expected connection_ack, got ${data.toString()}`));
+      // Text frames arrive as a Buffer (ws' default binaryType).
+      const text = (data as Buffer).toString('utf8');
+      const message = JSON.parse(text) as { type: string };
+      if (message.type !== 'connection_ack') return reject(new Error(`expected connection_ack, got ${text}`));
       ws.off('message', onAck);
       resolve();
     });
   });
   const firstEvent = new Promise<void>((resolve) => {
     ws.on('message', function onNext(data) {
-      if ((JSON.parse(data.toString()) as { type: string }).type !== 'next') return;
+      if ((JSON.parse((data as Buffer).toString('utf8')) as { type: string }).type !== 'next') return;
       ws.off('message', onNext);
       // Stop reading from here on: everything the server sends now piles up in its buffers and the kernel's.
       // ws.pause() pauses the underlying socket and keeps it paused (ws itself resumes a socket it paused).

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { createTempPostgresDatabase, POSTGRES_ADMIN_URL } from '../helpers/db.ts';
 import { followToEnd, generateOk, rawGenerationId, simulatorLogs } from '../helpers/generation.ts';
-import { collect, EVENTS_SUBSCRIPTION, wsClient } from '../helpers/graphql.ts';
+import { collect, disposeClients, EVENTS_SUBSCRIPTION, wsClient } from '../helpers/graphql.ts';
+import { until } from '../helpers/until.ts';
 
 let server: TestServer | null = null;
 const cleanups: Array<() => Promise<void>> = [];
@@ -53,7 +54,7 @@ describe('fault injection through the real fal client', () => {
     try {
       await Promise.all(generations.map((g, i) => collect(clients[i % 4], EVENTS_SUBSCRIPTION, { id: g.id }).done));
     } finally {
-      await Promise.all(clients.map((c) => c.dispose()));
+      await disposeClients(clients);
     }
     const prisma = s.running.database.prisma;
     expect(await prisma.generation.count({ where: { status: 'COMPLETED' } })).toBe(200);
@@ -93,9 +94,8 @@ describe('the database briefly unavailable (PostgreSQL)', () => {
         temp.name,
       ]);
       // The outage itself lasts until fal has produced more log lines than the tracker could store.
-      await new Promise<void>((resolve) => {
-        const check = () => ((s.sim.requests.get(g.falRequestId!)?.logs.length ?? 0) >= 6 ? resolve() : s.sim.events.once('log', check));
-        check();
+      await until('fal to have produced 6 log lines', () => (s.sim.requests.get(g.falRequestId!)?.logs.length ?? 0) >= 6, {
+        on: [[s.sim.events, 'log']],
       });
     } finally {
       await admin.query(`ALTER DATABASE "${temp.name}" WITH ALLOW_CONNECTIONS true`);

@@ -47,7 +47,7 @@ describe('orphan resolution while the server runs', () => {
     // The submit the crashed process made: fal has it, and will call back with ?generation=.
     const fal = createFalClient({
       credentials: () => undefined,
-      requestMiddleware: async (r) => ({ ...r, url: r.url.replace(/^https:\/\/queue\.fal\.run/, server.sim.url) }),
+      requestMiddleware: (r) => Promise.resolve({ ...r, url: r.url.replace(/^https:\/\/queue\.fal\.run/, server.sim.url) }),
     });
     const { request_id } = await fal.queue.submit(ENDPOINT, {
       input: orphan.falInput as never,

@@ -6,7 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFalSimulator, type FalSimulator } from '../../src/fal/simulator/index.ts';
 import { freePort } from '../helpers/app.ts';
 import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
+import { followToEnd, generateOk } from '../helpers/generation.ts';
 import { spawnServer, type ServerProcess } from '../helpers/process.ts';
+import { until } from '../helpers/until.ts';
 
 const FAL_KEY = 'fal-key-id:never-print-this-secret';
 let sim: FalSimulator;
@@ -45,27 +47,11 @@ async function start(port: number) {
   return server;
 }
 
-async function generate(url: string) {
-  const result = await gql(url, GENERATE, { input: { imageUrl: 'https://example.com/a.png', prompt: 'survive' } });
-  return result.data.generateVideo.generation as { id: string; falRequestId: string };
-}
-
-async function finish(url: string, id: string) {
-  const client = wsClient(url);
-  try {
-    const events = (await collect(client, EVENTS_SUBSCRIPTION, { id }).done).map((p) => p.data.videoGenerationEvents);
-    expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => i + 1));
-    return events;
-  } finally {
-    await client.dispose();
-  }
-}
-
 describe('the real server process', () => {
   it('loses nothing when killed with SIGKILL mid-generation and started again', async () => {
     const port = await freePort();
     const first = await start(port);
-    const g = await generate(first.url);
+    const g = await generateOk(first);
     const client = wsClient(first.url);
     const watching = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
     await watching.waitUntil((r) => r.filter((p) => p.data.videoGenerationEvents.log).length >= 2);
@@ -75,10 +61,10 @@ describe('the real server process', () => {
     await client.dispose();
 
     const second = await start(port);
-    const events = await finish(second.url, g.id);
+    const { events } = await followToEnd(second, g.id);
     expect(events.at(-1).status).toBe('COMPLETED');
     const logs = events.filter((e) => e.log).map((e) => e.log.message);
-    expect(logs).toEqual(sim.requests.get(g.falRequestId)!.logs.map((l) => l.message));
+    expect(logs).toEqual(sim.requests.get(g.falRequestId!)!.logs.map((l) => l.message));
     expect(sim.stats.submits).toBe(1);
     for (const child of [first, second]) expect(child.output()).not.toContain('never-print-this-secret');
   });
@@ -87,7 +73,7 @@ describe('the real server process', () => {
     sim.configure({ pauseBefore: 'COMPLETED' });
     const port = await freePort();
     const first = await start(port);
-    const g = await generate(first.url);
+    const g = await generateOk(first);
     const closeCode = new Promise<number>((resolve) => {
       const client = wsClient(first.url);
       const watching = collect(client, EVENTS_SUBSCRIPTION, { id: g.id });
@@ -95,9 +81,8 @@ describe('the real server process', () => {
       void watching.done.catch(() => undefined);
     });
     // Wait until the generation is running, so the shutdown happens mid-generation.
-    await new Promise<void>((resolve) => {
-      const check = () => (sim.requests.get(g.falRequestId)?.logs.length === 8 ? resolve() : sim.events.once('log', check));
-      check();
+    await until('the generation to be running (8 log lines at fal)', () => sim.requests.get(g.falRequestId!)?.logs.length === 8, {
+      on: [[sim.events, 'log']],
     });
     // A mutation still in flight when the signal comes (fal's first answer is a 503 the client retries
     // after about a second) is finished, not cut off.
@@ -117,8 +102,8 @@ describe('the real server process', () => {
     const second = await start(port);
     const status = await gql(second.url, `query($id: ID!) { videoGeneration(id: $id) { status } }`, { id: g.id });
     expect(status.data.videoGeneration.status).toBe('IN_PROGRESS');
-    sim.resume(g.falRequestId);
-    const events = await finish(second.url, g.id);
+    sim.resume(g.falRequestId!);
+    const { events } = await followToEnd(second, g.id);
     expect(events.at(-1).status).toBe('COMPLETED');
     expect(events.filter((e) => e.log)).toHaveLength(8);
   });

@@ -6,6 +6,7 @@ import { freePort } from '../helpers/app.ts';
 import { createTempPostgresDatabase } from '../helpers/db.ts';
 import { collect, EVENTS_SUBSCRIPTION, GENERATE, gql, wsClient } from '../helpers/graphql.ts';
 import { runKeysCli, spawnServer, spawnServerGroup, type GroupServer } from '../helpers/process.ts';
+import { ServerInfoQuery } from '../../src/client/operations.ts';
 
 let dataDir: string;
 const servers: GroupServer[] = [];
@@ -29,8 +30,8 @@ async function start(env: Record<string, string>) {
 async function expectReady(server: GroupServer) {
   const ready = await fetch(new URL('/readyz', server.url));
   expect(ready.status).toBe(200);
-  const info = await gql(server.url, '{ serverInfo { falBackend } }');
-  expect(info.data.serverInfo.falBackend).toBe('SIMULATOR');
+  const info = await gql(server.url, ServerInfoQuery);
+  expect(info.data?.serverInfo.falBackend).toBe('SIMULATOR');
 }
 
 describe('the embedded database lock (PGlite)', () => {

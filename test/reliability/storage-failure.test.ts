@@ -23,7 +23,7 @@ const GENERATE = /* GraphQL */ `
   }
 `;
 
-const disposers: Array<() => Promise<unknown> | unknown> = [];
+const disposers: Array<() => unknown> = [];
 afterEach(async () => {
   for (const dispose of disposers.splice(0).reverse()) await dispose();
 });

@@ -143,7 +143,7 @@ describe('fal webhooks in', () => {
     });
     const fal = createFalClient({
       credentials: () => undefined,
-      requestMiddleware: async (r) => ({ ...r, url: r.url.replace(/^https:\/\/queue\.fal\.run/, s.sim.url) }),
+      requestMiddleware: (r) => Promise.resolve({ ...r, url: r.url.replace(/^https:\/\/queue\.fal\.run/, s.sim.url) }),
     });
     const { request_id } = await fal.queue.submit('fal-ai/kling-video/o3/standard/image-to-video', {
       input: orphan.falInput as never,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
-import { bearer, collect, collectSse, EVENTS_SUBSCRIPTION, gql, wsClient } from '../helpers/graphql.ts';
+import { bearer, collect, collectSse, disposeClients, EVENTS_SUBSCRIPTION, gql, wsClient } from '../helpers/graphql.ts';
 import { rawGenerationId } from '../helpers/generation.ts';
 import { createTenants, generateArchived, type Tenants } from '../helpers/tenants.ts';
 
@@ -163,7 +163,7 @@ describe('subscriptions', () => {
     } finally {
       for (const abort of aborts) abort.abort();
       await Promise.all(sseStreams);
-      await Promise.all(Object.values(clients).map((c) => c.dispose()));
+      await disposeClients(Object.values(clients));
     }
   });
 });

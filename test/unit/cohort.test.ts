@@ -4,6 +4,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { LiveEvents } from '../../src/generations/live-event.ts';
 import { DIRECT_SINK, useCohortExecution, type DirectSink } from '../../src/http/cohort.ts';
+import { until } from '../helpers/until.ts';
 
 type Event = { id: string };
 
@@ -73,10 +74,7 @@ describe('cohort execution', () => {
       t.subscribe('globex', null),
     ]);
     const firsts = members.map((m) => m.next());
-    await new Promise<void>((resolve) => {
-      const check = () => (t.listening() === 5 ? resolve() : setImmediate(check));
-      check();
-    });
+    await until('all 5 subscribers to be listening', () => t.listening() === 5, { intervalMs: 1 });
     t.emit({ n: 1 });
     const labels = (await Promise.all(firsts)).map((r) => r.value!.data.events.label);
     expect(labels).toEqual(['acme:1', 'acme:1', 'acme:1', 'acme:1!', 'globex:1']);
@@ -134,15 +132,11 @@ describe('cohort execution', () => {
     ]);
     // The transport pulls once; frames are written while that pull is pending.
     const pulls = members.map((m) => m.next());
-    await new Promise<void>((resolve) => {
-      const check = () => (t.listening() === 3 ? resolve() : setImmediate(check));
-      check();
-    });
+    await until('all 3 subscribers to be listening', () => t.listening() === 3, { intervalMs: 1 });
     t.emit({ n: 1 });
     t.emit({ n: 2 });
-    await new Promise<void>((resolve) => {
-      const check = () => (c.frames.length === 2 && a.frames.length === 2 && b.frames.length === 2 ? resolve() : setImmediate(check));
-      check();
+    await until('two frames written to each of a, b and c', () => c.frames.length === 2 && a.frames.length === 2 && b.frames.length === 2, {
+      intervalMs: 1,
     });
     expect(a.frames.map(String)).toEqual([
       '{"id":"1","type":"next","payload":{"data":{"events":{"n":1,"label":"acme:1"}}}}',
@@ -164,10 +158,7 @@ describe('cohort execution', () => {
     await members[1].return(undefined);
     expect(await pulls[1]).toEqual({ value: undefined, done: true });
     t.emit({ n: 4 });
-    await new Promise<void>((resolve) => {
-      const check = () => (c.frames.length === 4 ? resolve() : setImmediate(check));
-      check();
-    });
+    await until('four frames written to c', () => c.frames.length === 4, { intervalMs: 1 });
     expect(b.frames).toHaveLength(3);
     await Promise.all([members[0].return(undefined), members[2].return(undefined)]);
     expect(t.listening()).toBe(0);

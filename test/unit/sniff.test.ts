@@ -23,7 +23,9 @@ describe('frame content sniffing', () => {
     const uploaded: Array<{ type: string; name: string; size: number }> = [];
     const uploads = createFrameUploads({
       maxBytes: 16,
-      fal: { upload: async (file, name) => (uploaded.push({ type: file.type, name, size: file.size }), `https://fal.test/${name}`) },
+      fal: {
+        upload: (file, name) => (uploaded.push({ type: file.type, name, size: file.size }), Promise.resolve(`https://fal.test/${name}`)),
+      },
     });
     await expect(uploads.check(new Blob([new Uint8Array(17)]), ['input', 'image'])).rejects.toMatchObject({
       fieldErrors: [{ path: ['input', 'image'], message: 'is too large (17 bytes; the limit is 16 bytes)' }],

@@ -6,16 +6,23 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 /** Progress of copying the video from fal (whose URLs expire) into this server's own storage. */
 export type ArchiveStatus =
+  /** Copied and checked (sha256); url serves the copy. */
   | 'ARCHIVED'
+  /** Given up after ARCHIVE_MAX_ATTEMPTS; url redirects to fal's URL for as long as it lasts. */
   | 'FAILED'
+  /** Not copied yet; url redirects to fal. */
   | 'PENDING'
+  /** A copy attempt failed and another is scheduled; url redirects to fal meanwhile. */
   | 'RETRYING';
 
 /** Where a generation was sent: the real fal.ai, or the built-in simulator (no real video). */
 export type FalBackend =
+  /** The real fal.ai queue: real videos, real charges. */
   | 'FAL'
+  /** The built-in fal simulator: a placeholder video, nothing charged. */
   | 'SIMULATOR';
 
+/** One image-to-video request: a start frame, a prompt (or shots), and options. Checked before anything is sent to fal. */
 export type GenerateVideoInput = {
   /** Seconds of video, 3 to 15. */
   duration?: number | null | undefined;
@@ -35,10 +42,13 @@ export type GenerateVideoInput = {
   multiPrompt?: Array<VideoShotInput> | null | undefined;
   /** Exactly one of prompt and multiPrompt. At most 2,500 characters. */
   prompt?: string | null | undefined;
+  /** The model's kind of multi-shot generation, passed to fal as shot_type (at most 64 characters). */
   shotType?: string | null | undefined;
 };
 
+/** Narrows videoGenerations; every condition given must hold. */
 export type VideoGenerationFilter = {
+  /** Only generations sent to this backend. */
   backend?: FalBackend | null | undefined;
   /** Only generations created at or after this instant. */
   createdAfter?: string | null | undefined;
@@ -50,17 +60,26 @@ export type VideoGenerationFilter = {
   status?: Array<VideoGenerationStatus> | null | undefined;
 };
 
+/** Where a generation is in its life: PENDING -> IN_QUEUE -> IN_PROGRESS -> COMPLETED, FAILED or CANCELLED. */
 export type VideoGenerationStatus =
+  /** Cancelled before it finished (final). */
   | 'CANCELLED'
+  /** Finished with a video (final). */
   | 'COMPLETED'
+  /** Finished without a video; error says why (final). */
   | 'FAILED'
+  /** Running at fal; log lines arrive. */
   | 'IN_PROGRESS'
+  /** Accepted by fal and waiting in its queue (see queuePosition, 0 = next). */
   | 'IN_QUEUE'
+  /** Recorded by this server and being submitted to fal. */
   | 'PENDING';
 
+/** One shot of a multi-shot video. */
 export type VideoShotInput = {
   /** Seconds for this shot (1-15). */
   duration?: number | null | undefined;
+  /** What happens in this shot. At most 2,500 characters. */
   prompt: string;
 };
 
