@@ -44,7 +44,7 @@ describe('reelgraph generate against a real server', () => {
     expect(server.sim.stats.uploads - uploads).toBe(2);
     const lines = run.stdout.trimEnd().split('\n');
     // Plain mode: every line is one event with the elapsed time, and nothing redraws the screen.
-    // eslint-disable-next-line no-control-regex -- the CLI's live display is ANSI escape sequences, which start with ESC
+
     expect(run.stdout).not.toMatch(/\x1b\[/);
     for (const line of lines) expect(line).toMatch(/^\[\d\d:\d\d\] /);
     expect(lines[0]).toMatch(/created generation \S+/);
@@ -111,11 +111,11 @@ describe('reelgraph generate against a real server', () => {
     expect(run.code).toBe(0);
     // Each redraw clears the line in place; log lines are printed above the status line.
     expect(run.stdout).toContain('\r\x1b[2K');
-    // eslint-disable-next-line no-control-regex -- the CLI's live display is ANSI escape sequences, which start with ESC
+
     expect(run.stdout).toMatch(/\x1b\[1mIN_QUEUE\x1b\[22m · queue position \d+ · \d\d:\d\d/);
-    // eslint-disable-next-line no-control-regex -- the CLI's live display is ANSI escape sequences, which start with ESC
+
     expect(run.stdout).toMatch(/\r\x1b\[2K\x1b\[2m\d\d:\d\d:\d\d\x1b\[22m Generating frames/);
-    // eslint-disable-next-line no-control-regex -- the CLI's live display is ANSI escape sequences, which start with ESC
+
     expect(run.stdout).toMatch(/\x1b\[1mCOMPLETED\x1b\[22m[^\n]*\nvideo: http/);
   });
 
@@ -128,7 +128,7 @@ describe('reelgraph generate against a real server', () => {
       const run = await cli([], { env, cwd: dir, command: ['/usr/bin/script', '-qec', command, '/dev/null'] });
       expect(run.code).toBe(0);
       expect(run.stdout).toContain('\r\x1b[2K');
-      // eslint-disable-next-line no-control-regex -- the CLI's live display is ANSI escape sequences, which start with ESC
+
       expect(run.stdout).toMatch(/\x1b\[1mCOMPLETED\x1b\[22m/);
     },
   );
