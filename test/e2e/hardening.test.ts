@@ -50,6 +50,15 @@ describe('hostile GraphQL documents are refused before execution, and the server
     else expect(result.data.videoGenerations.edges.length).toBeLessThanOrEqual(100);
   });
 
+  it('the nested pages real clients send stay within the limits', async () => {
+    const nested = `{ webhookEndpoints(first: 5) { edges { node { id url events description createdAt
+      deliveries(first: 10) { edges { node { id eventType status attempts lastStatusCode lastError nextAttemptAt deliveredAt createdAt
+        generation { id status } } } pageInfo { hasNextPage endCursor } } } } } }`;
+    const result = await gql(server.url, nested);
+    expect(result.errors).toBeUndefined();
+    expect(result.data.webhookEndpoints.edges).toEqual([]);
+  });
+
   it('oversized bodies', async () => {
     const response = await post(server.url, JSON.stringify({ query: `{ serverInfo { version } } # ${'x'.repeat(2 * 1024 * 1024)}` }));
     expect(response.status).toBe(413);
