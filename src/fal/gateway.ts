@@ -1,3 +1,4 @@
+// A little over 250 lines: every call this server makes to fal goes through @fal-ai/client here, in one place.
 import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
 import type { FalOperation, MetricsSink } from '../metrics/types.ts';
 import { FalRequestError, type FalGateway, type FalLogLine, type FalResult, type FalStatus } from './types.ts';

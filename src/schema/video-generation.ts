@@ -1,3 +1,4 @@
+// A little over 250 lines: the VideoGeneration type with its own enums, filter input and root fields (one file per GraphQL type).
 import { GraphQLError } from 'graphql';
 import { microsToUsd } from '../billing/prices.ts';
 import type { Prisma } from '../db/index.ts';

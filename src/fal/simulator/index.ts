@@ -1,3 +1,4 @@
+// A little over 250 lines: the simulator server itself (start, stop, the routes it mounts); its parts live beside it.
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
