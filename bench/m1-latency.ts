@@ -7,6 +7,7 @@
  *   BENCH_M1_LOGS=10  BENCH_M1_INTERVAL_MS=1000          log lines per generation and their spacing
  *   BENCH_TARGETS=reelgraph,raw-ws,mercurius,apollo
  */
+import { errorMessage } from '../src/lib/errors.ts';
 import { startSim } from './lib/sim.ts';
 import { PEERS, startTarget, startWorkers, type TargetKind } from './lib/targets.ts';
 import { cpuSeconds, envInt, LOAD_CORE, machine, round, sleep, summary } from './lib/util.ts';
@@ -99,7 +100,7 @@ try {
         const row = {
           scenario: `${gens}x${per}`,
           target: kind,
-          failed: error instanceof Error ? error.message.slice(0, 500) : String(error),
+          failed: errorMessage(error).slice(0, 500),
         };
         rows.push(row);
         console.log(JSON.stringify(row));

@@ -1,3 +1,4 @@
+import { errorSummary } from '../lib/errors.ts';
 import type { GraphQLSchema } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
@@ -90,7 +91,7 @@ export function createYogaServer(options: YogaOptions): Yoga {
       debug: () => {},
       info: (...args: unknown[]) => options.logger.info(args.map(String).join(' ')),
       warn: (...args: unknown[]) => options.logger.warn(args.map(String).join(' ')),
-      error: (...args: unknown[]) => options.logger.error(args.map(describe).join(' ')),
+      error: (...args: unknown[]) => options.logger.error(args.map((arg) => errorSummary(arg)).join(' ')),
     },
     context: options.context,
     plugins: [
@@ -128,9 +129,4 @@ export function createYogaServer(options: YogaOptions): Yoga {
       }),
     ],
   });
-}
-
-/** Yoga logs errors as objects: their name and message only, never a stack. */
-function describe(value: unknown): string {
-  return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
 }

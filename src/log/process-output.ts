@@ -1,3 +1,4 @@
+import { errorSummary } from '../lib/errors.ts';
 import { format } from 'node:util';
 import type { Logger } from '../logger.ts';
 
@@ -33,7 +34,7 @@ export function routeProcessOutput(logger: Logger): () => void {
   // Node's default for an uncaught exception (or an unhandled rejection) is to print the stack to stderr and
   // exit with 1: the same, as a log line.
   const onFatal = (error: unknown, origin: string) => {
-    logger.error(`fatal ${origin}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { err: error });
+    logger.error(`fatal ${origin}: ${errorSummary(error)}`, { err: error });
     process.exit(1);
   };
   process.on('uncaughtException', onFatal);
