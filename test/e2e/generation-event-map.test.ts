@@ -45,7 +45,10 @@ describe('GenerationEventMap', () => {
       expect(submitted?.payload).toMatchObject({ falRequestId: generation.falRequestId });
 
       const transitions = mine.flatMap((e) => (e.name === 'transition' ? [e.payload] : []));
-      expect(transitions.map((t) => t.status)).toEqual(['PENDING', 'IN_QUEUE', 'IN_PROGRESS', 'COMPLETED']);
+      // A queued request may report more than one queue position (each a status event, IN_QUEUE again), more
+      // often on a loaded machine: the statuses, taken once each, are the lifecycle in order.
+      const statuses = transitions.map((t) => t.status).filter((s, i, all) => i === 0 || all[i - 1] !== s);
+      expect(statuses).toEqual(['PENDING', 'IN_QUEUE', 'IN_PROGRESS', 'COMPLETED']);
       const sequences = mine.flatMap((e) =>
         e.name === 'transition' ? [e.payload.sequence] : e.name === 'log' ? e.payload.lines.map((l) => l.sequence) : [],
       );
