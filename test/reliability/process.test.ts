@@ -47,7 +47,9 @@ async function start(port: number) {
   return server;
 }
 
-describe('the real server process', () => {
+// Each test starts the real server twice (a child process each, with migrations and a simulator): on a busy 2-core
+// machine that alone can take most of vitest's default 30 s.
+describe('the real server process', { timeout: 90_000 }, () => {
   it('loses nothing when killed with SIGKILL mid-generation and started again', async () => {
     const port = await freePort();
     const first = await start(port);
