@@ -31,7 +31,7 @@ import { createMetrics } from './metrics/index.ts';
 import { createMetricsRoute } from './metrics/route.ts';
 import { errorMessage } from './lib/errors.ts';
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { createSecretBox, createWebhookDispatcher, createWebhookService, loadWebhookServerSecret } from './webhooks/index.ts';
+import { createSecretBox, createWebhookDispatcher, createWebhookService, loadWebhookServerSecret } from './outbound-webhooks/index.ts';
 import { createContextFactory, signedVideoPath } from './http/context.ts';
 import { logStartupBanners } from './log/banners.ts';
 

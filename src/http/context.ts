@@ -5,7 +5,7 @@ import type { PrismaClient } from '../db/index.ts';
 import type { GenerationService } from '../generations/service.ts';
 import type { GraphQLContext, ServerInfo } from '../schema/context.ts';
 import type { FrameUploads } from '../uploads/index.ts';
-import type { WebhookService } from '../webhooks/index.ts';
+import type { WebhookService } from '../outbound-webhooks/index.ts';
 import { createEventLoader } from '../schema/event-loader.ts';
 import type { EdgeContext } from './authentication.ts';
 import { limitMutations } from './rate-limit-headers.ts';

@@ -3,7 +3,7 @@ import type { Caller } from '../generations/caller.ts';
 import type { FalBackendName, GenerationService } from '../generations/service.ts';
 import type { FrameUploads } from '../uploads/index.ts';
 import type { EventLoader } from './event-loader.ts';
-import type { WebhookService } from '../webhooks/index.ts';
+import type { WebhookService } from '../outbound-webhooks/index.ts';
 
 /** Per-request context: runtime instances come from here, never from module scope. */
 export interface GraphQLContext {
@@ -22,7 +22,7 @@ export interface GraphQLContext {
   uploads: FrameUploads;
   /** What live events' fields load, made for this request (see schema/event-loader.ts). */
   eventLoader: EventLoader;
-  /** Outbound webhook endpoints and deliveries (src/webhooks). */
+  /** Outbound webhook endpoints and deliveries (src/outbound-webhooks). */
   webhooks: WebhookService;
 }
 

@@ -1,6 +1,6 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { RateLimitedError } from '../generations/errors.ts';
-import { WebhookEndpointNotFoundError } from '../webhooks/errors.ts';
+import { WebhookEndpointNotFoundError } from '../outbound-webhooks/errors.ts';
 import { builder } from './builder.ts';
 import { nodeIdFromArg } from './webhook-ids.ts';
 import './webhook-endpoint.ts';

@@ -1,5 +1,5 @@
 import { RateLimitedError } from '../generations/errors.ts';
-import { WebhookDeliveryNotFoundError } from '../webhooks/errors.ts';
+import { WebhookDeliveryNotFoundError } from '../outbound-webhooks/errors.ts';
 import { builder } from './builder.ts';
 import { WebhookDeliveryRef } from './webhook-delivery.ts';
 import { nodeIdFromArg } from './webhook-ids.ts';

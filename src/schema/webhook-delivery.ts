@@ -1,5 +1,5 @@
 import { visibleTo } from '../generations/caller.ts';
-import { WebhookDeliveryNotFoundError } from '../webhooks/errors.ts';
+import { WebhookDeliveryNotFoundError } from '../outbound-webhooks/errors.ts';
 import { builder } from './builder.ts';
 import { ErrorInterface } from './errors.ts';
 import { WebhookEventTypeEnum } from './webhook-event-type.ts';

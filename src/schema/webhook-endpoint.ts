@@ -1,5 +1,5 @@
 import { visibleTo } from '../generations/caller.ts';
-import { WebhookEndpointNotFoundError } from '../webhooks/errors.ts';
+import { WebhookEndpointNotFoundError } from '../outbound-webhooks/errors.ts';
 import { builder } from './builder.ts';
 import { ErrorInterface } from './errors.ts';
 import './webhook-delivery.ts';

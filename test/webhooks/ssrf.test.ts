@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { gql } from '../helpers/graphql.ts';
 import { generateOk, rawGenerationId } from '../helpers/generation.ts';
-import { createSecretBox, loadWebhookServerSecret } from '../../src/webhooks/index.ts';
+import { createSecretBox, loadWebhookServerSecret } from '../../src/outbound-webhooks/index.ts';
 import { CREATE_ENDPOINT, startReceiver, type Receiver } from './receiver.ts';
 
 // WEBHOOK_ALLOW_PRIVATE_URLS is off (the default): endpoints on loopback, private, link-local, CGNAT and
