@@ -78,7 +78,13 @@ export async function resolveHistoryConnection(
   const from = parsed === null ? null : 'position' in parsed ? parsed.position : await positionOf(ctx.db, ctx.caller, parsed.id);
   // An old cursor of a row the caller cannot see is an empty page, as Prisma's cursor on an unknown id was.
   if (parsed === null || from !== null) {
-    const selection = queryFromInfo({ context: ctx, info, select: columns, paths: [['edges', 'node']], typeName: 'VideoGeneration' });
+    // Pothos plans the relations the document asks for (as an `include`); the page reads those and `columns`,
+    // not the whole row (see LISTED_COLUMNS).
+    const planned = queryFromInfo({ context: ctx, info, paths: [['edges', 'node']], typeName: 'VideoGeneration' }) as {
+      include?: Record<string, unknown>;
+      select?: Record<string, unknown>;
+    };
+    const selection = { select: { ...columns, ...planned.select, ...planned.include } };
     rows = await listGenerations(ctx.db, ctx.caller, args.filter, { from, backwards, limit: size + 1 }, selection);
   }
 
