@@ -2,7 +2,14 @@ import { decodeBase64, decodeCursorChunk, encodeBase64, encodeCursorTuple, Potho
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Generation } from '../db/index.ts';
-import { listGenerations, positionOf, type HistoryFilter, type HistoryPosition } from '../generations/list-generations.ts';
+import { InputValidationError } from '../generations/errors.ts';
+import {
+  checkHistoryFilter,
+  listGenerations,
+  positionOf,
+  type HistoryFilter,
+  type HistoryPosition,
+} from '../generations/list-generations.ts';
 import { isUuid } from '../lib/uuid.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -72,6 +79,10 @@ export async function resolveHistoryConnection(
   const size = Math.min(first ?? last ?? DEFAULT_SIZE, MAX_SIZE);
   const backwards = before != null || last != null;
   const cursor = before ?? after;
+
+  // Checked here too: a page that reads nothing (below) still refuses a bad filter.
+  const problems = checkHistoryFilter(args.filter ?? {});
+  if (problems.length > 0) throw new InputValidationError(problems);
 
   let rows: Generation[] = [];
   const parsed = cursor == null ? null : parseHistoryCursor(cursor);
