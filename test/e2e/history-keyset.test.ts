@@ -177,6 +177,9 @@ describe('history keyset paging over a large history', () => {
     const result = await gql(server.url, PAGE, { first: 5, after: 'not a cursor' }, bearer(keys.acme));
     expect(result.errors).toHaveLength(1);
     expect(result.data?.videoGenerations ?? null).toBeNull();
+    // A bad filter is refused even when the (old) cursor names no row the caller may see, so nothing is read.
+    const bad = await gql(server.url, PAGE, { first: 5, after: oldCursor(globexRaw[0]), filter: { search: ' ' } }, bearer(keys.acme));
+    expect(bad.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
 
