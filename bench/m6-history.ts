@@ -2,7 +2,9 @@
  * M6: the history page `videoGenerations(first: 50)` over BENCH_M6_ROWS (100k) generations: requests per second
  * and latency from a closed loop of BENCH_M6_CONCURRENCY clients, each walking pages with `after` (first page,
  * then the next BENCH_M6_DEPTH pages, then from the top again), on PGlite and on PostgreSQL, against the same page
- * served from memory by graphql-yoga (bench/peers/memory-history.ts).
+ * served from memory by graphql-yoga (bench/peers/memory-history.ts). BENCH_M6_FROM_PAGE (default 1) moves
+ * the walk's top down the history: page cost at page 1 against page 100 is
+ * `BENCH_M6_DEPTH=0 BENCH_M6_FROM_PAGE=1` against `BENCH_M6_DEPTH=0 BENCH_M6_FROM_PAGE=100`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ const ROWS = envInt('BENCH_M6_ROWS', 100_000);
 const SECONDS = envInt('BENCH_M6_SECONDS', 10);
 const CONCURRENCY = envInt('BENCH_M6_CONCURRENCY', 16);
 const DEPTH = envInt('BENCH_M6_DEPTH', 5);
+const FROM_PAGE = envInt('BENCH_M6_FROM_PAGE', 1);
 const targets = (process.env.BENCH_M6_TARGETS ?? 'reelgraph,reelgraph-pg,memory-history').split(',') as TargetKind[];
 const PAGE =
   'query($after: String) { videoGenerations(first: 50, after: $after) { edges { cursor node { id prompt status createdAt } } pageInfo { hasNextPage endCursor } } }';
@@ -29,7 +32,30 @@ const SEED = `
          'prompt ' || i, 5, false, 'customize', '{}'::jsonb, 0, now() - (i || ' seconds')::interval, now(), now()
     FROM generate_series(1, ${ROWS}) AS i`;
 
-async function load(target: Target) {
+async function post(target: Target, after: string | null) {
+  const response = await fetch(target.url, {
+    method: 'POST',
+    headers: target.headers,
+    body: JSON.stringify({ query: PAGE, variables: { after } }),
+  });
+  return (await response.json()) as {
+    data?: { videoGenerations: { edges: unknown[]; pageInfo: { endCursor: string } } };
+    errors?: unknown;
+  };
+}
+
+/** The cursor before page FROM_PAGE (null for page 1), walked once, outside the measurement. */
+async function topCursor(target: Target): Promise<string | null> {
+  let after: string | null = null;
+  for (let page = 1; page < FROM_PAGE; page += 1) {
+    const body = await post(target, after);
+    if (!body.data) throw new Error(`walking to page ${FROM_PAGE}: ${JSON.stringify(body).slice(0, 300)}`);
+    after = body.data.videoGenerations.pageInfo.endCursor;
+  }
+  return after;
+}
+
+async function load(target: Target, top: string | null) {
   const latencies: number[] = [];
   let ok = 0;
   let failed = 0;
@@ -37,24 +63,16 @@ async function load(target: Target) {
   const end = performance.now() + SECONDS * 1000;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      let after: string | null = null;
+      let after: string | null = top;
       let depth = 0;
       while (performance.now() < end) {
         const t = performance.now();
-        const response = await fetch(target.url, {
-          method: 'POST',
-          headers: target.headers,
-          body: JSON.stringify({ query: PAGE, variables: { after } }),
-        });
-        const body = (await response.json()) as {
-          data?: { videoGenerations: { edges: unknown[]; pageInfo: { endCursor: string } } };
-          errors?: unknown;
-        };
+        const body = await post(target, after);
         if (body.data?.videoGenerations.edges.length === 50) {
           ok += 1;
           latencies.push(performance.now() - t);
           depth += 1;
-          after = depth > DEPTH ? null : body.data.videoGenerations.pageInfo.endCursor;
+          after = depth > DEPTH ? top : body.data.videoGenerations.pageInfo.endCursor;
           if (depth > DEPTH) depth = 0;
         } else {
           failed += 1;
@@ -91,8 +109,9 @@ try {
         await client.query('ANALYZE');
         await client.end();
       }
-      await load(target); // warm-up
-      const run = await load(target);
+      const top = await topCursor(target);
+      await load(target, top); // warm-up
+      const run = await load(target, top);
       const row = {
         target: kind,
         requestsPerSecond: round(run.ok / SECONDS, 1),
@@ -122,6 +141,8 @@ await writeResult('m6', {
   rows: ROWS,
   seconds: SECONDS,
   concurrency: CONCURRENCY,
+  depth: DEPTH,
+  fromPage: FROM_PAGE,
   results: rows,
   ratios: { pgliteVsMemory: ratio('reelgraph'), postgresVsMemory: ratio('reelgraph-pg') },
 });

@@ -6,8 +6,9 @@ import { InputValidationError } from '../generations/errors.ts';
 import type { GenerationLogLine } from '../generations/events.ts';
 import { visibleTo } from '../generations/caller.ts';
 import { toLogLine } from '../generations/store.ts';
-import { HISTORY_ORDER, historyWhere, MAX_SEARCH_LENGTH } from '../generations/list-generations.ts';
+import { MAX_SEARCH_LENGTH } from '../generations/list-generations.ts';
 import { builder } from './builder.ts';
+import { resolveHistoryConnection } from './history-connection.ts';
 import { generationIdFromArg } from './ids.ts';
 
 export const VideoGenerationStatusEnum = builder.enumType('VideoGenerationStatus', {
@@ -228,13 +229,6 @@ const LISTED_COLUMNS = {
   completedAt: true,
 } satisfies Prisma.GenerationSelect;
 
-/** Pothos' query (paging, and `include` for the relations asked for) as a select of the listed columns. */
-function listQuery<Q extends { include?: Prisma.GenerationInclude }>(query: Q) {
-  const { include, ...rest } = query;
-  // The rows lack only columns no field reads; Pothos' row type is the full model.
-  return { ...rest, select: { ...LISTED_COLUMNS, ...include } } as unknown as Omit<Q, 'include'>;
-}
-
 builder.queryFields((t) => ({
   videoGeneration: t.prismaField({
     type: 'Generation',
@@ -247,23 +241,20 @@ builder.queryFields((t) => ({
       return ctx.db.generation.findFirst({ ...query, where: { id, ...visibleTo(ctx.caller) } });
     },
   }),
-  videoGenerations: t.prismaConnection(
+  videoGenerations: t.connection(
     {
-      type: 'Generation',
-      cursor: 'id',
+      type: VideoGenerationRef,
       description: 'Every generation of the caller, newest first (Relay connection).',
       args: { filter: t.arg({ type: VideoGenerationFilter, required: false, description: 'Only the generations that match.' }) },
-      resolve: async (query, _root, args, ctx) => {
-        let where;
+      resolve: async (_root, args, ctx, info) => {
         try {
-          where = await historyWhere(ctx.db, ctx.caller, args.filter, query);
+          return await resolveHistoryConnection(args, ctx, info, LISTED_COLUMNS);
         } catch (error) {
           // The field's type is a connection (the contract predates typed errors here), so a bad filter is a
           // GraphQL error with the field paths in its extensions rather than an error result.
           if (!(error instanceof InputValidationError)) throw error;
           throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', fieldErrors: error.fieldErrors } });
         }
-        return ctx.db.generation.findMany({ ...listQuery(query), where, orderBy: HISTORY_ORDER });
       },
     },
     { name: 'VideoGenerationConnection', description: 'A page of generations (Relay cursor connection).' },
