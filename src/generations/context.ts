@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../db/index.ts';
+import type { PrismaClient, SqlSession } from '../db/index.ts';
 import type { FalGateway } from '../fal/types.ts';
 import type { Logger } from '../logger.ts';
 import type { MetricsSink } from '../metrics/types.ts';
@@ -22,6 +22,8 @@ export interface TenantQuotas {
 
 export interface GenerationServiceDeps {
   db: PrismaClient;
+  /** The driver under `db` (same pool or PGlite session): the store's hot statements run on it (store-sql.ts). */
+  sql?: SqlSession;
   fal: FalGateway;
   bus: EventBus;
   backend: FalBackendName;

@@ -19,7 +19,7 @@ import { until } from '../helpers/until.ts';
 let db: Database;
 let dispose: () => Promise<void>;
 let redis: TestRedis;
-const closers: Array<() => Promise<void>> = [];
+const closers: Array<() => void | Promise<void>> = [];
 const prefix = `reelgraph-test-${randomBytes(4).toString('hex')}:`;
 
 beforeAll(async () => {
@@ -50,7 +50,7 @@ async function instanceBus(): Promise<EventBus> {
 async function countMessages(channel: string) {
   const client = new Redis(redis.url, { lazyConnect: true });
   await client.connect();
-  closers.push(async () => void client.disconnect());
+  closers.push(() => client.disconnect());
   const messages: string[] = [];
   client.on('message', (ch: string, message: string) => {
     if (ch === channel) messages.push(message);
@@ -89,19 +89,22 @@ describe('one bus message per write', () => {
     // Another instance's listeners: a plain bus subscriber and the hub that feeds its subscriptions.
     const received: GenerationEventMessage[] = [];
     const unsubscribe = reader.subscribe<GenerationEventMessage>(topics.generationEvents(id), (m) => received.push(m));
-    closers.push(async () => unsubscribe());
+    closers.push(unsubscribe);
     const delivered: LiveEvent[] = [];
     const member = joinHub(reader, store, id, 60_000, (event) => delivered.push(event));
-    closers.push(async () => member.leave());
+    closers.push(() => member.leave());
     // SUBSCRIBE is asynchronous in Redis: wait until both instances' subscriptions are live.
     const admin = new Redis(redis.url);
-    closers.push(async () => void admin.disconnect());
+    closers.push(() => admin.disconnect());
     await until('the reader is subscribed', async () => {
       const [, n] = (await admin.pubsub('NUMSUB', prefix + topics.generationEvents(id))) as [string, number];
       return Number(n) >= 2;
     });
 
-    const publish = createPublish({ bus: writer }, createGenerationEmitter(() => {}));
+    const publish = createPublish(
+      { bus: writer },
+      createGenerationEmitter(() => {}),
+    );
     const events = await store.appendLogs(id, lines(25));
     expect(events).toHaveLength(25);
     publish('tenant-a')(events);
