@@ -25,8 +25,9 @@ export interface BusEventTarget {
 
 /**
  * The envelope of a publishMany message. Its key cannot be a payload's own field by accident (payloads are our
- * typed messages), and a plain payload never carries it, so single and batch messages share a topic; an
- * instance that predates batches would see one unknown message, which its subscribers repair from the database.
+ * typed messages), and a plain payload never carries it, so single and batch messages share a topic. An
+ * instance that predates batches cannot read the envelope: instances sharing one Redis must all run a version
+ * with publishMany (stop the old ones before starting new ones, as for any change of the bus messages).
  */
 const BATCH = 'reelgraph.batch';
 interface BatchMessage<T> {
