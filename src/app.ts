@@ -143,6 +143,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       cleanup.push(() => archiver.stop());
       const generations = createGenerationService({
         db: database.prisma,
+        sql: database,
         fal,
         bus,
         backend,

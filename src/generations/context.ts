@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../db/index.ts';
+import type { PrismaClient, SqlSession } from '../db/index.ts';
 import type { FalGateway } from '../fal/types.ts';
 import type { Logger } from '../logger.ts';
 import type { MetricsSink } from '../metrics/types.ts';
@@ -22,6 +22,8 @@ export interface TenantQuotas {
 
 export interface GenerationServiceDeps {
   db: PrismaClient;
+  /** The driver under `db` (same pool or PGlite session): the store's hot statements run on it (store-sql.ts). */
+  sql?: SqlSession;
   fal: FalGateway;
   bus: EventBus;
   backend: FalBackendName;
@@ -65,7 +67,7 @@ export interface DomainContext {
  * and to this instance's typed event map (logger, archiver, tests). Every event handed here was just written
  * by this instance's guarded write, so each counts once.
  */
-export function createPublish(deps: GenerationServiceDeps, emitter: GenerationEmitter): Publish {
+export function createPublish(deps: Pick<GenerationServiceDeps, 'bus' | 'metrics'>, emitter: GenerationEmitter): Publish {
   return (tenantId) => (events) => {
     if (events.length === 0) return;
     // Consecutive lines are reported together, but never reordered with a status change between them.
@@ -74,8 +76,10 @@ export function createPublish(deps: GenerationServiceDeps, emitter: GenerationEm
       if (lines.length > 0) emitter.emit('log', { generationId: events[0].generationId, tenantId, lines });
       lines = [];
     };
+    // One bus message for the whole write (one Redis PUBLISH, not one per line); the bus hands every listener
+    // the events one by one, in order (pubsub/index.ts), so the hub sees what it saw before.
+    deps.bus.publishMany(topics.generationEvents(events[0].generationId), events.map(toMessage));
     for (const event of events) {
-      deps.bus.publish(topics.generationEvents(event.generationId), toMessage(event));
       if (event.kind === 'LOG') {
         deps.metrics?.eventHandedOff(event.log.timestamp);
         lines.push(event.log);

@@ -31,7 +31,7 @@ export type { VerifiedWebhook } from './webhook.ts';
  */
 export function createGenerationService(deps: GenerationServiceDeps) {
   const { db, bus, logger } = deps;
-  const store = createGenerationStore(db, { metrics: deps.metrics });
+  const store = createGenerationStore(db, { metrics: deps.metrics, sql: deps.sql });
   const slowSubscribers = { buffer: deps.subscriptionBufferEvents, log: (message: string) => logger.warn(message) };
   const emitter = createGenerationEmitter((event, error) =>
     logger.error(`a listener of the generation event "${event}" failed: ${errorMessage(error)}`),

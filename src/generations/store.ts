@@ -1,8 +1,8 @@
-import type { Prisma, PrismaClient } from '../db/index.ts';
+import type { Prisma, PrismaClient, SqlSession } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
 import { createLogWriter, type LogAppend } from './log-writer.ts';
 import type { MetricsSink } from '../metrics/types.ts';
-import { ACTIVE_STATUS_SQL } from './status-sql.ts';
+import { APPEND_LOGS_SQL, sqlRunner, TRANSITION_SQL } from './store-sql.ts';
 import { ALLOWED_FROM, type GenerationStatus } from './status.ts';
 
 export interface NewLogLine {
@@ -35,7 +35,15 @@ export interface TransitionDetails {
  * from the states in ALLOWED_FROM, and it allocates the event's sequence number in the same transaction
  * that inserts the event, so the event log has no gaps and no duplicates whoever writes.
  */
-export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLogWrite?: number; metrics?: MetricsSink } = {}) {
+export function createGenerationStore(
+  db: PrismaClient,
+  options: {
+    maxLinesPerLogWrite?: number;
+    metrics?: MetricsSink;
+    /** the driver under Prisma, for the hot statements */ sql?: SqlSession;
+  } = {},
+) {
+  const run = sqlRunner(db, options.sql);
   /**
    * Appends the lines of many generations in ONE statement: the guarded sequence allocation of each
    * generation (active, and fenced by its leaseOwner when one is given) and the inserts of all lines commit
@@ -66,24 +74,17 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
         stamps.push(line.timestamp.toISOString());
       });
     }
-    const rows = await db.$queryRaw<Array<{ id: string; base: number }>>`
-      WITH req AS (
-        SELECT * FROM unnest(${sorted.map((r) => r.id)}::uuid[], ${sorted.map((r) => r.lines.length)}::int[], ${sorted.map((r) => r.leaseOwner)}::text[])
-                 AS r(id, n, owner)
-      ), g AS (
-        UPDATE "Generation" AS gen SET "lastSequence" = gen."lastSequence" + req.n, "updatedAt" = ${now}
-          FROM req
-         WHERE gen.id = req.id AND gen.status IN (${ACTIVE_STATUS_SQL})
-           AND (req.owner IS NULL OR gen."leaseOwner" = req.owner)
-        RETURNING gen.id, gen."lastSequence" - req.n AS base
-      ), ins AS (
-        INSERT INTO "GenerationEvent" ("generationId", sequence, kind, "logMessage", "logLevel", "logTimestamp", "createdAt")
-        SELECT l.gid, g.base + l.ord, 'LOG', l.message, l.level, l.ts, ${now}
-          FROM unnest(${lineGen}::uuid[], ${ords}::int[], ${messages}::text[], ${levels}::text[], ${stamps}::timestamp(3)[])
-                 AS l(gid, ord, message, level, ts)
-          JOIN g ON g.id = l.gid
-      )
-      SELECT id::text AS id, base FROM g`;
+    const rows = await run<{ id: string; base: number }>(APPEND_LOGS_SQL, [
+      sorted.map((r) => r.id),
+      sorted.map((r) => r.lines.length),
+      sorted.map((r) => r.leaseOwner),
+      now.toISOString(),
+      lineGen,
+      ords,
+      messages,
+      levels,
+      stamps,
+    ]);
     const bases = new Map(rows.map((row) => [row.id, Number(row.base)]));
     return requests.map((r) => {
       const base = bases.get(r.id.toLowerCase());
@@ -107,7 +108,7 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
     /**
      * Moves a generation to `to` and records the status event (and the video, for COMPLETED); null when the
      * guard says it already happened. One statement: the guarded update, the sequence allocation and the
-     * inserts commit together or not at all, in a single round trip.
+     * inserts commit together or not at all, in a single round trip (TRANSITION_SQL, on the driver).
      */
     async transition(id: string, to: GenerationStatus, details: TransitionDetails = {}): Promise<GenerationEvent | null> {
       const queuePosition = to === 'IN_QUEUE' ? (details.queuePosition ?? null) : null;
@@ -115,38 +116,25 @@ export function createGenerationStore(db: PrismaClient, options: { maxLinesPerLo
       const from = details.onlyFrom ?? [...ALLOWED_FROM[to]];
       const terminal = to === 'COMPLETED' || to === 'FAILED' || to === 'CANCELLED';
       const video = details.video ?? null;
-      const rows = await db.$queryRaw<Array<{ sequence: number }>>`
-        WITH g AS (
-          UPDATE "Generation"
-             SET status = ${to}::"GenerationStatus",
-                 "queuePosition" = ${queuePosition}::int,
-                 "lastSequence" = "lastSequence" + 1,
-                 "updatedAt" = ${now},
-                 "startedAt" = CASE WHEN ${to === 'IN_PROGRESS'} THEN ${now} ELSE "startedAt" END,
-                 "completedAt" = CASE WHEN ${terminal} THEN ${now} ELSE "completedAt" END,
-                 "errorCode" = COALESCE(${details.error?.code ?? null}::text, "errorCode"),
-                 "errorMessage" = COALESCE(${details.error?.message ?? null}::text, "errorMessage")
-           WHERE id = ${id}::uuid
-             AND status::text = ANY(${from}::text[])
-             AND (${details.leaseOwner ?? null}::text IS NULL OR "leaseOwner" = ${details.leaseOwner ?? null}::text)
-             AND (${details.unsubmittedForSeconds ?? null}::int IS NULL
-                  OR ("falRequestId" IS NULL
-                      AND "createdAt" < timezone('UTC', now()) - make_interval(secs => ${details.unsubmittedForSeconds ?? null}::int)))
-             -- Within IN_QUEUE only a falling position is a change: a repeated or late (stale) report that
-             -- arrives after a newer one, e.g. a stream event queued behind a catch-up poll, never moves it back.
-             AND NOT (status = 'IN_QUEUE' AND ${to}::"GenerationStatus" = 'IN_QUEUE'
-                      AND "queuePosition" IS NOT NULL AND (${queuePosition}::int IS NULL OR ${queuePosition}::int >= "queuePosition"))
-          RETURNING "lastSequence"
-        ), event AS (
-          INSERT INTO "GenerationEvent" ("generationId", sequence, kind, status, "queuePosition", "createdAt")
-          SELECT ${id}::uuid, "lastSequence", 'STATUS', ${to}::"GenerationStatus", ${queuePosition}::int, ${now} FROM g
-        ), output AS (
-          INSERT INTO "VideoOutput" ("generationId", "sourceUrl", "contentType", "fileName", "fileSize", "createdAt")
-          SELECT ${id}::uuid, ${video?.sourceUrl ?? null}::text, ${video?.contentType ?? null}::text, ${video?.fileName ?? null}::text,
-                 ${video?.fileSize ?? null}::int, ${now}
-            FROM g WHERE ${video !== null}
-        )
-        SELECT "lastSequence" AS sequence FROM g`;
+      const leaseOwner = details.leaseOwner ?? null;
+      const rows = await run<{ sequence: number }>(TRANSITION_SQL, [
+        to,
+        queuePosition,
+        now.toISOString(),
+        to === 'IN_PROGRESS',
+        terminal,
+        details.error?.code ?? null,
+        details.error?.message ?? null,
+        id,
+        from,
+        leaseOwner,
+        details.unsubmittedForSeconds ?? null,
+        video?.sourceUrl ?? null,
+        video?.contentType ?? null,
+        video?.fileName ?? null,
+        video?.fileSize ?? null,
+        video !== null,
+      ]);
       if (rows.length === 0) return null;
       const sequence = Number(rows[0].sequence);
       return { kind: 'STATUS', generationId: id, sequence, status: to, queuePosition, at: now } satisfies GenerationEvent;

@@ -36,6 +36,7 @@ beforeAll(async () => {
   const real = createEventBus();
   bus = {
     publish: (topic, payload) => real.publish(topic, payload),
+    publishMany: (topic, payloads) => real.publishMany(topic, payloads),
     subscribe(topic, listener) {
       listeners += 1;
       const off = real.subscribe(topic, listener);

@@ -59,9 +59,16 @@ function countingWrite(store: ReturnType<typeof createGenerationStore>) {
   return { batches, write };
 }
 
-describe('coalesced log writes', () => {
+// The app runs the hot statements on the driver (store-sql.ts); a store given only a Prisma client runs the same
+// text through Prisma. Both must behave alike.
+describe.each([
+  { path: 'the driver', sql: true },
+  { path: 'Prisma', sql: false },
+])('coalesced log writes and transitions on $path', ({ sql }) => {
+  const newStore = () => createGenerationStore(db.prisma, sql ? { sql: db } : {});
+
   it('writes the lines of many generations appending at once in fewer statements, each gap-free and in order', async () => {
-    const store = createGenerationStore(db.prisma);
+    const store = newStore();
     const { batches, write } = countingWrite(store);
     const writer = createLogWriter(write);
     const ids = await Promise.all(Array.from({ length: 40 }, () => newGeneration()));
@@ -88,7 +95,7 @@ describe('coalesced log writes', () => {
   });
 
   it('writes nothing for a finished or fenced-off generation in a batch while the others succeed', async () => {
-    const store = createGenerationStore(db.prisma);
+    const store = newStore();
     const { batches, write } = countingWrite(store);
     const writer = createLogWriter(write);
     const active = await newGeneration({ leaseOwner: 'me' });
@@ -113,7 +120,7 @@ describe('coalesced log writes', () => {
   });
 
   it('allocates sequences in the statement: interleaved status transitions and coalesced lines never collide', async () => {
-    const store = createGenerationStore(db.prisma);
+    const store = newStore();
     const ids = await Promise.all(Array.from({ length: 10 }, () => newGeneration({ status: 'IN_QUEUE' })));
     await Promise.all(
       ids.map(async (id) => {
@@ -133,7 +140,7 @@ describe('coalesced log writes', () => {
   });
 
   it("keeps a generation's requests in order when it asks twice before a write, and caps the lines per statement", async () => {
-    const store = createGenerationStore(db.prisma);
+    const store = newStore();
     const { batches, write } = countingWrite(store);
     const writer = createLogWriter(write, { maxLines: 10 });
     const id = await newGeneration();
@@ -156,7 +163,7 @@ describe('coalesced log writes', () => {
   });
 
   it('rejects every caller of a failed statement and commits none of their lines', async () => {
-    const store = createGenerationStore(db.prisma);
+    const store = newStore();
     const ids = await Promise.all(Array.from({ length: 5 }, () => newGeneration()));
     // An id that is not a uuid makes the whole statement fail.
     const outcomes = await Promise.allSettled([
@@ -173,7 +180,7 @@ describe('coalesced log writes', () => {
   });
 
   it('names each write so its lines can share one read of the generation', async () => {
-    const store = createGenerationStore(db.prisma);
+    const store = newStore();
     const id = await newGeneration();
     const [one, two] = await Promise.all([
       store.appendLogs(id, lines('a', 3)),
@@ -183,5 +190,54 @@ describe('coalesced log writes', () => {
     expect(new Set(one.map(batchOf)).size).toBe(1);
     expect(new Set(two.map(batchOf)).size).toBe(1);
     expect(batchOf(one[0])).not.toBe(batchOf(two[0]));
+  });
+
+  it('refuses a transition or a line by an instance that lost its lease, and lets the holder write', async () => {
+    const store = newStore();
+    const id = await newGeneration({ status: 'IN_QUEUE', leaseOwner: 'new-holder' });
+    expect(await store.transition(id, 'IN_PROGRESS', { leaseOwner: 'old-holder' })).toBeNull();
+    expect(await store.appendLogs(id, lines('stale', 2), 'old-holder')).toEqual([]);
+    expect(await stored(id)).toEqual([]);
+    const moved = await store.transition(id, 'IN_PROGRESS', { leaseOwner: 'new-holder' });
+    expect(moved).toMatchObject({ kind: 'STATUS', status: 'IN_PROGRESS', sequence: 1 });
+    // Idempotent: the same transition again is refused by the state guard.
+    expect(await store.transition(id, 'IN_PROGRESS', { leaseOwner: 'new-holder' })).toBeNull();
+    expect((await store.appendLogs(id, lines('fresh', 2), 'new-holder')).map((e) => e.sequence)).toEqual([2, 3]);
+  });
+
+  it('stores the times and the video of a transition exactly as given (UTC), with a queue position that only falls', async () => {
+    const store = newStore();
+    const id = await newGeneration({ status: 'PENDING' });
+    const queued = await store.transition(id, 'IN_QUEUE', { queuePosition: 3 });
+    expect(queued).toMatchObject({ sequence: 1, queuePosition: 3 });
+    expect(await store.transition(id, 'IN_QUEUE', { queuePosition: 3 })).toBeNull();
+    expect(await store.transition(id, 'IN_QUEUE', { queuePosition: 5 })).toBeNull();
+    expect(await store.transition(id, 'IN_QUEUE', { queuePosition: 1 })).toMatchObject({ sequence: 2, queuePosition: 1 });
+    const started = await store.transition(id, 'IN_PROGRESS');
+    const video = { sourceUrl: 'https://fal.media/v.mp4', contentType: 'video/mp4', fileName: 'v.mp4', fileSize: 1234 };
+    const done = await store.transition(id, 'COMPLETED', { video });
+    const row = await db.prisma.generation.findUniqueOrThrow({ where: { id }, include: { video: true } });
+    expect(row).toMatchObject({ status: 'COMPLETED', lastSequence: 4, queuePosition: null, errorCode: null });
+    expect(row.startedAt?.toISOString()).toBe(started!.at.toISOString());
+    expect(row.completedAt?.toISOString()).toBe(done!.at.toISOString());
+    expect(row.updatedAt.toISOString()).toBe(done!.at.toISOString());
+    expect(row.video).toMatchObject(video);
+    const events = await db.prisma.generationEvent.findMany({ where: { generationId: id }, orderBy: { sequence: 'asc' } });
+    expect(events.map((e) => [e.sequence, e.status, e.queuePosition])).toEqual([
+      [1, 'IN_QUEUE', 3],
+      [2, 'IN_QUEUE', 1],
+      [3, 'IN_PROGRESS', null],
+      [4, 'COMPLETED', null],
+    ]);
+    expect(events[3].createdAt.toISOString()).toBe(done!.at.toISOString());
+    // A failure keeps its error; a finished generation refuses every further transition.
+    const failed = await newGeneration({ status: 'IN_PROGRESS' });
+    await store.transition(failed, 'FAILED', { error: { code: 'X', message: 'went wrong' } });
+    expect(await db.prisma.generation.findUniqueOrThrow({ where: { id: failed } })).toMatchObject({
+      errorCode: 'X',
+      errorMessage: 'went wrong',
+    });
+    expect(await store.transition(failed, 'COMPLETED', { video })).toBeNull();
+    expect(await db.prisma.videoOutput.findMany({ where: { generationId: failed } })).toEqual([]);
   });
 });
