@@ -85,6 +85,11 @@ export class LiveEvents {
     return events.map((event) => live(event, page));
   }
 
+  /** An event replayed from a hub's cache: every event of one replay round shares `batchMemo`. */
+  shared(event: GenerationEvent, batchMemo: Memo): LiveEvent {
+    return live(event, batchMemo);
+  }
+
   /** A dashboard update (videoGenerationUpdated) from the bus. */
   update(message: GenerationUpdatedMessage): LiveUpdate {
     // The bus payload may be the publisher's own object (in memory): the live one is ours.
