@@ -6,8 +6,9 @@ import type { GenerationStore } from './store.ts';
 import type { SubscriptionStart } from './subscription-reads.ts';
 import { TooSlow, type SubscriberLimits, type SubscriberStream } from './too-slow.ts';
 
-// The subscription streams, in four parts: the hubs that fan published events out to local subscribers
-// (hub.ts), the LiveEvents they hand out (live-event.ts), one subscriber's ordered, buffered stream with its
+// The subscription streams, in five parts: the hubs that fan published events out to local subscribers
+// (hub.ts), each with its cache of the generation's owner, status and history (history-cache.ts), the
+// LiveEvents they hand out (live-event.ts), one subscriber's ordered, buffered stream with its
 // history reads (event-stream.ts), and dashboards' update stream (update-stream.ts).
 export { SUBSCRIBER_BUFFER, type SubscriberLimits, type SubscriberStream } from './too-slow.ts';
 export { generationUpdateStream } from './update-stream.ts';

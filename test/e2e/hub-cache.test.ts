@@ -136,6 +136,12 @@ describe("the hub's cache", () => {
     expect(three).toEqual(one);
     expect(reads).toBe(0);
 
+    // A change no event announces (an archived video, told to dashboards): the next replay reads the row anew.
+    bus.publish(topics.generationsUpdated, { id, tenantId: 'a' });
+    expect(await subscriber()).toEqual(one);
+    expect(reads).toBe(1);
+    reads = 0;
+
     // A replay from further on, and the live events after it, still read nothing.
     const later = (await open(id, 4))!;
     const more = await logs(id, 2);
@@ -257,5 +263,40 @@ describe("the hub's cache", () => {
     expect(sequences(await take(again, 101))[0]).toBe(1_101);
     expect(reads).toBe(0);
     for (const stream of [recent, fromStart, again]) await close(stream);
+  });
+
+  it('shares replayed events for a while, and keeps every cache of a bus within the budget without a gap', async () => {
+    const id = await newGeneration();
+    await transition(id, 'IN_PROGRESS');
+    await logs(id, 9);
+    const read = (a: number, limit: number) => createGenerationStore(db).eventsAfter(id, a, limit);
+    const seed = async (cache: HistoryCache) => cache.offer((await readSubscriptionStart(db, id, 'a', 0, 500))!, 0, cache.version);
+    const shared = new HistoryCache(read, { events: 0, max: 1_000 });
+    await seed(shared);
+    const [a, b] = [(await shared.start(0, 'a'))!, (await shared.start(0, 'a'))!];
+    expect(b.events).toHaveLength(10);
+    b.events.forEach((event, i) => expect(event).toBe(a.events[i])); // one LiveEvent for both replays
+    const fresh = new HistoryCache(read, { events: 0, max: 1_000 }, -1); // nothing is shared past its freshness
+    await seed(fresh);
+    expect((await fresh.start(0, 'a'))!.events[0]).not.toBe((await fresh.start(0, 'a'))!.events[0]);
+
+    // Two caches over a budget of 12 events: the second keeps only what fits, its newest, and still no gap.
+    const budget = { events: 0, max: 12 };
+    const one = new HistoryCache(read, budget);
+    const two = new HistoryCache(read, budget);
+    await seed(one);
+    await seed(two);
+    expect(budget.events).toBe(12);
+    expect(sequences((await one.start(0, 'a'))!.events)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await two.start(0, 'a')).toBeUndefined(); // not held from the start: the database answers
+    expect(sequences((await two.start(8, 'a'))!.events)).toEqual([9, 10]);
+    const [next] = await logs(id, 1);
+    two.received(next); // grows by one, drops its oldest
+    expect(budget.events).toBe(12);
+    expect(await two.start(8, 'a')).toBeUndefined();
+    expect(sequences((await two.start(9, 'a'))!.events)).toEqual([10, 11]);
+    one.drop();
+    two.drop();
+    expect(budget.events).toBe(0);
   });
 });
