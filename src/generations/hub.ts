@@ -44,6 +44,8 @@ interface Hub {
   /** Each member's inbox and the last sequence it delivered. */
   members: Map<(event: LiveEvent) => void, { last: number }>;
   cache: HistoryCache;
+  /** The database start read that will seed the cache, while one is in flight. */
+  seeding: Promise<unknown> | null;
   unsubscribe: () => void;
   repair: ReturnType<typeof setInterval>;
 }
@@ -86,6 +88,7 @@ export function joinHub(
     hub = {
       members,
       cache,
+      seeding: null,
       unsubscribe: bus.subscribe<GenerationEventMessage>(topics.generationEvents(generationId), (message) => {
         const event = liveEvents.published(fromMessage(message));
         cache.received(event);
@@ -125,10 +128,26 @@ export function joinHub(
     async start(afterSequence, tenantId, read) {
       const cached = await joined.cache.start(afterSequence, tenantId);
       if (cached !== undefined) return cached;
+      // Subscribers arriving together (a deployment reconnecting) wait for the one read that seeds the cache,
+      // rather than each reading: they listen already, so the cache plus their inbox misses nothing.
+      if (joined.seeding) {
+        await joined.seeding;
+        const seeded = await joined.cache.start(afterSequence, tenantId);
+        if (seeded !== undefined) return seeded;
+      }
       const version = joined.cache.version;
-      const start = await read(afterSequence, PAGE);
-      if (start) joined.cache.offer(start, afterSequence, version);
-      return start;
+      const reading = read(afterSequence, PAGE);
+      const seeding = reading.then(
+        (start) => start && joined.cache.offer(start, afterSequence, version),
+        () => {}, // the reader is told; waiters read for themselves
+      );
+      if (!joined.seeding) {
+        joined.seeding = seeding;
+        void seeding.finally(() => {
+          if (joined.seeding === seeding) joined.seeding = null;
+        });
+      }
+      return reading;
     },
     cached: (afterSequence, limit) => joined.cache.eventsAfter(afterSequence, limit),
     leave() {

@@ -158,6 +158,19 @@ describe("the hub's cache", () => {
     await close(again);
   });
 
+  it('subscribers arriving together wait for one read, and a foreign one among them is still refused', async () => {
+    const id = await newGeneration();
+    await transition(id, 'IN_QUEUE', 4);
+    reads = 0;
+    const streams = await Promise.all([...Array.from({ length: 20 }, () => open(id)), open(id, 0, 'b')]);
+    expect(reads).toBe(1);
+    expect(streams.at(-1)).toBeNull();
+    for (const stream of streams.slice(0, -1)) {
+      expect(sequences(await take(stream!, 1))).toEqual([1]);
+      await close(stream!);
+    }
+  });
+
   it('follows every transition: the cached start is what the database says, at every step', async () => {
     const id = await newGeneration();
     const holder = (await open(id))!; // keeps the hub (and its cache) alive
