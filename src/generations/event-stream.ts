@@ -1,6 +1,6 @@
 import type { GenerationEvent } from './events.ts';
 import type { HubMembership } from './hub.ts';
-import { LiveEvents, type LiveEvent } from './live-event.ts';
+import { isLive, LiveEvents, type LiveEvent } from './live-event.ts';
 import { isTerminal } from './status.ts';
 import type { GenerationStore } from './store.ts';
 import type { SubscriptionStart } from './subscription-reads.ts';
@@ -93,8 +93,11 @@ export class GenerationEventStream implements SubscriberStream<LiveEvent> {
     this.waiting?.();
   }
 
-  begin(start: SubscriptionStart) {
-    this.start = start;
+  /** The start (from the hub's cache, or the database): null when there is no such generation for `tenantId`. */
+  async begin(tenantId: string | null, read: (afterSequence: number, limit: number) => Promise<SubscriptionStart | null>) {
+    const start = await this.membership.start(this.last, tenantId, read);
+    if (start) this.start = start;
+    return start !== null;
   }
 
   [Symbol.asyncIterator]() {
@@ -143,7 +146,8 @@ export class GenerationEventStream implements SubscriberStream<LiveEvent> {
         if (this.start) {
           const start = this.start;
           this.start = null;
-          this.pending = this.replayed.read(start.events);
+          // Events from the hub's cache are LiveEvents already, shared with every subscriber replaying them.
+          this.pending = start.events.every(isLive) ? start.events : this.replayed.read(start.events);
           this.readMore = start.events.length === PAGE;
           // A finished generation whose history the caller already has (afterSequence at or past its
           // terminal event): nothing more will ever come. The start read saw status and last sequence at once.
@@ -157,7 +161,9 @@ export class GenerationEventStream implements SubscriberStream<LiveEvent> {
           continue;
         }
         if (this.readMore) {
-          const page = this.replayed.read(await this.store.eventsAfter(this.generationId, this.last, PAGE));
+          const page =
+            (await this.membership.cached(this.last, PAGE)) ??
+            this.replayed.read(await this.store.eventsAfter(this.generationId, this.last, PAGE));
           this.pending = page;
           this.readMore = page.length === PAGE;
           continue;

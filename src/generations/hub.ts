@@ -1,44 +1,85 @@
 import { topics, type EventBus } from '../pubsub/index.ts';
 import { fromMessage, type GenerationEventMessage, type GenerationUpdatedMessage } from './events.ts';
 import { LiveEvents, type LiveEvent, type LiveUpdate } from './live-event.ts';
+import { CACHED_EVENTS_PER_BUS, HistoryCache, type CacheBudget } from './history-cache.ts';
+import { PAGE } from './event-stream.ts';
 import type { GenerationStore } from './store.ts';
+import type { SubscriptionStart } from './subscription-reads.ts';
 
 /** A subscriber's place in a generation's hub. */
 export interface HubMembership {
   /** The member handed out everything up to `sequence`: the hub's repair read starts after the least advanced. */
   delivered(sequence: number): void;
+  /**
+   * The member's start: from the hub's cache when it holds the generation (no database read), else `read`
+   * (the database), whose answer then seeds the cache. Null: no such generation for `tenantId` (null: admin).
+   */
+  start(
+    afterSequence: number,
+    tenantId: string | null,
+    read: (afterSequence: number, limit: number) => Promise<SubscriptionStart | null>,
+  ): Promise<SubscriptionStart | null>;
+  /** Up to `limit` events after `afterSequence` from the hub's cache, null when it does not hold them. */
+  cached(afterSequence: number, limit: number): Promise<LiveEvent[] | null>;
   leave(): void;
+}
+
+/** How a generation's hub keeps its cache (tests shorten or lengthen the replay's freshness). */
+export interface HubOptions {
+  /** How often the hub looks for lost publishes (default 5 s). */
+  repairMs?: number;
+  /** How long replayed events are shared (default REPLAY_FRESH_MS). */
+  replayFreshMs?: number;
 }
 
 /**
  * One hub per generation per process, shared by all of its local subscribers: one bus listener, one
  * message-to-LiveEvent conversion per published event (so every subscriber is handed the same object, and
- * what is computed for it, see live-event.ts, is computed once), and one repair read per interval instead of
- * one per subscriber. Subscribers still keep their own position and order; the hub only feeds their inboxes.
+ * what is computed for it, see live-event.ts, is computed once), one repair read per interval instead of
+ * one per subscriber, and one cache of the generation's owner, status and history (history-cache.ts), so a
+ * subscriber after the first reads nothing. Subscribers still keep their own position and order; the hub
+ * only feeds their inboxes.
  */
 interface Hub {
   /** Each member's inbox and the last sequence it delivered. */
   members: Map<(event: LiveEvent) => void, { last: number }>;
+  cache: HistoryCache;
+  /** The database start read that will seed the cache, while one is in flight. */
+  seeding: Promise<unknown> | null;
   unsubscribe: () => void;
   repair: ReturnType<typeof setInterval>;
 }
 
 /** The hubs of one bus (one bus per app), so apps in one process (tests, benchmarks) never share one. */
-const hubsByBus = new WeakMap<EventBus, Map<string, Hub>>();
+interface BusHubs {
+  hubs: Map<string, Hub>;
+  budget: CacheBudget;
+  /** Listens to dashboard updates while the bus has hubs: a change no event announces (an archived video). */
+  leaveUpdates: (() => void) | null;
+}
+
+const hubsByBus = new WeakMap<EventBus, BusHubs>();
 
 export function joinHub(
   bus: EventBus,
   store: GenerationStore,
   generationId: string,
-  repairMs: number,
+  options: HubOptions,
   member: (event: LiveEvent) => void,
 ): HubMembership {
-  let hubs = hubsByBus.get(bus);
-  if (!hubs) hubsByBus.set(bus, (hubs = new Map<string, Hub>()));
+  const perBus = hubsByBus.get(bus) ?? {
+    hubs: new Map<string, Hub>(),
+    budget: { events: 0, max: CACHED_EVENTS_PER_BUS },
+    leaveUpdates: null,
+  };
+  hubsByBus.set(bus, perBus);
+  const { hubs } = perBus;
+  if (!perBus.leaveUpdates) perBus.leaveUpdates = joinUpdates(bus, (update) => hubs.get(update.id)?.cache.invalidate());
   let hub = hubs.get(generationId);
   if (!hub) {
     const members = new Map<(event: LiveEvent) => void, { last: number }>();
     const liveEvents = new LiveEvents();
+    const cache = new HistoryCache((after, limit) => store.eventsAfter(generationId, after, limit), perBus.budget, options.replayFreshMs);
     // Every member gets the very object made here: a copy would lose what the others computed for it.
     const dispatch = (event: LiveEvent) => {
       for (const deliver of members.keys()) deliver(event);
@@ -46,25 +87,34 @@ export function joinHub(
     let repairing = false;
     hub = {
       members,
-      unsubscribe: bus.subscribe<GenerationEventMessage>(topics.generationEvents(generationId), (message) =>
-        dispatch(liveEvents.published(fromMessage(message))),
-      ),
+      cache,
+      seeding: null,
+      unsubscribe: bus.subscribe<GenerationEventMessage>(topics.generationEvents(generationId), (message) => {
+        const event = liveEvents.published(fromMessage(message));
+        cache.received(event);
+        dispatch(event);
+      }),
       // A published event can be lost in transit (Redis restarting): the hub looks at the database now and
       // then, from the least advanced member on, so every idle subscriber still gets every event, and its
-      // completion, without a gap. One read per generation, however many subscribers.
+      // completion, without a gap. What the cache holds is handed from it; one read per generation, however
+      // many subscribers, for what comes after.
       repair: setInterval(() => {
         if (repairing || members.size === 0) return;
         repairing = true;
         let from = Number.POSITIVE_INFINITY;
         for (const state of members.values()) from = Math.min(from, state.last);
-        store
-          .eventsAfter(generationId, from, 500)
-          .then((events) => {
-            for (const event of liveEvents.read(events)) dispatch(event);
-          })
+        void (async () => {
+          const held = (await cache.eventsAfter(from, Number.POSITIVE_INFINITY)) ?? [];
+          for (const event of held) dispatch(event);
+          const events = await store.eventsAfter(generationId, held.at(-1)?.sequence ?? from, 500);
+          for (const event of liveEvents.read(events)) {
+            cache.received(event);
+            dispatch(event);
+          }
+        })()
           .catch(() => {}) // shutting down, or the database is briefly away: the next interval tries again
           .finally(() => (repairing = false));
-      }, repairMs),
+      }, options.repairMs ?? 5_000),
     };
     hubs.set(generationId, hub);
   }
@@ -75,11 +125,41 @@ export function joinHub(
     delivered(sequence: number) {
       if (sequence > state.last) state.last = sequence;
     },
+    async start(afterSequence, tenantId, read) {
+      const cached = await joined.cache.start(afterSequence, tenantId);
+      if (cached !== undefined) return cached;
+      // Subscribers arriving together (a deployment reconnecting) wait for the one read that seeds the cache,
+      // rather than each reading: they listen already, so the cache plus their inbox misses nothing.
+      if (joined.seeding) {
+        await joined.seeding;
+        const seeded = await joined.cache.start(afterSequence, tenantId);
+        if (seeded !== undefined) return seeded;
+      }
+      const version = joined.cache.version;
+      const reading = read(afterSequence, PAGE);
+      const seeding = reading.then(
+        (start) => start && joined.cache.offer(start, afterSequence, version),
+        () => {}, // the reader is told; waiters read for themselves
+      );
+      if (!joined.seeding) {
+        joined.seeding = seeding;
+        void seeding.finally(() => {
+          if (joined.seeding === seeding) joined.seeding = null;
+        });
+      }
+      return reading;
+    },
+    cached: (afterSequence, limit) => joined.cache.eventsAfter(afterSequence, limit),
     leave() {
       if (!joined.members.delete(member) || joined.members.size > 0) return;
       clearInterval(joined.repair);
       joined.unsubscribe();
+      joined.cache.drop();
       if (hubs.get(generationId) === joined) hubs.delete(generationId);
+      if (hubs.size === 0 && perBus.leaveUpdates) {
+        perBus.leaveUpdates();
+        perBus.leaveUpdates = null;
+      }
     },
   };
 }

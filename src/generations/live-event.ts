@@ -39,8 +39,10 @@ export class Memo {
  *   database, tenant and selection. An event of neither kind has a batchMemo of its own (the same as `memo`).
  *
  * Why this is safe: a LiveEvent is created in exactly one place (LiveEvents below), by the hub, once per
- * published or repaired event per process (generations/hub.ts), and by a subscriber's replay reader once per
- * replayed event (generations/event-stream.ts). Every local subscriber of the hub is handed that very object,
+ * published or repaired event per process (generations/hub.ts), by a hub's history cache once per cached event
+ * per replay round (generations/history-cache.ts: every subscriber replaying in that round, which ends with any
+ * change to the generation or after REPLAY_FRESH_MS, gets the same objects), and by a subscriber's replay
+ * reader once per event it reads from the database (generations/event-stream.ts). Every local subscriber of the hub is handed that very object,
  * never a copy, so one entry serves them all and is dropped with the event once the last of them has sent it.
  * Entries must depend only on the event (and its batch) and on what their key names (tenant, selection): never
  * on one subscriber's state. The slots are non-enumerable, so a copy (`{ ...event }`) has none, and does not
@@ -83,6 +85,11 @@ export class LiveEvents {
   read(events: GenerationEvent[]): LiveEvent[] {
     const page = new Memo();
     return events.map((event) => live(event, page));
+  }
+
+  /** An event replayed from a hub's cache: every event of one replay round shares `batchMemo`. */
+  shared(event: GenerationEvent, batchMemo: Memo): LiveEvent {
+    return live(event, batchMemo);
   }
 
   /** A dashboard update (videoGenerationUpdated) from the bus. */

@@ -107,8 +107,8 @@ export function createGenerationService(deps: GenerationServiceDeps) {
         store,
         id,
         afterSequence ?? 0,
-        (after, limit) => readSubscriptionStart(db, id, tenantId, after, limit),
-        deps.subscriptionRepairMs,
+        { tenantId, readStart: (after, limit) => readSubscriptionStart(db, id, tenantId, after, limit) },
+        { repairMs: deps.subscriptionRepairMs },
         slowSubscribers,
       );
       if (!stream) throw new GenerationNotFoundError(id);

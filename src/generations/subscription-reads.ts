@@ -5,6 +5,8 @@ import { toEvent, type EventRow } from './store.ts';
 
 /** What a new subscriber needs to know first: the generation's state and the first page of its history. */
 export interface SubscriptionStart {
+  /** The generation's owner (a hub's cache authorises later subscribers against it). */
+  tenantId: string;
   status: GenerationStatus;
   /** Highest sequence written when the page was read: with a terminal status, nothing will come after it. */
   lastSequence: number;
@@ -12,7 +14,9 @@ export interface SubscriptionStart {
 }
 
 /** The generation's state on every row, and one event per row (all null when there is none after afterSequence). */
-type StartRow = { generationStatus: string; lastSequence: number } & { [K in keyof Omit<EventRow, 'generationId'>]: EventRow[K] | null };
+type StartRow = { generationStatus: string; lastSequence: number; ownerId: string } & {
+  [K in keyof Omit<EventRow, 'generationId'>]: EventRow[K] | null;
+};
 
 /**
  * The ownership check, the generation's status and last sequence, and the first `limit` events after
@@ -28,7 +32,7 @@ export async function readSubscriptionStart(
   limit: number,
 ): Promise<SubscriptionStart | null> {
   const rows = await db.$queryRaw<StartRow[]>`
-    SELECT g.status::text AS "generationStatus", g."lastSequence" AS "lastSequence",
+    SELECT g.status::text AS "generationStatus", g."lastSequence" AS "lastSequence", g."tenantId" AS "ownerId",
            e.sequence, e.kind::text AS kind, e.status::text AS status, e."queuePosition",
            e."logMessage", e."logLevel", e."logTimestamp", e."createdAt"
       FROM "Generation" g
@@ -46,5 +50,10 @@ export async function readSubscriptionStart(
     if (row.sequence === null) continue; // no event after afterSequence (the LEFT JOIN's empty side)
     events.push(toEvent({ ...row, generationId: id, sequence: Number(row.sequence) } as EventRow));
   }
-  return { status: rows[0].generationStatus as GenerationStatus, lastSequence: Number(rows[0].lastSequence), events };
+  return {
+    tenantId: rows[0].ownerId,
+    status: rows[0].generationStatus as GenerationStatus,
+    lastSequence: Number(rows[0].lastSequence),
+    events,
+  };
 }
