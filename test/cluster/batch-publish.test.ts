@@ -91,7 +91,7 @@ describe('one bus message per write', () => {
     const unsubscribe = reader.subscribe<GenerationEventMessage>(topics.generationEvents(id), (m) => received.push(m));
     closers.push(unsubscribe);
     const delivered: LiveEvent[] = [];
-    const member = joinHub(reader, store, id, 60_000, (event) => delivered.push(event));
+    const member = joinHub(reader, store, id, { repairMs: 60_000 }, (event) => delivered.push(event));
     closers.push(() => member.leave());
     // SUBSCRIBE is asynchronous in Redis: wait until both instances' subscriptions are live.
     const admin = new Redis(redis.url);
