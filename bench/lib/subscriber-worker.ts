@@ -38,6 +38,8 @@ let windowTo = -Infinity;
 let windowEvents = 0;
 let windowDeliveries = 0;
 let windowLatencies: number[] = [];
+/** Upstream log events that reached their subscribers since the last reset (weighted as in the window). */
+let events = 0;
 const now = () => performance.timeOrigin + performance.now();
 
 function onNext(
@@ -59,6 +61,7 @@ function onNext(
       lastLogAt = now();
       const latency = lastLogAt - Date.parse(event.log.timestamp);
       latencies.push(latency);
+      events += sub.weight;
       if (lastLogAt >= windowFrom && lastLogAt <= windowTo) {
         windowEvents += sub.weight;
         windowDeliveries += 1;
@@ -207,6 +210,7 @@ serveIpc({
     rtts = [];
     closedEarly = 0;
     lastLogAt = 0;
+    events = 0;
     windowFrom = Infinity;
     windowTo = -Infinity;
     windowEvents = 0;
@@ -261,6 +265,7 @@ serveIpc({
       closedEarly,
       errors,
       lastLogAt,
+      events: Math.round(events),
       latencies: m.raw ? latencies : undefined,
     };
   },
