@@ -8,7 +8,8 @@
  * seconds counts the upstream log events that reached their subscribers (persisted first, then published: one
  * arrival per event, however many subscribers it has), their latency from fal's timestamp, and the server's
  * CPU. After the last line, BENCH_M5_DRAIN_S seconds at most for stragglers; then every subscriber must have
- * every line without a gap. The lifecycle-heavy variant is bench/m5b-lifecycle.ts (M5b).
+ * every line without a gap (`gaps` 0; `undelivered` is what a server behind the offered rate had not delivered by
+ * the end of the drain, its backlog, not a loss). The lifecycle-heavy variant is bench/m5b-lifecycle.ts (M5b).
  *
  *   BENCH_M5_STREAMS=200  BENCH_M5_SUBSCRIBERS=5000  BENCH_M5_RATE=12000  BENCH_M5_WARMUP_S=3  BENCH_M5_SECONDS=10
  *   BENCH_M5_DRAIN_S=30  BENCH_M5_TARGETS=reelgraph,reelgraph-pg
@@ -120,7 +121,7 @@ try {
           // line delivered) shows the service rate then.
           runEventsPerSecond: round(s.events / Math.max(0.001, (s.lastLogAt - t0) / 1000), 0),
           deliveries: s.deliveries,
-          lost: subscriberIds.length * logs - s.latencies.length,
+          undelivered: subscriberIds.length * logs - s.latencies.length,
           gaps: s.gaps,
           latencyMs: summary(s.latencies),
           errors: s.errors.slice(0, 3),

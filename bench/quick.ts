@@ -108,7 +108,7 @@ const checks = {
   m5: m5 && {
     offeredEventsPerSecond: m5.offeredEventsPerSecond,
     runEventsPerSecond: m5.runEventsPerSecond,
-    lost: m5.lost,
+    undelivered: m5.undelivered,
     gaps: m5.gaps,
     failed: m5.failed,
   },
