@@ -2,17 +2,17 @@
  * M5: steady-state upstream log ingest (issue #15's definition). BENCH_M5_STREAMS concurrent fal status streams
  * (one per generation; default 200, BENCH_M5_STREAMS=200,2000 for the issue's range) are held until every
  * subscriber is in place, then released together and stay IN_PROGRESS for the whole run while each streams log
- * lines, BENCH_M5_RATE lines/s offered in total; nothing completes, so per-generation lifecycle work (the
- * IN_PROGRESS transition, completion, the result) stays out of the window. BENCH_M5_SUBSCRIBERS subscribers
- * (round-robin over the generations) listen. After BENCH_M5_WARMUP_S seconds, a window of BENCH_M5_SECONDS
- * seconds counts the upstream log events that reached their subscribers (persisted first, then published: one
+ * lines, BENCH_M5_RATE lines/s offered in total; nothing completes during the measurement, so per-generation
+ * lifecycle work stays out of the window. BENCH_M5_SUBSCRIBERS subscribers (round-robin over the generations)
+ * listen. Once every subscriber has seen its generation go IN_PROGRESS (at most BENCH_M5_START_S seconds) and
+ * BENCH_M5_WARMUP_S more have passed, a window of BENCH_M5_SECONDS seconds counts the upstream log events that reached their subscribers (persisted first, then published: one
  * arrival per event, however many subscribers it has), their latency from fal's timestamp, and the server's
- * CPU. After the last line, BENCH_M5_DRAIN_S seconds at most for stragglers; then every subscriber must have
- * every line without a gap (`gaps` 0; `undelivered` is what a server behind the offered rate had not delivered by
- * the end of the drain, its backlog, not a loss). The lifecycle-heavy variant is bench/m5b-lifecycle.ts (M5b).
+ * CPU. Then the simulator completes every stream and, within BENCH_M5_DRAIN_S seconds, every subscriber must get
+ * its completion with no sequence gap (so it had every line, in order, once; `completes` short of `subscribers`
+ * means a server still behind the offered rate at the end of the drain). The lifecycle-heavy variant is bench/m5b-lifecycle.ts (M5b).
  *
  *   BENCH_M5_STREAMS=200  BENCH_M5_SUBSCRIBERS=5000  BENCH_M5_RATE=12000  BENCH_M5_WARMUP_S=3  BENCH_M5_SECONDS=10
- *   BENCH_M5_DRAIN_S=30  BENCH_M5_TARGETS=reelgraph,reelgraph-pg
+ *   BENCH_M5_START_S=120  BENCH_M5_DRAIN_S=30  BENCH_M5_TARGETS=reelgraph,reelgraph-pg
  * reelgraph only: the peers persist nothing.
  */
 import { EVENTS_QUERY } from './lib/queries.ts';
@@ -27,6 +27,7 @@ const RATE = envInt('BENCH_M5_RATE', 12_000);
 const WARMUP = envInt('BENCH_M5_WARMUP_S', 3);
 const SECONDS = envInt('BENCH_M5_SECONDS', 10);
 const DRAIN = envInt('BENCH_M5_DRAIN_S', 30);
+const START = envInt('BENCH_M5_START_S', 120);
 const kinds = (process.env.BENCH_M5_TARGETS ?? 'reelgraph,reelgraph-pg').split(',') as TargetKind[];
 // Long enough that no generation completes while anything is measured (the target is stopped first).
 const NEVER = 24 * 3600 * 1000;
@@ -47,7 +48,8 @@ try {
   for (const kind of kinds) {
     for (const streams of STREAMS) {
       const interval = Math.max(1, Math.round((streams * 1000) / RATE));
-      const logs = Math.ceil(((WARMUP + SECONDS + 1) * 1000) / interval);
+      // Enough lines for the start, the warm-up and the window; the rest are cut short by completeNow.
+      const logs = Math.ceil(((START + WARMUP + SECONDS + 1) * 1000) / interval);
       bench.sim.configure({ logCount: logs, logIntervalMs: interval });
       const target = await startTarget(kind, bench.sim.url, { DATABASE_POOL_SIZE: '20' });
       try {
@@ -71,25 +73,29 @@ try {
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
         const t0 = now();
-        const from = t0 + WARMUP * 1000;
+        bench.resume(upstream);
+        // The IN_PROGRESS transitions (lifecycle work, one per generation) reach every subscriber first; the
+        // window starts a warm-up after that, so it holds log ingest only (lines offered meanwhile are a
+        // backlog the warm-up drains, if the server can).
+        const movedSubscribers = await workers.call<number>(0, { cmd: 'waitMoved', timeoutMs: START * 1000 }, START * 1000 + 10_000);
+        const startedMs = now() - t0;
+        const from = now() + WARMUP * 1000;
         const to = from + SECONDS * 1000;
         await workers.call(0, { cmd: 'window', from, to });
         emitted = 0;
         emittedFrom = from;
         emittedTo = to;
-        bench.resume(upstream);
         // Server CPU over the window only.
         await sleep(from - now());
         const cpu0 = cpuSeconds(target.pid);
         await sleep(to - now());
         const cpu = cpuSeconds(target.pid) - cpu0;
         const w = await workers.call<{ events: number; deliveries: number; latencies: number[] }>(0, { cmd: 'windowStats' });
-        // Every line at every subscriber (IN_PROGRESS, then the lines; nothing completes), or the drain runs out.
-        const lastLineAt = t0 + logs * interval;
-        await sleep(Math.max(0, lastLineAt - now()));
-        await workers.call(
+        // Then every stream completes: a subscriber that gets its completion with no sequence gap got every line.
+        for (const id of upstream) bench.sim.completeNow(id);
+        const completes = await workers.call<number>(
           0,
-          { cmd: 'waitDeliveries', expected: subscriberIds.length * (logs + 1), timeoutMs: DRAIN * 1000, quietMs: 5_000 },
+          { cmd: 'waitComplete', expected: subscriberIds.length, timeoutMs: DRAIN * 1000 },
           DRAIN * 1000 + 10_000,
         );
         const s = await workers.call<{
@@ -98,6 +104,7 @@ try {
           lastLogAt: number;
           gaps: number;
           errors: string[];
+          unfinishedLastSequences: number[];
           latencies: number[];
         }>(0, {
           cmd: 'stats',
@@ -116,13 +123,15 @@ try {
           deliveriesPerSecond: round(w.deliveries / SECONDS, 0),
           windowLatencyMs: summary(w.latencies),
           serverCpuMsPerEvent: round((cpu * 1000) / Math.max(1, w.events), 3),
-          // Over the whole run, after the drain (deliveries: every event, the IN_PROGRESS status included). Under
-          // overload the window can fall in the start-up transient; the whole run's rate (release to the last
-          // line delivered) shows the service rate then.
+          // Over the whole run: IN_PROGRESS at every subscriber (ms from release), then the completions after the
+          // drain (every subscriber completed with 0 gaps: every line reached it, in order, once).
+          startedMs: round(startedMs, 0),
+          movedSubscribers,
           runEventsPerSecond: round(s.events / Math.max(0.001, (s.lastLogAt - t0) / 1000), 0),
           deliveries: s.deliveries,
-          undelivered: subscriberIds.length * logs - s.latencies.length,
+          completes,
           gaps: s.gaps,
+          unfinishedLastSequences: s.unfinishedLastSequences.slice(0, 5),
           latencyMs: summary(s.latencies),
           errors: s.errors.slice(0, 3),
         };

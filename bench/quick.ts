@@ -108,7 +108,9 @@ const checks = {
   m5: m5 && {
     offeredEventsPerSecond: m5.offeredEventsPerSecond,
     runEventsPerSecond: m5.runEventsPerSecond,
-    undelivered: m5.undelivered,
+    startedMs: m5.startedMs,
+    subscribers: m5.subscribers,
+    completes: m5.completes,
     gaps: m5.gaps,
     failed: m5.failed,
   },

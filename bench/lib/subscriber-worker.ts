@@ -17,6 +17,8 @@ interface Sub {
   pingAt: number;
   /** 1 / the number of subscribers of this sub's generation: summed over deliveries, it counts upstream events. */
   weight: number;
+  /** Has had an event after its first (for M5: its generation went IN_PROGRESS). */
+  moved: boolean;
 }
 
 let subs: Sub[] = [];
@@ -40,6 +42,7 @@ let windowDeliveries = 0;
 let windowLatencies: number[] = [];
 /** Upstream log events that reached their subscribers since the last reset (weighted as in the window). */
 let events = 0;
+let moved = 0;
 const now = () => performance.timeOrigin + performance.now();
 
 function onNext(
@@ -56,6 +59,10 @@ function onNext(
     readyCount += 1;
   } else {
     deliveries += 1;
+    if (!sub.moved) {
+      sub.moved = true;
+      moved += 1;
+    }
     if (event.sequence !== sub.last + 1) gaps += 1;
     if (event.log) {
       lastLogAt = now();
@@ -78,7 +85,7 @@ const initFrame = (authorization: string | null | undefined) =>
 
 function openWs(url: string, query: string, variables: Record<string, unknown>, authorization?: string | null, weight = 1): Promise<void> {
   return new Promise((resolve) => {
-    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0, weight };
+    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0, weight, moved: false };
     const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
     sub.ws = ws;
     subs.push(sub);
@@ -124,7 +131,7 @@ function openWs(url: string, query: string, variables: Record<string, unknown>, 
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
 function openSse(url: string, query: string, variables: Record<string, unknown>, authorization?: string | null, weight = 1): Promise<void> {
   return new Promise((resolve) => {
-    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0, weight };
+    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0, weight, moved: false };
     subs.push(sub);
     const target = new URL(url);
     target.searchParams.set('query', query);
@@ -211,6 +218,9 @@ serveIpc({
     closedEarly = 0;
     lastLogAt = 0;
     events = 0;
+    // What arrives after a reset is what `waitMoved` waits for (history and queue moves came before it).
+    moved = 0;
+    for (const sub of subs) sub.moved = false;
     windowFrom = Infinity;
     windowTo = -Infinity;
     windowEvents = 0;
@@ -226,6 +236,11 @@ serveIpc({
     windowDeliveries = 0;
     windowLatencies = [];
     return true;
+  },
+  /** Waits until every open subscriber has had an event after its first (or the timeout); returns how many had. */
+  async waitMoved(m: { timeoutMs: number }) {
+    await until(() => moved >= subs.length, m.timeoutMs);
+    return moved;
   },
   /** What arrived inside the window: upstream log events (weighted), deliveries, and their latencies. */
   windowStats() {
@@ -298,6 +313,7 @@ serveIpc({
     }
     subs = [];
     readyCount = 0;
+    moved = 0;
     await new Promise((resolve) => setTimeout(resolve, 500));
     return true;
   },
