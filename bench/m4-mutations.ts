@@ -2,7 +2,7 @@
  * M4: `generateVideo` submissions per second with persistence, on PGlite and on PostgreSQL, against the same
  * mutation's database work on the raw driver (bench/peers/raw-driver.ts). A closed loop of BENCH_M4_CONCURRENCY
  * clients posting the mutation for BENCH_M4_SECONDS after a short warm-up; the simulator holds every request
- * in its queue, so no generation runs.
+ * in its queue, so no generation runs. BENCH_M4_WARMUP_S (2) seconds of the same loop come first.
  */
 import pg from 'pg';
 import { startSim } from './lib/sim.ts';
@@ -12,6 +12,7 @@ import { writeResult } from './lib/results.ts';
 
 const SECONDS = envInt('BENCH_M4_SECONDS', 15);
 const CONCURRENCY = envInt('BENCH_M4_CONCURRENCY', 16);
+const WARMUP = envInt('BENCH_M4_WARMUP_S', 2);
 const targets = (process.env.BENCH_M4_TARGETS ?? 'reelgraph,raw-driver,reelgraph-pg,raw-driver-pg').split(',') as TargetKind[];
 
 const bench = await startSim({ queuePosition: 5, queueStepMs: 3_600_000, pauseBefore: 'IN_PROGRESS' });
@@ -51,7 +52,7 @@ try {
   for (const kind of targets) {
     const target = await startTarget(kind, bench.sim.url, { DATABASE_POOL_SIZE: String(CONCURRENCY) });
     try {
-      await load(target.url, target.headers, 2);
+      await load(target.url, target.headers, WARMUP);
       // Statements per mutation on PostgreSQL, from the server's own statistics (transactions committed).
       const stats = async () => {
         if (!target.database) return 0;

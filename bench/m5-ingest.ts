@@ -1,9 +1,18 @@
 /**
- * M5: upstream ingest. BENCH_M5_STREAMS concurrent fal status streams (one per generation, held until all
- * subscribers are in place, then released together), each emitting BENCH_M5_LOGS log lines BENCH_M5_INTERVAL_MS
- * apart (default 200 streams; BENCH_M5_STREAMS=200,2000 for the issue's range), while BENCH_M5_SUBSCRIBERS subscribers (round-robin over the generations) listen. Reports the rate at
- * which log events were persisted and published (every one reached its subscribers, so: log events / time
- * from release to the last log line reaching its subscriber), sequence gaps seen by subscribers, and delivery latency.
+ * M5: steady-state upstream log ingest (issue #15's definition). BENCH_M5_STREAMS concurrent fal status streams
+ * (one per generation; default 200, BENCH_M5_STREAMS=200,2000 for the issue's range) are held until every
+ * subscriber is in place, then released together and stay IN_PROGRESS for the whole run while each streams log
+ * lines, BENCH_M5_RATE lines/s offered in total; nothing completes during the measurement, so per-generation
+ * lifecycle work stays out of the window. BENCH_M5_SUBSCRIBERS subscribers (round-robin over the generations)
+ * listen. Once every subscriber has seen its generation go IN_PROGRESS (at most BENCH_M5_START_S seconds) and
+ * BENCH_M5_WARMUP_S more have passed, a window of BENCH_M5_SECONDS seconds counts the upstream log events that reached their subscribers (persisted first, then published: one
+ * arrival per event, however many subscribers it has), their latency from fal's timestamp, and the server's
+ * CPU. Then the simulator completes every stream and, within BENCH_M5_DRAIN_S seconds, every subscriber must get
+ * its completion with no sequence gap (so it had every line, in order, once; `completes` short of `subscribers`
+ * means a server still behind the offered rate at the end of the drain). The lifecycle-heavy variant is bench/m5b-lifecycle.ts (M5b).
+ *
+ *   BENCH_M5_STREAMS=200  BENCH_M5_SUBSCRIBERS=5000  BENCH_M5_RATE=12000  BENCH_M5_WARMUP_S=3  BENCH_M5_SECONDS=10
+ *   BENCH_M5_START_S=120  BENCH_M5_DRAIN_S=30  BENCH_M5_TARGETS=reelgraph,reelgraph-pg
  * reelgraph only: the peers persist nothing.
  */
 import { EVENTS_QUERY } from './lib/queries.ts';
@@ -14,33 +23,41 @@ import { writeResult } from './lib/results.ts';
 
 const STREAMS = envList('BENCH_M5_STREAMS', [200]);
 const SUBSCRIBERS = envInt('BENCH_M5_SUBSCRIBERS', 5000);
-// Enough lines for a measurable run, about 4,000 upstream events per step by default.
-const LOGS_FIXED = process.env.BENCH_M5_LOGS ? Number(process.env.BENCH_M5_LOGS) : null;
-const logsFor = (streams: number) => LOGS_FIXED ?? Math.max(2, Math.round(4000 / streams));
-const INTERVAL = envInt('BENCH_M5_INTERVAL_MS', 10);
+const RATE = envInt('BENCH_M5_RATE', 12_000);
+const WARMUP = envInt('BENCH_M5_WARMUP_S', 3);
+const SECONDS = envInt('BENCH_M5_SECONDS', 10);
+const DRAIN = envInt('BENCH_M5_DRAIN_S', 30);
+const START = envInt('BENCH_M5_START_S', 120);
 const kinds = (process.env.BENCH_M5_TARGETS ?? 'reelgraph,reelgraph-pg').split(',') as TargetKind[];
+// Long enough that no generation completes while anything is measured (the target is stopped first).
+const NEVER = 24 * 3600 * 1000;
+const now = () => performance.timeOrigin + performance.now();
 
-const bench = await startSim({
-  queuePosition: 0,
-  queueStepMs: 5,
-  logIntervalMs: INTERVAL,
-  completeDelayMs: INTERVAL,
-  pauseBefore: 'IN_PROGRESS',
+const bench = await startSim({ queuePosition: 0, queueStepMs: 5, completeDelayMs: NEVER, pauseBefore: 'IN_PROGRESS' });
+// Lines the simulator emitted inside the window (its own clock): the offered rate actually achieved by its timers.
+let emittedFrom = Infinity;
+let emittedTo = -Infinity;
+let emitted = 0;
+bench.sim.events.on('log', () => {
+  const t = now();
+  if (t >= emittedFrom && t <= emittedTo) emitted += 1;
 });
 const workers = await startWorkers(1, LOAD_CORE);
 const rows: Array<Record<string, unknown>> = [];
 try {
   for (const kind of kinds) {
     for (const streams of STREAMS) {
-      const LOGS = logsFor(streams);
-      bench.sim.configure({ logCount: LOGS });
+      const interval = Math.max(1, Math.round((streams * 1000) / RATE));
+      // Enough lines for the start, the warm-up and the window; the rest are cut short by completeNow.
+      const logs = Math.ceil(((START + WARMUP + SECONDS + 1) * 1000) / interval);
+      bench.sim.configure({ logCount: logs, logIntervalMs: interval });
       const target = await startTarget(kind, bench.sim.url, { DATABASE_POOL_SIZE: '20' });
       try {
         bench.take();
         const ids = await target.submit(streams);
         const upstream = bench.take();
         const subscriberIds = Array.from({ length: Math.max(SUBSCRIBERS, streams) }, (_, i) => ids[i % ids.length]);
-        await workers.call(
+        const opened = await workers.call<{ ms: number; ready: number }>(
           0,
           {
             cmd: 'open',
@@ -55,43 +72,68 @@ try {
         );
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
-        const cpu0 = cpuSeconds(target.pid);
-        const t0 = performance.timeOrigin + performance.now();
+        const t0 = now();
         bench.resume(upstream);
-        // Done when every log line reached every subscriber (the rate's denominator), then the completions.
-        // (status events included: IN_PROGRESS and the terminal one per subscriber)
-        await workers.call(
+        // The IN_PROGRESS transitions (lifecycle work, one per generation) reach every subscriber first; the
+        // window starts a warm-up after that, so it holds log ingest only (lines offered meanwhile are a
+        // backlog the warm-up drains, if the server can).
+        const movedSubscribers = await workers.call<number>(0, { cmd: 'waitMoved', timeoutMs: START * 1000 }, START * 1000 + 10_000);
+        const startedMs = now() - t0;
+        const from = now() + WARMUP * 1000;
+        const to = from + SECONDS * 1000;
+        await workers.call(0, { cmd: 'window', from, to });
+        emitted = 0;
+        emittedFrom = from;
+        emittedTo = to;
+        // Server CPU over the window only.
+        await sleep(from - now());
+        const cpu0 = cpuSeconds(target.pid);
+        await sleep(to - now());
+        const cpu = cpuSeconds(target.pid) - cpu0;
+        const w = await workers.call<{ events: number; deliveries: number; latencies: number[] }>(0, { cmd: 'windowStats' });
+        // Then every stream completes: a subscriber that gets its completion with no sequence gap got every line.
+        for (const id of upstream) bench.sim.completeNow(id);
+        const completes = await workers.call<number>(
           0,
-          { cmd: 'waitDeliveries', expected: subscriberIds.length * (LOGS + 2), timeoutMs: 300_000, quietMs: 15_000 },
-          310_000,
+          { cmd: 'waitComplete', expected: subscriberIds.length, timeoutMs: DRAIN * 1000 },
+          DRAIN * 1000 + 10_000,
         );
-        await workers.call(0, { cmd: 'waitComplete', expected: subscriberIds.length, timeoutMs: 120_000 }, 130_000);
         const s = await workers.call<{
-          completes: number;
-          gaps: number;
+          deliveries: number;
+          events: number;
           lastLogAt: number;
+          gaps: number;
+          errors: string[];
           unfinishedLastSequences: number[];
           latencies: number[];
-        }>(0, { cmd: 'stats', raw: true });
-        // From release to the last log line reaching its subscriber.
-        const seconds = (s.lastLogAt - t0) / 1000;
-        const upstreamEvents = streams * LOGS;
+        }>(0, {
+          cmd: 'stats',
+          raw: true,
+        });
         const row = {
           target: kind,
           streams,
-          logsPerStream: LOGS,
           subscribers: subscriberIds.length,
-          upstreamLogEvents: upstreamEvents,
-          offeredEventsPerSecond: round((streams * 1000) / INTERVAL, 0),
-          ingestedEventsPerSecond: round(upstreamEvents / seconds, 0),
-          seconds: round(seconds, 2),
-          deliveries: s.latencies.length,
-          lost: subscriberIds.length * LOGS - s.latencies.length,
+          connectMs: opened.ms,
+          logIntervalMs: interval,
+          logsPerStream: logs,
+          windowSeconds: SECONDS,
+          offeredEventsPerSecond: round(emitted / SECONDS, 0),
+          ingestedEventsPerSecond: round(w.events / SECONDS, 0),
+          deliveriesPerSecond: round(w.deliveries / SECONDS, 0),
+          windowLatencyMs: summary(w.latencies),
+          serverCpuMsPerEvent: round((cpu * 1000) / Math.max(1, w.events), 3),
+          // Over the whole run: IN_PROGRESS at every subscriber (ms from release), then the completions after the
+          // drain (every subscriber completed with 0 gaps: every line reached it, in order, once).
+          startedMs: round(startedMs, 0),
+          movedSubscribers,
+          runEventsPerSecond: round(s.events / Math.max(0.001, (s.lastLogAt - t0) / 1000), 0),
+          deliveries: s.deliveries,
+          completes,
           gaps: s.gaps,
-          completes: s.completes,
-          unfinishedLastSequences: s.unfinishedLastSequences,
-          deliveryLatencyMs: summary(s.latencies),
-          serverCpuSeconds: round(cpuSeconds(target.pid) - cpu0, 1),
+          unfinishedLastSequences: s.unfinishedLastSequences.slice(0, 5),
+          latencyMs: summary(s.latencies),
+          errors: s.errors.slice(0, 3),
         };
         rows.push(row);
         console.log(JSON.stringify(row));
@@ -99,6 +141,7 @@ try {
         rows.push({ target: kind, streams, failed: String(error).slice(0, 500) });
         console.log(JSON.stringify(rows.at(-1)));
       } finally {
+        emittedFrom = Infinity;
         await workers.call(0, { cmd: 'close', abrupt: true }).catch(() => {});
         await workers.call(0, { cmd: 'reset' }).catch(() => {});
         await target.stop();
@@ -109,4 +152,4 @@ try {
   await workers.stop();
   await bench.stop();
 }
-await writeResult('m5', { machine: machine(), date: new Date().toISOString(), intervalMs: INTERVAL, rows });
+await writeResult('m5', { machine: machine(), date: new Date().toISOString(), rate: RATE, warmupSeconds: WARMUP, seconds: SECONDS, rows });

@@ -3,7 +3,8 @@
  * for the first event, complete) for BENCH_M7_SECONDS or BENCH_M7_CYCLES, then BENCH_M7_STORMS abrupt-disconnect
  * storms of BENCH_M7_STORM subscribers (TCP sockets destroyed without a close frame). Heap after full GCs is
  * taken before, after the churn and after the storms: anything a finished subscription leaves behind
- * (iterators, bus listeners, timers, per-generation hubs) shows up as growth.
+ * (iterators, bus listeners, timers, per-generation hubs) shows up as growth. A warm-up churn of
+ * BENCH_M7_WARMUP_CYCLES cycles (at most BENCH_M7_WARMUP_S seconds) comes first.
  */
 import { EVENTS_QUERY } from './lib/queries.ts';
 import { startSim } from './lib/sim.ts';
@@ -16,6 +17,8 @@ const CYCLES = envInt('BENCH_M7_CYCLES', 1_000_000);
 const CONNECTIONS = envInt('BENCH_M7_CONNECTIONS', 50);
 const STORM = envInt('BENCH_M7_STORM', 2000);
 const STORMS = envInt('BENCH_M7_STORMS', 3);
+const WARMUP_CYCLES = envInt('BENCH_M7_WARMUP_CYCLES', 500);
+const WARMUP_SECONDS = envInt('BENCH_M7_WARMUP_S', 10);
 const targets = (process.env.BENCH_M7_TARGETS ?? 'reelgraph,mercurius,apollo').split(',') as TargetKind[];
 
 const bench = await startSim({ queuePosition: 0, queueStepMs: 5, pauseBefore: 'IN_PROGRESS' });
@@ -42,7 +45,7 @@ try {
           },
           (seconds + 120) * 1000,
         );
-      await churn(500, 10);
+      await churn(WARMUP_CYCLES, WARMUP_SECONDS);
       const base = await target.memory();
       const run = await churn(CYCLES, SECONDS);
       await sleep(1000);
@@ -64,7 +67,7 @@ try {
         await workers.call(0, { cmd: 'close', abrupt: true });
         await workers.call(0, { cmd: 'reset' });
       }
-      await sleep(2000);
+      if (STORMS > 0) await sleep(2000);
       const afterStorms = await target.memory();
       // One more churn of the same length: a leak shows as growth proportional to the work done.
       const row = {

@@ -4,39 +4,25 @@
  * the same core), with every server under test pinned to the other core. Results: bench/results/<metric>.json
  * and a summary printed at the end (bench/results/summary.json).
  *
- *   BENCH_ONLY=m1,m3   run some metrics only (order: m1 m3 m4 m2 m6 m7 m5)
+ *   BENCH_ONLY=m1,m3   run some metrics only (order: m1 m3 m4 m2 m6 m7 m5 m5b)
  *   BENCH_RESULTS_DIR=/tmp/x   write results elsewhere (a small trial run)
  *   see each bench/m*.ts header for its own knobs (subscriber counts, durations, targets)
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { METRIC_FILES, runMetric } from './lib/metrics.ts';
 import { resultsDir } from './lib/results.ts';
-import { LOAD_CORE, machine, spawnPinned } from './lib/util.ts';
+import { machine } from './lib/util.ts';
 
-const ORDER = ['m1', 'm3', 'm4', 'm2', 'm6', 'm7', 'm5'];
-const FILES: Record<string, string> = {
-  m1: 'm1-latency.ts',
-  m2: 'm2-sustained.ts',
-  m3: 'm3-memory.ts',
-  m4: 'm4-mutations.ts',
-  m5: 'm5-ingest.ts',
-  m6: 'm6-history.ts',
-  m7: 'm7-churn.ts',
-};
+const ORDER = ['m1', 'm3', 'm4', 'm2', 'm6', 'm7', 'm5', 'm5b'];
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const metrics = ORDER.filter((m) => !only || only.includes(m));
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 console.log(`reelgraph benchmarks on ${machine()}, ${new Date().toISOString()}`);
 const timings: Record<string, number> = {};
 for (const metric of metrics) {
-  const started = Date.now();
-  console.log(`\n== ${metric} (${FILES[metric]})`);
-  const child = spawnPinned(LOAD_CORE, [here(`./${FILES[metric]}`)], {}, ['--max-old-space-size=4096']);
-  child.child.stdout!.pipe(process.stdout);
-  child.child.stderr!.pipe(process.stderr);
-  const [code] = (await child.exited) as [number | null];
-  timings[metric] = Math.round((Date.now() - started) / 1000);
+  console.log(`\n== ${metric} (${METRIC_FILES[metric]})`);
+  const { code, seconds } = await runMetric(metric);
+  timings[metric] = seconds;
   console.log(`== ${metric} done in ${timings[metric]} s (exit ${code})`);
 }
 

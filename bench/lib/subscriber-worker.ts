@@ -15,6 +15,10 @@ interface Sub {
   ready: boolean;
   done: boolean;
   pingAt: number;
+  /** 1 / the number of subscribers of this sub's generation: summed over deliveries, it counts upstream events. */
+  weight: number;
+  /** Has had an event after its first (for M5: its generation went IN_PROGRESS). */
+  moved: boolean;
 }
 
 let subs: Sub[] = [];
@@ -27,6 +31,18 @@ let readyCount = 0;
 let closedEarly = 0;
 let rtts: number[] = [];
 let lastLogAt = 0;
+/**
+ * A measurement window (absolute ms, see `window`): log deliveries received inside it, weighted so that they
+ * count upstream events (each reaches every subscriber of its generation), and their latencies.
+ */
+let windowFrom = Infinity;
+let windowTo = -Infinity;
+let windowEvents = 0;
+let windowDeliveries = 0;
+let windowLatencies: number[] = [];
+/** Upstream log events that reached their subscribers since the last reset (weighted as in the window). */
+let events = 0;
+let moved = 0;
 const now = () => performance.timeOrigin + performance.now();
 
 function onNext(
@@ -43,10 +59,21 @@ function onNext(
     readyCount += 1;
   } else {
     deliveries += 1;
+    if (!sub.moved) {
+      sub.moved = true;
+      moved += 1;
+    }
     if (event.sequence !== sub.last + 1) gaps += 1;
     if (event.log) {
       lastLogAt = now();
-      latencies.push(lastLogAt - Date.parse(event.log.timestamp));
+      const latency = lastLogAt - Date.parse(event.log.timestamp);
+      latencies.push(latency);
+      events += sub.weight;
+      if (lastLogAt >= windowFrom && lastLogAt <= windowTo) {
+        windowEvents += sub.weight;
+        windowDeliveries += 1;
+        windowLatencies.push(latency);
+      }
     }
   }
   sub.last = event.sequence;
@@ -56,9 +83,9 @@ function onNext(
 const initFrame = (authorization: string | null | undefined) =>
   JSON.stringify({ type: 'connection_init', payload: authorization ? { authorization } : {} });
 
-function openWs(url: string, query: string, variables: Record<string, unknown>, authorization?: string | null): Promise<void> {
+function openWs(url: string, query: string, variables: Record<string, unknown>, authorization?: string | null, weight = 1): Promise<void> {
   return new Promise((resolve) => {
-    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0 };
+    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0, weight, moved: false };
     const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
     sub.ws = ws;
     subs.push(sub);
@@ -102,9 +129,9 @@ function openWs(url: string, query: string, variables: Record<string, unknown>, 
 }
 
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-function openSse(url: string, query: string, variables: Record<string, unknown>, authorization?: string | null): Promise<void> {
+function openSse(url: string, query: string, variables: Record<string, unknown>, authorization?: string | null, weight = 1): Promise<void> {
   return new Promise((resolve) => {
-    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0 };
+    const sub: Sub = { last: 0, ready: false, done: false, pingAt: 0, weight, moved: false };
     subs.push(sub);
     const target = new URL(url);
     target.searchParams.set('query', query);
@@ -171,8 +198,12 @@ serveIpc({
     const started = Date.now();
     const before = subs.length;
     const readyBefore = readyCount;
+    const perId = new Map<string, number>();
+    for (const id of m.ids) perId.set(id, (perId.get(id) ?? 0) + 1);
     await pool(m.ids, m.concurrency ?? 100, (id) =>
-      m.transport === 'sse' ? openSse(m.url, m.query, { id }, m.authorization) : openWs(m.url, m.query, { id }, m.authorization),
+      m.transport === 'sse'
+        ? openSse(m.url, m.query, { id }, m.authorization, 1 / perId.get(id)!)
+        : openWs(m.url, m.query, { id }, m.authorization, 1 / perId.get(id)!),
     );
     await until(() => readyCount - readyBefore >= m.ids.length, m.readyTimeoutMs ?? 60_000);
     return { opened: subs.length - before, ready: readyCount - readyBefore, ms: Date.now() - started, errors };
@@ -186,7 +217,34 @@ serveIpc({
     rtts = [];
     closedEarly = 0;
     lastLogAt = 0;
+    events = 0;
+    // What arrives after a reset is what `waitMoved` waits for (history and queue moves came before it).
+    moved = 0;
+    for (const sub of subs) sub.moved = false;
+    windowFrom = Infinity;
+    windowTo = -Infinity;
+    windowEvents = 0;
+    windowDeliveries = 0;
+    windowLatencies = [];
     return true;
+  },
+  /** Sets the measurement window (absolute ms, performance.timeOrigin + performance.now() of any process). */
+  window(m: { from: number; to: number }) {
+    windowFrom = m.from;
+    windowTo = m.to;
+    windowEvents = 0;
+    windowDeliveries = 0;
+    windowLatencies = [];
+    return true;
+  },
+  /** Waits until every open subscriber has had an event after its first (or the timeout); returns how many had. */
+  async waitMoved(m: { timeoutMs: number }) {
+    await until(() => moved >= subs.length, m.timeoutMs);
+    return moved;
+  },
+  /** What arrived inside the window: upstream log events (weighted), deliveries, and their latencies. */
+  windowStats() {
+    return { events: Math.round(windowEvents), deliveries: windowDeliveries, latencies: windowLatencies };
   },
   async waitComplete(m: { expected: number; timeoutMs: number }) {
     await until(() => completes >= m.expected, m.timeoutMs);
@@ -222,6 +280,7 @@ serveIpc({
       closedEarly,
       errors,
       lastLogAt,
+      events: Math.round(events),
       latencies: m.raw ? latencies : undefined,
     };
   },
@@ -254,6 +313,7 @@ serveIpc({
     }
     subs = [];
     readyCount = 0;
+    moved = 0;
     await new Promise((resolve) => setTimeout(resolve, 500));
     return true;
   },
