@@ -66,7 +66,9 @@ export async function notSelected(client: Client) {
 }
 
 if (import.meta.main) {
-  const { client, close } = connect(process.env.FAL_VIDEO_SERVER ?? 'http://localhost:4000/graphql', process.env.REELGRAPH_API_KEY);
+  // The same variables as the reelgraph command (FAL_VIDEO_SERVER is the deprecated name of REELGRAPH_SERVER).
+  const server = process.env.REELGRAPH_SERVER ?? process.env.FAL_VIDEO_SERVER ?? 'http://localhost:4000/graphql';
+  const { client, close } = connect(server, process.env.REELGRAPH_API_KEY);
   for (const video of await finishedVideos(client)) console.log(video.id, video.url);
   await close();
 }
