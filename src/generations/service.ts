@@ -23,6 +23,7 @@ import { errorMessage } from '../lib/errors.ts';
 export type { Caller } from './caller.ts';
 export type { FalBackendName, GenerationServiceDeps, TenantQuotas } from './context.ts';
 export type { VerifiedWebhook } from './webhook.ts';
+export type { GenerationEventMap, GenerationEventName, GenerationEvents } from './event-map.ts';
 
 /**
  * The domain's facade: composes the verbs (submit, cancel, webhook, recover, authorize-video, track) over one
