@@ -366,10 +366,15 @@ describe('dashboard', () => {
       await page.locator('#empty').waitFor({ state: 'visible' });
       expect(await page.locator('#empty').textContent()).toMatch(/No generations match this filter/);
       await page.locator('#status-filter').selectOption('COMPLETED');
-      await expect.poll(() => page.locator('#rows tr').count()).toBe(20);
-      expect(new Set(await page.locator('#rows tr').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.status)))).toEqual(
-        new Set(['COMPLETED']),
-      );
+      // The unfiltered list also had 20 rows: wait for the filtered page itself (20 rows, every one COMPLETED),
+      // not just for the count, which the old page already matched while the new one was being drawn.
+      const statuses = () => page.locator('#rows tr').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.status));
+      await expect
+        .poll(async () => {
+          const seen = await statuses();
+          return { rows: seen.length, statuses: [...new Set(seen)] };
+        })
+        .toEqual({ rows: 20, statuses: ['COMPLETED'] });
 
       expect(problems).toEqual([]);
       await page.context().close();
