@@ -308,11 +308,10 @@ describe('dashboard', () => {
         await page.locator('#load-more').click();
         await expect.poll(() => page.locator('#rows tr').count()).toBeGreaterThan(shown);
       }
-      expect(await page.locator('#rows tr').count()).toBe(nodes.length);
-      // Every id once, newest first, as the server lists them.
-      expect(await page.locator('#rows tr').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.id))).toEqual(
-        nodes.map((n: { id: string }) => n.id),
-      );
+      // Every id once, newest first, as the server lists them (polled: a reload may redraw the rows meanwhile).
+      await expect
+        .poll(() => page.locator('#rows tr').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.id)))
+        .toEqual(nodes.map((n: { id: string }) => n.id));
       await expect.poll(() => framesLoaded(page, '#rows img.thumb-img')).toBe(true);
       expect(await page.locator('#rows td.thumb > *').count()).toBe(nodes.length);
 
