@@ -13,6 +13,7 @@ import { createRedisTarget } from '../../src/pubsub/redis.ts';
 import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { until } from '../helpers/until.ts';
+import { insertGeneration } from '../helpers/rows.ts';
 
 // One write's events cross Redis as ONE message, and every listener on another instance still gets each event,
 // in order, without a gap. Real Redis, real database (PGlite, or PostgreSQL with TEST_DATABASE=postgres).
@@ -59,21 +60,7 @@ async function countMessages(channel: string) {
   return messages;
 }
 
-async function newGeneration() {
-  const row = await db.prisma.generation.create({
-    data: {
-      backend: 'SIMULATOR',
-      endpointId: 'fal-ai/kling-video/o3/standard/image-to-video',
-      imageUrl: 'https://example.com/a.png',
-      duration: 5,
-      generateAudio: false,
-      shotType: 'customize',
-      falInput: {},
-      status: 'IN_PROGRESS',
-    },
-  });
-  return row.id;
-}
+const newGeneration = () => insertGeneration(db.prisma, { status: 'IN_PROGRESS' });
 
 const lines = (n: number): NewLogLine[] =>
   Array.from({ length: n }, (_, i) => ({ message: `line ${i + 1}`, level: 'INFO', timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) }));

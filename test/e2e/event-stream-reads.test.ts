@@ -10,6 +10,7 @@ import { createEventBus, topics, type EventBus } from '../../src/pubsub/index.ts
 import { createEventLoader, type EventLoader } from '../../src/schema/event-loader.ts';
 import { buildSchema } from '../../src/schema/index.ts';
 import { createTestPglite } from '../helpers/db.ts';
+import { insertGeneration } from '../helpers/rows.ts';
 
 /**
  * The subscription stream against a real database and a real in-process bus, counting the statements it
@@ -51,21 +52,7 @@ beforeAll(async () => {
 });
 afterAll(() => database?.close());
 
-async function newGeneration(tenantId = 'a'): Promise<string> {
-  const row = await database.prisma.generation.create({
-    data: {
-      tenantId,
-      backend: 'SIMULATOR',
-      endpointId: 'e',
-      imageUrl: 'https://example.com/a.png',
-      duration: 5,
-      generateAudio: false,
-      shotType: 'customize',
-      falInput: {},
-    },
-  });
-  return row.id;
-}
+const newGeneration = (tenantId = 'a') => insertGeneration(database.prisma, { tenantId, endpointId: 'e' });
 
 /** Appends n log events (as the tracker would) and returns them, as published. */
 async function addLogs(id: string, n: number): Promise<GenerationEvent[]> {

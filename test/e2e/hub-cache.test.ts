@@ -12,6 +12,7 @@ import { createEventBus, topics, type EventBus } from '../../src/pubsub/index.ts
 import { createEventLoader } from '../../src/schema/event-loader.ts';
 import { buildSchema } from '../../src/schema/index.ts';
 import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
+import { insertGeneration } from '../helpers/rows.ts';
 
 /**
  * The hub's cache of a generation's owner, status and history (src/generations/history-cache.ts), against a
@@ -45,21 +46,7 @@ beforeAll(async () => {
 });
 afterAll(() => dispose?.());
 
-async function newGeneration(tenantId = 'a'): Promise<string> {
-  const row = await database.prisma.generation.create({
-    data: {
-      tenantId,
-      backend: 'SIMULATOR',
-      endpointId: 'e',
-      imageUrl: 'https://example.com/a.png',
-      duration: 5,
-      generateAudio: false,
-      shotType: 'customize',
-      falInput: {},
-    },
-  });
-  return row.id;
-}
+const newGeneration = (tenantId = 'a') => insertGeneration(database.prisma, { tenantId, endpointId: 'e' });
 
 /** Writes through the real store (uncounted client), as the tracker does; returns what it wrote. */
 const writer = () => createGenerationStore(database.prisma);

@@ -4,6 +4,7 @@ import type { GenerationEvent } from '../../src/generations/events.ts';
 import { createLogWriter, type LogAppend } from '../../src/generations/log-writer.ts';
 import { createGenerationStore, type NewLogLine } from '../../src/generations/store.ts';
 import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
+import { insertGeneration } from '../helpers/rows.ts';
 
 // Coalesced log writes on a real database (PGlite, or PostgreSQL with TEST_DATABASE=postgres).
 let db: Database;
@@ -20,22 +21,8 @@ beforeAll(async () => {
 });
 afterAll(() => dispose?.());
 
-async function newGeneration(data: { status?: 'PENDING' | 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED'; leaseOwner?: string } = {}) {
-  const row = await db.prisma.generation.create({
-    data: {
-      backend: 'SIMULATOR',
-      endpointId: 'fal-ai/kling-video/o3/standard/image-to-video',
-      imageUrl: 'https://example.com/a.png',
-      duration: 5,
-      generateAudio: false,
-      shotType: 'customize',
-      falInput: {},
-      status: data.status ?? 'IN_PROGRESS',
-      leaseOwner: data.leaseOwner ?? null,
-    },
-  });
-  return row.id;
-}
+const newGeneration = (data: { status?: 'PENDING' | 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED'; leaseOwner?: string } = {}) =>
+  insertGeneration(db.prisma, { status: data.status ?? 'IN_PROGRESS', leaseOwner: data.leaseOwner ?? null });
 
 const lines = (prefix: string, n: number): NewLogLine[] =>
   Array.from({ length: n }, (_, i) => ({
