@@ -88,8 +88,10 @@ try {
         // Server CPU over the window only.
         await sleep(from - now());
         const cpu0 = cpuSeconds(target.pid);
+        const stopProfile = await target.profile(`m5-${streams}`);
         await sleep(to - now());
         const cpu = cpuSeconds(target.pid) - cpu0;
+        await stopProfile();
         const w = await workers.call<{ events: number; deliveries: number; latencies: number[] }>(0, { cmd: 'windowStats' });
         // Then every stream completes: a subscriber that gets its completion with no sequence gap got every line.
         for (const id of upstream) bench.sim.completeNow(id);

@@ -2,22 +2,51 @@
  * Preloaded into every server under test (`node --expose-gc --import bench/lib/probe.ts ...`): answers
  * `{ cmd: 'memory' }` over the IPC channel with heap and RSS after two full garbage collections. The server's
  * own code is unchanged. `{ cmd: 'snapshot', path }` writes a heap snapshot there (after the same GCs), for
- * finding what an idle subscription holds.
+ * finding what an idle subscription holds. `{ cmd: 'profile-start' }` and `{ cmd: 'profile-stop', path }` take
+ * a CPU profile of exactly the measured window (a `--cpu-prof` profile is written only at exit, and a server
+ * with a backlog can be killed before it exits), through the inspector protocol in the server's own process.
  */
+import { Session } from 'node:inspector/promises';
+import { writeFile } from 'node:fs/promises';
 import { writeHeapSnapshot } from 'node:v8';
 const gc = (globalThis as { gc?: () => void }).gc;
 
+let session: Session | null = null;
+
+async function profileStart() {
+  session ??= new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  // 200 us: fine enough for per-event costs of tens of microseconds, without distorting them much.
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return true;
+}
+
+async function profileStop(path: string) {
+  if (!session) return false;
+  const { profile } = await session.post('Profiler.stop');
+  await writeFile(path, JSON.stringify(profile));
+  session.disconnect();
+  session = null;
+  return path;
+}
+
 if (process.send) {
   process.on('message', (message: { cmd?: string; rid?: number; path?: string }) => {
+    const reply = (result: unknown) => process.send!({ rid: message.rid, result });
+    const failed = (error: unknown) => process.send!({ rid: message.rid, error: String(error) });
+    if (message?.cmd === 'profile-start') return void profileStart().then(reply, failed);
+    if (message?.cmd === 'profile-stop') return void profileStop(message.path ?? 'server.cpuprofile').then(reply, failed);
     if (message?.cmd !== 'memory' && message?.cmd !== 'snapshot') return;
     const settle = async () => {
       for (let i = 0; i < 3; i += 1) {
         gc?.();
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      if (message.cmd === 'snapshot') return process.send!({ rid: message.rid, result: writeHeapSnapshot(message.path) });
+      if (message.cmd === 'snapshot') return reply(writeHeapSnapshot(message.path));
       const m = process.memoryUsage();
-      process.send!({ rid: message.rid, result: { heapUsed: m.heapUsed, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers } });
+      reply({ heapUsed: m.heapUsed, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers });
     };
     void settle();
   });

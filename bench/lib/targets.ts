@@ -50,6 +50,11 @@ export interface Target {
   submit(n: number): Promise<string[]>;
   /** Heap and RSS after full GCs, in bytes. */
   memory(): Promise<{ heapUsed: number; rss: number }>;
+  /**
+   * With BENCH_PROFILE_DIR set, starts a CPU profile of the server now and returns the function that stops it
+   * and writes `<dir>/<label>-<kind>.cpuprofile` (the measured window only); without it, a no-op.
+   */
+  profile(label: string): Promise<() => Promise<void>>;
   rssMb(): number;
   stop(): Promise<void>;
 }
@@ -91,7 +96,8 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
     '--max-old-space-size=4096',
     '--import',
     PROBE,
-    ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+    // The whole process, written at exit (BENCH_PROFILE_DIR profiles the measured windows only, see profile()).
+    ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : []),
   ]);
   const url = (await proc.waitFor(/listening on (http:\/\/\S+\/graphql)/, 120_000))[1];
   const pid = proc.child.pid!;
@@ -135,6 +141,15 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
       return ids;
     },
     memory: () => ask(proc.child, { cmd: 'memory' }, 60_000),
+    async profile(label) {
+      const dir = process.env.BENCH_PROFILE_DIR;
+      if (!dir) return async () => {};
+      await ask(proc.child, { cmd: 'profile-start' }, 60_000);
+      return async () => {
+        const written = await ask(proc.child, { cmd: 'profile-stop', path: join(dir, `${label}-${kind}.cpuprofile`) }, 120_000);
+        console.error(`profile: ${JSON.stringify(written)}`);
+      };
+    },
     rssMb: () => rssMb(pid),
     async stop() {
       await proc.kill();
