@@ -51,6 +51,7 @@ try {
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
         const cpu0 = cpuSeconds(target.pid);
+        const stopProfile = await target.profile(`m1-${gens}x${per}`);
         const t0 = performance.now();
         let peakRss = 0;
         const sampler = setInterval(() => (peakRss = Math.max(peakRss, target.rssMb())), 250);
@@ -67,6 +68,7 @@ try {
         const seconds = (performance.now() - t0) / 1000;
         clearInterval(sampler);
         const cpu = cpuSeconds(target.pid) - cpu0;
+        await stopProfile();
         const s = await workers.call<{
           deliveries: number;
           completes: number;

@@ -66,7 +66,9 @@ try {
         return Number(r[0].n);
       };
       const tx0 = await stats();
+      const stopProfile = await target.profile('m4');
       const run = await load(target.url, target.headers, SECONDS);
+      await stopProfile();
       await new Promise((resolve) => setTimeout(resolve, 600)); // statistics are flushed about every 500 ms
       const tx1 = await stats();
       const row = {

@@ -111,7 +111,9 @@ try {
       }
       const top = await topCursor(target);
       await load(target, top); // warm-up
+      const stopProfile = await target.profile('m6');
       const run = await load(target, top);
+      await stopProfile();
       const row = {
         target: kind,
         requestsPerSecond: round(run.ok / SECONDS, 1),

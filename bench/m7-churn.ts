@@ -47,7 +47,9 @@ try {
         );
       await churn(WARMUP_CYCLES, WARMUP_SECONDS);
       const base = await target.memory();
+      const stopProfile = await target.profile('m7');
       const run = await churn(CYCLES, SECONDS);
+      await stopProfile();
       await sleep(1000);
       const afterChurn = await target.memory();
       for (let i = 0; i < STORMS; i += 1) {
