@@ -14,6 +14,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runMetric } from './lib/metrics.ts';
+import { formatHeadlines, headlines, type Results } from './lib/headlines.ts';
 import { writeResult } from './lib/results.ts';
 import { machine, round } from './lib/util.ts';
 
@@ -43,14 +44,12 @@ const only = process.env.BENCH_QUICK_ONLY?.split(',').map((s) => s.trim());
 const metrics = Object.keys(PRESETS).filter((m) => !only || only.includes(m));
 
 type Rows = Array<Record<string, unknown>>;
-const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const ratio = (a?: number, b?: number) => (a !== undefined && b ? round(a / b, 2) : undefined);
 
 const started = Date.now();
 const load = { start: loadavg().map((n) => round(n, 2)) };
 console.log(`reelgraph bench:quick on ${machine()}, ${new Date().toISOString()}, load average ${load.start.join(' ')}`);
 const scratch = await mkdtemp(join(tmpdir(), 'reelgraph-bench-quick-'));
-const results: Record<string, { rows?: Rows; ratios?: Record<string, number | null> } | null> = {};
+const results: Results & Record<string, { rows?: Rows } | null> = {};
 const seconds: Record<string, number> = {};
 try {
   for (const metric of metrics) {
@@ -74,32 +73,8 @@ function pick(keys: string[]): Record<string, string> {
 }
 
 const row = (metric: string, match: (r: Record<string, unknown>) => boolean) => results[metric]?.rows?.find(match);
-const m1 = (target: string) => num((row('m1', (r) => r.target === target)?.latencyMs as { p99?: number })?.p99);
 const m5 = row('m5', (r) => r.target === 'reelgraph-pg');
-const m7 = (target: string) => num(row('m7', (r) => r.target === target)?.cyclesPerSecond);
-const m4 = (target: string) => num(row('m4', (r) => r.target === target)?.perSecond);
-const m5p99 = num((m5?.windowLatencyMs as { p99?: number } | undefined)?.p99);
-
-const table: Array<{ metric: string; reelgraph?: number; peer?: string; peerValue?: number; ratio?: number; target: string }> = [
-  { metric: 'M1 1x5000 p99 ms', reelgraph: m1('reelgraph'), peer: 'raw-ws', peerValue: m1('raw-ws'), target: '<= 1.3x' },
-  {
-    metric: 'M5 PG ingest events/s',
-    reelgraph: num(m5?.ingestedEventsPerSecond),
-    peer: 'target 10,000/s',
-    peerValue: 10_000,
-    target: '>= 1.0x',
-  },
-  { metric: 'M5 PG p99 ms (fal ts -> sub)', reelgraph: m5p99, peer: 'target 1,000 ms', peerValue: 1000, target: '< 1.0x' },
-  { metric: 'M7 cycles/s', reelgraph: m7('reelgraph'), peer: 'mercurius', peerValue: m7('mercurius'), target: '>= 1.0x' },
-  { metric: 'M4 PGlite mutations/s', reelgraph: m4('reelgraph'), peer: 'raw-driver', peerValue: m4('raw-driver'), target: '>= 0.6x' },
-  {
-    metric: 'M4 PG mutations/s',
-    reelgraph: m4('reelgraph-pg'),
-    peer: 'raw-driver-pg',
-    peerValue: m4('raw-driver-pg'),
-    target: '>= 0.6x',
-  },
-].map((r) => ({ ...r, ratio: ratio(r.reelgraph, r.peerValue) }));
+const table = headlines(results);
 // What must hold for the ratios to mean anything: nothing lost, no gaps, no failed cycles (and any failure text).
 const own1 = row('m1', (r) => r.target === 'reelgraph');
 const own7 = row('m7', (r) => r.target === 'reelgraph');
@@ -119,13 +94,7 @@ const checks = {
 
 const total = Math.round((Date.now() - started) / 1000);
 const loadEnd = loadavg().map((n) => round(n, 2));
-const cell = (v: string | number | undefined, w: number) => String(v ?? '-').padEnd(w);
-console.log('\nmetric                         reelgraph    peer               peer value   ratio   target');
-for (const r of table) {
-  console.log(
-    `${cell(r.metric, 31)}${cell(r.reelgraph, 13)}${cell(r.peer, 19)}${cell(r.peerValue, 13)}${cell(r.ratio !== undefined ? `${r.ratio}x` : '-', 8)}${r.target}`,
-  );
-}
+console.log(`\n${formatHeadlines(table)}`);
 console.log(`checks: ${JSON.stringify(checks)}`);
 console.log(`took ${total} s (${JSON.stringify(seconds)}); load average ${load.start.join(' ')} at start, ${loadEnd.join(' ')} at end`);
 await writeResult('quick', {
