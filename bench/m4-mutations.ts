@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { startSim } from './lib/sim.ts';
 import { GENERATE, startTarget, type TargetKind } from './lib/targets.ts';
-import { envInt, machine, round, summary } from './lib/util.ts';
+import { cpuSeconds, envInt, machine, round, summary } from './lib/util.ts';
 import { writeResult } from './lib/results.ts';
 
 const SECONDS = envInt('BENCH_M4_SECONDS', 15);
@@ -67,7 +67,9 @@ try {
       };
       const tx0 = await stats();
       const stopProfile = await target.profile('m4');
+      const cpu0 = cpuSeconds(target.pid);
       const run = await load(target.url, target.headers, SECONDS);
+      const cpu = cpuSeconds(target.pid) - cpu0;
       await stopProfile();
       await new Promise((resolve) => setTimeout(resolve, 600)); // statistics are flushed about every 500 ms
       const tx1 = await stats();
@@ -77,6 +79,8 @@ try {
         ok: run.ok,
         failed: run.failed,
         latencyMs: summary(run.latencies),
+        // The server process' own CPU per mutation (PGlite runs inside it; a PostgreSQL server does not).
+        serverCpuMsPerMutation: round((cpu * 1000) / Math.max(1, run.ok), 2),
         peakRssMb: Math.round(target.rssMb()),
         transactionsPerMutation: target.database ? round((tx1 - tx0 - 2) / Math.max(1, run.ok), 1) : undefined,
         firstError: run.firstError || undefined,
