@@ -68,8 +68,10 @@ try {
       const tx0 = await stats();
       const stopProfile = await target.profile('m4');
       const cpu0 = cpuSeconds(target.pid);
+      const main0 = cpuSeconds(target.pid, target.pid);
       const run = await load(target.url, target.headers, SECONDS);
       const cpu = cpuSeconds(target.pid) - cpu0;
+      const main = cpuSeconds(target.pid, target.pid) - main0;
       await stopProfile();
       await new Promise((resolve) => setTimeout(resolve, 600)); // statistics are flushed about every 500 ms
       const tx1 = await stats();
@@ -81,6 +83,8 @@ try {
         latencyMs: summary(run.latencies),
         // The server process' own CPU per mutation (PGlite runs inside it; a PostgreSQL server does not).
         serverCpuMsPerMutation: round((cpu * 1000) / Math.max(1, run.ok), 2),
+        // Of which the JavaScript thread (the rest: GC helpers, the profiler's sampler, libuv's pool).
+        serverMainThreadCpuMsPerMutation: round((main * 1000) / Math.max(1, run.ok), 2),
         peakRssMb: Math.round(target.rssMb()),
         transactionsPerMutation: target.database ? round((tx1 - tx0 - 2) / Math.max(1, run.ok), 1) : undefined,
         firstError: run.firstError || undefined,
