@@ -2,7 +2,10 @@
  * M4: `generateVideo` submissions per second with persistence, on PGlite and on PostgreSQL, against the same
  * mutation's database work on the raw driver (bench/peers/raw-driver.ts). A closed loop of BENCH_M4_CONCURRENCY
  * clients posting the mutation for BENCH_M4_SECONDS after a short warm-up; the simulator holds every request
- * in its queue, so no generation runs. BENCH_M4_WARMUP_S (2) seconds of the same loop come first.
+ * in its queue, so no generation runs. BENCH_M4_WARMUP_S (10) seconds of the same loop come first: measured
+ * on this machine, a server's first seconds go to V8 compiling its code on background threads (reelgraph, with
+ * Yoga, Pothos and the fal client, spent 13 ms of CPU per mutation on them after a 2 s warm-up and 3 ms after
+ * 12 s; the floor, a far smaller program, 2 ms either way), which is start-up, not the mutation's cost.
  */
 import pg from 'pg';
 import { startSim } from './lib/sim.ts';
@@ -12,7 +15,7 @@ import { writeResult } from './lib/results.ts';
 
 const SECONDS = envInt('BENCH_M4_SECONDS', 15);
 const CONCURRENCY = envInt('BENCH_M4_CONCURRENCY', 16);
-const WARMUP = envInt('BENCH_M4_WARMUP_S', 2);
+const WARMUP = envInt('BENCH_M4_WARMUP_S', 10);
 const targets = (process.env.BENCH_M4_TARGETS ?? 'reelgraph,raw-driver,reelgraph-pg,raw-driver-pg').split(',') as TargetKind[];
 
 const bench = await startSim({ queuePosition: 5, queueStepMs: 3_600_000, pauseBefore: 'IN_PROGRESS' });
