@@ -70,11 +70,13 @@ try {
       };
       const tx0 = await stats();
       const stopProfile = await target.profile('m4');
+      const fal0 = { ...bench.sim.stats };
       const cpu0 = cpuSeconds(target.pid);
       const main0 = cpuSeconds(target.pid, target.pid);
       const run = await load(target.url, target.headers, SECONDS);
       const cpu = cpuSeconds(target.pid) - cpu0;
       const main = cpuSeconds(target.pid, target.pid) - main0;
+      const fal1 = { ...bench.sim.stats };
       await stopProfile();
       await new Promise((resolve) => setTimeout(resolve, 600)); // statistics are flushed about every 500 ms
       const tx1 = await stats();
@@ -88,6 +90,13 @@ try {
         serverCpuMsPerMutation: round((cpu * 1000) / Math.max(1, run.ok), 2),
         // Of which the JavaScript thread (the rest: GC helpers, the profiler's sampler, libuv's pool).
         serverMainThreadCpuMsPerMutation: round((main * 1000) / Math.max(1, run.ok), 2),
+        // What the server asked of fal per mutation in the window (the same simulator serves every target in turn):
+        // a status poll while a stream is open is the tracker's safety poll (every 10 s per open stream, reelgraph only).
+        falPerMutation: {
+          submits: round((fal1.submits - fal0.submits) / Math.max(1, run.ok), 2),
+          statusPolls: round((fal1.statusPolls - fal0.statusPolls) / Math.max(1, run.ok), 2),
+          streamsOpened: round((fal1.streamsOpened - fal0.streamsOpened) / Math.max(1, run.ok), 2),
+        },
         peakRssMb: Math.round(target.rssMb()),
         transactionsPerMutation: target.database ? round((tx1 - tx0 - 2) / Math.max(1, run.ok), 1) : undefined,
         firstError: run.firstError || undefined,
