@@ -32,11 +32,11 @@ function recordStatements(database: Database) {
   const texts: string[] = [];
   const waiters: Array<{ text: string; resolve: () => void }> = [];
   const query = database.query.bind(database);
-  database.query = (async (text: string, params?: unknown[]) => {
+  database.query = async (text: string, params?: unknown[]) => {
     texts.push(text);
     for (const w of waiters.filter((w) => w.text === text)) w.resolve();
     return query(text, params);
-  });
+  };
   return {
     texts,
     seen: (text: string) => new Promise<void>((resolve) => (texts.includes(text) ? resolve() : waiters.push({ text, resolve }))),
@@ -126,7 +126,7 @@ describe('generateVideo on the driver', () => {
     // tracked the generation in between, say): the lease statement then shows a later sequence than the
     // submitter's own, so the tracker must read the log (and so knows the line, should fal report it again).
     const query = database.query.bind(database);
-    database.query = (async (text: string, params?: unknown[]) => {
+    database.query = async (text: string, params?: unknown[]) => {
       if (text === ACQUIRE_LEASE_SQL) {
         const id = String(params?.[0]);
         await store.appendLogsMany([
@@ -134,7 +134,7 @@ describe('generateVideo on the driver', () => {
         ]);
       }
       return query(text, params);
-    });
+    };
 
     const answer = await generate(server, { prompt: 'someone else logged' });
     await expect.poll(() => read).toEqual([['written elsewhere']]);
