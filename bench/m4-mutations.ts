@@ -2,17 +2,20 @@
  * M4: `generateVideo` submissions per second with persistence, on PGlite and on PostgreSQL, against the same
  * mutation's database work on the raw driver (bench/peers/raw-driver.ts). A closed loop of BENCH_M4_CONCURRENCY
  * clients posting the mutation for BENCH_M4_SECONDS after a short warm-up; the simulator holds every request
- * in its queue, so no generation runs. BENCH_M4_WARMUP_S (2) seconds of the same loop come first.
+ * in its queue, so no generation runs. BENCH_M4_WARMUP_S (10) seconds of the same loop come first: measured
+ * on this machine, a server's first seconds go to V8 compiling its code on background threads (reelgraph, with
+ * Yoga, Pothos and the fal client, spent 13 ms of CPU per mutation on them after a 2 s warm-up and 3 ms after
+ * 12 s; the floor, a far smaller program, 2 ms either way), which is start-up, not the mutation's cost.
  */
 import pg from 'pg';
 import { startSim } from './lib/sim.ts';
 import { GENERATE, startTarget, type TargetKind } from './lib/targets.ts';
-import { envInt, machine, round, summary } from './lib/util.ts';
+import { cpuSeconds, envInt, machine, round, summary } from './lib/util.ts';
 import { writeResult } from './lib/results.ts';
 
 const SECONDS = envInt('BENCH_M4_SECONDS', 15);
 const CONCURRENCY = envInt('BENCH_M4_CONCURRENCY', 16);
-const WARMUP = envInt('BENCH_M4_WARMUP_S', 2);
+const WARMUP = envInt('BENCH_M4_WARMUP_S', 10);
 const targets = (process.env.BENCH_M4_TARGETS ?? 'reelgraph,raw-driver,reelgraph-pg,raw-driver-pg').split(',') as TargetKind[];
 
 const bench = await startSim({ queuePosition: 5, queueStepMs: 3_600_000, pauseBefore: 'IN_PROGRESS' });
@@ -67,7 +70,13 @@ try {
       };
       const tx0 = await stats();
       const stopProfile = await target.profile('m4');
+      const fal0 = { ...bench.sim.stats };
+      const cpu0 = cpuSeconds(target.pid);
+      const main0 = cpuSeconds(target.pid, target.pid);
       const run = await load(target.url, target.headers, SECONDS);
+      const cpu = cpuSeconds(target.pid) - cpu0;
+      const main = cpuSeconds(target.pid, target.pid) - main0;
+      const fal1 = { ...bench.sim.stats };
       await stopProfile();
       await new Promise((resolve) => setTimeout(resolve, 600)); // statistics are flushed about every 500 ms
       const tx1 = await stats();
@@ -77,6 +86,17 @@ try {
         ok: run.ok,
         failed: run.failed,
         latencyMs: summary(run.latencies),
+        // The server process' own CPU per mutation (PGlite runs inside it; a PostgreSQL server does not).
+        serverCpuMsPerMutation: round((cpu * 1000) / Math.max(1, run.ok), 2),
+        // Of which the JavaScript thread (the rest: GC helpers, the profiler's sampler, libuv's pool).
+        serverMainThreadCpuMsPerMutation: round((main * 1000) / Math.max(1, run.ok), 2),
+        // What the server asked of fal per mutation in the window (the same simulator serves every target in turn):
+        // a status poll while a stream is open is the tracker's safety poll (every 10 s per open stream, reelgraph only).
+        falPerMutation: {
+          submits: round((fal1.submits - fal0.submits) / Math.max(1, run.ok), 2),
+          statusPolls: round((fal1.statusPolls - fal0.statusPolls) / Math.max(1, run.ok), 2),
+          streamsOpened: round((fal1.streamsOpened - fal0.streamsOpened) / Math.max(1, run.ok), 2),
+        },
         peakRssMb: Math.round(target.rssMb()),
         transactionsPerMutation: target.database ? round((tx1 - tx0 - 2) / Math.max(1, run.ok), 1) : undefined,
         firstError: run.firstError || undefined,

@@ -44,10 +44,12 @@ export function rssMb(pid: number): number {
   }
 }
 
-/** Seconds of CPU (user + system) a process has used, from /proc. */
-export function cpuSeconds(pid: number): number {
+/** Seconds of CPU (user + system) a process (or one of its threads, by thread id) has used, from /proc. */
+export function cpuSeconds(pid: number, tid?: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const fields = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
+      .split(') ')[1]
+      .split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return Number.NaN;

@@ -1,11 +1,14 @@
 /**
  * M4's floor: the `generateVideo` mutation's database work on the raw driver, without Prisma or GraphQL
  * execution. Same tables (migrated by the app's own migrator), same statements in the same order as the
- * generations service: insert the row with its PENDING event, submit to fal (the simulator), record fal's
- * request id, move to IN_QUEUE with its event, read the row back; then what reelgraph's tracker does for a
- * new generation: take its tracking lease, read its log lines so far, open fal's status stream and, on the
- * stream's first event, poll the status once and apply the guarded IN_QUEUE transition (a no-op while the
- * position holds). The stream stays open, as reelgraph's does. `RAW_TRACKER=0` leaves the tracker out.
+ * generations service: insert the row with its PENDING event, submit to fal (the simulator), then in one
+ * statement record fal's request id and move to IN_QUEUE with its event (QUEUE_SUBMITTED_SQL, the very text
+ * reelgraph sends; the row is not read back, as reelgraph no longer does); then what reelgraph's tracker does
+ * for a new generation: take its tracking lease (ACQUIRE_LEASE_SQL, reelgraph's text), read its log lines so far
+ * unless the lease statement shows no event after the IN_QUEUE one (reelgraph skips that read then too), open
+ * fal's status stream and, on the stream's first event, poll the status once and apply the guarded IN_QUEUE
+ * transition (a no-op while the position holds). The stream stays open, as reelgraph's does. `RAW_TRACKER=0`
+ * leaves the tracker out.
  *
  *   RAW_DB=pglite (DATA_DIR) | postgres (DATABASE_URL)
  */
@@ -13,6 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDb, migrate } from '../../src/db/index.ts';
+import { ACQUIRE_LEASE_SQL } from '../../src/generations/leases.ts';
+import { QUEUE_SUBMITTED_SQL } from '../../src/generations/submit-sql.ts';
 import { FAL_KEY, printListening, SIM_URL } from './common.ts';
 
 const db = await createDb(
@@ -40,14 +45,11 @@ async function queued(id: string, queuePosition: number | null) {
   );
 }
 
-async function track(id: string, statusUrl: string) {
-  await db.query(
-    `UPDATE "Generation" SET "leaseOwner" = $2, "leaseExpiresAt" = timezone('UTC', now()) + interval '15 seconds'
-      WHERE id = $1::uuid AND status IN ('PENDING', 'IN_QUEUE', 'IN_PROGRESS')
-        AND ("leaseOwner" IS NULL OR "leaseOwner" = $2 OR "leaseExpiresAt" < timezone('UTC', now()))`,
-    [id, INSTANCE],
-  );
-  await db.query(`SELECT "logMessage" FROM "GenerationEvent" WHERE "generationId" = $1::uuid AND kind = 'LOG' ORDER BY sequence`, [id]);
+async function track(id: string, statusUrl: string, written: number) {
+  const [lease] = await db.query<{ lastSequence: number }>(ACQUIRE_LEASE_SQL, [id, INSTANCE, '15000 milliseconds']);
+  if (!lease) return;
+  if (Number(lease.lastSequence) !== written)
+    await db.query(`SELECT "logMessage" FROM "GenerationEvent" WHERE "generationId" = $1::uuid AND kind = 'LOG' ORDER BY sequence`, [id]);
   const response = await fetch(`${statusUrl}/stream?logs=1`, { headers: { ...falHeaders, accept: 'text/event-stream' } });
   const decoder = new TextDecoder();
   let buffer = '';
@@ -95,24 +97,15 @@ async function generate(input: { imageUrl: string; prompt: string; duration?: nu
     queue_position: queuePosition,
     status_url: statusUrl,
   } = (await response.json()) as { request_id: string; queue_position?: number; status_url: string };
-  await db.query(`UPDATE "Generation" SET "falRequestId" = $2, "updatedAt" = $3 WHERE id = $1::uuid AND "falRequestId" IS NULL`, [
+  const [inQueue] = await db.query<{ sequence: number }>(QUEUE_SUBMITTED_SQL, [
     id,
     falRequestId,
-    new Date(),
+    queuePosition ?? null,
+    new Date().toISOString(),
   ]);
-  await db.query(
-    `WITH g AS (
-       UPDATE "Generation" SET status = 'IN_QUEUE', "queuePosition" = $2, "lastSequence" = "lastSequence" + 1, "updatedAt" = $3
-        WHERE id = $1::uuid AND status = 'PENDING' RETURNING id, "lastSequence")
-     INSERT INTO "GenerationEvent" ("generationId", sequence, kind, status, "queuePosition", "createdAt")
-     SELECT id, "lastSequence", 'STATUS', 'IN_QUEUE', $2, $3 FROM g`,
-    [id, queuePosition ?? null, new Date()],
-  );
-  const [row] = await db.query<{ id: string; status: string; falRequestId: string }>(`SELECT * FROM "Generation" WHERE id = $1::uuid`, [
-    id,
-  ]);
-  if (TRACK) void track(id, statusUrl).catch((error: unknown) => console.error(`tracking ${id}: ${String(error)}`));
-  return row;
+  if (TRACK)
+    void track(id, statusUrl, Number(inQueue.sequence)).catch((error: unknown) => console.error(`tracking ${id}: ${String(error)}`));
+  return { id, status: 'IN_QUEUE', falRequestId };
 }
 
 const server = createServer((req, res) => {

@@ -1,4 +1,4 @@
-import type { PrismaClient, SqlSession } from '../db/index.ts';
+import type { Database, PrismaClient, SqlSession } from '../db/index.ts';
 import type { FalGateway } from '../fal/types.ts';
 import type { Logger } from '../logger.ts';
 import type { MetricsSink } from '../metrics/types.ts';
@@ -22,8 +22,11 @@ export interface TenantQuotas {
 
 export interface GenerationServiceDeps {
   db: PrismaClient;
-  /** The driver under `db` (same pool or PGlite session): the store's hot statements run on it (store-sql.ts). */
-  sql?: SqlSession;
+  /**
+   * The driver under `db` (same pool or PGlite session): the hot statements run on it (store-sql.ts,
+   * submit-sql.ts), and the submission's locked transaction on one of its sessions (withSession).
+   */
+  sql?: SqlSession & Partial<Pick<Database, 'withSession'>>;
   fal: FalGateway;
   bus: EventBus;
   backend: FalBackendName;

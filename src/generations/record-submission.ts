@@ -1,8 +1,11 @@
+import type { Generation } from '../db/index.ts';
 import type { GenerationEvent } from './events.ts';
 import { targetOf, type DomainContext } from './context.ts';
 import { isTerminal } from './status.ts';
 import { backoffDelay } from '../lib/backoff.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { sqlRunner } from './store-sql.ts';
+import { QUEUE_SUBMITTED_SQL } from './submit-sql.ts';
 
 // Storing fal's request id after a failed write: first retry soon, then back off to every few seconds.
 const RECORD_RETRY = { baseMs: 100, maxMs: 5_000 };
@@ -16,14 +19,36 @@ const RECORD_RETRY = { baseMs: 100, maxMs: 5_000 };
 export function createSubmissionRecorder(ctx: DomainContext) {
   const { deps, store, trackers } = ctx;
   const { db, fal, logger } = deps;
+  const run = sqlRunner(db, deps.sql);
   /** fal request ids this instance holds but could not store yet, by generation. */
   const unrecorded = new Map<string, string>();
   let stopping = false;
 
-  async function settle(id: string, falRequestId: string, queuePosition: number | null, announce: (events: GenerationEvent[]) => void) {
+  async function settle(
+    created: Generation,
+    falRequestId: string,
+    queuePosition: number | null,
+    announce: (events: GenerationEvent[]) => void,
+  ): Promise<Generation> {
+    const { id } = created;
+    const at = new Date();
+    // The usual case in one statement: the row is still PENDING as the submit left it. A failure here is not
+    // final: the general path below stores the request id on its own first, so it is kept even when the
+    // IN_QUEUE write is what fails, and it throws if storage is really down.
+    const queued = await run<{ sequence: number }>(QUEUE_SUBMITTED_SQL, [id, falRequestId, queuePosition, at.toISOString()]).catch(
+      () => [],
+    );
+    if (queued.length === 1) {
+      const sequence = Number(queued[0].sequence);
+      announce([{ kind: 'STATUS', generationId: id, sequence, status: 'IN_QUEUE', queuePosition, at }]);
+      // The row is what this statement made of the one just inserted: no need to read it back.
+      const row: Generation = { ...created, falRequestId, status: 'IN_QUEUE', queuePosition, lastSequence: sequence, updatedAt: at };
+      await trackers.claim(targetOf(row), { lastSequence: sequence });
+      return row;
+    }
     await store.recordSubmission(id, falRequestId);
-    const queued = await store.transition(id, 'IN_QUEUE', { queuePosition });
-    if (queued) announce([queued]);
+    const event = await store.transition(id, 'IN_QUEUE', { queuePosition });
+    if (event) announce([event]);
     const row = await db.generation.findUniqueOrThrow({ where: { id } });
     if (row.status === 'CANCELLED') {
       // Cancelled while we were submitting: pass the cancel on, so fal does not run (and bill) it.
@@ -42,12 +67,18 @@ export function createSubmissionRecorder(ctx: DomainContext) {
   }
 
   /** Retries settle with backoff until it lands (or the service stops). */
-  async function retry(id: string, falRequestId: string, queuePosition: number | null, announce: (events: GenerationEvent[]) => void) {
+  async function retry(
+    created: Generation,
+    falRequestId: string,
+    queuePosition: number | null,
+    announce: (events: GenerationEvent[]) => void,
+  ) {
+    const { id } = created;
     for (let attempt = 1; !stopping; attempt += 1) {
       await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, RECORD_RETRY)).unref());
       if (stopping) return;
       try {
-        await settle(id, falRequestId, queuePosition, announce);
+        await settle(created, falRequestId, queuePosition, announce);
         unrecorded.delete(id);
         logger.info(`generation ${id}: fal request ${falRequestId} recorded after ${attempt} retr${attempt === 1 ? 'y' : 'ies'}`);
         return;
@@ -60,9 +91,14 @@ export function createSubmissionRecorder(ctx: DomainContext) {
   return {
     settle,
     /** Holds the request id and keeps trying to record it in the background. */
-    retryInBackground(id: string, falRequestId: string, queuePosition: number | null, announce: (events: GenerationEvent[]) => void) {
-      unrecorded.set(id, falRequestId);
-      void retry(id, falRequestId, queuePosition, announce);
+    retryInBackground(
+      created: Generation,
+      falRequestId: string,
+      queuePosition: number | null,
+      announce: (events: GenerationEvent[]) => void,
+    ) {
+      unrecorded.set(created.id, falRequestId);
+      void retry(created, falRequestId, queuePosition, announce);
     },
     /** True while this instance holds the generation's request id unrecorded (the orphan scan skips it). */
     isPending: (id: string) => unrecorded.has(id),

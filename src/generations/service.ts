@@ -12,6 +12,7 @@ import { createSubmissionRecorder } from './record-submission.ts';
 import { createOrphanResolver, orphanScanIntervalMs } from './recover.ts';
 import { isTerminal, type GenerationStatus } from './status.ts';
 import { createGenerationStore } from './store.ts';
+import { sqlRunner } from './store-sql.ts';
 import { readSubscriptionStart } from './subscription-reads.ts';
 import { generationUpdateStream, openGenerationEventStream } from './subscriptions.ts';
 import { createSubmit } from './submit.ts';
@@ -47,7 +48,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
   const trackers = createTrackerRegistry({
     store,
     fal: deps.fal,
-    leases: createLeases(db, deps.instanceId, deps.lease.ttlMs),
+    leases: createLeases(db, deps.instanceId, deps.lease.ttlMs, deps.sql),
     timing: deps.lease,
     publish,
     options: deps.tracking,
@@ -122,7 +123,7 @@ export function createGenerationService(deps: GenerationServiceDeps) {
 
     /** The caller's own tenant's spend and limits (Query.usage). */
     async usage(caller: Caller) {
-      return { ...(await readTenantUsage(db, caller.tenantId)), quotas: deps.quotas };
+      return { ...(await readTenantUsage(sqlRunner(db, deps.sql), caller.tenantId)), quotas: deps.quotas };
     },
 
     /**

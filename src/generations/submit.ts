@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { Prisma } from '../db/index.ts';
+import { createHash, randomUUIDv7 } from 'node:crypto';
+import type { Generation } from '../db/index.ts';
 import { FalRequestError } from '../fal/types.ts';
 import { addLogContext, logScope } from '../log/context.ts';
 import { estimateCostMicros } from '../billing/prices.ts';
@@ -8,7 +8,15 @@ import { errorMessage } from '../lib/errors.ts';
 import type { Caller } from './caller.ts';
 import type { DomainContext } from './context.ts';
 import { IdempotencyKeyConflictError, InputValidationError, QuotaExceededError, StorageUnavailableError } from './errors.ts';
-import { checkQuotas } from './quota.ts';
+import { checkQuotas, hasQuotas } from './quota.ts';
+import { sqlRunner } from './store-sql.ts';
+import {
+  FIND_BY_IDEMPOTENCY_KEY_SQL,
+  inTransaction,
+  INSERT_GENERATION_SQL,
+  LOCK_TENANT_SQL,
+  RELEASE_IDEMPOTENCY_KEY_SQL,
+} from './submit-sql.ts';
 import type { SubmissionRecorder } from './record-submission.ts';
 import { checkGenerateVideoInput, toFalInput, type GenerateVideoInput, type ValidGenerateVideoRequest } from './validation.ts';
 
@@ -33,28 +41,41 @@ export function createSubmit(ctx: DomainContext, recorder: SubmissionRecorder) {
     const falInput = toFalInput(valid);
     const hash = createHash('sha256').update(JSON.stringify(falInput)).digest('hex');
     const now = new Date();
-    const data: Prisma.GenerationCreateInput = {
+    // The row exactly as INSERT_GENERATION_SQL stores it (every other column at its default), so the answer
+    // needs no read-back. Ids are UUIDv7, as Prisma's @default(uuid(7)) makes them: time-ordered, like history.
+    const row: Generation = {
+      id: randomUUIDv7(),
       tenantId: caller.tenantId,
+      status: 'PENDING',
       backend: deps.backend,
       endpointId: deps.endpointId,
+      falRequestId: null,
+      queuePosition: null,
       imageUrl: valid.imageUrl,
       endImageUrl: valid.endImageUrl,
       prompt: valid.prompt,
-      multiPrompt: valid.multiPrompt ? (valid.multiPrompt as unknown as Prisma.InputJsonArray) : undefined,
+      multiPrompt: valid.multiPrompt as Generation['multiPrompt'],
       duration: valid.duration,
       generateAudio: valid.generateAudio,
       shotType: valid.shotType,
-      falInput: falInput as Prisma.InputJsonObject,
+      falInput: falInput as Generation['falInput'],
       idempotencyKey: valid.idempotencyKey,
       idempotencyHash: valid.idempotencyKey ? hash : null,
+      cancelRequestedAt: null,
       deadlineAt: new Date(now.getTime() + deps.deadlines.overallSeconds * 1000),
+      webhookOutcome: null,
       estimatedCostMicros: estimateCostMicros(deps.prices, valid),
       lastSequence: 1,
+      errorCode: null,
+      errorMessage: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
       createdAt: now,
       updatedAt: now,
-      events: { create: { sequence: 1, kind: 'STATUS', status: 'PENDING', createdAt: now } },
+      startedAt: null,
+      completedAt: null,
     };
-    const { row: created, reused } = await insertOrReuse(ctx, data, valid.idempotencyKey, hash, caller).catch((error: unknown) => {
+    const { row: created, reused } = await insertOrReuse(ctx, row, caller).catch((error: unknown) => {
       if (error instanceof IdempotencyKeyConflictError || error instanceof QuotaExceededError) throw error;
       // Nothing was sent to fal yet, so the client may simply retry: say so, instead of "Unexpected error.".
       logger.error(`generateVideo: could not record the request, nothing was submitted: ${errorMessage(error)}`);
@@ -93,12 +114,12 @@ export function createSubmit(ctx: DomainContext, recorder: SubmissionRecorder) {
     // fal has the request from here on: whatever storage does now, the answer is a success, never an error
     // that would make a client without an idempotency key pay a second time.
     try {
-      return await recorder.settle(created.id, falRequestId, queuePosition, announce);
+      return await recorder.settle(created, falRequestId, queuePosition, announce);
     } catch (error) {
       logger.error(
         `generation ${created.id}: fal accepted request ${falRequestId} but recording it failed (${errorMessage(error)}); retrying in the background`,
       );
-      recorder.retryInBackground(created.id, falRequestId, queuePosition, announce);
+      recorder.retryInBackground(created, falRequestId, queuePosition, announce);
       return { ...created, falRequestId };
     }
   });
@@ -131,30 +152,65 @@ async function prepare(ctx: DomainContext, input: GenerateVideoInput, caller: Ca
   return checked.build({ imageUrl: uploaded.imageUrl ?? checked.imageUrl, endImageUrl: uploaded.endImageUrl ?? checked.endImageUrl });
 }
 
+/** INSERT_GENERATION_SQL's parameters for a new row. */
+function insertParams(row: Generation): unknown[] {
+  return [
+    row.id,
+    row.tenantId,
+    row.backend,
+    row.endpointId,
+    row.imageUrl,
+    row.endImageUrl,
+    row.prompt,
+    row.multiPrompt === null ? null : JSON.stringify(row.multiPrompt),
+    row.duration,
+    row.generateAudio,
+    row.shotType,
+    JSON.stringify(row.falInput),
+    row.idempotencyKey,
+    row.idempotencyHash,
+    row.deadlineAt?.toISOString() ?? null,
+    row.estimatedCostMicros,
+    row.createdAt.toISOString(),
+  ];
+}
+
+type Outcome = { inserted: true } | { reuse: string } | { conflict: true } | { refused: QuotaExceededError };
+
 /**
- * Inserts the PENDING row, or finds the generation an earlier request with the same key created, under a
- * per-tenant transaction lock: the quota check and the insert are one step, so concurrent submissions (on any
- * instance) cannot both take the last slot or the last dollar. A retried request (same key, same input) is
- * never refused by a quota: it was already counted.
+ * Inserts the PENDING row, or finds the generation an earlier request with the same key created. With a key or
+ * a quota, under a per-tenant transaction lock: the quota check and the insert are one step, so concurrent
+ * submissions (on any instance) cannot both take the last slot or the last dollar. A retried request (same key,
+ * same input) is never refused by a quota: it was already counted. With neither there is nothing to check
+ * first, and the insert is a single statement.
  */
-async function insertOrReuse(ctx: DomainContext, data: Prisma.GenerationCreateInput, key: string | null, hash: string, caller: Caller) {
-  return ctx.deps.db.$transaction(
-    async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(72707370, hashtext(${caller.tenantId}))`;
-      if (key !== null) {
-        const existing = await tx.generation.findFirst({ where: { tenantId: caller.tenantId, idempotencyKey: key } });
-        if (existing && existing.createdAt.getTime() < Date.now() - IDEMPOTENCY_WINDOW_MS) {
-          // Older than the window: the key is free again.
-          await tx.generation.update({ where: { id: existing.id }, data: { idempotencyKey: null } });
-        } else if (existing) {
-          if (existing.idempotencyHash !== hash) throw new IdempotencyKeyConflictError(key);
-          return { row: existing, reused: true };
-        }
-      }
-      await checkQuotas(tx, ctx.deps.quotas, caller.tenantId, data.estimatedCostMicros ?? 0);
-      return { row: await tx.generation.create({ data }), reused: false };
-    },
-    // Waiting behind other submissions of the same tenant is normal under load; give it time.
-    { maxWait: 30_000, timeout: 30_000 },
-  );
+async function insertOrReuse(ctx: DomainContext, row: Generation, caller: Caller): Promise<{ row: Generation; reused: boolean }> {
+  const { db, sql, quotas } = ctx.deps;
+  const key = row.idempotencyKey;
+  if (key === null && !hasQuotas(quotas)) {
+    await sqlRunner(db, sql)(INSERT_GENERATION_SQL, insertParams(row));
+    return { row, reused: false };
+  }
+  // Expected refusals are returned, not thrown, so the transaction commits and its connection stays usable.
+  const outcome = await inTransaction(db, sql, async (run): Promise<Outcome> => {
+    await run(LOCK_TENANT_SQL, [caller.tenantId]);
+    if (key !== null) {
+      const [existing] = await run<{ id: string; hash: string | null; createdMs: number }>(FIND_BY_IDEMPOTENCY_KEY_SQL, [
+        caller.tenantId,
+        key,
+      ]);
+      // Older than the window: the key is free again.
+      if (existing && Number(existing.createdMs) < Date.now() - IDEMPOTENCY_WINDOW_MS)
+        await run(RELEASE_IDEMPOTENCY_KEY_SQL, [existing.id]);
+      else if (existing) return existing.hash === row.idempotencyHash ? { reuse: existing.id } : { conflict: true };
+    }
+    const refused = await checkQuotas(run, quotas, caller.tenantId, row.estimatedCostMicros);
+    if (refused) return { refused };
+    await run(INSERT_GENERATION_SQL, insertParams(row));
+    return { inserted: true };
+  });
+  if ('reuse' in outcome) return { row: await db.generation.findUniqueOrThrow({ where: { id: outcome.reuse } }), reused: true };
+  if ('conflict' in outcome) throw new IdempotencyKeyConflictError(key!);
+  if ('refused' in outcome) throw outcome.refused;
+  return { row, reused: false };
 }

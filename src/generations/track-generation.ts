@@ -32,6 +32,8 @@ export interface TrackedGeneration {
   id: string;
   endpointId: string;
   falRequestId: string;
+  /** The log lines stored so far, when the caller knows them (none for a generation just queued): not read again. */
+  logsSoFar?: NewLogLine[];
 }
 
 /**
@@ -43,7 +45,7 @@ export interface TrackedGeneration {
 export async function trackGeneration(deps: TrackerDeps, generation: TrackedGeneration, signal: AbortSignal): Promise<void> {
   const { store, fal, options } = deps;
   const { id, endpointId, falRequestId } = generation;
-  const deduper = createLogDeduper(await store.logs(id));
+  const deduper = createLogDeduper(generation.logsSoFar ?? (await store.logs(id)));
   let streamFailures = 0;
   let attempt = 0;
 

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { MetricsSink } from '../metrics/types.ts';
 import type { GenerationEvent } from './events.ts';
 import type { Leases } from './leases.ts';
-import type { GenerationStore } from './store.ts';
+import type { GenerationStore, NewLogLine } from './store.ts';
 import { trackGeneration, type TrackerOptions } from './track-generation.ts';
 import { errorMessage } from '../lib/errors.ts';
 
@@ -57,11 +57,13 @@ export function createTrackerRegistry(deps: {
   let stopped = false;
 
   // Every line a tracker logs (and its deadline's) names the generation, its fal request and its tenant.
-  function run(target: TrackTarget): void {
-    withLogContext({ generationId: target.id, falRequestId: target.falRequestId, tenantId: target.tenantId }, () => track(target));
+  function run(target: TrackTarget, logsSoFar: NewLogLine[] | undefined): void {
+    withLogContext({ generationId: target.id, falRequestId: target.falRequestId, tenantId: target.tenantId }, () =>
+      track(target, logsSoFar),
+    );
   }
 
-  function track(target: TrackTarget): void {
+  function track(target: TrackTarget, logsSoFar: NewLogLine[] | undefined): void {
     const controller = new AbortController();
     const done = trackGeneration(
       {
@@ -74,7 +76,7 @@ export function createTrackerRegistry(deps: {
         webhookGraceMs: deps.webhookGraceMs,
         webhookOutcome: () => deps.webhookOutcome(target.id),
       },
-      target,
+      logsSoFar ? { ...target, logsSoFar } : target,
       controller.signal,
     )
       .catch((error: unknown) => deps.logger.error(`generation ${target.id}: tracker stopped: ${errorMessage(error)}`))
@@ -92,13 +94,18 @@ export function createTrackerRegistry(deps: {
     running.set(target.id, { target, controller, done });
   }
 
-  /** Tracks a generation here if this instance can take (or already holds) its lease. */
-  async function claim(target: TrackTarget): Promise<boolean> {
+  /**
+   * Tracks a generation here if this instance can take (or already holds) its lease. `written` is the last
+   * event sequence the caller wrote itself (the submitter: PENDING and IN_QUEUE, no log line): when the row
+   * has no later event as the lease is taken, nobody else wrote any, and the tracker need not read the log.
+   */
+  async function claim(target: TrackTarget, written?: { lastSequence: number }): Promise<boolean> {
     if (stopped || running.has(target.id) || claiming.has(target.id)) return running.has(target.id);
     claiming.add(target.id);
     try {
-      if (!(await deps.leases.acquire(target.id)) || stopped) return false;
-      run(target);
+      const lease = await deps.leases.acquire(target.id);
+      if (!lease || stopped) return false;
+      run(target, written && lease.lastSequence === written.lastSequence ? [] : undefined);
       return true;
     } finally {
       claiming.delete(target.id);
