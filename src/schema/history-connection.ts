@@ -71,6 +71,10 @@ export function parseHistoryCursor(cursor: string): { position: HistoryPosition 
   throw new PothosValidationError(`Invalid cursor: ${cursor}`);
 }
 
+/**
+ * One page: the rows on the driver (one statement, with exactly the columns the selected fields read), then the
+ * relations the document selects, if any, by Prisma for the page's ids.
+ */
 export async function resolveHistoryConnection(
   args: HistoryArgs,
   ctx: GraphQLContext,
