@@ -13,7 +13,7 @@ import pg from 'pg';
 import { createDb, migrate } from '../src/db/index.ts';
 import { startSim } from './lib/sim.ts';
 import { startTarget, type Target, type TargetKind } from './lib/targets.ts';
-import { envInt, machine, round, summary } from './lib/util.ts';
+import { cpuSeconds, envInt, machine, round, summary } from './lib/util.ts';
 import { writeResult } from './lib/results.ts';
 
 const ROWS = envInt('BENCH_M6_ROWS', 100_000);
@@ -112,7 +112,9 @@ try {
       const top = await topCursor(target);
       await load(target, top); // warm-up
       const stopProfile = await target.profile('m6');
+      const cpu0 = cpuSeconds(target.pid);
       const run = await load(target, top);
+      const cpu = cpuSeconds(target.pid) - cpu0;
       await stopProfile();
       const row = {
         target: kind,
@@ -120,6 +122,8 @@ try {
         ok: run.ok,
         failed: run.failed,
         latencyMs: summary(run.latencies),
+        // The server process' own CPU (PostgreSQL's backends are other processes): what a page costs its core.
+        serverCpuMsPerRequest: round((cpu * 1000) / Math.max(1, run.ok + run.failed), 3),
         firstError: run.firstError || undefined,
       };
       rows.push(row);

@@ -199,6 +199,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       });
       const context = createContextFactory({
         db: database.prisma,
+        sql: database,
         generations,
         server: info,
         publicUrl: config.publicUrl,

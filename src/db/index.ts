@@ -1,6 +1,4 @@
 import type { PrismaClient } from './generated/client.ts';
-import { openPglite } from './pglite.ts';
-import { openPostgres } from './postgres.ts';
 
 export { migrate, pendingMigrations, type MigrateOptions } from './migrate.ts';
 export { Prisma, PrismaClient } from './generated/client.ts';
@@ -44,5 +42,8 @@ export interface Database extends SqlSession {
  * Does not migrate: call migrate(db) once before serving.
  */
 export async function createDb(options: DatabaseOptions): Promise<Database> {
-  return options.kind === 'pglite' ? openPglite(options.dataDir) : openPostgres(options.url, options.poolSize ?? 10);
+  // Each driver is loaded only when chosen: a PostgreSQL process never loads PGlite (and its Prisma adapter), and
+  // an embedded one never loads pg's pool.
+  if (options.kind === 'pglite') return (await import('./pglite.ts')).openPglite(options.dataDir);
+  return (await import('./postgres.ts')).openPostgres(options.url, options.poolSize ?? 10);
 }

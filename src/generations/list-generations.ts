@@ -1,7 +1,11 @@
-import { Prisma, type Generation, type PrismaClient } from '../db/index.ts';
+import type { Generation, SqlSession } from '../db/index.ts';
 import { InputValidationError, type FieldProblem } from './errors.ts';
-import { visibleTo, type Caller } from './caller.ts';
+import type { Caller } from './caller.ts';
+import { decodeHistoryRows, historyPageSql, positionSql, type HistoryColumn, type HistorySqlRow } from './history-sql.ts';
 import type { GenerationStatus } from './status.ts';
+
+export type { HistoryColumn } from './history-sql.ts';
+export { HISTORY_COLUMNS } from './history-sql.ts';
 
 /** What a history listing may be narrowed by; every part is optional and they combine with AND. */
 export interface HistoryFilter {
@@ -30,14 +34,10 @@ export interface HistoryPage {
   limit: number;
 }
 
-/** What a page reads of each row: Pothos' selection for the fields asked for. */
-export type HistorySelection = Pick<Prisma.GenerationFindManyArgs, 'select'>;
+/** A listed row: Generation's fields, of which only the columns a page asked for are filled. */
+export type HistoryRow = Generation;
 
 export const MAX_SEARCH_LENGTH = 200;
-
-/** Newest first; the id breaks ties between rows created in the same millisecond, so the order is total. */
-export const HISTORY_ORDER = [{ createdAt: 'desc' }, { id: 'desc' }] satisfies Prisma.GenerationOrderByWithRelationInput[];
-const REVERSED_ORDER = [{ createdAt: 'asc' }, { id: 'asc' }] satisfies Prisma.GenerationOrderByWithRelationInput[];
 
 /** Input problems of a filter, with paths from `path` (the argument's name) down; empty when it is fine. */
 export function checkHistoryFilter(filter: HistoryFilter, path: string[] = ['filter']): FieldProblem[] {
@@ -57,86 +57,36 @@ export function checkHistoryFilter(filter: HistoryFilter, path: string[] = ['fil
  * Where a cursor that carries only an id (the format before keyset cursors) points: the row's position, read
  * once; null for an id the caller may not see, so a foreign row's cursor tells nothing about it.
  */
-export async function positionOf(db: PrismaClient, caller: Caller, id: string): Promise<HistoryPosition | null> {
-  return db.generation.findFirst({ where: { id, ...visibleTo(caller) }, select: { createdAt: true, id: true } });
+export async function positionOf(sql: SqlSession, caller: Caller, id: string): Promise<HistoryPosition | null> {
+  const { text, params } = positionSql(caller, id);
+  const [row] = await sql.query<HistorySqlRow>(text, params);
+  return row ? { id: row.id, createdAt: new Date(row.createdAt) } : null;
 }
 
 /**
- * One page of a caller's history under `filter`, in history order (newest first) whatever the direction.
- * Throws InputValidationError for a bad filter.
+ * One page of a caller's history under `filter`, in history order (newest first) whatever the direction, with
+ * `columns` (and always id and createdAt) of each row. Throws InputValidationError for a bad filter.
  *
  * Keyset paging: the page is the first `limit` rows past `from` in the index order of (tenantId, createdAt
- * DESC, id DESC) or (createdAt DESC, id DESC), so page 100 reads as few index entries as page 1 (Prisma's own
- * cursor pagination compares against a sub-select in an OR, which PostgreSQL can only apply as a filter: every
- * row before the cursor was read and dropped). The position test is written as Prisma `where`:
- * `createdAt <= c AND (createdAt < c OR id < i)`, which is `(createdAt, id) < (c, i)`; its first half is the
- * index condition that starts the scan at the cursor, the second drops the rows of the same millisecond up to
- * it. One statement this way; a $queryRaw row comparison for the ids and a findMany by ids was two, and cost
- * more of the server's CPU per page (0.9 against 0.6-0.7 ms on PostgreSQL, 51 rows, scratch measurement).
+ * DESC, id DESC) or (createdAt DESC, id DESC), found by the row comparison `(createdAt, id) < (c, i)`, so page
+ * 100 reads as few index entries as page 1 (Prisma's own cursor pagination compares against a sub-select in an
+ * OR, which PostgreSQL can only apply as a filter: every row before the cursor was read and dropped). One
+ * statement on the driver (see history-sql.ts), a search included.
  */
 export async function listGenerations(
-  db: PrismaClient,
+  sql: SqlSession,
   caller: Caller,
   filter: HistoryFilter | null | undefined,
   page: HistoryPage,
-  selection: HistorySelection,
-): Promise<Generation[]> {
+  columns: readonly HistoryColumn[],
+): Promise<HistoryRow[]> {
   const f = filter ?? {};
   const problems = checkHistoryFilter(f);
   if (problems.length > 0) throw new InputValidationError(problems);
-  const orderBy = page.backwards ? REVERSED_ORDER : HISTORY_ORDER;
-  // With a search the ids are the page (found in SQL, filter and tenant included); the filter is repeated
-  // around them all the same, so a mistake there can never show a row the caller may not see.
-  const position = f.search
-    ? { id: { in: await searchPage(db, caller, f, f.search, page) } }
-    : page.from
-      ? pastPosition(page.from, page.backwards)
-      : {};
-  const where = { AND: [filterWhere(caller, f), position] };
-  const take = f.search ? undefined : page.limit;
-  // The rows hold the selected columns only; Pothos' row type is the full model, and no field reads the rest.
-  const rows: Generation[] = await db.generation.findMany<Prisma.GenerationFindManyArgs>({ ...selection, where, orderBy, take });
-  return page.backwards ? rows.reverse() : rows;
-}
-
-function filterWhere(caller: Caller, f: HistoryFilter): Prisma.GenerationWhereInput {
-  return {
-    ...visibleTo(caller),
-    ...(f.status?.length ? { status: { in: [...f.status] } } : {}),
-    ...(f.backend ? { backend: f.backend } : {}),
-    ...(f.createdAfter || f.createdBefore
-      ? { createdAt: { ...(f.createdAfter ? { gte: f.createdAfter } : {}), ...(f.createdBefore ? { lt: f.createdBefore } : {}) } }
-      : {}),
-  };
-}
-
-/** `(createdAt, id) < (c, i)` (older) or `> (c, i)` (newer), with the bound on createdAt the index can seek to. */
-export function pastPosition(at: HistoryPosition, newer: boolean): Prisma.GenerationWhereInput {
-  return newer
-    ? { createdAt: { gte: at.createdAt }, OR: [{ createdAt: { gt: at.createdAt } }, { id: { gt: at.id } }] }
-    : { createdAt: { lte: at.createdAt }, OR: [{ createdAt: { lt: at.createdAt } }, { id: { lt: at.id } }] };
-}
-
-/**
- * Prisma cannot query the tsvector column, so a search finds the page's ids in SQL, with a real row comparison
- * for the position, in page order, and the page then reads just those rows.
- */
-async function searchPage(db: PrismaClient, caller: Caller, f: HistoryFilter, search: string, page: HistoryPage): Promise<string[]> {
-  const conditions: Prisma.Sql[] = [Prisma.sql`g."searchVector" @@ websearch_to_tsquery('simple', ${search})`];
-  if (!caller.admin) conditions.push(Prisma.sql`g."tenantId" = ${caller.tenantId}`);
-  if (f.status?.length) conditions.push(Prisma.sql`g."status"::text IN (${Prisma.join([...f.status])})`);
-  if (f.backend) conditions.push(Prisma.sql`g."backend"::text = ${f.backend}`);
-  if (f.createdAfter) conditions.push(Prisma.sql`g."createdAt" >= ${f.createdAfter}`);
-  if (f.createdBefore) conditions.push(Prisma.sql`g."createdAt" < ${f.createdBefore}`);
-  if (page.from) {
-    const at = Prisma.sql`(${page.from.createdAt}, ${page.from.id}::uuid)`;
-    conditions.push(page.backwards ? Prisma.sql`(g."createdAt", g."id") > ${at}` : Prisma.sql`(g."createdAt", g."id") < ${at}`);
-  }
-  const order = page.backwards ? Prisma.sql`g."createdAt" ASC, g."id" ASC` : Prisma.sql`g."createdAt" DESC, g."id" DESC`;
-  const rows = await db.$queryRaw<Array<{ id: string }>>`
-    SELECT g."id"::text AS id FROM "Generation" g
-     WHERE ${Prisma.join(conditions, ' AND ')}
-     ORDER BY ${order}
-     LIMIT ${page.limit}::int`;
-  return rows.map((r) => r.id);
+  const { text, params } = historyPageSql(caller, f, page, columns);
+  const rows = await sql.query<HistorySqlRow>(text, params);
+  decodeHistoryRows(rows, columns);
+  // The rows hold the columns asked for only; the GraphQL type's row is the full model, and no field reads the rest.
+  const listed = rows as unknown as HistoryRow[];
+  return page.backwards ? listed.reverse() : listed;
 }

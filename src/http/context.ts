@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RateLimiter, SharedRateLimiter } from '../auth/rate-limit.ts';
 import type { UrlSigner } from '../auth/url-signer.ts';
-import type { PrismaClient } from '../db/index.ts';
+import type { PrismaClient, SqlSession } from '../db/index.ts';
 import type { GenerationService } from '../generations/service.ts';
 import type { GraphQLContext, ServerInfo } from '../schema/context.ts';
 import type { FrameUploads } from '../uploads/index.ts';
@@ -12,6 +12,7 @@ import { limitMutations } from './rate-limit-headers.ts';
 
 export interface ContextFactoryOptions {
   db: PrismaClient;
+  sql: SqlSession;
   generations: GenerationService;
   server: ServerInfo;
   /** PUBLIC_URL; without it our own URLs are built on the origin the client used. */
@@ -35,6 +36,7 @@ export function createContextFactory(options: ContextFactoryOptions): (initial: 
     if (!connection) throw new Error('unauthenticated operation reached GraphQL');
     return {
       db: options.db,
+      sql: options.sql,
       generations: options.generations,
       caller: connection.identity.caller,
       server: options.server,

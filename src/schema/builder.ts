@@ -5,6 +5,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import type PrismaTypes from '../db/generated/pothos-types.ts';
 import { getDatamodel } from '../db/generated/pothos-types.ts';
 import type { GraphQLContext } from './context.ts';
+import SyncNodeIdsPlugin from './sync-node-ids.ts';
 
 /**
  * The schema builder and its plugins. No types are defined here: each lives in its own file with its
@@ -21,7 +22,8 @@ export const builder = new SchemaBuilder<{
   };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ErrorsPlugin, PrismaPlugin, RelayPlugin],
+  // SyncNodeIdsPlugin last: it replaces the relay plugin's async node id resolver (see sync-node-ids.ts).
+  plugins: [ErrorsPlugin, PrismaPlugin, RelayPlugin, SyncNodeIdsPlugin],
   defaultFieldNullability: false,
   prisma: {
     // The client is per request context (one per app instance), never a module-level singleton.

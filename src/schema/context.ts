@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../db/index.ts';
+import type { PrismaClient, SqlSession } from '../db/index.ts';
 import type { Caller } from '../generations/caller.ts';
 import type { FalBackendName, GenerationService } from '../generations/service.ts';
 import type { FrameUploads } from '../uploads/index.ts';
@@ -8,6 +8,8 @@ import type { WebhookService } from '../outbound-webhooks/index.ts';
 /** Per-request context: runtime instances come from here, never from module scope. */
 export interface GraphQLContext {
   db: PrismaClient;
+  /** The driver under `db` (pg pool or PGlite), for reads whose statement is written out (the history page). */
+  sql: SqlSession;
   generations: GenerationService;
   /** The authenticated caller (tenant, admin scope); every read and write is limited to what it may see. */
   caller: Caller;

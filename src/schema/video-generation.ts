@@ -1,14 +1,14 @@
 // A little over 250 lines: the VideoGeneration type with its own enums, filter input and root fields (one file per GraphQL type).
 import { GraphQLError } from 'graphql';
 import { microsToUsd } from '../billing/prices.ts';
-import type { Prisma } from '../db/index.ts';
 import { InputValidationError } from '../generations/errors.ts';
 import type { GenerationLogLine } from '../generations/events.ts';
 import { visibleTo } from '../generations/caller.ts';
 import { toLogLine } from '../generations/store.ts';
-import { MAX_SEARCH_LENGTH } from '../generations/list-generations.ts';
+import type { ProgressSubject } from '../generations/estimate-progress.ts';
+import { MAX_SEARCH_LENGTH, type HistoryColumn } from '../generations/list-generations.ts';
 import { builder } from './builder.ts';
-import { resolveHistoryConnection } from './history-connection.ts';
+import { resolveHistoryConnection, type FieldColumns } from './history-connection.ts';
 import { generationIdFromArg } from './ids.ts';
 
 export const VideoGenerationStatusEnum = builder.enumType('VideoGenerationStatus', {
@@ -199,35 +199,50 @@ const VideoGenerationFilter = builder.inputType('VideoGenerationFilter', {
   }),
 });
 
-/**
- * The columns VideoGeneration's fields read. A history page reads only these (plus the relations the query
- * selects), not the whole row: falInput, webhookOutcome and the lease and idempotency columns are never shown,
- * and reading and decoding every column was most of the page's cost on PGlite (5.1 of ~9 ms CPU per 51-row
- * page; the same query with only the shown columns, 1.6 ms). Select mode (Pothos `select` on the type) would
- * narrow further, but makes every row a mutation returns read its fields again.
- */
-const LISTED_COLUMNS = {
-  id: true,
+/** The columns the progress estimate reads (all of ProgressSubject's, checked by the type). */
+const PROGRESS_COLUMNS = Object.keys({
   status: true,
-  queuePosition: true,
   endpointId: true,
-  falRequestId: true,
-  backend: true,
-  imageUrl: true,
-  endImageUrl: true,
-  prompt: true,
-  multiPrompt: true,
   duration: true,
   generateAudio: true,
-  shotType: true,
-  estimatedCostMicros: true,
-  errorCode: true,
-  errorMessage: true,
   createdAt: true,
-  updatedAt: true,
   startedAt: true,
   completedAt: true,
-} satisfies Prisma.GenerationSelect;
+} satisfies Record<keyof ProgressSubject, true>) as HistoryColumn[];
+
+/**
+ * The columns each VideoGeneration field reads from its row. A history page reads only those of the fields
+ * its document selects: reading and decoding every column was most of a page's cost (on PGlite 5.1 of ~9 ms
+ * CPU per 51-row page for all columns, 1.6 ms for the 4 the document selected). A field missing here (one
+ * added in another file) makes the page read every column, so forgetting it costs time, never a wrong answer;
+ * test/e2e/history-columns.test.ts checks each field alone against the same row read by id. The relations
+ * (logs, video) are read by Prisma after the page, for its ids.
+ */
+const FIELD_COLUMNS: FieldColumns = {
+  __typename: [],
+  id: ['id'],
+  status: ['status'],
+  queuePosition: ['queuePosition'],
+  endpointId: ['endpointId'],
+  falRequestId: ['falRequestId'],
+  backend: ['backend'],
+  imageUrl: ['imageUrl'],
+  endImageUrl: ['endImageUrl'],
+  prompt: ['prompt'],
+  multiPrompt: ['multiPrompt'],
+  duration: ['duration'],
+  generateAudio: ['generateAudio'],
+  shotType: ['shotType'],
+  estimatedCost: ['estimatedCostMicros'],
+  logs: 'relation',
+  video: 'relation',
+  error: ['errorCode', 'errorMessage'],
+  createdAt: ['createdAt'],
+  updatedAt: ['updatedAt'],
+  startedAt: ['startedAt'],
+  completedAt: ['completedAt'],
+  progress: PROGRESS_COLUMNS,
+};
 
 builder.queryFields((t) => ({
   videoGeneration: t.prismaField({
@@ -248,7 +263,7 @@ builder.queryFields((t) => ({
       args: { filter: t.arg({ type: VideoGenerationFilter, required: false, description: 'Only the generations that match.' }) },
       resolve: async (_root, args, ctx, info) => {
         try {
-          return await resolveHistoryConnection(args, ctx, info, LISTED_COLUMNS);
+          return await resolveHistoryConnection(args, ctx, info, FIELD_COLUMNS);
         } catch (error) {
           // The field's type is a connection (the contract predates typed errors here), so a bad filter is a
           // GraphQL error with the field paths in its extensions rather than an error result.

@@ -64,6 +64,12 @@ describe('createDb on PGlite', () => {
     expect(await prisma.generation.count({ where: { endpointId: 'e-outside' } })).toBe(1);
   });
 
+  it("runs with 32 MB of shared buffers, not PostgreSQL's 128 MB (resident in the process from the start)", async () => {
+    expect(await db.query('SHOW shared_buffers')).toEqual([{ shared_buffers: '32MB' }]);
+    // PGlite's own start parameters are kept under ours.
+    expect(await db.query('SHOW max_parallel_workers_per_gather')).toEqual([{ max_parallel_workers_per_gather: '0' }]);
+  });
+
   it('runs multi-statement SQL and parameterised queries outside Prisma', async () => {
     await db.exec('CREATE TABLE scratch (n int); INSERT INTO scratch VALUES (1), (2), (3);');
     expect(await db.query<{ n: number }>('SELECT n FROM scratch WHERE n >= $1 ORDER BY n', [2])).toEqual([{ n: 2 }, { n: 3 }]);
@@ -97,6 +103,8 @@ describe('createDb on PGlite with a data directory', () => {
 
     const second = await createDb({ kind: 'pglite', dataDir });
     try {
+      // Its own memory settings apply to a data directory made before them too (they are start parameters).
+      expect(await second.query('SHOW shared_buffers')).toEqual([{ shared_buffers: '32MB' }]);
       expect(await migrate(second)).toEqual({ applied: [] });
       expect((await second.prisma.generation.findUniqueOrThrow({ where: { id } })).endpointId).toBe('e-kept');
     } finally {

@@ -80,6 +80,22 @@ describe('hostile GraphQL documents are refused before execution, and the server
   });
 });
 
+describe('development defaults', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { NODE_ENV: 'development' } });
+  });
+  afterAll(() => server?.dispose());
+
+  it("serves GraphiQL's page to a browser (its bundle is loaded on the first page asked for)", async () => {
+    for (let i = 0; i < 2; i += 1) {
+      const page = await fetch(server.url, { headers: { accept: 'text/html' } });
+      expect(page.headers.get('content-type')).toMatch(/text\/html/);
+      expect(await page.text()).toMatch(/graphiql/i);
+    }
+  });
+});
+
 describe('production defaults', () => {
   let server: TestServer;
   beforeAll(async () => {

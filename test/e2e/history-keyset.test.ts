@@ -1,7 +1,5 @@
-import { PrismaPg } from '@prisma/adapter-pg';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PrismaClient } from '../../src/db/generated/client.ts';
+import type { SqlSession } from '../../src/db/index.ts';
 import { listGenerations, type HistoryPosition } from '../../src/generations/list-generations.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
 import { createTestPostgres } from '../helpers/db.ts';
@@ -183,26 +181,25 @@ describe('history keyset paging over a large history', () => {
   });
 });
 
-/** A Prisma client that reports every statement it sends, so the test can EXPLAIN exactly those. */
-const loggingClient = (pool: pg.Pool) => new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: 'event', level: 'query' }] });
-
 describe('the page query on PostgreSQL', () => {
   let pgdb: Awaited<ReturnType<typeof createTestPostgres>>;
-  let pool: pg.Pool;
-  let prisma: ReturnType<typeof loggingClient>;
-  const statements: Array<{ query: string; params: unknown[] }> = [];
+  /** The page's driver, reporting every statement it is sent, so the test can EXPLAIN exactly those. */
+  const statements: Array<{ text: string; params: unknown[] }> = [];
+  let sql: SqlSession;
 
   beforeAll(async () => {
     // Always PostgreSQL (every machine here has one): the plan is what this test is about.
     pgdb = await createTestPostgres();
     await pgdb.db.exec(seed(60_000));
-    pool = new pg.Pool({ connectionString: pgdb.url, max: 2 });
-    prisma = loggingClient(pool);
-    prisma.$on('query', (e) => statements.push({ query: e.query, params: JSON.parse(e.params) as unknown[] }));
+    sql = {
+      exec: (text) => pgdb.db.exec(text),
+      query: (text, params = []) => {
+        statements.push({ text, params });
+        return pgdb.db.query(text, params);
+      },
+    };
   });
   afterAll(async () => {
-    await prisma?.$disconnect();
-    await pool?.end();
     await pgdb?.dispose();
   });
 
@@ -218,28 +215,24 @@ describe('the page query on PostgreSQL', () => {
   /** The statement listGenerations sends for this page, run under EXPLAIN ANALYZE with its own parameters. */
   async function planOf(tenantId: string, from: HistoryPosition | null) {
     statements.length = 0;
-    const rows = await listGenerations(
-      prisma,
-      { tenantId },
-      null,
-      { from, backwards: false, limit: 51 },
-      { select: { id: true, prompt: true, createdAt: true } },
-    );
+    const rows = await listGenerations(sql, { tenantId }, null, { from, backwards: false, limit: 51 }, ['id', 'prompt', 'createdAt']);
     expect(rows).toHaveLength(51);
     expect(statements).toHaveLength(1);
-    const { query, params } = statements[0];
-    const [{ 'QUERY PLAN': plan }] = (await pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${query}`, params)).rows as Array<{
-      'QUERY PLAN': Array<{ Plan: PlanNode }>;
-    }>;
+    const { text, params } = statements[0];
+    const [{ 'QUERY PLAN': plan }] = await pgdb.db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
+      params,
+    );
     return nodes(plan[0].Plan);
   }
   async function positionAt(tenantId: string, offset: number): Promise<HistoryPosition> {
-    const [row] = await pgdb.db.query<{ createdAt: Date; id: string }>(
-      `SELECT "createdAt", id::text AS id FROM "Generation" WHERE "tenantId" = $1 ORDER BY "createdAt" DESC, id DESC OFFSET $2 LIMIT 1`,
+    const [row] = await pgdb.db.query<{ createdAt: string; id: string }>(
+      `SELECT to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", id::text AS id FROM "Generation"
+        WHERE "tenantId" = $1 ORDER BY "createdAt" DESC, id DESC OFFSET $2 LIMIT 1`,
       [tenantId, offset],
     );
     expect(row).toBeDefined();
-    return row;
+    return { createdAt: new Date(row.createdAt), id: row.id };
   }
 
   it.each(['acme', 'globex'])(
@@ -253,9 +246,17 @@ describe('the page query on PostgreSQL', () => {
         return scans[0]['Actual Rows'] + (scans[0]['Rows Removed by Filter'] ?? 0);
       };
       const first = read(await planOf(tenantId, null));
-      const deep = read(await planOf(tenantId, await positionAt(tenantId, 100 * 50)));
+      const deepAt = await positionAt(tenantId, 100 * 50);
+      const deep = read(await planOf(tenantId, deepAt));
       // Prisma's cursor read every row before the cursor here (thousands); the keyset reads about one page.
       expect(deep).toBeLessThanOrEqual(first + 10);
+      // ...and it is the page that follows that row.
+      const next = await pgdb.db.query<{ id: string }>(
+        `SELECT id::text AS id FROM "Generation" WHERE "tenantId" = $1 ORDER BY "createdAt" DESC, id DESC OFFSET $2 LIMIT 51`,
+        [tenantId, 100 * 50 + 1],
+      );
+      const page = await listGenerations(sql, { tenantId }, null, { from: deepAt, backwards: false, limit: 51 }, ['id']);
+      expect(page.map((r) => r.id)).toEqual(next.map((r) => r.id));
     },
   );
 });
