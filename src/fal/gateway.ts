@@ -2,6 +2,7 @@
 import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
 import type { FalOperation, MetricsSink } from '../metrics/types.ts';
 import { FalRequestError, type FalGateway, type FalLogLine, type FalResult, type FalStatus } from './types.ts';
+import { createStatusStreamTap, followStatusStream } from './status-stream.ts';
 import { numberOrNull, stringOrNull, videoFileOf } from './webhook-payload.ts';
 
 export interface FalGatewayOptions {
@@ -27,7 +28,9 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
     if (url.startsWith(REST_ORIGIN)) return options.restUrl + url.slice(REST_ORIGIN.length);
     return url;
   };
+  const tap = createStatusStreamTap();
   const client = createFalClient({
+    fetch: tap.fetch,
     // A resolver, not a string: the client's default resolver would read FAL_KEY from process.env itself.
     credentials: () => options.key ?? undefined,
     suppressLocalCredentialsWarning: true,
@@ -61,74 +64,48 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
     async streamStatus(endpointId, requestId, onStatuses, signal) {
       const stream = await client.queue.streamStatus(endpointId, { requestId, logs: true });
       // FalStream rejects its internal done() promise on every error; we listen to 'error' instead, so mark
-      // that promise handled or each dropped stream would surface as an unhandled rejection.
+      // that promise handled or each failed stream would surface as an unhandled rejection.
       stream.done().catch(() => {});
-      // FalStream's async iterator polls a buffer every 16 ms and never ends after abort(), so we listen to
-      // its events; one drain loop hands them over in order, batching whatever arrived meanwhile.
       return new Promise<FalStatus | null>((resolve, reject) => {
-        const pending: FalStatus[] = [];
-        let draining: Promise<void> | null = null;
-        let last: FalStatus | null = null;
         let settled = false;
-        const drain = () => {
-          draining ??= (async () => {
-            while (pending.length > 0) await onStatuses(pending.splice(0));
-          })().finally(() => {
-            draining = null;
-          });
-          return draining;
-        };
-        const settle = (fn: () => void) => {
-          if (settled) return;
+        const settle = () => {
+          settled = true;
           signal.removeEventListener('abort', onAbort);
-          // Let the handler finish what it has (never cut a write in half), then settle.
-          void Promise.resolve(draining).then(
-            () => {
-              settled = true;
-              fn();
-            },
-            (error: unknown) => {
-              settled = true;
-              reject(asError(error));
-            },
-          );
         };
         const onAbort = () => {
+          if (settled) return;
+          settle();
           stream.abort();
-          pending.length = 0;
-          settle(() => resolve(null));
+          resolve(null);
         };
         if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
+        // An OK event stream reached FalStream with an empty body (status-stream.ts), so it is done at once:
+        // the real body is read here. Without one (another content type, protocol §4.2) FalStream's own
+        // reading applies: its chunks are not statuses, and an empty answer ends with no status.
+        stream.on('done', () => {
+          const body = tap.take(stream.signal);
+          if (settled) return void body?.cancel().catch(() => {});
+          settle();
+          if (!body) return resolve(null);
+          followStatusStream(body, toStatus, onStatuses, signal, stream.requestId).then(resolve, reject);
+        });
         stream.on('data', (raw: unknown) => {
           if (settled) return;
-          let status: FalStatus;
+          settle();
+          stream.abort();
           try {
-            status = toStatus(raw);
+            toStatus(raw);
+            reject(new Error('fal sent a status stream that is not an event stream'));
           } catch (error) {
-            stream.abort();
-            return settle(() => reject(asError(error)));
+            reject(asError(error));
           }
-          last = status;
-          pending.push(status);
-          // FalStream also keeps every event in a private buffer for its async iterator (unused here), which
-          // would grow for as long as the stream lives.
-          (stream as unknown as { buffer?: unknown[] }).buffer?.splice(0);
-          drain().catch((error: unknown) => {
-            stream.abort();
-            settle(() => reject(asError(error)));
-          });
         });
-        stream.on('done', () =>
-          settle(
-            () =>
-              void drain().then(
-                () => resolve(last),
-                (error: unknown) => reject(asError(error)),
-              ),
-          ),
-        );
-        stream.on('error', (error: unknown) => settle(() => reject(asError(error))));
+        stream.on('error', (error: unknown) => {
+          if (settled) return;
+          settle();
+          reject(asError(error));
+        });
       });
     },
 
