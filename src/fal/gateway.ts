@@ -215,6 +215,9 @@ function toStatus(raw: unknown): FalStatus {
 
 function toLogLine(raw: unknown): FalLogLine {
   const line = (raw ?? {}) as Record<string, unknown>;
+  // The usual case, a well-formed line, is kept as parsed (one object fewer per line on the status stream).
+  if (typeof line.message === 'string' && typeof line.level === 'string' && typeof line.timestamp === 'string')
+    return line as unknown as FalLogLine;
   return {
     message: textOf(line.message),
     level: typeof line.level === 'string' ? line.level : 'INFO',
