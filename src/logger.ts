@@ -36,23 +36,58 @@ export interface LoggerOptions {
 }
 
 /**
- * Structured field names whose values are replaced whole, whatever they hold (pino's `redact`, applied before
- * the line is serialised). Free text is scrubbed by pattern too (see scrub()).
+ * Structured field names whose values are replaced whole, whatever they hold, before the line is serialised.
+ * Free text is scrubbed by pattern too (see scrubber()). What pino's `redact` paths said: these keys at the top
+ * of a line's fields, the NESTED_CENSORED ones in any object one level down (`headers.authorization`,
+ * `*.falKey`), and `authorization` in the headers of a logged `req` or `request`.
  */
-const REDACT_PATHS = [
-  'authorization',
-  'headers.authorization',
-  'req.headers.authorization',
-  'request.headers.authorization',
-  '*.authorization',
-  'falKey',
-  '*.falKey',
-  'apiKey',
-  '*.apiKey',
-  'secret',
-  'token',
-  'password',
-];
+const CENSORED = new Set(['authorization', 'falKey', 'apiKey', 'secret', 'token', 'password']);
+const NESTED_CENSORED = ['authorization', 'falKey', 'apiKey'] as const;
+const CENSOR = '[redacted]';
+
+/**
+ * The fields with every credential field replaced, as a copy when anything was: the caller's object is never
+ * changed. Hand-written instead of pino's `redact` (fast-redact): that walked its twelve paths, wildcards
+ * included, on every line and was most of a line's cost (an access-log line: ~10 of ~16 us); this looks at each
+ * top-level key once and copies nothing on a line without credentials, which is nearly every line.
+ */
+export function censorFields(fields: LogFields): LogFields {
+  let out: LogFields | undefined;
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key)) continue;
+    const value = fields[key];
+    if (value === undefined) continue;
+    if (CENSORED.has(key)) {
+      out ??= { ...fields };
+      out[key] = CENSOR;
+    } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const censored = censorNested(key, value as Record<string, unknown>);
+      if (censored !== value) {
+        out ??= { ...fields };
+        out[key] = censored;
+      }
+    }
+  }
+  return out ?? fields;
+}
+
+function censorNested(key: string, value: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const name of NESTED_CENSORED) {
+    if (value[name] !== undefined) {
+      out ??= { ...value };
+      out[name] = CENSOR;
+    }
+  }
+  if (key === 'req' || key === 'request') {
+    const headers = value.headers as Record<string, unknown> | null | undefined;
+    if (headers !== null && typeof headers === 'object' && headers.authorization !== undefined) {
+      out ??= { ...value };
+      out.headers = { ...headers, authorization: CENSOR };
+    }
+  }
+  return out ?? value;
+}
 
 /**
  * A pino logger behind the Logger interface. Lines go to stdout (pino's default and the twelve-factor habit:
@@ -94,7 +129,6 @@ export function createLogger(options: LoggerOptions | ((line: string) => void) =
       timestamp: pino.stdTimeFunctions.isoTime,
       // A copy: pino merges the call's fields into the object the mixin returns.
       mixin: () => ({ ...currentLogContext() }),
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       // The last line of defence: the serialised line itself, so keys inside error messages, stacks or any
       // field are caught too.
       hooks: { streamWrite: scrubLine },
@@ -106,10 +140,16 @@ export function createLogger(options: LoggerOptions | ((line: string) => void) =
 
 function wrap(p: pino.Logger): Logger {
   const at = (level: 'info' | 'warn' | 'error' | 'debug') => (message: string, fields?: LogFields) => {
-    if (fields) p[level](fields, message);
+    if (fields) p[level](censorFields(fields), message);
     else p[level](message);
   };
-  return { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug'), child: (bindings) => wrap(p.child(bindings)) };
+  return {
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    debug: at('debug'),
+    child: (bindings) => wrap(p.child(censorFields(bindings))),
+  };
 }
 
 /**
@@ -159,12 +199,17 @@ export function redactingLogger(inner: Logger, secrets: Array<string | null | un
   };
 }
 
+const MAY_HOLD_CREDENTIAL = /rg_|authorization|bearer|key/i;
+
 /** Replaces the given secrets, API-key-shaped tokens and Authorization/Bearer/Key credentials in a text. */
 export function scrubber(secrets: Array<string | null | undefined>): (text: string) => string {
   const known = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 8);
   return (text) => {
     let out = text;
     for (const secret of known) if (out.includes(secret)) out = out.split(secret).join('[redacted]');
+    // Each pattern below needs one of these words: a text without any (nearly every line) is scanned once
+    // instead of three times.
+    if (!MAY_HOLD_CREDENTIAL.test(out)) return out;
     return out
       .replace(/\brg_[A-Za-z0-9_-]{20,}/g, 'rg_[redacted]')
       .replace(/(authorization["']?\s*[:=]\s*["']?)(bearer\s+|key\s+|basic\s+)?[^\s"',}]+/gi, '$1$2[redacted]')
@@ -179,5 +224,16 @@ function scrubValue(value: unknown, redact: (text: string) => string, depth: num
     return { type: value.name, message: redact(value.message), stack: value.stack ? redact(value.stack) : undefined };
   if (Array.isArray(value)) return value.map((v) => scrubValue(v, redact, depth + 1));
   if (Object.getPrototypeOf(value) !== Object.prototype) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubValue(v, redact, depth + 1)]));
+  // A copy only when some value changed: most lines' fields (ids, paths, numbers) come out as they went in.
+  const record = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const key of Object.keys(record)) {
+    const before = record[key];
+    const after = scrubValue(before, redact, depth + 1);
+    if (after !== before) {
+      out ??= { ...record };
+      out[key] = after;
+    }
+  }
+  return out ?? value;
 }

@@ -52,9 +52,34 @@ function sqlOn(target: pg.Pool | pg.PoolClient): SqlSession {
       await target.query(sql);
     },
     async query<T>(sql: string, params: unknown[] = []) {
-      return (await target.query(sql, params)).rows as T[];
+      const name = statementName(sql);
+      return (await target.query(name ? { name, text: sql, values: params } : { text: sql, values: params })).rows as T[];
     },
   };
+}
+
+/**
+ * Most statements distinct texts that get a name; every one is prepared once per connection and stays on it
+ * (server memory), so a process that builds many shapes of statement names only the first ones.
+ */
+const MAX_NAMED_STATEMENTS = 200;
+const statementNames = new Map<string, string>();
+
+/**
+ * A name for a statement's text: pg then prepares it once per connection and sends only Bind/Execute after,
+ * and PostgreSQL skips parsing and (once it settles on a generic plan) planning. The hot statements (a history
+ * page, generateVideo's writes, the tracker's) are few texts run thousands of times; parsing and planning them
+ * again each time was PostgreSQL's CPU on the same two cores as the server. A search is left unnamed: whether
+ * its GIN index or the keyset index serves it depends on the search words, which a generic plan cannot see.
+ */
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    if (statementNames.size >= MAX_NAMED_STATEMENTS || text.includes('@@')) return undefined;
+    name = `rg${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 function sessionOn(client: pg.PoolClient): Session {

@@ -1,7 +1,7 @@
 import type { Generation, SqlSession } from '../db/index.ts';
 import { InputValidationError, type FieldProblem } from './errors.ts';
 import type { Caller } from './caller.ts';
-import { decodeHistoryRows, historyPageSql, positionSql, type HistoryColumn, type HistorySqlRow } from './history-sql.ts';
+import { historyPageRows, historyPageSql, positionSql, type HistoryColumn, type HistorySqlRow } from './history-sql.ts';
 import type { GenerationStatus } from './status.ts';
 
 export type { HistoryColumn } from './history-sql.ts';
@@ -84,8 +84,7 @@ export async function listGenerations(
   const problems = checkHistoryFilter(f);
   if (problems.length > 0) throw new InputValidationError(problems);
   const { text, params } = historyPageSql(caller, f, page, columns);
-  const rows = await sql.query<HistorySqlRow>(text, params);
-  decodeHistoryRows(rows, columns);
+  const rows = historyPageRows(await sql.query<{ page: HistorySqlRow[] | null }>(text, params), columns);
   // The rows hold the columns asked for only; the GraphQL type's row is the full model, and no field reads the rest.
   const listed = rows as unknown as HistoryRow[];
   return page.backwards ? listed.reverse() : listed;

@@ -28,12 +28,23 @@ export class SyncNodeIdsPlugin<Types extends SchemaTypes> extends BasePlugin<Typ
     if (typeof idOf !== 'function') return resolver;
     const typeName = typeConfig.name;
     const encode = (id: unknown, context: Types['Context']) =>
-      relay?.encodeGlobalID ? relay.encodeGlobalID(typeName, String(id), context) : encodeGlobalID(typeName, String(id));
+      relay?.encodeGlobalID ? relay.encodeGlobalID(typeName, String(id), context) : encodeAsRelay(typeName, String(id));
     return (parent, args, context, info) => {
       const id: unknown = idOf(parent, args, context, info);
       return isThenable(id) ? id.then((settled) => encode(settled, context)) : encode(id, context);
     };
   }
+}
+
+const NON_ASCII = /[^\x20-\x7e]/;
+
+/**
+ * relay's encodeGlobalID (base64 of the UTF-8 of `Type:id`), byte for byte: a printable-ASCII id (a uuid) is its own UTF-8,
+ * so btoa encodes it without the Buffer relay allocates per id (50 per history page); any other goes to relay.
+ */
+function encodeAsRelay(typeName: string, id: string): string {
+  const text = `${typeName}:${id}`;
+  return NON_ASCII.test(text) ? encodeGlobalID(typeName, id) : btoa(text);
 }
 
 const pluginName = 'syncNodeIds';

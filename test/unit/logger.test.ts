@@ -77,6 +77,45 @@ describe('the logger', () => {
     });
   });
 
+  it("censors every credential field the redaction paths named, without changing the caller's objects", () => {
+    const { lines, logger } = capture();
+    const fields = {
+      token: 't0ken-value',
+      secret: 's3cret-value',
+      password: 'passw0rd-value',
+      apiKey: 'api-key-value',
+      upstream: { falKey: 'fal-key-value', apiKey: 'nested-api-key', other: 'kept' },
+      req: { headers: { authorization: 'req-auth-value', accept: 'text/html' } },
+      request: { headers: { authorization: 'request-auth-value' } },
+      plain: 'kept too',
+    };
+    const copy = structuredClone(fields);
+    logger.info('fields', fields);
+    childLogger(logger, { falKey: 'bound-fal-key' }).info('bound');
+    expect(fields).toEqual(copy);
+    const text = lines.join('\n');
+    for (const value of [
+      't0ken',
+      's3cret',
+      'passw0rd',
+      'api-key-value',
+      'fal-key-value',
+      'nested-api-key',
+      'req-auth',
+      'request-auth',
+      'bound-fal-key',
+    ])
+      expect(text).not.toContain(value);
+    const [record, bound] = parseLogLines(lines);
+    expect(record).toMatchObject({
+      token: '[redacted]',
+      upstream: { falKey: '[redacted]', apiKey: '[redacted]', other: 'kept' },
+      req: { headers: { authorization: '[redacted]', accept: 'text/html' } },
+      plain: 'kept too',
+    });
+    expect(bound).toMatchObject({ falKey: '[redacted]' });
+  });
+
   it('pretty-prints for terminals', () => {
     const { lines, logger } = capture({ format: 'pretty' });
     logger.warn('human readable', { generationId: 'g1' });

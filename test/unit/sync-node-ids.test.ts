@@ -16,6 +16,11 @@ describe('node ids', () => {
       const resolve = type.getFields().id.resolve!;
       const value: unknown = resolve({ id }, {}, {}, { parentType: type, fieldName: 'id' } as unknown as GraphQLResolveInfo);
       expect(value, type.name).toBe(encodeGlobalID(type.name, id));
+      // Non-ASCII ids take relay's own UTF-8 encoding (btoa would read them as Latin-1 or throw).
+      for (const other of ['café-1', 'ключ-✓'])
+        expect(resolve({ id: other }, {}, {}, { parentType: type, fieldName: 'id' } as unknown as GraphQLResolveInfo)).toBe(
+          encodeGlobalID(type.name, other),
+        );
     }
   });
 });
