@@ -44,6 +44,7 @@ try {
         const subscriberIds = ids.flatMap((id) => Array.from({ length: per }, () => id));
         // Connecting is profiled on its own (BENCH_PROFILE_DIR): subscribe, authorise and replay, not delivery.
         const stopConnectProfile = await target.profile(`m1-${gens}x${per}-connect`);
+        const connectCpu0 = cpuSeconds(target.pid);
         const opened = await workers.call<{ opened: number; ready: number; ms: number; errors: string[] }>(0, {
           cmd: 'open',
           url: target.wsUrl,
@@ -52,6 +53,7 @@ try {
           authorization: target.authorization,
           ids: subscriberIds,
         });
+        const connectCpu = cpuSeconds(target.pid) - connectCpu0;
         await stopConnectProfile();
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
@@ -89,6 +91,7 @@ try {
           subscribers: total,
           ready: opened.ready,
           connectMs: opened.ms,
+          connectCpuMsPerSubscriber: round((connectCpu * 1000) / Math.max(1, opened.ready), 2),
           logDeliveries: s.latencies.length,
           expectedLogDeliveries: expectedLogs,
           lost: expectedLogs - s.latencies.length,
