@@ -81,13 +81,18 @@ class Execution {
  * live event, not one each. The domain hands every local subscriber the same LiveEvent (generations/live-event.ts),
  * so the result is memoised in that event's memo slot and dropped with it; history replayed to one subscriber
  * is a LiveEvent of its own, and anything else (not a LiveEvent) simply executes per subscriber. Ordering is
- * untouched: each subscriber still pulls its own stream; only the work behind a `next` is shared.
+ * each subscriber's own: its stream orders its events, and its frames are written in that order.
  *
  * Serialise once: a graphql-ws subscription whose context carries a DirectSink gets its error-free results
  * written by this plugin as ready-made frames (the cohort's JSON, serialised once, behind the subscription's
  * own id), instead of passing every result through envelop's result hooks and graphql-ws' message path
  * (a validation, a JSON.stringify, a promise per send). Results with errors or extensions still go the
  * ordinary way, so error masking and the protocol's framing apply to them unchanged.
+ *
+ * Push: a stream that can push (generations/push.ts) hands a caught-up subscriber's live events to its writer as
+ * the hub publishes them, so the hub's one dispatch loop queues the event for every member, and the cohort's
+ * execution, when it settles, writes the frame to each of them in one loop: no iterator step, promise or
+ * microtask per subscriber per event (see DirectWriter).
  */
 export function useCohortExecution(cohortOf: (context: unknown) => string): Plugin {
   // This plugin's entry in each LiveEvent's memo: its executions by cohort (one key per plugin, so two Yoga
