@@ -6,6 +6,8 @@
  *   BENCH_M1_SCENARIOS="1x1000,1x5000,1x10000,1000x10"  generations x subscribers-per-generation
  *   BENCH_M1_LOGS=10  BENCH_M1_INTERVAL_MS=1000          log lines per generation and their spacing
  *   BENCH_TARGETS=reelgraph,raw-ws,mercurius,apollo
+ *   BENCH_PROFILE_DIR=/tmp/prof   a CPU profile of each server while connecting and one while delivering
+ * Just the 1 x 5,000 delivery and connect against raw ws: BENCH_M1_SCENARIOS=1x5000 BENCH_TARGETS=reelgraph,raw-ws.
  */
 import { errorMessage } from '../src/lib/errors.ts';
 import { startSim } from './lib/sim.ts';
@@ -40,6 +42,9 @@ try {
         const ids = await target.submit(gens);
         const upstream = bench.take();
         const subscriberIds = ids.flatMap((id) => Array.from({ length: per }, () => id));
+        // Connecting is profiled on its own (BENCH_PROFILE_DIR): subscribe, authorise and replay, not delivery.
+        const stopConnectProfile = await target.profile(`m1-${gens}x${per}-connect`);
+        const connectCpu0 = cpuSeconds(target.pid);
         const opened = await workers.call<{ opened: number; ready: number; ms: number; errors: string[] }>(0, {
           cmd: 'open',
           url: target.wsUrl,
@@ -48,6 +53,8 @@ try {
           authorization: target.authorization,
           ids: subscriberIds,
         });
+        const connectCpu = cpuSeconds(target.pid) - connectCpu0;
+        await stopConnectProfile();
         await sleep(1000);
         await workers.call(0, { cmd: 'reset' });
         const cpu0 = cpuSeconds(target.pid);
@@ -84,6 +91,7 @@ try {
           subscribers: total,
           ready: opened.ready,
           connectMs: opened.ms,
+          connectCpuMsPerSubscriber: round((connectCpu * 1000) / Math.max(1, opened.ready), 2),
           logDeliveries: s.latencies.length,
           expectedLogDeliveries: expectedLogs,
           lost: expectedLogs - s.latencies.length,

@@ -4,6 +4,7 @@
  * and the three peers. All take the same fal simulator as their upstream.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,25 @@ const SCRIPTS: Record<TargetKind, string> = {
 const usesDb = (kind: TargetKind) => kind.startsWith('reelgraph') || kind.startsWith('raw-driver');
 const usesPostgres = (kind: TargetKind) => kind.endsWith('-pg');
 const PROBE = here('./probe.ts');
+
+/**
+ * `npm start` as package.json spells it (`[NAME=value ...] node [--flag ...] src/cli/serve.ts`): its environment
+ * assignments and node flags, so reelgraph is measured with the memory settings it ships with.
+ */
+function npmStart(): { env: Record<string, string>; flags: string[] } {
+  const packageJson = JSON.parse(readFileSync(here('../../package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = packageJson.scripts.start.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  let i = 0;
+  for (; /^[A-Z_][A-Z0-9_]*=/.test(words[i]); i += 1) {
+    const at = words[i].indexOf('=');
+    env[words[i].slice(0, at)] = words[i].slice(at + 1);
+  }
+  if (words[i] !== 'node') throw new Error(`npm start is not \`node ...\`: ${packageJson.scripts.start}`);
+  const flags: string[] = [];
+  for (i += 1; words[i]?.startsWith('--'); i += 1) flags.push(words[i]);
+  return { env, flags };
+}
 
 export interface Target {
   kind: TargetKind;
@@ -65,7 +85,16 @@ export const GENERATE =
 export async function startTarget(kind: TargetKind, simUrl: string, env: Record<string, string> = {}): Promise<Target> {
   let dataDir: string | null = null;
   let database: TempPostgresDatabase | null = null;
-  let serverEnv: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', SIM_URL: simUrl, FAL_KEY, NODE_ENV: 'production', ...env };
+  const start = kind.startsWith('reelgraph') ? npmStart() : { env: {}, flags: [] };
+  let serverEnv: Record<string, string> = {
+    ...start.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SIM_URL: simUrl,
+    FAL_KEY,
+    NODE_ENV: 'production',
+    ...env,
+  };
   if (usesDb(kind)) {
     dataDir = await mkdtemp(join(tmpdir(), 'reelgraph-bench-'));
     // No mutation rate limit: the benchmark is the only client.
@@ -92,6 +121,7 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
   const authorization = kind.startsWith('reelgraph') ? `Bearer ${await createKey(serverEnv)}` : null;
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) };
   const proc = spawnPinned(SERVER_CORE, [SCRIPTS[kind]], serverEnv, [
+    ...start.flags,
     '--expose-gc',
     '--max-old-space-size=4096',
     '--import',

@@ -1,5 +1,6 @@
 import type { GenerationEvent } from './events.ts';
 import type { HubMembership } from './hub.ts';
+import { PUSH, type Push, type Pushable } from './push.ts';
 import { isLive, LiveEvents, type LiveEvent } from './live-event.ts';
 import { isTerminal } from './status.ts';
 import type { GenerationStore } from './store.ts';
@@ -17,7 +18,7 @@ const isTerminalEvent = (event: GenerationEvent) => event.kind === 'STATUS' && i
  * subscriber per event, and this one is a few microtasks. Nothing is kept once handed out (the first
  * history page included), so an idle subscription holds only its position.
  */
-export class GenerationEventStream implements SubscriberStream<LiveEvent> {
+export class GenerationEventStream implements SubscriberStream<LiveEvent>, Pushable<LiveEvent> {
   private last: number;
   private highestSeen: number;
   /** Events read from the database, waiting to be handed out in order. */
@@ -40,6 +41,10 @@ export class GenerationEventStream implements SubscriberStream<LiveEvent> {
   /** The inbox overflowed and was dropped, and the transport has asked for no event since. */
   private droppedUnread = false;
   private readonly tooSlow: TooSlow;
+  /** The transport's push (push.ts), when it takes live events as they come. */
+  private push: Push<LiveEvent> | null = null;
+  /** The puller is parked with nothing in hand: the next live event in sequence goes straight to `push`. */
+  private pushing = false;
 
   /** Joins the hub at once (`join`), so nothing published from now on is missed; begin() hands the start read. */
   constructor(
@@ -62,6 +67,10 @@ export class GenerationEventStream implements SubscriberStream<LiveEvent> {
     this.tooSlow.on(callback);
   }
 
+  [PUSH](push: Push<LiveEvent>) {
+    this.push = push;
+  }
+
   /**
    * A live event from the hub. The database is the truth for a generation's events (each is committed before
    * it is published), so a full inbox need not end the subscription: it is dropped and what it held is read
@@ -72,6 +81,18 @@ export class GenerationEventStream implements SubscriberStream<LiveEvent> {
    */
   private receive(event: LiveEvent) {
     if (this.stopped) return;
+    if (this.pushing) {
+      // Caught up, and this is the very next event: the transport takes it now, with no hand-off.
+      if (event.sequence === this.last + 1 && this.push!(event)) {
+        if (event.sequence > this.highestSeen) this.highestSeen = event.sequence;
+        this.hand(event);
+        // After the terminal event the parked puller ends the stream (the transport writes what it took first).
+        if (this.ended) this.waiting?.();
+        return;
+      }
+      // Anything else is ordered by the puller, and so is every event after it until it is parked again.
+      this.pushing = false;
+    }
     if (this.inbox.length >= this.tooSlow.buffer) {
       if (this.droppedUnread && this.pulling === null) {
         this.stop();
@@ -128,6 +149,7 @@ export class GenerationEventStream implements SubscriberStream<LiveEvent> {
 
   private stop() {
     this.stopped = true;
+    this.pushing = false;
     this.start = null;
     this.pending = [];
     this.inbox = [];
@@ -170,8 +192,10 @@ export class GenerationEventStream implements SubscriberStream<LiveEvent> {
         }
         const next = this.inbox.shift();
         if (!next) {
+          this.pushing = this.push !== null;
           await new Promise<void>((resolve) => (this.waiting = resolve));
           this.waiting = null;
+          this.pushing = false;
           continue;
         }
         if (next.sequence <= this.last) {

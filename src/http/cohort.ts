@@ -2,6 +2,7 @@ import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs
 import type { ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { isLive, MemoKey } from '../generations/live-event.ts';
+import { isPushable, PUSH } from '../generations/push.ts';
 import { END_SLOW_SUBSCRIBER, SLOW_SUBSCRIBER_CLOSE, type SlowSubscriberContext } from '../schema/subscriber.ts';
 
 /**
@@ -20,7 +21,7 @@ export interface DirectSink {
 
 export const DIRECT_SINK = Symbol('reelgraph.directSink');
 
-/** One execution of one live event for one cohort, with its serialisations, made once and shared. */
+/** What one execution of one live event for one cohort produced, with its serialisations, made once and shared. */
 interface Executed {
   result: ExecutionResult;
   /**
@@ -33,23 +34,70 @@ interface Executed {
 }
 
 /**
+ * One execution, shared by its cohort: a promise for the pull paths, and its outcome readable synchronously once
+ * settled, with one callback list, so the subscribers pushed the event (generations/push.ts) are written in one
+ * loop when it settles (one promise reaction per cohort per event, not one per subscriber).
+ */
+class Execution {
+  readonly promise: Promise<Executed>;
+  value: Executed | undefined;
+  failed = false;
+  error: unknown;
+  private waiters: Array<() => void> | null = null;
+
+  constructor(run: Promise<Executed>) {
+    this.promise = run;
+    run.then(
+      (value) => {
+        this.value = value;
+        this.wake();
+      },
+      (error: unknown) => {
+        this.failed = true;
+        this.error = error;
+        this.wake();
+      },
+    );
+  }
+
+  get settled(): boolean {
+    return this.value !== undefined || this.failed;
+  }
+
+  onSettled(callback: () => void) {
+    (this.waiters ??= []).push(callback);
+  }
+
+  private wake() {
+    const waiters = this.waiters;
+    this.waiters = null;
+    for (const callback of waiters ?? []) callback();
+  }
+}
+
+/**
  * Cohort execution for subscriptions (graphql-ws and SSE alike): subscribers that share a document, operation,
  * variables and whatever `cohortOf` says of their context (tenant, scope, origin) get one execution per
  * live event, not one each. The domain hands every local subscriber the same LiveEvent (generations/live-event.ts),
  * so the result is memoised in that event's memo slot and dropped with it; history replayed to one subscriber
  * is a LiveEvent of its own, and anything else (not a LiveEvent) simply executes per subscriber. Ordering is
- * untouched: each subscriber still pulls its own stream; only the work behind a `next` is shared.
+ * each subscriber's own: its stream orders its events, and its frames are written in that order.
  *
  * Serialise once: a graphql-ws subscription whose context carries a DirectSink gets its error-free results
  * written by this plugin as ready-made frames (the cohort's JSON, serialised once, behind the subscription's
  * own id), instead of passing every result through envelop's result hooks and graphql-ws' message path
  * (a validation, a JSON.stringify, a promise per send). Results with errors or extensions still go the
  * ordinary way, so error masking and the protocol's framing apply to them unchanged.
+ *
+ * Push: a stream that can push (generations/push.ts) hands a caught-up subscriber's live events to its writer as
+ * the hub publishes them, so the hub's one dispatch loop queues the event for every member, and the cohort's
+ * execution, when it settles, writes the frame to each of them in one loop: no iterator step, promise or
+ * microtask per subscriber per event (see DirectWriter).
  */
 export function useCohortExecution(cohortOf: (context: unknown) => string): Plugin {
   // This plugin's entry in each LiveEvent's memo: its executions by cohort (one key per plugin, so two Yoga
   // instances in one process, with different schemas, never share results).
-  const results = new MemoKey<Map<string, Promise<Executed>>>('cohort executions');
+  const results = new MemoKey<Map<string, Execution>>('cohort executions');
   // Yoga caches parsed documents, so equal document strings are one DocumentNode: its identity names it.
   const documentIds = new WeakMap<DocumentNode, number>();
   let nextDocumentId = 1;
@@ -72,19 +120,22 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
           JSON.stringify(args.variableValues ?? {}),
           cohortOf(args.contextValue),
         ].join('\u0000');
-        const run = async (event: unknown): Promise<Executed> => {
-          const result = await execute({ ...args, rootValue: event });
-          return { result, frames: new Map() };
-        };
-        const executed = (event: unknown): Promise<Executed> => {
+        const run = (event: unknown) =>
+          new Execution(
+            (async () => {
+              const result = await execute({ ...args, rootValue: event });
+              return { result, frames: new Map<string, Buffer>() };
+            })(),
+          );
+        const executed = (event: unknown): Execution => {
           if (event === null || typeof event !== 'object' || !isLive(event)) return run(event);
-          const perEvent = event.memo.get(results, () => new Map<string, Promise<Executed>>());
+          const perEvent = event.memo.get(results, () => new Map<string, Execution>());
           let entry = perEvent.get(cohort);
           if (!entry) perEvent.set(cohort, (entry = run(event)));
           return entry;
         };
-        if (sink) return writeDirectly(stream, executed, sink);
-        return mapAsync(stream, async (event) => (await executed(event)).result);
+        if (sink) return new DirectWriter(stream, executed, sink);
+        return mapAsync(stream, async (event) => (await executed(event).promise).result);
       });
     },
   };
@@ -108,48 +159,174 @@ function provideSlowSubscriberEnd(context: unknown, sink: DirectSink | undefined
   };
 }
 
+/** Pushed executions past this many unwritten wait in the stream's bounded inbox instead (one that never settles). */
+const MAX_QUEUED = 64;
+
+const DONE = { value: undefined, done: true } as IteratorReturnResult<undefined>;
+
 /**
- * Pulls the subscriber's own ordered stream and writes each error-free result straight to its socket; the
- * iterator handed back to the transport yields only what needs the ordinary path (a result with errors) and
- * ends with the stream. return() (the client's complete, or the socket closing) ends the source, and nothing
- * is written after it.
+ * A graphql-ws subscription whose error-free results are written straight to its socket as ready-made frames, in
+ * order. Events come two ways: pushed by the stream as the hub publishes them while the subscriber is caught up
+ * (generations/push.ts: no promise or iterator step per subscriber, and the cohort's frame is written to every
+ * pushed member in one loop when its execution settles), or pulled through the stream when it is not (history,
+ * gaps, a slow socket), as graphql-ws pulls this iterator. Both go through one queue of executions, written in
+ * order as each settles. The iterator handed to graphql-ws yields only what needs the ordinary path (a result
+ * with errors or extensions, which graphql-ws must send before anything after it is written) and ends once the
+ * stream ended and everything before the end is written. return() (the client's complete, or the socket
+ * closing) ends the stream, and nothing is written after it.
  */
-function writeDirectly(
-  source: AsyncIterable<unknown>,
-  executed: (event: unknown) => Promise<Executed>,
-  sink: DirectSink,
-): AsyncIterableIterator<ExecutionResult> {
-  const iterator = source[Symbol.asyncIterator]();
-  const done = { value: undefined, done: true } as IteratorReturnResult<undefined>;
-  let ended = false;
-  return {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    async next() {
-      while (!ended) {
-        const step = await iterator.next();
-        if (step.done) return step as IteratorResult<ExecutionResult>;
-        const entry = await executed(step.value);
-        if (ended) break;
-        entry.json ??= Object.keys(entry.result).length === 1 && entry.result.data ? JSON.stringify({ data: entry.result.data }) : null;
-        if (entry.json === null || !sink.open()) return { value: entry.result, done: false };
-        let frame = entry.frames.get(sink.prefix);
-        if (!frame) entry.frames.set(sink.prefix, (frame = Buffer.from(`${sink.prefix}${entry.json}}`)));
-        await sink.send(frame);
+class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
+  private readonly iterator: AsyncIterator<unknown>;
+  private readonly executed: (event: unknown) => Execution;
+  private readonly sink: DirectSink;
+  /** Executions whose frames are not written yet, oldest first (made on the first that must wait). */
+  private queue: Execution[] | null = null;
+  /** The queue's head while it is running (its onSettled is registered once). */
+  private awaiting: Execution | null = null;
+  /** The socket holds SLOW_CLIENT_BYTES or more: nothing more is written until it drains. */
+  private slow = false;
+  /** A result for graphql-ws' own path; `blocked` from then until graphql-ws asks for the next one (it sent it). */
+  private handOver: ExecutionResult | null = null;
+  private blocked = false;
+  private failure: { error: unknown } | null = null;
+  /** The stream's pending pull (kept across an interruption). */
+  private step: Promise<IteratorResult<unknown>> | null = null;
+  private finished = false;
+  private returned = false;
+  /** Wakes next() parked in the stream's pull, for a hand-over or a failure. */
+  private interrupt: (() => void) | null = null;
+  /** Wakes next() waiting for the queue to be written and the socket to drain. */
+  private whenIdle: (() => void) | null = null;
+  private readonly flushBound = () => this.flush();
+
+  constructor(source: AsyncIterable<unknown>, executed: (event: unknown) => Execution, sink: DirectSink) {
+    this.iterator = source[Symbol.asyncIterator]();
+    this.executed = executed;
+    this.sink = sink;
+    if (isPushable(this.iterator)) this.iterator[PUSH]((event) => this.push(event));
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    // graphql-ws asks for the next result once it has sent the last one handed over: writing resumes behind it.
+    if (this.blocked && this.handOver === null) {
+      this.blocked = false;
+      this.flush();
+    }
+    for (;;) {
+      if (this.returned) return DONE;
+      if (this.failure) throw this.failure.error;
+      if (this.handOver) {
+        const value = this.handOver;
+        this.handOver = null;
+        return { value, done: false };
       }
-      return done;
-    },
-    async return() {
-      ended = true;
-      return ((await iterator.return?.()) ?? done) as IteratorResult<ExecutionResult>;
-    },
-    async throw(error?: unknown) {
-      ended = true;
-      if (iterator.throw) return (await iterator.throw(error)) as IteratorResult<ExecutionResult>;
-      throw error;
-    },
-  };
+      if (!this.idle()) {
+        await new Promise<void>((resolve) => (this.whenIdle = resolve));
+        this.whenIdle = null;
+        continue;
+      }
+      if (this.finished) return DONE;
+      this.step ??= this.iterator.next();
+      const step = await Promise.race([this.step, new Promise<null>((resolve) => (this.interrupt = () => resolve(null)))]);
+      this.interrupt = null;
+      if (step === null) continue;
+      this.step = null;
+      if (step.done) this.finished = true;
+      else this.enqueue(this.executed(step.value));
+    }
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.end();
+    return ((await this.iterator.return?.()) ?? DONE) as IteratorResult<ExecutionResult>;
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.end();
+    if (this.iterator.throw) return (await this.iterator.throw(error)) as IteratorResult<ExecutionResult>;
+    throw error;
+  }
+
+  /** The stream's push (push.ts): false when this subscription cannot take an event now (the stream keeps it). */
+  private push(event: unknown): boolean {
+    if (this.slow || this.blocked || this.returned || this.failure || !this.sink.open()) return false;
+    if (this.queue !== null && this.queue.length >= MAX_QUEUED) return false;
+    this.enqueue(this.executed(event));
+    return true;
+  }
+
+  private enqueue(execution: Execution) {
+    if ((this.queue === null || this.queue.length === 0) && execution.settled && !this.slow && !this.blocked) this.write(execution);
+    else {
+      (this.queue ??= []).push(execution);
+      this.flush();
+    }
+  }
+
+  /** Writes the queue's settled head, in order, until one is still running, the socket is slow, or it must hand over. */
+  private flush() {
+    const queue = this.queue;
+    while (queue !== null && queue.length > 0 && !this.slow && !this.blocked && !this.returned) {
+      const head = queue[0];
+      if (!head.settled) {
+        if (this.awaiting !== head) {
+          this.awaiting = head;
+          head.onSettled(this.flushBound);
+        }
+        return;
+      }
+      queue.shift();
+      this.write(head);
+    }
+    if (this.whenIdle && this.idle()) this.whenIdle();
+  }
+
+  private write(execution: Execution) {
+    if (execution.failed) return this.stop({ error: execution.error });
+    const entry = execution.value!;
+    entry.json ??= Object.keys(entry.result).length === 1 && entry.result.data ? JSON.stringify({ data: entry.result.data }) : null;
+    // Errors or extensions: graphql-ws sends it, through envelop's result hooks (masking), before anything after
+    // it. So does a closing socket (graphql-ws knows what to do with it).
+    if (entry.json === null || !this.sink.open()) {
+      this.handOver = entry.result;
+      this.blocked = true;
+      this.interrupt?.();
+      this.whenIdle?.();
+      return;
+    }
+    let frame = entry.frames.get(this.sink.prefix);
+    if (!frame) entry.frames.set(this.sink.prefix, (frame = Buffer.from(`${this.sink.prefix}${entry.json}}`)));
+    const sent = this.sink.send(frame);
+    if (sent) {
+      this.slow = true;
+      void sent.then(() => {
+        this.slow = false;
+        this.flush();
+      });
+    }
+  }
+
+  private stop(failure: { error: unknown }) {
+    this.failure = failure;
+    this.queue = null;
+    this.interrupt?.();
+    this.whenIdle?.();
+  }
+
+  private end() {
+    this.returned = true;
+    this.queue = null;
+    this.interrupt?.();
+    this.whenIdle?.();
+  }
+
+  private idle() {
+    return (this.queue === null || this.queue.length === 0) && !this.slow;
+  }
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

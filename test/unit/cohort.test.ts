@@ -3,15 +3,62 @@ import { parse } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { LiveEvents } from '../../src/generations/live-event.ts';
+import { PUSH, type Push, type Pushable } from '../../src/generations/push.ts';
 import { DIRECT_SINK, useCohortExecution, type DirectSink } from '../../src/http/cohort.ts';
 import { until } from '../helpers/until.ts';
 
 type Event = { id: string };
 
+/**
+ * A source that pushes as GenerationEventStream does (generations/push.ts): while its puller is parked, an event
+ * goes to the transport's push, and one push refuses waits for the next pull; end() completes it.
+ */
+class PushSource implements AsyncIterableIterator<Event>, Pushable<Event> {
+  push: Push<Event> | null = null;
+  pushed = 0;
+  private inbox: Array<Event | null> = [];
+  private parked: ((result: IteratorResult<Event>) => void) | null = null;
+
+  [PUSH](push: Push<Event>) {
+    this.push = push;
+  }
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+  get waiting() {
+    return this.parked !== null;
+  }
+  receive(event: Event | null) {
+    if (this.parked && event && this.inbox.length === 0 && this.push?.(event)) {
+      this.pushed += 1;
+      return;
+    }
+    this.inbox.push(event);
+    const wake = this.parked;
+    this.parked = null;
+    wake?.(this.take()!);
+  }
+  private take(): IteratorResult<Event> | undefined {
+    if (this.inbox.length === 0) return undefined;
+    const event = this.inbox.shift()!;
+    return event ? { value: event, done: false } : { value: undefined, done: true };
+  }
+  next(): Promise<IteratorResult<Event>> {
+    const ready = this.take();
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve) => (this.parked = resolve));
+  }
+  return(): Promise<IteratorResult<Event>> {
+    this.parked?.({ value: undefined, done: true });
+    return Promise.resolve({ value: undefined, done: true });
+  }
+}
+
 // A tiny schema whose subscription hands every subscriber the same LiveEvent (made as the domain's hubs make
 // them: dashboard updates, whose id stands for n here) and counts how often a field of the event is resolved.
-function setUp() {
+function setUp(options: { pushing?: boolean } = {}) {
   const listeners = new Set<(event: Event) => void>();
+  const sources: PushSource[] = [];
   const hub = new LiveEvents();
   let resolved = 0;
   const schema = createSchema<{ tenant: string }>({
@@ -19,13 +66,19 @@ function setUp() {
     resolvers: {
       Subscription: {
         events: {
-          subscribe: () =>
-            new Repeater<Event>(async (push, stop) => {
+          subscribe: () => {
+            if (options.pushing) {
+              const source = new PushSource();
+              sources.push(source);
+              return source;
+            }
+            return new Repeater<Event>(async (push, stop) => {
               const listener = (event: Event) => void push(event);
               listeners.add(listener);
               await stop;
               listeners.delete(listener);
-            }),
+            });
+          },
           resolve: (event: Event) => event,
         },
       },
@@ -33,6 +86,7 @@ function setUp() {
         n: (event: Event) => Number(event.id),
         label: (event: Event, args: { suffix?: string }, ctx: { tenant: string }) => {
           resolved += 1;
+          if (event.id === '13') throw new Error('unlucky');
           return `${ctx.tenant}:${event.id}${args.suffix ?? ''}`;
         },
       },
@@ -54,13 +108,15 @@ function setUp() {
   const emit = (event: { n: number }) => {
     const live = hub.update({ id: String(event.n), tenantId: 't' });
     listeners.forEach((l) => l(live));
+    sources.forEach((source) => source.receive(live));
   };
   /** The same object to every subscriber, but not a LiveEvent: nothing to memoise on. */
   const emitPlain = (event: { n: number }) => {
     const plain = { id: String(event.n) };
     listeners.forEach((l) => l(plain));
   };
-  return { subscribe, emit, emitPlain, resolved: () => resolved, listening: () => listeners.size };
+  const end = () => sources.forEach((source) => source.receive(null));
+  return { subscribe, emit, emitPlain, end, sources, resolved: () => resolved, listening: () => listeners.size };
 }
 
 describe('cohort execution', () => {
@@ -162,5 +218,43 @@ describe('cohort execution', () => {
     expect(b.frames).toHaveLength(3);
     await Promise.all([members[0].return(undefined), members[2].return(undefined)]);
     expect(t.listening()).toBe(0);
+  });
+
+  it('takes pushed events: one execution per cohort, written in order behind results that need the ordinary path', async () => {
+    const t = setUp({ pushing: true });
+    const sinks = ['1', '1', '2'].map((id) => {
+      const frames: string[] = [];
+      return {
+        frames,
+        sink: { prefix: `{"id":"${id}","type":"next","payload":`, open: () => true, send: (f: Buffer) => void frames.push(String(f)) },
+      };
+    });
+    const members = await Promise.all(sinks.map((s) => t.subscribe('acme', null, s.sink)));
+    const pulls = members.map((m) => m.next());
+    await until('every source parked with a push', () => t.sources.length === 3 && t.sources.every((s) => s.push !== null && s.waiting), {
+      intervalMs: 1,
+    });
+    t.emit({ n: 1 });
+    t.emit({ n: 2 });
+    await until('two frames each', () => sinks.every((s) => s.frames.length === 2), { intervalMs: 1 });
+    expect(t.sources.map((s) => s.pushed)).toEqual([2, 2, 2]);
+    expect(t.resolved()).toBe(2);
+    expect(sinks[2].frames.map((f) => JSON.parse(f))).toEqual(
+      [1, 2].map((n) => ({ id: '2', type: 'next', payload: { data: { events: { n, label: `acme:${n}` } } } })),
+    );
+    // A result with errors goes to the transport (graphql-ws sends it, masked): what follows waits for it.
+    t.emit({ n: 13 });
+    t.emit({ n: 14 });
+    const handed = await Promise.all(pulls);
+    expect(handed.map((r) => r.value!.data)).toEqual([null, null, null]);
+    expect(sinks[0].frames).toHaveLength(2);
+    const ends = members.map((m) => m.next());
+    await until('the frame after it', () => sinks.every((s) => s.frames.length === 3), { intervalMs: 1 });
+    expect(JSON.parse(sinks[0].frames[2]).payload.data.events.n).toBe(14);
+    // The source's end completes the subscription, after what it pushed before is written.
+    t.emit({ n: 15 });
+    t.end();
+    expect(await Promise.all(ends)).toEqual([1, 2, 3].map(() => ({ value: undefined, done: true })));
+    expect(sinks.map((s) => s.frames.length)).toEqual([4, 4, 4]);
   });
 });
