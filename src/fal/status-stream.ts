@@ -9,6 +9,8 @@ import { SseDataParser } from './sse-parser.ts';
 import type { FalStatus } from './types.ts';
 
 const EVENT_STREAM = 'text/event-stream';
+/** Statuses read but not yet handed over at which reading pauses (a few seconds of one busy stream). */
+export const MAX_PENDING = 1000;
 
 export interface StatusStreamTap {
   /** The `fetch` to give createFalClient. */
@@ -46,6 +48,7 @@ export function createStatusStreamTap(base: typeof fetch = globalThis.fetch): St
 /**
  * Follows an event-stream body, handing the statuses to onStatuses in order: everything one network chunk
  * carries goes over in one call, and chunks that arrive while a call is still running go together in the next.
+ * While MAX_PENDING statuses wait for the handler, reading pauses (TCP backpressure instead of an unbounded queue).
  * Resolves with the last status when the server closes the stream, null when `signal` aborts; rejects when the
  * handler, the connection or an event fails (after handing over what came before it, so nothing read is lost).
  */
@@ -110,6 +113,8 @@ export function followStatusStream(
           kick();
         }
         if (done || failure || handlerFailed || signal.aborted) break;
+        // The handler is this far behind: stop reading until it takes them, so TCP holds the rest, not memory.
+        while (handing && pending.length >= MAX_PENDING) await handing;
       }
     } catch (error) {
       // The connection failed mid-stream; FalStream reports that as an ApiError with status 500.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SseDataParser } from '../../src/fal/sse-parser.ts';
-import { createStatusStreamTap, followStatusStream } from '../../src/fal/status-stream.ts';
+import { createStatusStreamTap, followStatusStream, MAX_PENDING } from '../../src/fal/status-stream.ts';
 import type { FalStatus } from '../../src/fal/types.ts';
 
 /** Feeds `chunks` to one parser, returning the data of the events each chunk completed. */
@@ -142,6 +142,39 @@ describe('followStatusStream', () => {
     release();
     await expect(following).resolves.toBeNull();
     expect(calls).toEqual([1]);
+  });
+
+  it('stops reading while the handler is MAX_PENDING statuses behind, then hands everything over in order', async () => {
+    const perChunk = 300;
+    const chunks = 20;
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulls === chunks) return controller.close();
+        const from = pulls++ * perChunk;
+        const text = Array.from({ length: perChunk }, (_, i) => `data: {"status":"IN_PROGRESS","n":${from + i}}\n\n`).join('');
+        controller.enqueue(new TextEncoder().encode(text));
+      },
+    });
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    const seen: number[] = [];
+    const following = followStatusStream(
+      body,
+      toStatus,
+      async (batch) => {
+        if (seen.length === 0) await blocked;
+        for (const status of batch) seen.push((status as unknown as { n: number }).n);
+      },
+      new AbortController().signal,
+      null,
+    );
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    // The first chunk went to the blocked handler; reading stopped once MAX_PENDING more were waiting.
+    expect(pulls).toBeLessThanOrEqual(Math.ceil(MAX_PENDING / perChunk) + 3);
+    release();
+    await following;
+    expect(seen).toEqual(Array.from({ length: perChunk * chunks }, (_, i) => i));
   });
 
   it('takes only OK event-stream bodies from the client, by its abort signal', async () => {
