@@ -71,6 +71,15 @@ export interface DomainContext {
  * by this instance's guarded write, so each counts once.
  */
 export function createPublish(deps: Pick<GenerationServiceDeps, 'bus' | 'metrics'>, emitter: GenerationEmitter): Publish {
+  // "This generation changed", for dashboards: the writes that complete together (the log writer answers every
+  // generation of one statement at once) announce their generations in one bus message (one Redis PUBLISH), each
+  // once, at the end of this turn, rather than one message per generation per write.
+  let changed: Map<string, GenerationUpdatedMessage> | null = null;
+  const announce = () => {
+    const messages = [...changed!.values()];
+    changed = null;
+    deps.bus.publishMany<GenerationUpdatedMessage>(topics.generationsUpdated, messages);
+  };
   return (tenantId) => (events) => {
     if (events.length === 0) return;
     // Consecutive lines are reported together, but never reordered with a status change between them.
@@ -94,7 +103,11 @@ export function createPublish(deps: Pick<GenerationServiceDeps, 'bus' | 'metrics
       emitter.emit('transition', { generationId, tenantId, status, sequence, queuePosition, at });
     }
     flushLines();
-    deps.bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: events[0].generationId, tenantId });
+    if (!changed) {
+      changed = new Map();
+      setImmediate(announce);
+    }
+    changed.set(events[0].generationId, { id: events[0].generationId, tenantId });
   };
 }
 
