@@ -6,7 +6,7 @@ import { topics, type EventBus } from '../pubsub/index.ts';
 import type { PriceTable } from '../billing/prices.ts';
 import type { FrameUploads } from '../uploads/index.ts';
 import type { GenerationEmitter } from './event-map.ts';
-import { toMessage, type GenerationEvent, type GenerationLogLine, type GenerationUpdatedMessage } from './events.ts';
+import { type GenerationEvent, type GenerationLogLine, type GenerationUpdatedMessage, type PublishedEvent } from './events.ts';
 import { isTerminal } from './status.ts';
 import type { GenerationStore } from './store.ts';
 import type { TrackerOptions } from './track-generation.ts';
@@ -90,7 +90,8 @@ export function createPublish(deps: Pick<GenerationServiceDeps, 'bus' | 'metrics
     };
     // One bus message for the whole write (one Redis PUBLISH, not one per line); the bus hands every listener
     // the events one by one, in order (pubsub/index.ts), so the hub sees what it saw before.
-    deps.bus.publishMany(topics.generationEvents(events[0].generationId), events.map(toMessage));
+    // The events themselves (see PublishedEvent): Redis serialises them to their messages, memory hands them over.
+    deps.bus.publishMany<PublishedEvent>(topics.generationEvents(events[0].generationId), events);
     for (const event of events) {
       if (event.kind === 'LOG') {
         deps.metrics?.eventHandedOff(event.log.timestamp);

@@ -67,8 +67,8 @@ function live<T extends object>(value: T, batchMemo?: Memo): Live<T> {
 
 /**
  * The one maker of LiveEvents, one per fan-out point (a generation's hub, a replay reader, the updates hub).
- * It takes ownership of the objects it is given (fresh ones, just converted from a message or read from the
- * database) and remembers the last write batch, so lines of one batch published one after another (as the
+ * It takes ownership of the objects it is given (fresh ones: converted from a message, handed over by the
+ * in-memory bus, or read from the database) and remembers the last write batch, so lines of one batch published one after another (as the
  * log writer does) share one batchMemo, also after Redis, where each line arrives as its own message.
  */
 export class LiveEvents {
