@@ -15,13 +15,15 @@ export class MemoKey<T> {
 
 /** Work memoised for a live event (or a batch of them), by MemoKey: computed by the first reader, shared by the rest. */
 export class Memo {
-  private readonly entries = new Map<MemoKey<unknown>, unknown>();
+  // Made on first use: every live event has a memo, and most are only ever read through their batch's.
+  private entries: Map<MemoKey<unknown>, unknown> | null = null;
 
   /** The entry for `key`, created by `create` on first use. */
   get<T>(key: MemoKey<T>, create: () => T): T {
-    if (this.entries.has(key)) return this.entries.get(key) as T;
+    const entries = (this.entries ??= new Map<MemoKey<unknown>, unknown>());
+    if (entries.has(key)) return entries.get(key) as T;
     const value = create();
-    this.entries.set(key, value);
+    entries.set(key, value);
     return value;
   }
 }
