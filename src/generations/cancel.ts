@@ -46,6 +46,8 @@ export function createCancel(ctx: DomainContext) {
     await db.generation.updateMany({ where: { id: row.id, cancelRequestedAt: null }, data: { cancelRequestedAt: new Date() } });
     const current = await db.generation.findUniqueOrThrow({ where: { id: row.id } });
     if (isTerminal(current.status) && current.status !== 'CANCELLED') throw new GenerationAlreadyFinishedError(row.id, current.status);
-    return { generation: current, cancelRequested: current.status !== 'CANCELLED' };
+    // A running generation was asked at fal whatever happened since: fal may stop it at once, and its tracker may
+    // record CANCELLED before the read above (a race a faster tracker wins more often).
+    return { generation: current, cancelRequested: row.status === 'IN_PROGRESS' || current.status !== 'CANCELLED' };
   });
 }

@@ -6,7 +6,7 @@ import { topics, type EventBus } from '../pubsub/index.ts';
 import type { PriceTable } from '../billing/prices.ts';
 import type { FrameUploads } from '../uploads/index.ts';
 import type { GenerationEmitter } from './event-map.ts';
-import { toMessage, type GenerationEvent, type GenerationLogLine, type GenerationUpdatedMessage } from './events.ts';
+import { type GenerationEvent, type GenerationLogLine, type GenerationUpdatedMessage, type PublishedEvent } from './events.ts';
 import { isTerminal } from './status.ts';
 import type { GenerationStore } from './store.ts';
 import type { TrackerOptions } from './track-generation.ts';
@@ -71,6 +71,15 @@ export interface DomainContext {
  * by this instance's guarded write, so each counts once.
  */
 export function createPublish(deps: Pick<GenerationServiceDeps, 'bus' | 'metrics'>, emitter: GenerationEmitter): Publish {
+  // "This generation changed", for dashboards: the writes that complete together (the log writer answers every
+  // generation of one statement at once) announce their generations in one bus message (one Redis PUBLISH), each
+  // once, at the end of this turn, rather than one message per generation per write.
+  let changed: Map<string, GenerationUpdatedMessage> | null = null;
+  const announce = () => {
+    const messages = [...changed!.values()];
+    changed = null;
+    deps.bus.publishMany<GenerationUpdatedMessage>(topics.generationsUpdated, messages);
+  };
   return (tenantId) => (events) => {
     if (events.length === 0) return;
     // Consecutive lines are reported together, but never reordered with a status change between them.
@@ -81,7 +90,8 @@ export function createPublish(deps: Pick<GenerationServiceDeps, 'bus' | 'metrics
     };
     // One bus message for the whole write (one Redis PUBLISH, not one per line); the bus hands every listener
     // the events one by one, in order (pubsub/index.ts), so the hub sees what it saw before.
-    deps.bus.publishMany(topics.generationEvents(events[0].generationId), events.map(toMessage));
+    // The events themselves (see PublishedEvent): Redis serialises them to their messages, memory hands them over.
+    deps.bus.publishMany<PublishedEvent>(topics.generationEvents(events[0].generationId), events);
     for (const event of events) {
       if (event.kind === 'LOG') {
         deps.metrics?.eventHandedOff(event.log.timestamp);
@@ -94,7 +104,11 @@ export function createPublish(deps: Pick<GenerationServiceDeps, 'bus' | 'metrics
       emitter.emit('transition', { generationId, tenantId, status, sequence, queuePosition, at });
     }
     flushLines();
-    deps.bus.publish<GenerationUpdatedMessage>(topics.generationsUpdated, { id: events[0].generationId, tenantId });
+    if (!changed) {
+      changed = new Map();
+      setImmediate(announce);
+    }
+    changed.set(events[0].generationId, { id: events[0].generationId, tenantId });
   };
 }
 

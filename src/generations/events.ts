@@ -43,6 +43,18 @@ export function toMessage(event: GenerationEvent): GenerationEventMessage {
     : { ...event, at: event.at.toISOString(), log: { ...event.log, timestamp: event.log.timestamp.toISOString() } };
 }
 
+/**
+ * What travels on a generation's topic: the event itself on the in-memory bus (handed over, never touched again
+ * by its publisher), its message after Redis. JSON renders the event's Dates as the message's ISO strings, so
+ * the wire is the same as toMessage's, and the in-memory bus converts nothing per event.
+ */
+export type PublishedEvent = GenerationEvent | GenerationEventMessage;
+
+/** The event of a published payload: the very object when it came in memory, else parsed from its message. */
+export function fromPublished(payload: PublishedEvent): GenerationEvent {
+  return payload.at instanceof Date ? (payload as GenerationEvent) : fromMessage(payload as GenerationEventMessage);
+}
+
 export function fromMessage(message: GenerationEventMessage): GenerationEvent {
   return message.kind === 'STATUS'
     ? { ...message, at: new Date(message.at) }

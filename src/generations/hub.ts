@@ -1,6 +1,6 @@
 import { topics, type EventBus } from '../pubsub/index.ts';
-import { fromMessage, type GenerationEventMessage, type GenerationUpdatedMessage } from './events.ts';
-import { LiveEvents, type LiveEvent, type LiveUpdate } from './live-event.ts';
+import { fromPublished, type GenerationUpdatedMessage, type PublishedEvent } from './events.ts';
+import { isLive, LiveEvents, type LiveEvent, type LiveUpdate } from './live-event.ts';
 import { CACHED_EVENTS_PER_BUS, HistoryCache, type CacheBudget } from './history-cache.ts';
 import { PAGE } from './event-stream.ts';
 import type { GenerationStore } from './store.ts';
@@ -89,8 +89,10 @@ export function joinHub(
       members,
       cache,
       seeding: null,
-      unsubscribe: bus.subscribe<GenerationEventMessage>(topics.generationEvents(generationId), (message) => {
-        const event = liveEvents.published(fromMessage(message));
+      unsubscribe: bus.subscribe<PublishedEvent>(topics.generationEvents(generationId), (payload) => {
+        const published = fromPublished(payload);
+        // In memory the publisher's object becomes the LiveEvent; one published twice is taken as a copy.
+        const event = liveEvents.published(isLive(published) ? { ...published } : published);
         cache.received(event);
         dispatch(event);
       }),

@@ -15,13 +15,15 @@ export class MemoKey<T> {
 
 /** Work memoised for a live event (or a batch of them), by MemoKey: computed by the first reader, shared by the rest. */
 export class Memo {
-  private readonly entries = new Map<MemoKey<unknown>, unknown>();
+  // Made on first use: every live event has a memo, and most are only ever read through their batch's.
+  private entries: Map<MemoKey<unknown>, unknown> | null = null;
 
   /** The entry for `key`, created by `create` on first use. */
   get<T>(key: MemoKey<T>, create: () => T): T {
-    if (this.entries.has(key)) return this.entries.get(key) as T;
+    const entries = (this.entries ??= new Map<MemoKey<unknown>, unknown>());
+    if (entries.has(key)) return entries.get(key) as T;
     const value = create();
-    this.entries.set(key, value);
+    entries.set(key, value);
     return value;
   }
 }
@@ -67,8 +69,8 @@ function live<T extends object>(value: T, batchMemo?: Memo): Live<T> {
 
 /**
  * The one maker of LiveEvents, one per fan-out point (a generation's hub, a replay reader, the updates hub).
- * It takes ownership of the objects it is given (fresh ones, just converted from a message or read from the
- * database) and remembers the last write batch, so lines of one batch published one after another (as the
+ * It takes ownership of the objects it is given (fresh ones: converted from a message, handed over by the
+ * in-memory bus, or read from the database) and remembers the last write batch, so lines of one batch published one after another (as the
  * log writer does) share one batchMemo, also after Redis, where each line arrives as its own message.
  */
 export class LiveEvents {

@@ -50,6 +50,11 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
   let attempt = 0;
 
   const apply = (status: FalStatus, newLines: ReturnType<LogDeduper['source']>) => applyAll([status], newLines);
+  // Once this tracker's IN_PROGRESS write has been answered (applied, or refused: the row is past it, or our
+  // lease is gone and the registry stops us), asking again can only be refused too, since status only moves
+  // forward (status.ts). So the stream's every report, each IN_PROGRESS with its new lines, costs no
+  // statement of its own, and its lines join the others of the batch in one write.
+  let inProgressAnswered = false;
 
   /**
    * Records a batch of reports in order. Consecutive log lines are written together (one statement), but a
@@ -67,8 +72,10 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
       commits = [];
     };
     const change = async (to: 'IN_QUEUE' | 'IN_PROGRESS', queuePosition?: number | null) => {
+      if (inProgressAnswered) return;
       await flush();
       const event = await store.transition(id, to, { queuePosition, leaseOwner: deps.leaseOwner });
+      if (to === 'IN_PROGRESS') inProgressAnswered = true;
       if (event) events.push(event);
     };
     try {

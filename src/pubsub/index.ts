@@ -81,7 +81,7 @@ function createLocalTarget(): EventTarget {
 
 /** Topic names, in one place so publishers and subscribers cannot drift apart. */
 export const topics = {
-  /** Every event (status or log) of one generation, payload: GenerationEventMessage (published per write, see publishMany). */
+  /** Every event (status or log) of one generation, payload: the event, or after Redis its GenerationEventMessage (PublishedEvent; one message per write, see publishMany). */
   generationEvents: (generationId: string) => `generation:${generationId}:events`,
   /** Any change to any generation, payload: { id, tenantId }. */
   generationsUpdated: 'generations:updated',

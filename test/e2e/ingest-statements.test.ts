@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/index.ts';
+import type { FalGateway, FalStatus } from '../../src/fal/types.ts';
+import type { GenerationEvent } from '../../src/generations/events.ts';
+import { createGenerationStore } from '../../src/generations/store.ts';
+import { trackGeneration } from '../../src/generations/track-generation.ts';
+import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
+import { insertGeneration } from '../helpers/rows.ts';
+
+// What one upstream report costs in statements: a stream's reports are IN_PROGRESS with their new lines, and only
+// the first may move the generation (PGlite, or PostgreSQL with TEST_DATABASE=postgres).
+let db: Database;
+let dispose: () => Promise<void>;
+beforeAll(async () => {
+  if (process.env.TEST_DATABASE === 'postgres') {
+    const pg = await createTestPostgres();
+    db = pg.db;
+    dispose = () => pg.dispose();
+  } else {
+    db = await createTestPglite();
+    dispose = () => db.close();
+  }
+});
+afterAll(() => dispose?.());
+
+const report = (n: number): FalStatus => ({
+  status: 'IN_PROGRESS',
+  logs: [{ message: `line ${n}`, level: 'INFO', timestamp: `2026-01-01T00:00:${String(n).padStart(2, '0')}.000000` }],
+});
+
+describe('a stream of IN_PROGRESS reports', () => {
+  it('writes IN_PROGRESS once, then only lines: every line once, in order, without a gap', async () => {
+    const id = await insertGeneration(db.prisma, { status: 'IN_QUEUE', falRequestId: 'req-1' });
+    const store = createGenerationStore(db.prisma);
+    const transitions: string[] = [];
+    const counted = {
+      ...store,
+      transition: (...args: Parameters<typeof store.transition>) => {
+        transitions.push(args[1]);
+        return store.transition(...args);
+      },
+    };
+    const published: GenerationEvent[] = [];
+    const stop = new AbortController();
+    // Three network chunks of reports, then the stream ends (dropped: the tracker would poll, we stop it there).
+    const chunks = [[report(1)], [report(2), report(3)], [report(4), report(5), report(6)]];
+    const fal = {
+      status: () => Promise.resolve({ status: 'IN_PROGRESS', logs: [] } satisfies FalStatus),
+      async streamStatus(_endpoint: string, _request: string, onStatuses: (statuses: FalStatus[]) => Promise<void>) {
+        for (const chunk of chunks) await onStatuses(chunk);
+        stop.abort();
+        return chunks.at(-1)!.at(-1)!;
+      },
+    } as unknown as FalGateway;
+    await trackGeneration(
+      {
+        store: counted,
+        fal,
+        publish: (events) => published.push(...events),
+        options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: 60_000 },
+        log: () => {},
+      },
+      { id, endpointId: 'e', falRequestId: 'req-1', logsSoFar: [] },
+      stop.signal,
+    );
+    expect(transitions).toEqual(['IN_PROGRESS']);
+    expect(published.map((e) => (e.kind === 'LOG' ? e.log.message : e.status))).toEqual([
+      'IN_PROGRESS',
+      ...Array.from({ length: 6 }, (_, i) => `line ${i + 1}`),
+    ]);
+    const first = published[0].sequence;
+    expect(published.map((e) => e.sequence)).toEqual(Array.from({ length: 7 }, (_, i) => first + i));
+    const rows = await db.prisma.generationEvent.findMany({
+      where: { generationId: id, sequence: { gte: first } },
+      orderBy: { sequence: 'asc' },
+    });
+    expect(rows.map((r) => [r.sequence, r.logMessage ?? r.status])).toEqual(
+      published.map((e) => [e.sequence, e.kind === 'LOG' ? e.log.message : e.status]),
+    );
+  });
+});
