@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +174,7 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
     async profile(label) {
       const dir = process.env.BENCH_PROFILE_DIR;
       if (!dir) return async () => {};
+      await mkdir(dir, { recursive: true });
       await ask(proc.child, { cmd: 'profile-start' }, 60_000);
       return async () => {
         const written = await ask(proc.child, { cmd: 'profile-stop', path: join(dir, `${label}-${kind}.cpuprofile`) }, 120_000);
