@@ -4,7 +4,8 @@
  * own code is unchanged. `{ cmd: 'snapshot', path }` writes a heap snapshot there (after the same GCs), for
  * finding what an idle subscription holds. `{ cmd: 'profile-start' }` and `{ cmd: 'profile-stop', path }` take
  * a CPU profile of exactly the measured window (a `--cpu-prof` profile is written only at exit, and a server
- * with a backlog can be killed before it exits), through the inspector protocol in the server's own process.
+ * with a backlog can be killed before it exits), through the inspector protocol in the server's own process; with
+ * `alloc: true` (BENCH_ALLOC_PROFILE=1) also a sampling heap profile of the window (`.heapprofile`: who allocates).
  */
 import { Session } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
@@ -12,14 +13,21 @@ import { writeHeapSnapshot } from 'node:v8';
 const gc = (globalThis as { gc?: () => void }).gc;
 
 let session: Session | null = null;
+let sampling = false;
 
-async function profileStart() {
+async function profileStart(alloc: boolean) {
   session ??= new Session();
   session.connect();
   await session.post('Profiler.enable');
   // 200 us: fine enough for per-event costs of tens of microseconds, without distorting them much.
   await session.post('Profiler.setSamplingInterval', { interval: 200 });
   await session.post('Profiler.start');
+  if (alloc) {
+    // Where the garbage comes from: a sampling heap profile of the same window (one sample per 32 KB allocated).
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768 });
+    sampling = true;
+  }
   return true;
 }
 
@@ -27,16 +35,21 @@ async function profileStop(path: string) {
   if (!session) return false;
   const { profile } = await session.post('Profiler.stop');
   await writeFile(path, JSON.stringify(profile));
+  if (sampling) {
+    const { profile: heap } = await session.post('HeapProfiler.stopSampling');
+    await writeFile(path.replace(/\.cpuprofile$/, '') + '.heapprofile', JSON.stringify(heap));
+    sampling = false;
+  }
   session.disconnect();
   session = null;
   return path;
 }
 
 if (process.send) {
-  process.on('message', (message: { cmd?: string; rid?: number; path?: string }) => {
+  process.on('message', (message: { cmd?: string; rid?: number; path?: string; alloc?: boolean }) => {
     const reply = (result: unknown) => process.send!({ rid: message.rid, result });
     const failed = (error: unknown) => process.send!({ rid: message.rid, error: String(error) });
-    if (message?.cmd === 'profile-start') return void profileStart().then(reply, failed);
+    if (message?.cmd === 'profile-start') return void profileStart(message.alloc === true).then(reply, failed);
     if (message?.cmd === 'profile-stop') return void profileStop(message.path ?? 'server.cpuprofile').then(reply, failed);
     if (message?.cmd !== 'memory' && message?.cmd !== 'snapshot') return;
     const settle = async () => {

@@ -175,7 +175,7 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
       const dir = process.env.BENCH_PROFILE_DIR;
       if (!dir) return async () => {};
       await mkdir(dir, { recursive: true });
-      await ask(proc.child, { cmd: 'profile-start' }, 60_000);
+      await ask(proc.child, { cmd: 'profile-start', alloc: process.env.BENCH_ALLOC_PROFILE === '1' }, 60_000);
       return async () => {
         const written = await ask(proc.child, { cmd: 'profile-stop', path: join(dir, `${label}-${kind}.cpuprofile`) }, 120_000);
         console.error(`profile: ${JSON.stringify(written)}`);
