@@ -57,8 +57,8 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
       return { requestId: submitted.request_id, queuePosition: numberOrNull(submitted.queue_position) };
     },
 
-    async status(endpointId, requestId) {
-      return toStatus(await client.queue.status(endpointId, { requestId, logs: true }));
+    async status(endpointId, requestId, statusOptions = {}) {
+      return toStatus(await client.queue.status(endpointId, { requestId, logs: statusOptions.logs ?? true }));
     },
 
     async streamStatus(endpointId, requestId, onStatuses, signal) {

@@ -36,8 +36,11 @@ export interface FalSubmitOptions {
  */
 export interface FalGateway {
   submit(endpointId: string, input: unknown, options?: FalSubmitOptions): Promise<{ requestId: string; queuePosition: number | null }>;
-  /** Current status with cumulative logs (polling semantics, protocol §3). */
-  status(endpointId: string, requestId: string): Promise<FalStatus>;
+  /**
+   * Current status with cumulative logs (polling semantics, protocol §3). `logs: false` asks for none (`logs=0`):
+   * every line so far is the whole body otherwise, which a caller that only wants the state should not pay for.
+   */
+  status(endpointId: string, requestId: string, options?: { logs?: boolean }): Promise<FalStatus>;
   /**
    * Follows the status stream, calling onStatuses with the events in order (each event carries only new log
    * lines, protocol §4.8). Events that arrive while a call is still running are handed over together in the

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiError, createFalClient, ValidationError } from '@fal-ai/client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createFalGateway } from '../../src/fal/gateway.ts';
 import { createFalSimulator, type FalSimulator, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
 import { until } from '../helpers/until.ts';
 
@@ -95,6 +96,17 @@ describe('fal simulator, through the real @fal-ai/client', () => {
     expect(request.input).toEqual(INPUT);
     expect(request.headers['x-fal-queue-priority']).toBe('normal');
     expect(request.headers).not.toHaveProperty('authorization');
+  });
+
+  it('answers a status poll without logs when asked with logs=0, through the gateway', async () => {
+    const { sim } = await start();
+    const gateway = createFalGateway({ key: 'test-key', queueUrl: sim.url, restUrl: sim.url });
+    const { requestId } = await gateway.submit(ENDPOINT, INPUT);
+    await until('the request completes', async () => (await gateway.status(ENDPOINT, requestId)).status === 'COMPLETED');
+    const withLogs = await gateway.status(ENDPOINT, requestId);
+    expect(withLogs.logs.length).toBeGreaterThan(0);
+    const without = await gateway.status(ENDPOINT, requestId, { logs: false });
+    expect(without).toMatchObject({ status: 'COMPLETED', logs: [] });
   });
 
   it('streams IN_QUEUE with falling positions, each log line once, then COMPLETED, and ends the stream', async () => {
