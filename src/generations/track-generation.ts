@@ -131,6 +131,9 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
   }
 }
 
+/** The stream's safety poll backs off to at most this many times its first interval (see followStream). */
+export const SAFETY_BACKOFF_LIMIT = 6;
+
 type StreamOutcome = 'completed' | 'stopped' | 'dropped' | 'dropped-after-progress';
 
 async function followStream(
@@ -147,18 +150,36 @@ async function followStream(
   let progressed = false;
   let completedByPoll = false;
   // Protocol §4.5: a stream that never closes hangs the client forever, so a slow side poll watches for
-  // completion and ends the connection itself.
-  const safety = setInterval(() => {
-    deps.fal.status(generation.endpointId, generation.falRequestId).then(
-      (status) => {
-        if (status.status === 'COMPLETED') {
-          completedByPoll = true;
-          connection.abort();
-        }
-      },
-      () => undefined,
-    );
-  }, deps.options.streamSafetyPollMs);
+  // completion and ends the connection itself. The poll backs off (doubling up to SAFETY_BACKOFF_LIMIT times
+  // the first interval) while fal says the request is not done: a queued or long generation's healthy stream
+  // would otherwise cost one status request per interval for as long as it lives, which for many queued
+  // generations is more requests to fal than their submissions. A hung stream is still found, at most
+  // SAFETY_BACKOFF_LIMIT intervals after the request finished.
+  let safetyDelay = deps.options.streamSafetyPollMs;
+  let safety: NodeJS.Timeout | undefined;
+  let safetyStopped = false;
+  const scheduleSafety = () => {
+    if (safetyStopped) return;
+    safety = setTimeout(() => {
+      // Without logs: only the state matters here, and with logs fal sends every line so far (the catch-up
+      // after completion below reads them).
+      deps.fal.status(generation.endpointId, generation.falRequestId, { logs: false }).then(
+        (status) => {
+          if (status.status === 'COMPLETED') {
+            completedByPoll = true;
+            connection.abort();
+            return;
+          }
+          safetyDelay = Math.min(safetyDelay * 2, deps.options.streamSafetyPollMs * SAFETY_BACKOFF_LIMIT);
+          scheduleSafety();
+        },
+        () => {
+          scheduleSafety();
+        },
+      );
+    }, safetyDelay);
+  };
+  scheduleSafety();
   try {
     const newLines = deduper.source();
     let caughtUp = false;
@@ -187,7 +208,8 @@ async function followStream(
     }
     return progressed ? 'dropped-after-progress' : 'dropped';
   } finally {
-    clearInterval(safety);
+    safetyStopped = true;
+    clearTimeout(safety);
     signal.removeEventListener('abort', stopConnection);
   }
 }

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import type { FalGateway, FalStatus } from '../../src/fal/types.ts';
+import type { GenerationStore } from '../../src/generations/store.ts';
+import { SAFETY_BACKOFF_LIMIT, trackGeneration } from '../../src/generations/track-generation.ts';
+
+// A queued generation's stream can stay silent for a long time; its safety poll (protocol §4.5: a stream that
+// never closes) must not cost one fal status request per interval for all that time.
+describe("the status stream's safety poll", () => {
+  it('asks for the state without logs and doubles its interval while the request is not done, up to its limit', async () => {
+    const base = 40;
+    const polls: number[] = [];
+    const asked: Array<{ logs?: boolean } | undefined> = [];
+    const stop = new AbortController();
+    const fal = {
+      status(_e: string, _r: string, options?: { logs?: boolean }) {
+        polls.push(performance.now());
+        asked.push(options);
+        // Five polls show the schedule up to the cap; then the tracker is stopped (shutdown), which ends it.
+        if (polls.length === 5) stop.abort();
+        return Promise.resolve({ status: 'IN_QUEUE', queuePosition: 3, logs: [] } satisfies FalStatus);
+      },
+      // A silent stream that never closes: it ends only when the tracker aborts it.
+      streamStatus: (_e: string, _r: string, _on: unknown, signal: AbortSignal) =>
+        new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true })),
+    } as unknown as FalGateway;
+    const started = performance.now();
+    await trackGeneration(
+      {
+        // Nothing is written: the stream reports nothing and the polls are the safety poll's own.
+        store: {} as GenerationStore,
+        fal,
+        publish: () => {},
+        options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: base },
+        log: () => {},
+      },
+      { id: '00000000-0000-4000-8000-000000000001', endpointId: 'e', falRequestId: 'req-1', logsSoFar: [] },
+      stop.signal,
+    );
+    expect(polls).toHaveLength(5);
+    // Only the state: fal would send every log line so far with each poll otherwise.
+    expect(asked).toEqual(Array.from({ length: 5 }, () => ({ logs: false })));
+    const gaps = polls.map((at, i) => at - (i === 0 ? started : polls[i - 1]));
+    const expected = [1, 2, 4, SAFETY_BACKOFF_LIMIT, SAFETY_BACKOFF_LIMIT].map((n) => n * base);
+    // Timers fire no earlier than asked (give or take a millisecond of rounding); a busy machine only delays them.
+    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(expected[i] - 2));
+  });
+});
