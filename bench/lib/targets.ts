@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,6 +184,12 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
     rssMb: () => rssMb(pid),
     async stop() {
       await proc.kill();
+      // BENCH_SERVER_LOG_DIR keeps what the server printed (the last 100-200 KB): warnings during a run explain stalls.
+      const logDir = process.env.BENCH_SERVER_LOG_DIR;
+      if (logDir) {
+        await mkdir(logDir, { recursive: true });
+        await writeFile(join(logDir, `${kind}-${pid}.log`), proc.output());
+      }
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
       await database?.drop();
     },
