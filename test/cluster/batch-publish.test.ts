@@ -10,7 +10,7 @@ import type { LiveEvent } from '../../src/generations/live-event.ts';
 import { createGenerationStore, type NewLogLine } from '../../src/generations/store.ts';
 import { createEventBus, topics, type EventBus } from '../../src/pubsub/index.ts';
 import { createRedisTarget } from '../../src/pubsub/redis.ts';
-import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
+import { createTestDatabase } from '../helpers/db.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { until } from '../helpers/until.ts';
 import { insertGeneration } from '../helpers/rows.ts';
@@ -25,14 +25,7 @@ const prefix = `reelgraph-test-${randomBytes(4).toString('hex')}:`;
 
 beforeAll(async () => {
   redis = await startRedis();
-  if (process.env.TEST_DATABASE === 'postgres') {
-    const pg = await createTestPostgres();
-    db = pg.db;
-    dispose = () => pg.dispose();
-  } else {
-    db = await createTestPglite();
-    dispose = () => db.close();
-  }
+  ({ db, dispose } = await createTestDatabase());
 }, 60_000);
 afterAll(async () => {
   for (const close of closers.reverse()) await close();

@@ -11,7 +11,7 @@ import { openGenerationEventStream } from '../../src/generations/subscriptions.t
 import { createEventBus, topics, type EventBus } from '../../src/pubsub/index.ts';
 import { createEventLoader } from '../../src/schema/event-loader.ts';
 import { buildSchema } from '../../src/schema/index.ts';
-import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
+import { createTestDatabase } from '../helpers/db.ts';
 import { insertGeneration } from '../helpers/rows.ts';
 
 /**
@@ -27,14 +27,7 @@ let reads = 0;
 const bus: EventBus = createEventBus();
 
 beforeAll(async () => {
-  if (process.env.TEST_DATABASE === 'postgres') {
-    const pg = await createTestPostgres();
-    database = pg.db;
-    dispose = () => pg.dispose();
-  } else {
-    database = await createTestPglite();
-    dispose = () => database.close();
-  }
+  ({ db: database, dispose } = await createTestDatabase());
   db = database.prisma.$extends({
     query: {
       async $allOperations({ args, query }) {

@@ -4,7 +4,7 @@ import type { FalGateway, FalStatus } from '../../src/fal/types.ts';
 import type { GenerationEvent } from '../../src/generations/events.ts';
 import { createGenerationStore } from '../../src/generations/store.ts';
 import { trackGeneration } from '../../src/generations/track-generation.ts';
-import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
+import { createTestDatabase } from '../helpers/db.ts';
 import { insertGeneration } from '../helpers/rows.ts';
 
 // What one upstream report costs in statements: a stream's reports are IN_PROGRESS with their new lines, and only
@@ -12,14 +12,7 @@ import { insertGeneration } from '../helpers/rows.ts';
 let db: Database;
 let dispose: () => Promise<void>;
 beforeAll(async () => {
-  if (process.env.TEST_DATABASE === 'postgres') {
-    const pg = await createTestPostgres();
-    db = pg.db;
-    dispose = () => pg.dispose();
-  } else {
-    db = await createTestPglite();
-    dispose = () => db.close();
-  }
+  ({ db, dispose } = await createTestDatabase());
 });
 afterAll(() => dispose?.());
 

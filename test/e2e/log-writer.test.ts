@@ -3,21 +3,14 @@ import type { Database } from '../../src/db/index.ts';
 import type { GenerationEvent } from '../../src/generations/events.ts';
 import { createLogWriter, type LogAppend } from '../../src/generations/log-writer.ts';
 import { createGenerationStore, type NewLogLine } from '../../src/generations/store.ts';
-import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
+import { createTestDatabase } from '../helpers/db.ts';
 import { insertGeneration } from '../helpers/rows.ts';
 
 // Coalesced log writes on a real database (PGlite, or PostgreSQL with TEST_DATABASE=postgres).
 let db: Database;
 let dispose: () => Promise<void>;
 beforeAll(async () => {
-  if (process.env.TEST_DATABASE === 'postgres') {
-    const pg = await createTestPostgres();
-    db = pg.db;
-    dispose = () => pg.dispose();
-  } else {
-    db = await createTestPglite();
-    dispose = () => db.close();
-  }
+  ({ db, dispose } = await createTestDatabase());
 });
 afterAll(() => dispose?.());
 

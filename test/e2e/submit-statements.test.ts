@@ -4,7 +4,7 @@ import { ACQUIRE_LEASE_SQL, createLeases } from '../../src/generations/leases.ts
 import { TRANSITION_SQL } from '../../src/generations/store-sql.ts';
 import { INSERT_GENERATION_SQL, LOCK_TENANT_SQL, QUEUE_SUBMITTED_SQL } from '../../src/generations/submit-sql.ts';
 import { startTestServer, type TestServer } from '../helpers/app.ts';
-import { createTestPglite, createTestPostgres } from '../helpers/db.ts';
+import { createTestDatabase } from '../helpers/db.ts';
 import { IMAGE, rawGenerationId } from '../helpers/generation.ts';
 import { gql } from '../helpers/graphql.ts';
 import { insertGeneration } from '../helpers/rows.ts';
@@ -148,14 +148,7 @@ describe('the submission statements themselves', () => {
   let db: Database;
   let dispose: () => Promise<void>;
   beforeAll(async () => {
-    if (process.env.TEST_DATABASE === 'postgres') {
-      const pg = await createTestPostgres();
-      db = pg.db;
-      dispose = () => pg.dispose();
-    } else {
-      db = await createTestPglite();
-      dispose = () => db.close();
-    }
+    ({ db, dispose } = await createTestDatabase());
   });
   afterAll(() => dispose?.());
   const run = (text: string, params: unknown[]) => db.query<Record<string, unknown>>(text, params);

@@ -9,6 +9,7 @@ import { createDb, migrate, type Database } from '../../src/db/index.ts';
  *   const db = await createTestPglite();              afterAll(() => db.close());
  *   const pgdb = await createTestPostgres();          afterAll(() => pgdb.dispose());
  *   const temp = await createTempPostgresDatabase();  afterAll(() => temp.drop());   // empty, unmigrated
+ *   ({ db, dispose } = await createTestDatabase());   afterAll(() => dispose?.());      // PGlite, or PostgreSQL per TEST_DATABASE
  */
 
 /** Where the test PostgreSQL is (trust auth, see shared/reference/environment.md); TEST_POSTGRES_URL overrides. */
@@ -80,6 +81,26 @@ export async function createTestPostgres(
     throw error;
   }
   return { db, url: temp.url, dispose };
+}
+
+/** A migrated database and how to release it, whichever backend TEST_DATABASE chose. */
+export interface TestDatabase {
+  db: Database;
+  /** Closes the database and, on PostgreSQL, drops it. A property, not a method: tests hold it on its own. */
+  dispose: () => Promise<void>;
+}
+
+/**
+ * A migrated database for a test that runs on either backend: an in-memory PGlite by default, or a fresh
+ * temporary PostgreSQL database (dropped by dispose) when TEST_DATABASE=postgres, as startTestServer chooses.
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (process.env.TEST_DATABASE === 'postgres') {
+    const pg = await createTestPostgres();
+    return { db: pg.db, dispose: () => pg.dispose() };
+  }
+  const db = await createTestPglite();
+  return { db, dispose: () => db.close() };
 }
 
 async function withAdmin<T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> {
