@@ -33,6 +33,13 @@ const kinds = (process.env.BENCH_M5_TARGETS ?? 'reelgraph,reelgraph-pg').split('
 const NEVER = 24 * 3600 * 1000;
 const now = () => performance.timeOrigin + performance.now();
 
+/** The server's own count of stored log lines (GET /metrics is open on a loopback bind). */
+async function linesStored(graphqlUrl: string): Promise<number> {
+  const text = await (await fetch(graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
+  const match = /^reelgraph_log_lines_ingested_total(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  return match ? Number(match[1]) : NaN;
+}
+
 const bench = await startSim({ queuePosition: 0, queueStepMs: 5, completeDelayMs: NEVER, pauseBefore: 'IN_PROGRESS' });
 // Lines the simulator emitted inside the window (its own clock): the offered rate actually achieved by its timers.
 let emittedFrom = Infinity;
@@ -88,9 +95,11 @@ try {
         // Server CPU over the window only.
         await sleep(from - now());
         const cpu0 = cpuSeconds(target.pid);
+        const stored0 = await linesStored(target.url);
         const stopProfile = await target.profile(`m5-${streams}`);
         await sleep(to - now());
         const cpu = cpuSeconds(target.pid) - cpu0;
+        const stored = (await linesStored(target.url)) - stored0;
         await stopProfile();
         const w = await workers.call<{ events: number; deliveries: number; latencies: number[] }>(0, { cmd: 'windowStats' });
         // Then every stream completes: a subscriber that gets its completion with no sequence gap got every line.
@@ -122,6 +131,9 @@ try {
           windowSeconds: SECONDS,
           offeredEventsPerSecond: round(emitted / SECONDS, 0),
           ingestedEventsPerSecond: round(w.events / SECONDS, 0),
+          // What the server itself stored in the window (its reelgraph_log_lines_ingested_total): above the rate
+          // that reached subscribers, the delivery path is behind; equal, ingest is the limit.
+          storedEventsPerSecond: round(stored / SECONDS, 0),
           deliveriesPerSecond: round(w.deliveries / SECONDS, 0),
           windowLatencyMs: summary(w.latencies),
           serverCpuMsPerEvent: round((cpu * 1000) / Math.max(1, w.events), 3),

@@ -168,6 +168,15 @@ export function createGenerationStore(
       return rows.map(toEvent);
     },
 
+    /**
+     * Each generation's last event sequence (ids not found are absent, keys in lower case): one statement for
+     * every hub of a process, so looking for lost publishes costs one read per interval, not one per generation.
+     */
+    async lastSequences(ids: string[]): Promise<Map<string, number>> {
+      const rows = await db.generation.findMany({ where: { id: { in: ids } }, select: { id: true, lastSequence: true } });
+      return new Map(rows.map((row) => [row.id.toLowerCase(), row.lastSequence]));
+    },
+
     async logs(id: string): Promise<GenerationLogLine[]> {
       const rows = await db.generationEvent.findMany({
         where: { generationId: id, kind: 'LOG' },

@@ -1,4 +1,5 @@
 import { parse, subscribe, type ExecutionResult } from 'graphql';
+import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, PrismaClient } from '../../src/db/index.ts';
 import { GenerationNotFoundError } from '../../src/generations/errors.ts';
@@ -13,6 +14,7 @@ import { createEventLoader } from '../../src/schema/event-loader.ts';
 import { buildSchema } from '../../src/schema/index.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { insertGeneration } from '../helpers/rows.ts';
+import { until } from '../helpers/until.ts';
 
 /**
  * The hub's cache of a generation's owner, status and history (src/generations/history-cache.ts), against a
@@ -24,14 +26,19 @@ let database: Database;
 let dispose: () => Promise<void>;
 let db: PrismaClient;
 let reads = 0;
+/** Every statement sent through the counted client, as `Model.operation`, announced on `statements`. */
+const operations: string[] = [];
+const statements = new EventEmitter();
 const bus: EventBus = createEventBus();
 
 beforeAll(async () => {
   ({ db: database, dispose } = await createTestDatabase());
   db = database.prisma.$extends({
     query: {
-      async $allOperations({ args, query }) {
+      async $allOperations({ model, operation, args, query }) {
         reads += 1;
+        operations.push(`${model}.${operation}`);
+        statements.emit('statement');
         return query(args);
       },
     },
@@ -205,6 +212,31 @@ describe("the hub's cache", () => {
     expect(plain(replay)).toEqual(plain([(await createGenerationStore(database.prisma).eventsAfter(id, 0, 1))[0], ...lines]));
     expect(reads).toBe(0);
     for (const stream of [...members, later]) await close(stream);
+  });
+
+  it('looks for lost publishes with one statement per interval for every hub, and reads events only where the database is ahead', async () => {
+    const ids = [await newGeneration(), await newGeneration(), await newGeneration()];
+    const members = [];
+    for (const id of ids) {
+      publish(await transition(id, 'IN_PROGRESS'));
+      const member = (await open(id, 0, 'a', 20))!;
+      expect(sequences(await take(member, 1))).toEqual([1]);
+      members.push(member);
+    }
+    const count = (name: string) => operations.filter((op) => op === name).length;
+    operations.length = 0;
+    // Nothing lost: every interval is one read of the three last sequences, and no event is read.
+    await until('three repair intervals', () => count('Generation.findMany') >= 3, { on: [[statements, 'statement']] });
+    expect(count('GenerationEvent.findMany')).toBe(0);
+    expect(operations.every((op) => op === 'Generation.findMany')).toBe(true);
+    // The second generation completes and its publish is lost: only its hub reads, and its member gets it.
+    const lost = await transition(ids[1], 'COMPLETED');
+    expect(sequences(await take(members[1], 1))).toEqual([lost.sequence]);
+    expect(count('GenerationEvent.findMany')).toBe(1);
+    operations.length = 0;
+    await until('two more repair intervals', () => count('Generation.findMany') >= 2, { on: [[statements, 'statement']] });
+    expect(count('GenerationEvent.findMany')).toBe(0);
+    for (const member of members) await close(member);
   });
 
   it('a foreign tenant never gets a cached row: refused as by the database, with the same error', async () => {
