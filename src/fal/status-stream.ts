@@ -10,7 +10,7 @@ import type { FalStatus } from './types.ts';
 
 const EVENT_STREAM = 'text/event-stream';
 /** Statuses read but not yet handed over at which reading pauses (a few seconds of one busy stream). */
-export const MAX_PENDING = 1000;
+export const MAX_PENDING = 100;
 
 export interface StatusStreamTap {
   /** The `fetch` to give createFalClient. */
