@@ -1,6 +1,6 @@
 import type { FalGateway, FalResult, FalStatus } from '../fal/types.ts';
 import type { GenerationEvent } from './events.ts';
-import { createLogDeduper, type LogDeduper } from './log-dedupe.ts';
+import { createLogDeduper, LogBatch, type LogDeduper, type LogSource } from './log-dedupe.ts';
 import type { GenerationStore, NewLogLine } from './store.ts';
 import { describeFailure, finish, retryDelayMs } from './finish-generation.ts';
 import { sleep } from '../lib/sleep.ts';
@@ -49,7 +49,7 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
   let streamFailures = 0;
   let attempt = 0;
 
-  const apply = (status: FalStatus, newLines: ReturnType<LogDeduper['source']>) => applyAll([status], newLines);
+  const apply = (status: FalStatus, newLines: LogSource) => applyAll([status], newLines);
   // Once this tracker's IN_PROGRESS write has been answered (applied, or refused: the row is past it, or our
   // lease is gone and the registry stops us), asking again can only be refused too, since status only moves
   // forward (status.ts). So the stream's every report, each IN_PROGRESS with its new lines, costs no
@@ -58,18 +58,18 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
 
   /**
    * Records a batch of reports in order. Consecutive log lines are written together (one statement), but a
-   * status change is never reordered with the lines around it.
+   * status change is never reordered with the lines around it. The lines of each write gather in one
+   * LogBatch, marked stored only once that write succeeded.
    */
-  const applyAll = async (statuses: FalStatus[], newLines: ReturnType<LogDeduper['source']>): Promise<void> => {
+  const applyAll = async (statuses: FalStatus[], newLines: LogSource): Promise<void> => {
     const events: GenerationEvent[] = [];
-    let lines: NewLogLine[] = [];
-    let commits: Array<() => void> = [];
+    let batch = new LogBatch();
     const flush = async () => {
-      if (lines.length === 0) return;
-      events.push(...(await store.appendLogs(id, lines, deps.leaseOwner ?? null)));
-      for (const commit of commits) commit();
-      lines = [];
-      commits = [];
+      if (batch.fresh.length === 0) return;
+      const written = batch;
+      batch = new LogBatch();
+      events.push(...(await store.appendLogs(id, written.fresh, deps.leaseOwner ?? null)));
+      written.commit();
     };
     const change = async (to: 'IN_QUEUE' | 'IN_PROGRESS', queuePosition?: number | null) => {
       if (inProgressAnswered) return;
@@ -80,13 +80,21 @@ export async function trackGeneration(deps: TrackerDeps, generation: TrackedGene
     };
     try {
       for (const status of statuses) {
+        // The change goes first (writing the lines before it), then this report's lines join the next write.
         if (status.status === 'IN_QUEUE') await change('IN_QUEUE', status.queuePosition);
-        const batch = newLines(status.logs);
-        // A request that logged has run: record IN_PROGRESS before its lines even when the first report we
-        // get is already COMPLETED (a fast request, or a catch-up poll that overtook the stream).
-        if (status.status === 'IN_PROGRESS' || (status.status === 'COMPLETED' && batch.fresh.length > 0)) await change('IN_PROGRESS');
-        lines.push(...batch.fresh);
-        commits.push(() => batch.commit());
+        else if (status.status === 'IN_PROGRESS') await change('IN_PROGRESS');
+        else if (!inProgressAnswered) {
+          // A request that logged has run: record IN_PROGRESS before its lines even when the first report we
+          // get is already COMPLETED (a fast request, or a catch-up poll that overtook the stream). Whether it
+          // logged anything new is known only once its lines are counted, so they go into a batch of their own.
+          const own = newLines(status.logs);
+          if (own.fresh.length > 0) {
+            await change('IN_PROGRESS');
+            batch = own;
+          }
+          continue;
+        }
+        newLines(status.logs, batch);
       }
       await flush();
     } finally {
@@ -140,8 +148,8 @@ async function followStream(
   deps: TrackerDeps,
   generation: TrackedGeneration,
   deduper: LogDeduper,
-  apply: (status: FalStatus, newLines: ReturnType<LogDeduper['source']>) => Promise<void>,
-  applyAll: (statuses: FalStatus[], newLines: ReturnType<LogDeduper['source']>) => Promise<void>,
+  apply: (status: FalStatus, newLines: LogSource) => Promise<void>,
+  applyAll: (statuses: FalStatus[], newLines: LogSource) => Promise<void>,
   signal: AbortSignal,
 ): Promise<StreamOutcome> {
   const connection = new AbortController();
