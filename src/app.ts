@@ -3,6 +3,7 @@ import pkg from '../package.json' with { type: 'json' };
 import type { Config } from './config.ts';
 import { createDb, migrate, pendingMigrations, type Database } from './db/index.ts';
 import { canWrite } from './db/write-probe.ts';
+import { createFalConnections } from './fal/connections.ts';
 import { createFalGateway } from './fal/gateway.ts';
 import { createFalSimulator, type FalSimulator } from './fal/simulator/index.ts';
 import type { FalGateway } from './fal/types.ts';
@@ -84,7 +85,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const metrics = createMetrics();
       const backend = config.fal.backend === 'simulator' ? 'SIMULATOR' : 'FAL';
       let simulator: FalSimulator | null = null;
-      let fal: FalGateway;
       if (backend === 'SIMULATOR') {
         simulator = options.simulator ?? null;
         if (!simulator) {
@@ -98,10 +98,19 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           cleanup.push(() => own.stop());
           simulator = own;
         }
-        fal = createFalGateway({ key: null, queueUrl: simulator.url, restUrl: simulator.url, metrics });
-      } else {
-        fal = createFalGateway({ key: config.fal.key, queueUrl: config.fal.queueUrl, restUrl: config.fal.restUrl, metrics });
       }
+      // Closed after the trackers have stopped (cleanup runs in reverse), and before the simulator.
+      const connections = createFalConnections();
+      cleanup.push(() => connections.close());
+      const fal: FalGateway = simulator
+        ? createFalGateway({ key: null, queueUrl: simulator.url, restUrl: simulator.url, fetch: connections.fetch, metrics })
+        : createFalGateway({
+            key: config.fal.key,
+            queueUrl: config.fal.queueUrl,
+            restUrl: config.fal.restUrl,
+            fetch: connections.fetch,
+            metrics,
+          });
 
       const database = await createDb(config.database);
       cleanup.push(() => database.close());

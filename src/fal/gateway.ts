@@ -11,6 +11,8 @@ export interface FalGatewayOptions {
   /** Where https://queue.fal.run and https://rest.fal.ai requests really go (paths unchanged). */
   queueUrl: string;
   restUrl: string;
+  /** How requests reach fal (connections.ts); the process-wide fetch when absent. */
+  fetch?: typeof fetch;
   /** Counts every request by operation and outcome (reelgraph_fal_requests_total). */
   metrics?: Pick<MetricsSink, 'falRequest'>;
 }
@@ -28,7 +30,7 @@ export function createFalGateway(options: FalGatewayOptions): FalGateway {
     if (url.startsWith(REST_ORIGIN)) return options.restUrl + url.slice(REST_ORIGIN.length);
     return url;
   };
-  const tap = createStatusStreamTap();
+  const tap = createStatusStreamTap(options.fetch);
   const client = createFalClient({
     fetch: tap.fetch,
     // A resolver, not a string: the client's default resolver would read FAL_KEY from process.env itself.

@@ -33,6 +33,8 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
     submits: 0,
     statusPolls: 0,
     streamsOpened: 0,
+    connectionsAccepted: 0,
+    openConnections: 0,
     openStreams: 0,
     resultFetches: 0,
     cancels: 0,
@@ -197,7 +199,14 @@ export function createFalSimulator(options: SimulatorOptions = {}): FalSimulator
       });
       srv.on('connection', (socket) => {
         sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
+        stats.connectionsAccepted += 1;
+        stats.openConnections = sockets.size;
+        events.emit('connections');
+        socket.on('close', () => {
+          sockets.delete(socket);
+          stats.openConnections = sockets.size;
+          events.emit('connections');
+        });
       });
       if (options.stateDir) journal = await openJournal(options.stateDir, warn);
       try {

@@ -81,6 +81,9 @@ export interface SimulatorStats {
   submits: number;
   statusPolls: number;
   streamsOpened: number;
+  /** TCP connections accepted so far, and open right now (how a client reuses and ends its connections). */
+  connectionsAccepted: number;
+  openConnections: number;
   /** Status streams open right now. */
   openStreams: number;
   resultFetches: number;
@@ -123,7 +126,7 @@ export interface FalSimulator {
   readonly requests: ReadonlyMap<string, SimulatedRequest>;
   /**
    * 'submit'(req), 'status-change'(req), 'log'(req, line), 'fault'(route) when an injected response is served,
-   * and 'event'({ requestId, at, data }) at the instant
+   * 'connections'() when a TCP connection opens or closes (stats.openConnections), and 'event'({ requestId, at, data }) at the instant
    * each status or log event is produced (`at` in epoch milliseconds with sub-millisecond precision).
    */
   readonly events: EventEmitter;
