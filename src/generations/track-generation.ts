@@ -158,16 +158,19 @@ async function followStream(
   let progressed = false;
   let completedByPoll = false;
   // Protocol §4.5: a stream that never closes hangs the client forever, so a slow side poll watches for
-  // completion and ends the connection itself. The poll backs off (doubling up to SAFETY_BACKOFF_LIMIT times
-  // the first interval) while fal says the request is not done: a queued or long generation's healthy stream
-  // would otherwise cost one status request per interval for as long as it lives, which for many queued
-  // generations is more requests to fal than their submissions. A hung stream is still found, at most
+  // completion and ends the connection itself. Every answer from fal that the request is not done backs the
+  // watch off (doubling its wait, up to SAFETY_BACKOFF_LIMIT times the first interval, counted from that answer):
+  // a queued or long generation's healthy stream would otherwise cost one status request per interval for as
+  // long as it lives, which for many queued generations is more requests to fal than their submissions. The
+  // catch-up poll below is such an answer too: it takes the watch's first turn, where a safety poll one interval
+  // after it would have been a second status request per stream. A hung stream is still found, at most
   // SAFETY_BACKOFF_LIMIT intervals after the request finished.
   let safetyDelay = deps.options.streamSafetyPollMs;
   let safety: NodeJS.Timeout | undefined;
   let safetyStopped = false;
   const scheduleSafety = () => {
     if (safetyStopped) return;
+    clearTimeout(safety);
     safety = setTimeout(() => {
       // Without logs: only the state matters here, and with logs fal sends every line so far (the catch-up
       // after completion below reads them).
@@ -178,14 +181,17 @@ async function followStream(
             connection.abort();
             return;
           }
-          safetyDelay = Math.min(safetyDelay * 2, deps.options.streamSafetyPollMs * SAFETY_BACKOFF_LIMIT);
-          scheduleSafety();
+          notDone();
         },
         () => {
           scheduleSafety();
         },
       );
     }, safetyDelay);
+  };
+  const notDone = () => {
+    safetyDelay = Math.min(safetyDelay * 2, deps.options.streamSafetyPollMs * SAFETY_BACKOFF_LIMIT);
+    scheduleSafety();
   };
   scheduleSafety();
   try {
@@ -201,7 +207,9 @@ async function followStream(
           // poll (all lines so far) fills in what came before, in fal's order; stream events wait behind it,
           // and lines seen by both are recognised by the de-duplicator.
           caughtUp = true;
-          await apply(await deps.fal.status(generation.endpointId, generation.falRequestId), deduper.source());
+          const status = await deps.fal.status(generation.endpointId, generation.falRequestId);
+          if (status.status !== 'COMPLETED') notDone();
+          await apply(status, deduper.source());
         }
         await applyAll(statuses, newLines);
       },

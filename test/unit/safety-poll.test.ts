@@ -44,4 +44,43 @@ describe("the status stream's safety poll", () => {
     // Timers fire no earlier than asked (give or take a millisecond of rounding); a busy machine only delays them.
     gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(expected[i] - 2));
   });
+
+  it("counts the stream's catch-up poll as its first check: the next poll waits twice the interval after it", async () => {
+    const base = 40;
+    const polls: Array<{ at: number; logs?: boolean }> = [];
+    const stop = new AbortController();
+    const store = {
+      transition: () => Promise.resolve(null),
+      appendLogs: () => Promise.resolve([]),
+    } as unknown as GenerationStore;
+    const fal = {
+      status(_e: string, _r: string, options?: { logs?: boolean }) {
+        polls.push({ at: performance.now(), logs: options?.logs });
+        // The catch-up poll and three safety polls; then the tracker is stopped (shutdown), which ends it.
+        if (polls.length === 4) stop.abort();
+        return Promise.resolve({ status: 'IN_QUEUE', queuePosition: 3, logs: [] } satisfies FalStatus);
+      },
+      // One report when the stream opens (which the catch-up poll follows), then silence until the tracker aborts.
+      async streamStatus(_e: string, _r: string, onStatuses: (statuses: FalStatus[]) => Promise<void>, signal: AbortSignal) {
+        await onStatuses([{ status: 'IN_QUEUE', queuePosition: 3, logs: [] }]);
+        return new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true }));
+      },
+    } as unknown as FalGateway;
+    await trackGeneration(
+      {
+        store,
+        fal,
+        publish: () => {},
+        options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: base },
+        log: () => {},
+      },
+      { id: '00000000-0000-4000-8000-000000000001', endpointId: 'e', falRequestId: 'req-1', logsSoFar: [] },
+      stop.signal,
+    );
+    // The catch-up poll asks for every line so far (logs: undefined, the gateway's default), the safety polls for none.
+    expect(polls.map((p) => p.logs)).toEqual([undefined, false, false, false]);
+    const gaps = polls.slice(1).map((p, i) => p.at - polls[i].at);
+    const expected = [2, 4, SAFETY_BACKOFF_LIMIT].map((n) => n * base);
+    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(expected[i] - 2));
+  });
 });
