@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { Agent, Client, fetch } from 'undici';
 import type { AddressInfo } from 'node:net';
 import { createDb, migrate } from '../../src/db/index.ts';
 import { ACQUIRE_LEASE_SQL } from '../../src/generations/leases.ts';
@@ -30,6 +31,9 @@ const ENDPOINT = 'fal-ai/kling-video/o3/standard/image-to-video';
 const TRACK = process.env.RAW_TRACKER !== '0';
 const INSTANCE = `raw-driver-${process.pid}`;
 const falHeaders = { authorization: `Key ${FAL_KEY}` };
+// The same connection layout as reelgraph's (src/fal/connections.ts), so neither pays for the other's pool: short
+// requests share one keep-alive pool, each status stream has a connection of its own.
+const shared = new Agent();
 
 /** The guarded IN_QUEUE transition of store.transition: a change only when the position falls. */
 async function queued(id: string, queuePosition: number | null) {
@@ -50,7 +54,12 @@ async function track(id: string, statusUrl: string, written: number) {
   if (!lease) return;
   if (Number(lease.lastSequence) !== written)
     await db.query(`SELECT "logMessage" FROM "GenerationEvent" WHERE "generationId" = $1::uuid AND kind = 'LOG' ORDER BY sequence`, [id]);
-  const response = await fetch(`${statusUrl}/stream?logs=1`, { headers: { ...falHeaders, accept: 'text/event-stream' } });
+  const connection = new Client(new URL(statusUrl).origin);
+  const response = await fetch(`${statusUrl}/stream?logs=1`, {
+    headers: { ...falHeaders, accept: 'text/event-stream' },
+    dispatcher: connection,
+  });
+  void connection.close().catch(() => {});
   const decoder = new TextDecoder();
   let buffer = '';
   let first = true;
@@ -67,7 +76,9 @@ async function track(id: string, statusUrl: string, written: number) {
       const status = JSON.parse(data.slice(5)) as { queue_position?: number };
       if (first) {
         first = false;
-        const polled = (await (await fetch(`${statusUrl}?logs=1`, { headers: falHeaders })).json()) as { queue_position?: number };
+        const polled = (await (await fetch(`${statusUrl}?logs=1`, { headers: falHeaders, dispatcher: shared })).json()) as {
+          queue_position?: number;
+        };
         await queued(id, polled.queue_position ?? null);
       }
       await queued(id, status.queue_position ?? null);
@@ -91,6 +102,7 @@ async function generate(input: { imageUrl: string; prompt: string; duration?: nu
     method: 'POST',
     headers: { authorization: `Key ${FAL_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify(falInput),
+    dispatcher: shared,
   });
   const {
     request_id: falRequestId,
