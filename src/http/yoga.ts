@@ -10,6 +10,7 @@ import { useCohortExecution } from './cohort.ts';
 import type { ConnectionRegistry } from './connections.ts';
 import { useCsrfPrevention } from './gate.ts';
 import { hardeningPlugins } from './hardening.ts';
+import { useCompiledQueries } from './compiled-queries.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -119,6 +120,7 @@ export function createYogaServer(options: YogaOptions): Yoga {
           }
         },
       },
+      useCompiledQueries(),
       useAuthentication({
         auth: options.auth,
         registry: options.registry,
