@@ -105,11 +105,12 @@ try {
         // Server CPU over the window only.
         await sleep(from - now());
         const cpu0 = cpuSeconds(target.pid);
-        const stored0 = await linesStored(target.url);
+        // Not awaited here: a busy server can take seconds to answer /metrics, which must not move the window.
+        const stored0 = linesStored(target.url);
         const stopProfile = await target.profile(`m5-${streams}`);
         await sleep(to - now());
         const cpu = cpuSeconds(target.pid) - cpu0;
-        const stored = (await linesStored(target.url)) - stored0;
+        const stored = (await linesStored(target.url)) - (await stored0);
         await stopProfile();
         const w = await workers.call<{ events: number; deliveries: number; latencies: number[] }>(0, { cmd: 'windowStats' });
         // Then every stream completes: a subscriber that gets its completion with no sequence gap got every line.
