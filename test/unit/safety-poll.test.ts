@@ -5,6 +5,14 @@ import { SAFETY_BACKOFF_LIMIT, trackGeneration } from '../../src/generations/tra
 
 // A queued generation's stream can stay silent for a long time; its safety poll (protocol §4.5: a stream that
 // never closes) must not cost one fal status request per interval for all that time.
+/** Tracks one generation with this fal and store, the safety poll every `base` ms, until `signal` aborts. */
+const follow = (fal: FalGateway, store: GenerationStore, base: number, signal: AbortSignal) =>
+  trackGeneration(
+    { store, fal, publish: () => {}, options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: base }, log: () => {} },
+    { id: '00000000-0000-4000-8000-000000000001', endpointId: 'e', falRequestId: 'req-1', logsSoFar: [] },
+    signal,
+  );
+
 describe("the status stream's safety poll", () => {
   it('asks for the state without logs and doubles its interval while the request is not done, up to its limit', async () => {
     const base = 40;
@@ -24,18 +32,8 @@ describe("the status stream's safety poll", () => {
         new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true })),
     } as unknown as FalGateway;
     const started = performance.now();
-    await trackGeneration(
-      {
-        // Nothing is written: the stream reports nothing and the polls are the safety poll's own.
-        store: {} as GenerationStore,
-        fal,
-        publish: () => {},
-        options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: base },
-        log: () => {},
-      },
-      { id: '00000000-0000-4000-8000-000000000001', endpointId: 'e', falRequestId: 'req-1', logsSoFar: [] },
-      stop.signal,
-    );
+    // Nothing is written: the stream reports nothing and the polls are the safety poll's own.
+    await follow(fal, {} as GenerationStore, base, stop.signal);
     expect(polls).toHaveLength(5);
     // Only the state: fal would send every log line so far with each poll otherwise.
     expect(asked).toEqual(Array.from({ length: 5 }, () => ({ logs: false })));
@@ -66,17 +64,7 @@ describe("the status stream's safety poll", () => {
         return new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true }));
       },
     } as unknown as FalGateway;
-    await trackGeneration(
-      {
-        store,
-        fal,
-        publish: () => {},
-        options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: base },
-        log: () => {},
-      },
-      { id: '00000000-0000-4000-8000-000000000001', endpointId: 'e', falRequestId: 'req-1', logsSoFar: [] },
-      stop.signal,
-    );
+    await follow(fal, store, base, stop.signal);
     // The catch-up poll asks for every line so far (logs: undefined, the gateway's default), the safety polls for none.
     expect(polls.map((p) => p.logs)).toEqual([undefined, false, false, false]);
     const gaps = polls.slice(1).map((p, i) => p.at - polls[i].at);
