@@ -1,3 +1,4 @@
+import type { WrittenRow } from './generation-row.ts';
 import type { GenerationStatus } from './status.ts';
 
 /**
@@ -5,10 +6,27 @@ import type { GenerationStatus } from './status.ts';
  * write a live log event came from (the same for every line one statement wrote for one generation), so
  * whatever is read about the generation after that write can be shared by all of its lines (the hub gives them one
  * batchMemo, see live-event.ts).
+ *
+ * `row` is the generation as the write that made the event left it, on the events the store hands back (see
+ * carryRow): in this process only. It is non-enumerable, so the wire never sees it (JSON over Redis, toMessage)
+ * and neither does a copy (`{ ...event }`: the hub's cache and replays, which must read the row as it is now).
  */
 export type GenerationEvent =
-  | { kind: 'STATUS'; generationId: string; sequence: number; status: GenerationStatus; queuePosition: number | null; at: Date }
-  | { kind: 'LOG'; generationId: string; sequence: number; log: GenerationLogLine; at: Date; batch?: string };
+  | {
+      kind: 'STATUS';
+      generationId: string;
+      sequence: number;
+      status: GenerationStatus;
+      queuePosition: number | null;
+      at: Date;
+      readonly row?: WrittenRow;
+    }
+  | { kind: 'LOG'; generationId: string; sequence: number; log: GenerationLogLine; at: Date; batch?: string; readonly row?: WrittenRow };
+
+/** Gives a freshly written event its write's row (see GenerationEvent): the one place `row` is set. */
+export function carryRow<E extends GenerationEvent>(event: E, row: WrittenRow): E {
+  return Object.defineProperty(event, 'row', { value: row, enumerable: false });
+}
 
 export interface GenerationLogLine {
   sequence: number;

@@ -14,38 +14,45 @@ import type { HistoryFilter, HistoryPage } from './list-generations.ts';
  * never as `timestamp` values, which pg would read in the process' local time zone.
  */
 
-/** How each column a page may read is selected, as the field of Prisma's Generation it fills. */
-const COLUMN_SQL = {
-  id: 'g.id::text',
-  status: 'g.status::text',
-  queuePosition: 'g."queuePosition"',
-  endpointId: 'g."endpointId"',
-  falRequestId: 'g."falRequestId"',
-  backend: 'g.backend::text',
-  imageUrl: 'g."imageUrl"',
-  endImageUrl: 'g."endImageUrl"',
-  prompt: 'g.prompt',
-  multiPrompt: 'g."multiPrompt"',
-  duration: 'g.duration',
-  generateAudio: 'g."generateAudio"',
-  shotType: 'g."shotType"',
-  estimatedCostMicros: 'g."estimatedCostMicros"',
-  errorCode: 'g."errorCode"',
-  errorMessage: 'g."errorMessage"',
-  createdAt: epochMs('createdAt'),
-  updatedAt: epochMs('updatedAt'),
-  startedAt: epochMs('startedAt'),
-  completedAt: epochMs('completedAt'),
-} satisfies Partial<Record<keyof Generation, string>>;
+/**
+ * How each column a page may read is selected from the table aliased `t`, as the field of Prisma's Generation it
+ * fills. The same set is what a write carries back for the events it publishes (generation-row.ts): every column a
+ * VideoGeneration field reads.
+ */
+export function columnSql(t: string) {
+  return {
+    id: `${t}.id::text`,
+    status: `${t}.status::text`,
+    queuePosition: `${t}."queuePosition"`,
+    endpointId: `${t}."endpointId"`,
+    falRequestId: `${t}."falRequestId"`,
+    backend: `${t}.backend::text`,
+    imageUrl: `${t}."imageUrl"`,
+    endImageUrl: `${t}."endImageUrl"`,
+    prompt: `${t}.prompt`,
+    multiPrompt: `${t}."multiPrompt"`,
+    duration: `${t}.duration`,
+    generateAudio: `${t}."generateAudio"`,
+    shotType: `${t}."shotType"`,
+    estimatedCostMicros: `${t}."estimatedCostMicros"`,
+    errorCode: `${t}."errorCode"`,
+    errorMessage: `${t}."errorMessage"`,
+    createdAt: epochMs(t, 'createdAt'),
+    updatedAt: epochMs(t, 'updatedAt'),
+    startedAt: epochMs(t, 'startedAt'),
+    completedAt: epochMs(t, 'completedAt'),
+  } satisfies Partial<Record<keyof Generation, string>>;
+}
+const COLUMN_SQL = columnSql('g');
 
 /** A column of Generation a history page can read (not falInput, the lease, idempotency or webhook columns). */
 export type HistoryColumn = keyof typeof COLUMN_SQL;
 export const HISTORY_COLUMNS = Object.keys(COLUMN_SQL) as HistoryColumn[];
-const TIME_COLUMNS = new Set<HistoryColumn>(['createdAt', 'updatedAt', 'startedAt', 'completedAt']);
+export const TIME_COLUMNS: ReadonlySet<HistoryColumn> = new Set<HistoryColumn>(['createdAt', 'updatedAt', 'startedAt', 'completedAt']);
 
-function epochMs(column: string): string {
+function epochMs(t: string, column: string): string {
   // Exact: extract() is numeric since PostgreSQL 14, and a millisecond count fits a float8's 53 bits.
-  return `(extract(epoch FROM g."${column}") * 1000)::float8`;
+  return `(extract(epoch FROM ${t}."${column}") * 1000)::float8`;
 }
 
 /** A row as the statement returns it: the columns asked for, times still in epoch milliseconds. */
@@ -100,9 +107,12 @@ export function historyPageSql(
 /** The (createdAt, id) of one row the caller may see, for a cursor that names only its id. */
 export function positionSql(caller: Caller, id: string): { text: string; params: unknown[] } {
   return caller.admin
-    ? { text: `SELECT g.id::text AS id, ${epochMs('createdAt')} AS "createdAt" FROM "Generation" g WHERE g.id = $1::uuid`, params: [id] }
+    ? {
+        text: `SELECT g.id::text AS id, ${epochMs('g', 'createdAt')} AS "createdAt" FROM "Generation" g WHERE g.id = $1::uuid`,
+        params: [id],
+      }
     : {
-        text: `SELECT g.id::text AS id, ${epochMs('createdAt')} AS "createdAt" FROM "Generation" g WHERE g.id = $1::uuid AND g."tenantId" = $2::text`,
+        text: `SELECT g.id::text AS id, ${epochMs('g', 'createdAt')} AS "createdAt" FROM "Generation" g WHERE g.id = $1::uuid AND g."tenantId" = $2::text`,
         params: [id, caller.tenantId],
       };
 }

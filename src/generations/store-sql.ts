@@ -1,4 +1,5 @@
 import type { PrismaClient, SqlSession } from '../db/index.ts';
+import { writtenRowSql } from './generation-row.ts';
 import { ACTIVE_STATUSES } from './status.ts';
 
 /**
@@ -27,7 +28,8 @@ const ACTIVE = ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ');
  * appendLogsMany: per generation ($1 ids, $2 line counts, $3 lease owners or null), the guarded sequence
  * allocation (active, fenced by the owner when one is given); then every line ($5 generation, $6 ordinal within
  * its request, $7-$9 message, level, fal timestamp) joined to the generations that passed. $4 is the write time.
- * Returns the generations written, each with the sequence just before its first line.
+ * Returns the generations written, each with the sequence just before its first line and its row as this write
+ * left it (a WrittenRow's json, generation-row.ts).
  */
 export const APPEND_LOGS_SQL = `
   WITH req AS (
@@ -37,24 +39,25 @@ export const APPEND_LOGS_SQL = `
       FROM req
      WHERE gen.id = req.id AND gen.status IN (${ACTIVE})
        AND (req.owner IS NULL OR gen."leaseOwner" = req.owner)
-    RETURNING gen.id, gen."lastSequence" - req.n AS base
+    RETURNING gen.id, gen."lastSequence" - req.n AS base, ${writtenRowSql('gen')} AS row
   ), ins AS (
     INSERT INTO "GenerationEvent" ("generationId", sequence, kind, "logMessage", "logLevel", "logTimestamp", "createdAt")
     SELECT l.gid, g.base + l.ord, 'LOG', l.message, l.level, l.ts, $4::timestamp(3)
       FROM unnest($5::uuid[], $6::int[], $7::text[], $8::text[], $9::timestamp(3)[]) AS l(gid, ord, message, level, ts)
       JOIN g ON g.id = l.gid
   )
-  SELECT id::text AS id, base FROM g`;
+  SELECT id::text AS id, base, row FROM g`;
 
 /**
  * transition: the guarded status update, its STATUS event and (for COMPLETED) the video row, in one statement.
  * $1 target status, $2 queue position, $3 write time, $4 "set startedAt", $5 "set completedAt", $6/$7 error code
  * and message, $8 id, $9 the states it may start from, $10 lease owner (fencing), $11 orphan age in seconds,
- * $12-$15 the video (url, content type, file name, size), $16 "insert the video". Returns the event's sequence.
+ * $12-$15 the video (url, content type, file name, size), $16 "insert the video". Returns the event's sequence and
+ * the row as this write left it (a WrittenRow's json, generation-row.ts).
  */
 export const TRANSITION_SQL = `
   WITH g AS (
-    UPDATE "Generation"
+    UPDATE "Generation" AS gen
        SET status = $1::text::"GenerationStatus",
            "queuePosition" = $2::int,
            "lastSequence" = "lastSequence" + 1,
@@ -73,7 +76,7 @@ export const TRANSITION_SQL = `
        -- after a newer one, e.g. a stream event queued behind a catch-up poll, never moves it back.
        AND NOT (status = 'IN_QUEUE' AND $1::text = 'IN_QUEUE'
                 AND "queuePosition" IS NOT NULL AND ($2::int IS NULL OR $2::int >= "queuePosition"))
-    RETURNING "lastSequence"
+    RETURNING gen."lastSequence", ${writtenRowSql('gen')} AS row
   ), event AS (
     INSERT INTO "GenerationEvent" ("generationId", sequence, kind, status, "queuePosition", "createdAt")
     SELECT $8::uuid, "lastSequence", 'STATUS', $1::text::"GenerationStatus", $2::int, $3::timestamp(3) FROM g
@@ -82,4 +85,4 @@ export const TRANSITION_SQL = `
     SELECT $8::uuid, $12::text, $13::text, $14::text, $15::int, $3::timestamp(3)
       FROM g WHERE $16::boolean
   )
-  SELECT "lastSequence" AS sequence FROM g`;
+  SELECT "lastSequence" AS sequence, row FROM g`;

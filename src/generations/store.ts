@@ -1,5 +1,6 @@
 import type { Prisma, PrismaClient, SqlSession } from '../db/index.ts';
-import type { GenerationEvent, GenerationLogLine } from './events.ts';
+import { carryRow, type GenerationEvent, type GenerationLogLine } from './events.ts';
+import { decodeWrittenRow, type WrittenRow } from './generation-row.ts';
 import { createLogWriter, type LogAppend } from './log-writer.ts';
 import type { MetricsSink } from '../metrics/types.ts';
 import { APPEND_LOGS_SQL, sqlRunner, TRANSITION_SQL } from './store-sql.ts';
@@ -74,7 +75,7 @@ export function createGenerationStore(
         stamps.push(line.timestamp.toISOString());
       });
     }
-    const rows = await run<{ id: string; base: number }>(APPEND_LOGS_SQL, [
+    const rows = await run<{ id: string; base: number; row: RowJson }>(APPEND_LOGS_SQL, [
       sorted.map((r) => r.id),
       sorted.map((r) => r.lines.length),
       sorted.map((r) => r.leaseOwner),
@@ -85,20 +86,28 @@ export function createGenerationStore(
       levels,
       stamps,
     ]);
-    const bases = new Map(rows.map((row) => [row.id, Number(row.base)]));
+    const written = new Map(rows.map((row) => [row.id, row]));
     return requests.map((r) => {
-      const base = bases.get(r.id.toLowerCase());
-      if (base === undefined || r.lines.length === 0) return [];
-      // Shared by the events of this write: resolvers read the generation once per write, not once per line.
+      const result = written.get(r.id.toLowerCase());
+      if (result === undefined || r.lines.length === 0) return [];
+      const base = Number(result.base);
+      // Shared by the events of this write: resolvers read the generation once per write, not once per line (and
+      // not at all where the row this write returned answers them, see carryRow).
       const batch = `${r.id}#${base + r.lines.length}`;
-      return r.lines.map((line, i): GenerationEvent => ({
-        kind: 'LOG',
-        generationId: r.id,
-        sequence: base + i + 1,
-        log: { sequence: base + i + 1, message: line.message, level: line.level, timestamp: line.timestamp },
-        at: now,
-        batch,
-      }));
+      const row = rowOf(result.row);
+      return r.lines.map((line, i) =>
+        carryRow<GenerationEvent>(
+          {
+            kind: 'LOG',
+            generationId: r.id,
+            sequence: base + i + 1,
+            log: { sequence: base + i + 1, message: line.message, level: line.level, timestamp: line.timestamp },
+            at: now,
+            batch,
+          },
+          row,
+        ),
+      );
     });
   }
 
@@ -117,7 +126,7 @@ export function createGenerationStore(
       const terminal = to === 'COMPLETED' || to === 'FAILED' || to === 'CANCELLED';
       const video = details.video ?? null;
       const leaseOwner = details.leaseOwner ?? null;
-      const rows = await run<{ sequence: number }>(TRANSITION_SQL, [
+      const rows = await run<{ sequence: number; row: RowJson }>(TRANSITION_SQL, [
         to,
         queuePosition,
         now.toISOString(),
@@ -137,7 +146,8 @@ export function createGenerationStore(
       ]);
       if (rows.length === 0) return null;
       const sequence = Number(rows[0].sequence);
-      return { kind: 'STATUS', generationId: id, sequence, status: to, queuePosition, at: now } satisfies GenerationEvent;
+      const event: GenerationEvent = { kind: 'STATUS', generationId: id, sequence, status: to, queuePosition, at: now };
+      return carryRow(event, rowOf(rows[0].row));
     },
 
     /**
@@ -193,6 +203,13 @@ export function createGenerationStore(
 }
 
 export type GenerationStore = ReturnType<typeof createGenerationStore>;
+
+/** A written row's json as a driver returns it: parsed (pg, PGlite), or its text (Prisma's raw fallback, sqlRunner). */
+type RowJson = Record<string, unknown> | string;
+
+function rowOf(json: RowJson): WrittenRow {
+  return decodeWrittenRow(typeof json === 'string' ? (JSON.parse(json) as Record<string, unknown>) : json);
+}
 
 /** The columns of a stored event that make a GenerationEvent (a Prisma row, or the same columns from raw SQL). */
 export type EventRow = Pick<

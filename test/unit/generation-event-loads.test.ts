@@ -1,6 +1,7 @@
 import { execute, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import type { GenerationEvent } from '../../src/generations/events.ts';
+import { carryRow, type GenerationEvent } from '../../src/generations/events.ts';
+import type { WrittenRow } from '../../src/generations/generation-row.ts';
 import { LiveEvents, type LiveEvent } from '../../src/generations/live-event.ts';
 import { createEventLoader } from '../../src/schema/event-loader.ts';
 import { buildSchema } from '../../src/schema/index.ts';
@@ -88,5 +89,46 @@ describe('generation loads of live events', () => {
     await resolve(plain, f.db);
     await resolve(plain, f.db);
     expect(f.reads).toHaveLength(7);
+  });
+});
+
+describe('generation loads answered by the row a write carried', () => {
+  const row = {
+    id: ID,
+    tenantId: 'a',
+    status: 'IN_PROGRESS',
+    queuePosition: null,
+    shotType: 'customize',
+  } as unknown as WrittenRow;
+  const carried = (sequence: number) => carryRow(log(sequence, `${ID}#${sequence}`), row);
+  const load = async (event: GenerationEvent, query: object, tenantId = 'a') => {
+    const f = fakeDb();
+    const loader = createEventLoader(f.db);
+    const got = await loader.generation(event, query, tenantId, () => f.db.generation.findUniqueOrThrow({ where: { id: ID } }));
+    return { got, reads: f.reads.length };
+  };
+
+  it('answers a query of scalar columns only from the row, as Prisma would (a select gets only its columns)', async () => {
+    expect(await load(carried(1), {})).toEqual({ got: row, reads: 0 });
+    expect(await load(carried(2), { include: {} })).toEqual({ got: row, reads: 0 });
+    expect(await load(carried(3), { select: { id: true, status: true, shotType: false } })).toEqual({
+      got: { id: ID, status: 'IN_PROGRESS' },
+      reads: 0,
+    });
+  });
+
+  it('reads for a relation, a count, a column the row lacks, another argument, or another tenant', async () => {
+    for (const query of [
+      { include: { video: true } },
+      { include: { events: { where: { kind: 'LOG' } } } },
+      { include: { _count: { select: { events: true } } } },
+      { select: { id: true, video: true } },
+      { select: { id: true, events: { take: 1 } } },
+      { select: { id: true, falInput: true } },
+      { omit: { prompt: true } },
+    ]) {
+      expect({ query, reads: (await load(carried(1), query)).reads }).toEqual({ query, reads: 1 });
+    }
+    expect((await load(carried(1), {}, 'b')).reads).toBe(1);
   });
 });
