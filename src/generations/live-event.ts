@@ -38,7 +38,8 @@ export class Memo {
  *   which are published only after that write committed) or of one database read (a history page, a repair
  *   read): anything read about the generation after that write or read is as fresh as each of its events
  *   needs. Written by the per-request event loader (schema/event-loader.ts): the generation row, per
- *   database, tenant and selection. An event of neither kind has a batchMemo of its own (the same as `memo`).
+ *   database, tenant and selection (taken from the row the write returned when the event carries it, see
+ *   GenerationEvent.row, else read). An event of neither kind has a batchMemo of its own (the same as `memo`).
  *
  * Why this is safe: a LiveEvent is created in exactly one place (LiveEvents below), by the hub, once per
  * published or repaired event per process (generations/hub.ts), by a hub's history cache once per cached event
