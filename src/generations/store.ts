@@ -2,8 +2,9 @@ import type { Prisma, PrismaClient, SqlSession } from '../db/index.ts';
 import type { GenerationEvent, GenerationLogLine } from './events.ts';
 import { createLogWriter, type LogAppend } from './log-writer.ts';
 import type { MetricsSink } from '../metrics/types.ts';
-import { APPEND_LOGS_SQL, sqlRunner, TRANSITION_SQL } from './store-sql.ts';
-import { ALLOWED_FROM, type GenerationStatus } from './status.ts';
+import { APPEND_LOGS_SQL, sqlRunner } from './store-sql.ts';
+import type { GenerationStatus } from './status.ts';
+import { createTransitionWriter } from './transition-writer.ts';
 
 export interface NewLogLine {
   message: string;
@@ -103,41 +104,17 @@ export function createGenerationStore(
   }
 
   const writer = createLogWriter(appendLogsMany, { maxLines: options.maxLinesPerLogWrite, metrics: options.metrics });
+  const transitions = createTransitionWriter(run);
 
   return {
     /**
      * Moves a generation to `to` and records the status event (and the video, for COMPLETED); null when the
      * guard says it already happened. One statement: the guarded update, the sequence allocation and the
-     * inserts commit together or not at all, in a single round trip (TRANSITION_SQL, on the driver).
+     * inserts commit together or not at all, in a single round trip (TRANSITION_SQL, on the driver). Changes
+     * asked for at once are coalesced into one statement, each with its own guard (transition-writer.ts).
      */
-    async transition(id: string, to: GenerationStatus, details: TransitionDetails = {}): Promise<GenerationEvent | null> {
-      const queuePosition = to === 'IN_QUEUE' ? (details.queuePosition ?? null) : null;
-      const now = new Date();
-      const from = details.onlyFrom ?? [...ALLOWED_FROM[to]];
-      const terminal = to === 'COMPLETED' || to === 'FAILED' || to === 'CANCELLED';
-      const video = details.video ?? null;
-      const leaseOwner = details.leaseOwner ?? null;
-      const rows = await run<{ sequence: number }>(TRANSITION_SQL, [
-        to,
-        queuePosition,
-        now.toISOString(),
-        to === 'IN_PROGRESS',
-        terminal,
-        details.error?.code ?? null,
-        details.error?.message ?? null,
-        id,
-        from,
-        leaseOwner,
-        details.unsubmittedForSeconds ?? null,
-        video?.sourceUrl ?? null,
-        video?.contentType ?? null,
-        video?.fileName ?? null,
-        video?.fileSize ?? null,
-        video !== null,
-      ]);
-      if (rows.length === 0) return null;
-      const sequence = Number(rows[0].sequence);
-      return { kind: 'STATUS', generationId: id, sequence, status: to, queuePosition, at: now } satisfies GenerationEvent;
+    transition(id: string, to: GenerationStatus, details: TransitionDetails = {}): Promise<GenerationEvent | null> {
+      return transitions.transition(id, to, details);
     },
 
     /**
