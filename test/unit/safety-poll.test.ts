@@ -96,6 +96,7 @@ describe("the status stream's safety poll", () => {
           lastReport = performance.now();
           await new Promise((resolve) => setTimeout(resolve, base / 5));
         }
+        if (signal.aborted) return null;
         return new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true }));
       },
     } as unknown as FalGateway;
