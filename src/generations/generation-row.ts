@@ -38,3 +38,11 @@ export function decodeWrittenRow(value: Record<string, unknown>): WrittenRow {
   }
   return value as unknown as WrittenRow;
 }
+
+/** A statement's `row` value: drivers hand json over parsed (pg) or as its text (some paths through Prisma). */
+export type RowJson = Record<string, unknown> | string;
+
+/** The WrittenRow of a statement's `row` value (see writtenRowSql). */
+export function rowFromJson(json: RowJson): WrittenRow {
+  return decodeWrittenRow(typeof json === 'string' ? (JSON.parse(json) as Record<string, unknown>) : json);
+}

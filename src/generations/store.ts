@@ -1,10 +1,11 @@
 import type { Prisma, PrismaClient, SqlSession } from '../db/index.ts';
 import { carryRow, type GenerationEvent, type GenerationLogLine } from './events.ts';
-import { decodeWrittenRow, type WrittenRow } from './generation-row.ts';
+import { rowFromJson, type RowJson } from './generation-row.ts';
 import { createLogWriter, type LogAppend } from './log-writer.ts';
 import type { MetricsSink } from '../metrics/types.ts';
-import { APPEND_LOGS_SQL, sqlRunner, TRANSITION_SQL } from './store-sql.ts';
-import { ALLOWED_FROM, type GenerationStatus } from './status.ts';
+import { APPEND_LOGS_SQL, sqlRunner } from './store-sql.ts';
+import type { GenerationStatus } from './status.ts';
+import { createTransitionWriter } from './transition-writer.ts';
 
 export interface NewLogLine {
   message: string;
@@ -94,7 +95,7 @@ export function createGenerationStore(
       // Shared by the events of this write: resolvers read the generation once per write, not once per line (and
       // not at all where the row this write returned answers them, see carryRow).
       const batch = `${r.id}#${base + r.lines.length}`;
-      const row = rowOf(result.row);
+      const row = rowFromJson(result.row);
       return r.lines.map((line, i) =>
         carryRow<GenerationEvent>(
           {
@@ -112,42 +113,17 @@ export function createGenerationStore(
   }
 
   const writer = createLogWriter(appendLogsMany, { maxLines: options.maxLinesPerLogWrite, metrics: options.metrics });
+  const transitions = createTransitionWriter(run);
 
   return {
     /**
      * Moves a generation to `to` and records the status event (and the video, for COMPLETED); null when the
      * guard says it already happened. One statement: the guarded update, the sequence allocation and the
-     * inserts commit together or not at all, in a single round trip (TRANSITION_SQL, on the driver).
+     * inserts commit together or not at all, in a single round trip (TRANSITION_SQL, on the driver). Changes
+     * asked for at once are coalesced into one statement, each with its own guard (transition-writer.ts).
      */
-    async transition(id: string, to: GenerationStatus, details: TransitionDetails = {}): Promise<GenerationEvent | null> {
-      const queuePosition = to === 'IN_QUEUE' ? (details.queuePosition ?? null) : null;
-      const now = new Date();
-      const from = details.onlyFrom ?? [...ALLOWED_FROM[to]];
-      const terminal = to === 'COMPLETED' || to === 'FAILED' || to === 'CANCELLED';
-      const video = details.video ?? null;
-      const leaseOwner = details.leaseOwner ?? null;
-      const rows = await run<{ sequence: number; row: RowJson }>(TRANSITION_SQL, [
-        to,
-        queuePosition,
-        now.toISOString(),
-        to === 'IN_PROGRESS',
-        terminal,
-        details.error?.code ?? null,
-        details.error?.message ?? null,
-        id,
-        from,
-        leaseOwner,
-        details.unsubmittedForSeconds ?? null,
-        video?.sourceUrl ?? null,
-        video?.contentType ?? null,
-        video?.fileName ?? null,
-        video?.fileSize ?? null,
-        video !== null,
-      ]);
-      if (rows.length === 0) return null;
-      const sequence = Number(rows[0].sequence);
-      const event: GenerationEvent = { kind: 'STATUS', generationId: id, sequence, status: to, queuePosition, at: now };
-      return carryRow(event, rowOf(rows[0].row));
+    transition(id: string, to: GenerationStatus, details: TransitionDetails = {}): Promise<GenerationEvent | null> {
+      return transitions.transition(id, to, details);
     },
 
     /**
@@ -205,12 +181,6 @@ export function createGenerationStore(
 export type GenerationStore = ReturnType<typeof createGenerationStore>;
 
 /** A written row's json as a driver returns it: parsed (pg, PGlite), or its text (Prisma's raw fallback, sqlRunner). */
-type RowJson = Record<string, unknown> | string;
-
-function rowOf(json: RowJson): WrittenRow {
-  return decodeWrittenRow(typeof json === 'string' ? (JSON.parse(json) as Record<string, unknown>) : json);
-}
-
 /** The columns of a stored event that make a GenerationEvent (a Prisma row, or the same columns from raw SQL). */
 export type EventRow = Pick<
   Prisma.GenerationEventGetPayload<object>,

@@ -165,13 +165,19 @@ async function followStream(
   // catch-up poll below is such an answer too: it takes the watch's first turn, where a safety poll one interval
   // after it would have been a second status request per stream. A hung stream is still found, at most
   // SAFETY_BACKOFF_LIMIT intervals after the request finished.
+  // A stream that reported within the wait is not hung (its last report came before the request finished, so a
+  // hang is still found one wait after it): the watch then waits again from that report instead of asking fal.
+  // Without this, many generations running side by side (all reporting) each cost a status request per wait.
   let safetyDelay = deps.options.streamSafetyPollMs;
   let safety: NodeJS.Timeout | undefined;
   let safetyStopped = false;
-  const scheduleSafety = () => {
+  let lastReportAt = -Infinity;
+  const scheduleSafety = (delay = safetyDelay) => {
     if (safetyStopped) return;
     clearTimeout(safety);
     safety = setTimeout(() => {
+      const quiet = performance.now() - lastReportAt;
+      if (quiet < safetyDelay) return scheduleSafety(safetyDelay - quiet);
       // Without logs: only the state matters here, and with logs fal sends every line so far (the catch-up
       // after completion below reads them).
       deps.fal.status(generation.endpointId, generation.falRequestId, { logs: false }).then(
@@ -187,7 +193,7 @@ async function followStream(
           scheduleSafety();
         },
       );
-    }, safetyDelay);
+    }, delay);
   };
   const notDone = () => {
     safetyDelay = Math.min(safetyDelay * 2, deps.options.streamSafetyPollMs * SAFETY_BACKOFF_LIMIT);
@@ -202,6 +208,7 @@ async function followStream(
       generation.falRequestId,
       async (statuses) => {
         progressed = true;
+        lastReportAt = performance.now();
         if (!caughtUp) {
           // The stream carries only lines logged after it opened (protocol §4.7-4.8). Once it is open, one
           // poll (all lines so far) fills in what came before, in fal's order; stream events wait behind it,

@@ -56,6 +56,33 @@ export function createTrackerRegistry(deps: {
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
 
+  // The leases of trackers that ended, given back together: generations finishing at once (all those fal released
+  // together) would otherwise cost one statement each, at the moment their completions are being written and
+  // delivered. Given back one write at a time, in the turn after they ended (or after the write in flight).
+  let toRelease = new Set<string>();
+  let releasing = false;
+  let releaseScheduled = false;
+  function releaseLater(id: string): void {
+    toRelease.add(id);
+    if (releasing || releaseScheduled) return;
+    releaseScheduled = true;
+    setImmediate(() => void releaseEnded());
+  }
+  async function releaseEnded(): Promise<void> {
+    releaseScheduled = false;
+    if (releasing) return;
+    releasing = true;
+    try {
+      while (toRelease.size > 0 && !stopped) {
+        const ids = [...toRelease];
+        toRelease = new Set();
+        await deps.leases.release(ids).catch(() => undefined);
+      }
+    } finally {
+      releasing = false;
+    }
+  }
+
   // Every line a tracker logs (and its deadline's) names the generation, its fal request and its tenant.
   function run(target: TrackTarget, logsSoFar: NewLogLine[] | undefined): void {
     withLogContext({ generationId: target.id, falRequestId: target.falRequestId, tenantId: target.tenantId }, () =>
@@ -85,7 +112,7 @@ export function createTrackerRegistry(deps: {
         timers.delete(deadline);
         if (running.get(target.id)?.controller === controller) {
           running.delete(target.id);
-          if (!stopped) void deps.leases.release([target.id]).catch(() => undefined);
+          if (!stopped) releaseLater(target.id);
         }
       });
     const due = (target.deadlineAt?.getTime() ?? Date.now() + deps.deadlineSeconds * 1000) - Date.now();
@@ -101,6 +128,8 @@ export function createTrackerRegistry(deps: {
    */
   async function claim(target: TrackTarget, written?: { lastSequence: number }): Promise<boolean> {
     if (stopped || running.has(target.id) || claiming.has(target.id)) return running.has(target.id);
+    // Tracked here again (a webhook's restart): the lease its last tracker left must not be given back after this.
+    toRelease.delete(target.id);
     claiming.add(target.id);
     try {
       const lease = await deps.leases.acquire(target.id);
@@ -212,7 +241,8 @@ export function createTrackerRegistry(deps: {
       const all = [...running.values()];
       for (const r of all) r.controller.abort();
       await Promise.allSettled(all.map((r) => r.done));
-      await deps.leases.release(all.map((r) => r.target.id)).catch(() => undefined);
+      await deps.leases.release([...all.map((r) => r.target.id), ...toRelease]).catch(() => undefined);
+      toRelease.clear();
       running.clear();
     },
   };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFalConnections, type FalConnections } from '../../src/fal/connections.ts';
+import { createFalConnections, SHORT_REQUEST_CONNECTIONS, type FalConnections } from '../../src/fal/connections.ts';
 import { createFalGateway } from '../../src/fal/gateway.ts';
 import { createFalSimulator, type FalSimulator, type SimulatorOptions } from '../../src/fal/simulator/index.ts';
 import type { FalGateway, FalStatus } from '../../src/fal/types.ts';
@@ -73,6 +73,16 @@ describe('the connections fal requests travel on', () => {
     expect(await Promise.all(streams.map((s) => s.ended))).toEqual([null, null, null]);
     // An aborted stream's connection is ended with it; the keep-alive ones stay for the next request.
     await open(sim, short);
+  });
+
+  it('opens at most SHORT_REQUEST_CONNECTIONS connections for a burst of short requests, the rest wait their turn', async () => {
+    const { sim, gateway } = await start({ preset: 'fast', behaviour: { queuePosition: 5, queueStepMs: 3_600_000 } });
+    const { requestId } = await gateway.submit(ENDPOINT, INPUT);
+    const burst = 3 * SHORT_REQUEST_CONNECTIONS;
+    const answers = await Promise.all(Array.from({ length: burst }, () => gateway.status(ENDPOINT, requestId, { logs: false })));
+    expect(answers.filter((a) => a.status === 'IN_QUEUE')).toHaveLength(burst);
+    // Unbounded, each request of the burst would have found every connection busy and opened one more.
+    expect(sim.stats.connectionsAccepted).toBeLessThanOrEqual(SHORT_REQUEST_CONNECTIONS);
   });
 
   it("ends a stream's connection when fal closes the stream, instead of keeping it for other requests", async () => {

@@ -71,4 +71,39 @@ describe("the status stream's safety poll", () => {
     const expected = [2, 4, SAFETY_BACKOFF_LIMIT].map((n) => n * base);
     gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(expected[i] - 2));
   });
+  it('waits again from the last report while the stream reports: a stream that reports costs no status request', async () => {
+    const base = 100;
+    const polls: Array<{ at: number; logs?: boolean }> = [];
+    const stop = new AbortController();
+    let lastReport = 0;
+    const store = {
+      transition: () => Promise.resolve(null),
+      appendLogs: () => Promise.resolve([]),
+    } as unknown as GenerationStore;
+    const fal = {
+      status(_e: string, _r: string, options?: { logs?: boolean }) {
+        polls.push({ at: performance.now(), logs: options?.logs });
+        // The catch-up poll and one safety poll; then the tracker is stopped (shutdown), which ends it.
+        if (polls.length === 2) stop.abort();
+        return Promise.resolve({ status: 'IN_PROGRESS', logs: [] } satisfies FalStatus);
+      },
+      // A report every fifth of the interval for ten intervals (a running request logging), then silence until
+      // the tracker aborts: a stream hung after its last report.
+      async streamStatus(_e: string, _r: string, onStatuses: (statuses: FalStatus[]) => Promise<void>, signal: AbortSignal) {
+        const end = performance.now() + 10 * base;
+        while (performance.now() < end && !signal.aborted) {
+          await onStatuses([{ status: 'IN_PROGRESS', logs: [] }]);
+          lastReport = performance.now();
+          await new Promise((resolve) => setTimeout(resolve, base / 5));
+        }
+        if (signal.aborted) return null;
+        return new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true }));
+      },
+    } as unknown as FalGateway;
+    await follow(fal, store, base, stop.signal);
+    // The catch-up poll, then a single safety poll, which came only once the reports had stopped: twice the
+    // interval (the catch-up poll's backing off) after the last one.
+    expect(polls.map((p) => p.logs)).toEqual([undefined, false]);
+    expect(polls[1].at - lastReport).toBeGreaterThanOrEqual(2 * base - 2);
+  });
 });
