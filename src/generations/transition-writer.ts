@@ -77,7 +77,12 @@ export function createTransitionWriter(run: RunSql, options: { maxBatch?: number
   }
 
   async function writeMany(batch: Request[]): Promise<void> {
-    const column = <T>(f: (request: Request) => T): T[] => batch.map(f);
+    // Rows are locked in id order, as the log writer's and the lease renewal's multi-row writes lock them, so
+    // this statement and a concurrent log write never wait for each other in a cycle (a deadlock).
+    const sorted = [...batch].sort((a, b) =>
+      a.id.toLowerCase() < b.id.toLowerCase() ? -1 : a.id.toLowerCase() > b.id.toLowerCase() ? 1 : 0,
+    );
+    const column = <T>(f: (request: Request) => T): T[] => sorted.map(f);
     const rows = await run<{ id: string; sequence: number; row: RowJson }>(TRANSITIONS_SQL, [
       column((r) => r.id),
       column((r) => r.to),
