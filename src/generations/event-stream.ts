@@ -129,11 +129,39 @@ export class GenerationEventStream implements SubscriberStream<LiveEvent>, Pusha
     this.droppedUnread = false;
     // One pull at a time: a second caller waits for the first (the transports never overlap them).
     if (this.pulling) return this.pulling.then(() => this.next());
+    return this.caughtUp() ? this.park() : this.startPull();
+  }
+
+  private startPull(): Promise<IteratorResult<LiveEvent>> {
     const pull = this.pull().finally(() => {
       if (this.pulling === pull) this.pulling = null;
     });
     this.pulling = pull;
     return pull;
+  }
+
+  /** Nothing to hand out or read: a pull would go straight to waiting for the next event. */
+  private caughtUp(): boolean {
+    return !this.stopped && !this.ended && this.start === null && this.pending.length === 0 && !this.readMore && this.inbox.length === 0;
+  }
+
+  /**
+   * Waits for the next event as a pull would, without running one: an idle subscription (most of them, most of
+   * the time) then holds one pending promise and its wake-up, not a suspended pull with its own promises. The
+   * wake-up (anything that would wake a parked pull: an event for the inbox, the end, a stop) starts the pull.
+   */
+  private park(): Promise<IteratorResult<LiveEvent>> {
+    const parked = new Promise<IteratorResult<LiveEvent>>((resolve) => {
+      this.waiting = () => {
+        this.waiting = null;
+        this.pushing = false;
+        this.pulling = null;
+        resolve(this.startPull());
+      };
+    });
+    this.pulling = parked;
+    this.pushing = this.push !== null;
+    return parked;
   }
 
   return(): Promise<IteratorResult<LiveEvent>> {

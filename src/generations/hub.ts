@@ -155,54 +155,85 @@ export function joinHub(
     hub = created;
     hubs.set(generationId, hub);
   }
-  const joined = hub;
-  const state = { last: 0 };
-  joined.members.set(member, state);
-  return {
-    delivered(sequence: number) {
-      if (sequence > state.last) state.last = sequence;
-    },
-    async start(afterSequence, tenantId, read) {
-      const cached = await joined.cache.start(afterSequence, tenantId);
-      if (cached !== undefined) return cached;
-      // Subscribers arriving together (a deployment reconnecting) wait for the one read that seeds the cache,
-      // rather than each reading: they listen already, so the cache plus their inbox misses nothing.
-      if (joined.seeding) {
-        await joined.seeding;
-        const seeded = await joined.cache.start(afterSequence, tenantId);
-        if (seeded !== undefined) return seeded;
-      }
-      const version = joined.cache.version;
-      const reading = read(afterSequence, PAGE);
-      const seeding = reading.then(
-        (start) => start && joined.cache.offer(start, afterSequence, version),
-        () => {}, // the reader is told; waiters read for themselves
-      );
-      if (!joined.seeding) {
-        joined.seeding = seeding;
-        void seeding.finally(() => {
-          if (joined.seeding === seeding) joined.seeding = null;
-        });
-      }
-      return reading;
-    },
-    cached: (afterSequence, limit) => joined.cache.eventsAfter(afterSequence, limit),
-    leave() {
-      if (!joined.members.delete(member) || joined.members.size > 0) return;
-      joined.unsubscribe();
-      joined.cache.drop();
-      if (hubs.get(generationId) === joined) hubs.delete(generationId);
-      if (hubs.size > 0) return;
-      if (perBus.leaveUpdates) {
-        perBus.leaveUpdates();
-        perBus.leaveUpdates = null;
-      }
-      if (perBus.repair) {
-        clearInterval(perBus.repair.timer);
-        perBus.repair = null;
-      }
-    },
-  };
+  const membership = new Membership(perBus, hub, generationId, member);
+  hub.members.set(member, membership);
+  return membership;
+}
+
+/**
+ * One member's place in its hub: a single object per subscriber (its methods on the prototype), since an idle
+ * subscription keeps it for as long as it is open.
+ */
+class Membership implements HubMembership {
+  /** The last sequence this member handed out (read by the repair loop). */
+  last = 0;
+  private readonly perBus: BusHubs;
+  private readonly hub: Hub;
+  private readonly generationId: string;
+  private readonly member: (event: LiveEvent) => void;
+
+  constructor(perBus: BusHubs, hub: Hub, generationId: string, member: (event: LiveEvent) => void) {
+    this.perBus = perBus;
+    this.hub = hub;
+    this.generationId = generationId;
+    this.member = member;
+  }
+
+  delivered(sequence: number) {
+    if (sequence > this.last) this.last = sequence;
+  }
+
+  async start(
+    afterSequence: number,
+    tenantId: string | null,
+    read: (afterSequence: number, limit: number) => Promise<SubscriptionStart | null>,
+  ): Promise<SubscriptionStart | null> {
+    const joined = this.hub;
+    const cached = await joined.cache.start(afterSequence, tenantId);
+    if (cached !== undefined) return cached;
+    // Subscribers arriving together (a deployment reconnecting) wait for the one read that seeds the cache,
+    // rather than each reading: they listen already, so the cache plus their inbox misses nothing.
+    if (joined.seeding) {
+      await joined.seeding;
+      const seeded = await joined.cache.start(afterSequence, tenantId);
+      if (seeded !== undefined) return seeded;
+    }
+    const version = joined.cache.version;
+    const reading = read(afterSequence, PAGE);
+    const seeding = reading.then(
+      (start) => start && joined.cache.offer(start, afterSequence, version),
+      () => {}, // the reader is told; waiters read for themselves
+    );
+    if (!joined.seeding) {
+      joined.seeding = seeding;
+      void seeding.finally(() => {
+        if (joined.seeding === seeding) joined.seeding = null;
+      });
+    }
+    return reading;
+  }
+
+  cached(afterSequence: number, limit: number): Promise<LiveEvent[] | null> {
+    return this.hub.cache.eventsAfter(afterSequence, limit);
+  }
+
+  leave() {
+    const { perBus, hub: joined } = this;
+    const { hubs } = perBus;
+    if (!joined.members.delete(this.member) || joined.members.size > 0) return;
+    joined.unsubscribe();
+    joined.cache.drop();
+    if (hubs.get(this.generationId) === joined) hubs.delete(this.generationId);
+    if (hubs.size > 0) return;
+    if (perBus.leaveUpdates) {
+      perBus.leaveUpdates();
+      perBus.leaveUpdates = null;
+    }
+    if (perBus.repair) {
+      clearInterval(perBus.repair.timer);
+      perBus.repair = null;
+    }
+  }
 }
 
 /** The one listener of a bus for dashboard updates, and the subscribers it feeds. */

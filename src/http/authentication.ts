@@ -17,8 +17,11 @@ export interface Connection {
 
 /** What the edge hands Yoga's envelop pipeline as the initial context, over HTTP, SSE and graphql-ws alike. */
 export interface EdgeContext {
-  /** The Node request (for WebSockets, the upgrade request): it carries the Host header the client used. */
-  req: IncomingMessage;
+  /**
+   * The Node request's headers (for WebSockets, the upgrade request's Host only: graphql-ws.ts keeps no more of
+   * it for an open socket): they carry the Host header the client used.
+   */
+  req: { headers: Pick<IncomingMessage['headers'], 'host'> };
   /** Set by authentication before anything parses or executes. */
   connection?: Connection;
 }

@@ -106,6 +106,9 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
     if (id === undefined) documentIds.set(document, (id = nextDocumentId++));
     return id;
   };
+  // The open cohorts, each with its member count: a subscription keeps only its cohort (one object for all of
+  // its members), not an executor of its own over its own arguments.
+  const cohorts = new Map<string, Cohort>();
 
   return {
     onSubscribe({ setSubscribeFn }) {
@@ -114,31 +117,64 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
         provideSlowSubscriberEnd(args.contextValue, sink);
         const stream = await createSourceEventStream(args);
         if (!isAsyncIterable(stream)) return stream;
-        const cohort = [
+        const key = [
           documentId(args.document),
           args.operationName ?? '',
           JSON.stringify(args.variableValues ?? {}),
           cohortOf(args.contextValue),
         ].join('\u0000');
-        const run = (event: unknown) =>
-          new Execution(
-            (async () => {
-              const result = await execute({ ...args, rootValue: event });
-              return { result, frames: new Map<string, Buffer>() };
-            })(),
-          );
-        const executed = (event: unknown): Execution => {
-          if (event === null || typeof event !== 'object' || !isLive(event)) return run(event);
-          const perEvent = event.memo.get(results, () => new Map<string, Execution>());
-          let entry = perEvent.get(cohort);
-          if (!entry) perEvent.set(cohort, (entry = run(event)));
-          return entry;
-        };
-        if (sink) return new DirectWriter(stream, executed, sink);
-        return mapAsync(stream, async (event) => (await executed(event).promise).result);
+        let cohort = cohorts.get(key);
+        if (!cohort) cohorts.set(key, (cohort = new Cohort(key, args, results, cohorts)));
+        cohort.members += 1;
+        if (sink) return new DirectWriter(stream, cohort, sink);
+        return mapAsync(stream, cohort, async (event) => (await cohort.executed(event).promise).result);
       });
     },
   };
+}
+
+/**
+ * What the subscriptions of one cohort share: one set of execution arguments (its first member's: the cohort's
+ * key says everything about the context that a result may depend on, which is why those members can share
+ * results at all) and the lookup of an event's execution. Dropped when its last member ends.
+ */
+class Cohort {
+  members = 0;
+  readonly key: string;
+  private readonly args: ExecutionArgs;
+  private readonly results: MemoKey<Map<string, Execution>>;
+  private readonly registry: Map<string, Cohort>;
+
+  constructor(key: string, args: ExecutionArgs, results: MemoKey<Map<string, Execution>>, registry: Map<string, Cohort>) {
+    this.key = key;
+    this.args = args;
+    this.results = results;
+    this.registry = registry;
+  }
+
+  /** The execution of `event` for this cohort: shared through a LiveEvent's memo, run here for anything else. */
+  executed(event: unknown): Execution {
+    if (event === null || typeof event !== 'object' || !isLive(event)) return this.run(event);
+    const perEvent = event.memo.get(this.results, () => new Map<string, Execution>());
+    let entry = perEvent.get(this.key);
+    if (!entry) perEvent.set(this.key, (entry = this.run(event)));
+    return entry;
+  }
+
+  /** One member ended (called once per member). */
+  leave() {
+    this.members -= 1;
+    if (this.members === 0 && this.registry.get(this.key) === this) this.registry.delete(this.key);
+  }
+
+  private run(event: unknown) {
+    return new Execution(
+      (async () => {
+        const result = await execute({ ...this.args, rootValue: event });
+        return { result, frames: new Map<string, Buffer>() };
+      })(),
+    );
+  }
 }
 
 /**
@@ -177,7 +213,8 @@ const DONE = { value: undefined, done: true } as IteratorReturnResult<undefined>
  */
 class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
   private readonly iterator: AsyncIterator<unknown>;
-  private readonly executed: (event: unknown) => Execution;
+  /** Null once this subscription ended (and left it). */
+  private cohort: Cohort | null;
   private readonly sink: DirectSink;
   /** Executions whose frames are not written yet, oldest first (made on the first that must wait). */
   private queue: Execution[] | null = null;
@@ -189,19 +226,24 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
   private handOver: ExecutionResult | null = null;
   private blocked = false;
   private failure: { error: unknown } | null = null;
-  /** The stream's pending pull (kept across an interruption). */
+  /** The stream's pending pull: its outcome is taken whenever it comes, whatever next() is doing meanwhile. */
   private step: Promise<IteratorResult<unknown>> | null = null;
   private finished = false;
   private returned = false;
-  /** Wakes next() parked in the stream's pull, for a hand-over or a failure. */
-  private interrupt: (() => void) | null = null;
-  /** Wakes next() waiting for the queue to be written and the socket to drain. */
-  private whenIdle: (() => void) | null = null;
-  private readonly flushBound = () => this.flush();
+  /**
+   * The pending next()'s settlement. next() is no async function: an idle subscription waits in one promise of
+   * graphql-ws' and one pull of the stream's, not in a suspended function with a race of two more promises each.
+   */
+  private resolveNext: ((result: IteratorResult<ExecutionResult>) => void) | null = null;
+  private rejectNext: ((error: unknown) => void) | null = null;
+  /** The stream pull's handlers, made on the first pull and reused. */
+  private stepped: ((step: IteratorResult<unknown>) => void) | null = null;
+  private stepFailed: ((error: unknown) => void) | null = null;
+  private flushBound: (() => void) | null = null;
 
-  constructor(source: AsyncIterable<unknown>, executed: (event: unknown) => Execution, sink: DirectSink) {
+  constructor(source: AsyncIterable<unknown>, cohort: Cohort, sink: DirectSink) {
     this.iterator = source[Symbol.asyncIterator]();
-    this.executed = executed;
+    this.cohort = cohort;
     this.sink = sink;
     if (isPushable(this.iterator)) this.iterator[PUSH]((event) => this.push(event));
   }
@@ -210,34 +252,65 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<ExecutionResult>> {
+  next(): Promise<IteratorResult<ExecutionResult>> {
     // graphql-ws asks for the next result once it has sent the last one handed over: writing resumes behind it.
     if (this.blocked && this.handOver === null) {
       this.blocked = false;
       this.flush();
     }
-    for (;;) {
-      if (this.returned) return DONE;
-      if (this.failure) throw this.failure.error;
-      if (this.handOver) {
-        const value = this.handOver;
-        this.handOver = null;
-        return { value, done: false };
-      }
-      if (!this.idle()) {
-        await new Promise<void>((resolve) => (this.whenIdle = resolve));
-        this.whenIdle = null;
-        continue;
-      }
-      if (this.finished) return DONE;
-      this.step ??= this.iterator.next();
-      const step = await Promise.race([this.step, new Promise<null>((resolve) => (this.interrupt = () => resolve(null)))]);
-      this.interrupt = null;
-      if (step === null) continue;
-      this.step = null;
-      if (step.done) this.finished = true;
-      else this.enqueue(this.executed(step.value));
+    return new Promise<IteratorResult<ExecutionResult>>((resolve, reject) => {
+      this.resolveNext = resolve;
+      this.rejectNext = reject;
+      this.advance();
+    });
+  }
+
+  /**
+   * Settles the pending next() when it can be (ended, failed, a hand-over, or the stream's end once everything
+   * before it is written), else pulls the stream when nothing is waiting to be written; called again on every
+   * change that can settle it (a pull's outcome, a write, a hand-over, the end).
+   */
+  private advance() {
+    const resolve = this.resolveNext;
+    if (resolve === null) return;
+    if (this.returned) return this.settle(resolve, DONE);
+    if (this.failure) {
+      const reject = this.rejectNext!;
+      this.resolveNext = this.rejectNext = null;
+      return reject(this.failure.error);
     }
+    if (this.handOver) {
+      const value = this.handOver;
+      this.handOver = null;
+      return this.settle(resolve, { value, done: false });
+    }
+    if (!this.idle() || this.step !== null) return;
+    if (this.finished) return this.settle(resolve, DONE);
+    let step: Promise<IteratorResult<unknown>>;
+    try {
+      step = this.iterator.next();
+    } catch (error) {
+      return this.stop({ error });
+    }
+    this.step = step;
+    this.stepped ??= (result) => {
+      this.step = null;
+      if (result.done) {
+        this.finished = true;
+        this.leave();
+      } else if (this.cohort) this.enqueue(this.cohort.executed(result.value));
+      this.advance();
+    };
+    this.stepFailed ??= (error) => {
+      this.step = null;
+      this.stop({ error });
+    };
+    step.then(this.stepped, this.stepFailed);
+  }
+
+  private settle(resolve: (result: IteratorResult<ExecutionResult>) => void, result: IteratorResult<ExecutionResult>) {
+    this.resolveNext = this.rejectNext = null;
+    resolve(result);
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
@@ -255,7 +328,8 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
   private push(event: unknown): boolean {
     if (this.slow || this.blocked || this.returned || this.failure || !this.sink.open()) return false;
     if (this.queue !== null && this.queue.length >= MAX_QUEUED) return false;
-    this.enqueue(this.executed(event));
+    if (!this.cohort) return false;
+    this.enqueue(this.cohort.executed(event));
     return true;
   }
 
@@ -275,14 +349,14 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
       if (!head.settled) {
         if (this.awaiting !== head) {
           this.awaiting = head;
-          head.onSettled(this.flushBound);
+          head.onSettled((this.flushBound ??= () => this.flush()));
         }
         return;
       }
       queue.shift();
       this.write(head);
     }
-    if (this.whenIdle && this.idle()) this.whenIdle();
+    if (this.idle()) this.advance();
   }
 
   private write(execution: Execution) {
@@ -294,8 +368,7 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
     if (entry.json === null || !this.sink.open()) {
       this.handOver = entry.result;
       this.blocked = true;
-      this.interrupt?.();
-      this.whenIdle?.();
+      this.advance();
       return;
     }
     let frame = entry.frames.get(this.sink.prefix);
@@ -312,16 +385,21 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
 
   private stop(failure: { error: unknown }) {
     this.failure = failure;
+    this.leave();
     this.queue = null;
-    this.interrupt?.();
-    this.whenIdle?.();
+    this.advance();
   }
 
   private end() {
     this.returned = true;
+    this.leave();
     this.queue = null;
-    this.interrupt?.();
-    this.whenIdle?.();
+    this.advance();
+  }
+
+  private leave() {
+    this.cohort?.leave();
+    this.cohort = null;
   }
 
   private idle() {
@@ -333,22 +411,39 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
 }
 
-/** Maps an async iterator, passing return() and throw() through so that unsubscribing ends the source. */
-function mapAsync<T, U>(source: AsyncIterable<T>, fn: (value: T) => U | Promise<U>): AsyncIterableIterator<U> {
+/**
+ * Maps an async iterator, passing return() and throw() through so that unsubscribing ends the source; leaves
+ * `cohort` once, when the source ends or is ended.
+ */
+function mapAsync<T, U>(source: AsyncIterable<T>, cohort: Cohort, fn: (value: T) => U | Promise<U>): AsyncIterableIterator<U> {
   const iterator = source[Symbol.asyncIterator]();
   const done = { value: undefined, done: true } as IteratorReturnResult<undefined>;
+  let member = true;
+  const leave = () => {
+    if (member) cohort.leave();
+    member = false;
+  };
   return {
     [Symbol.asyncIterator]() {
       return this;
     },
     async next() {
-      const step = await iterator.next();
+      let step: IteratorResult<T>;
+      try {
+        step = await iterator.next();
+      } catch (error) {
+        leave();
+        throw error;
+      }
+      if (step.done) leave();
       return step.done ? step : { value: await fn(step.value), done: false };
     },
     async return() {
+      leave();
       return ((await iterator.return?.()) ?? done) as IteratorResult<U>;
     },
     async throw(error?: unknown) {
+      leave();
       if (iterator.throw) return (await iterator.throw(error)) as IteratorResult<U>;
       throw error;
     },

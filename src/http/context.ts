@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { RateLimiter, SharedRateLimiter } from '../auth/rate-limit.ts';
 import type { UrlSigner } from '../auth/url-signer.ts';
 import type { PrismaClient, SqlSession } from '../db/index.ts';
@@ -29,6 +28,8 @@ export interface ContextFactoryOptions {
  * of the connection authentication put in the initial context.
  */
 export function createContextFactory(options: ContextFactoryOptions): (initial: EdgeContext) => GraphQLContext {
+  // Shared by every operation: it depends on the server's signer only (an open subscription keeps its context).
+  const videoPath = (generationId: string) => signedVideoPath(options.signer, generationId);
   return (initial) => {
     const connection = initial.connection;
     // Every transport authenticates before anything parses (authentication.ts); anything else is a wiring bug,
@@ -42,7 +43,7 @@ export function createContextFactory(options: ContextFactoryOptions): (initial: 
       server: options.server,
       publicOrigin: options.publicUrl ?? originOf(initial.req),
       limitMutation: limitMutations(options.limiter, connection),
-      videoPath: (generationId) => signedVideoPath(options.signer, generationId),
+      videoPath,
       uploads: options.uploads,
       // One loader per operation: live events' shared reads are memoised on the events themselves (LiveEvent).
       eventLoader: createEventLoader(options.db),
@@ -58,6 +59,6 @@ export function signedVideoPath(signer: UrlSigner, generationId: string): string
 }
 
 /** The origin a client used to reach us (for absolute URLs when PUBLIC_URL is not set). */
-function originOf(request: IncomingMessage): string {
+function originOf(request: EdgeContext['req']): string {
   return `http://${request.headers.host ?? 'localhost'}`;
 }

@@ -7,13 +7,14 @@ import type { Authenticator, Identity } from '../auth/authenticator.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { authenticateSocket, type EdgeContext } from './authentication.ts';
+import { authenticateSocket, type Connection, type EdgeContext } from './authentication.ts';
 import { DIRECT_SINK, type DirectSink } from './cohort.ts';
 import type { ConnectionRegistry } from './connections.ts';
 import type { Gate } from './gate.ts';
 import { refuseUpgrade } from './refusals.ts';
 import { observeWebSockets } from './request-context.ts';
 import type { GraphQLContext } from '../schema/context.ts';
+import { END_SLOW_SUBSCRIBER, type SlowSubscriberContext } from '../schema/subscriber.ts';
 import { GRAPHQL_PATH, type Yoga } from './yoga.ts';
 
 export interface GraphqlWsOptions {
@@ -39,6 +40,8 @@ type SocketState = {
   release?: () => void;
   /** Open subscriptions by id, each with the end of its metrics count. */
   open?: Map<string, () => void>;
+  /** The authenticated connection every operation's context gets (one per socket, not one per operation). */
+  connection?: Connection;
 };
 
 /**
@@ -47,7 +50,8 @@ type SocketState = {
  * Yoga's graphql-ws example does), without smuggling those functions in as the operation's rootValue.
  */
 interface EnvelopedArgs extends ExecutionArgs {
-  enveloped: Pick<Enveloped, 'execute' | 'subscribe'>;
+  /** Dropped once graphql-ws has called it (once per operation): graphql-ws keeps the arguments while it runs. */
+  enveloped?: Pick<Enveloped, 'execute' | 'subscribe'>;
 }
 
 /** What yoga.getEnveloped() returns, typed (envelop's own types leave most of it `any`). */
@@ -95,6 +99,10 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
         if (!held) return false;
         ctx.extra.identity = held.identity;
         ctx.extra.release = held.release;
+        ctx.extra.connection = { identity: held.identity, setHeader: ignoreHeader };
+        // graphql-ws keeps `extra` for the socket's lifetime, and with it the whole upgrade request (its stream
+        // state, raw headers, key): after authentication an operation needs only the Host header (context.ts).
+        (ctx.extra as { request: EdgeContext['req'] }).request = { headers: { host: ctx.extra.request.headers.host } };
         return true;
       },
       onClose: (ctx) => {
@@ -105,16 +113,23 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
         ctx.extra.open?.get(id)?.();
         ctx.extra.open?.delete(id);
       },
-      execute: (args) => (args as EnvelopedArgs).enveloped.execute(args) as never,
-      subscribe: (args) => (args as EnvelopedArgs).enveloped.subscribe(args) as never,
+      execute: (args) => released(args).execute(args) as never,
+      subscribe: (args) => released(args).subscribe(args) as never,
       onSubscribe: async (ctx, id, payload) => {
+        // Every key the context will ever have is in this literal (CONTEXT_SLOTS: the contextFactory's own, set
+        // by Yoga's Object.assign, and the slow-subscriber end cohort.ts adds). Added one by one instead, past
+        // the twelfth V8 turns the object into a hash table (about 1.6 KB instead of 0.2 KB), and every open
+        // subscription keeps its context (envelop's subscribe closure holds it until the subscription ends).
         const initial: EdgeContext & { [DIRECT_SINK]: DirectSink } = {
+          ...CONTEXT_SLOTS,
           ...ctx,
           req: ctx.extra.request,
-          connection: { identity: ctx.extra.identity as Identity, setHeader: () => {} },
-          [DIRECT_SINK]: directSink(ctx.extra.socket, id),
-        };
-        const enveloped: Enveloped = yoga.getEnveloped({ ...initial, socket: ctx.extra.socket, params: payload });
+          connection: ctx.extra.connection,
+          [DIRECT_SINK]: new SocketSink(ctx.extra.socket, id),
+          socket: ctx.extra.socket,
+          params: payload,
+        } as EdgeContext & { [DIRECT_SINK]: DirectSink };
+        const enveloped: Enveloped = yoga.getEnveloped(initial);
         const { schema, execute, subscribe, parse, validate, contextFactory } = enveloped;
         // The same envelop pipeline as HTTP: graphql-armor's limits throw from parse and validate, and a
         // thrown error must answer this one subscription (an `error` message), as HTTP answers its request,
@@ -153,23 +168,67 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
   };
 }
 
+/**
+ * The keys of a graphql-ws operation's context besides the edge's own, declared up front (see onSubscribe):
+ * typed as every key of GraphQLContext, so a key added there and missing here fails to compile.
+ */
+const CONTEXT_SLOTS: Record<keyof GraphQLContext, undefined> & SlowSubscriberContext = {
+  db: undefined,
+  sql: undefined,
+  generations: undefined,
+  caller: undefined,
+  server: undefined,
+  publicOrigin: undefined,
+  limitMutation: undefined,
+  videoPath: undefined,
+  uploads: undefined,
+  eventLoader: undefined,
+  webhooks: undefined,
+  [END_SLOW_SUBSCRIBER]: undefined,
+};
+
 // Past this much unsent data a slow client's frames wait for the socket, instead of piling up in memory: a
 // socket holds at most this plus one frame per subscription (graphql-ws' own sends wait for each write too).
 // While a subscription waits here it takes no events, so one whose client never drains overflows its bounded
 // buffer and is ended with close(4429) (see generations/subscriptions.ts and cohort.ts).
 const SLOW_CLIENT_BYTES = 1024 * 1024;
 
-/** Lets cohort execution write a subscription's `next` frames to its socket itself (see cohort.ts). */
-function directSink(socket: WebSocket, id: string): DirectSink {
-  return {
-    prefix: `{"id":${JSON.stringify(id)},"type":"next","payload":`,
-    open: () => socket.readyState === socket.OPEN,
-    close(code, reason) {
-      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
-    },
-    send(frame) {
-      if (socket.bufferedAmount < SLOW_CLIENT_BYTES) return socket.send(frame, { binary: false });
-      return new Promise<void>((resolve) => socket.send(frame, { binary: false }, () => resolve()));
-    },
-  };
+/** Headers cannot be set on a WebSocket operation's answer (the mutation rate limit's, for one). */
+const ignoreHeader = () => {};
+
+/** The operation's envelop pipeline, taken off its arguments (which graphql-ws keeps until the operation ends). */
+function released(args: ExecutionArgs): Pick<Enveloped, 'execute' | 'subscribe'> {
+  const enveloped = (args as EnvelopedArgs).enveloped;
+  if (!enveloped) throw new Error('graphql-ws ran an operation twice');
+  (args as EnvelopedArgs).enveloped = undefined;
+  return enveloped;
+}
+
+/**
+ * Lets cohort execution write a subscription's `next` frames to its socket itself (see cohort.ts). A class, so
+ * an open subscription holds one small object (its methods are shared), not a closure per method.
+ */
+class SocketSink implements DirectSink {
+  readonly prefix: string;
+  private readonly socket: WebSocket;
+
+  constructor(socket: WebSocket, id: string) {
+    this.socket = socket;
+    this.prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  }
+
+  open() {
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
+  close(code: number, reason: string) {
+    const socket = this.socket;
+    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
+  }
+
+  send(frame: Buffer): void | Promise<void> {
+    const socket = this.socket;
+    if (socket.bufferedAmount < SLOW_CLIENT_BYTES) return socket.send(frame, { binary: false });
+    return new Promise<void>((resolve) => socket.send(frame, { binary: false }, () => resolve()));
+  }
 }

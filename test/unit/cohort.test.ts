@@ -61,8 +61,9 @@ function setUp(options: { pushing?: boolean } = {}) {
   const sources: PushSource[] = [];
   const hub = new LiveEvents();
   let resolved = 0;
-  const schema = createSchema<{ tenant: string }>({
-    typeDefs: 'type Query { ok: Boolean } type Event { n: Int! label(suffix: String): String! } type Subscription { events: Event! }',
+  const schema = createSchema<{ tenant: string; who?: string }>({
+    typeDefs:
+      'type Query { ok: Boolean } type Event { n: Int! label(suffix: String): String! who: String! } type Subscription { events: Event! }',
     resolvers: {
       Subscription: {
         events: {
@@ -89,17 +90,19 @@ function setUp(options: { pushing?: boolean } = {}) {
           if (event.id === '13') throw new Error('unlucky');
           return `${ctx.tenant}:${event.id}${args.suffix ?? ''}`;
         },
+        who: (_event: Event, _args: unknown, ctx: { who?: string }) => ctx.who ?? '',
       },
     },
   });
   const yoga = createYoga({ schema, plugins: [useCohortExecution((ctx) => (ctx as { tenant: string }).tenant)] });
   const document = parse('subscription($s: String) { events { n label(suffix: $s) } }');
-  const subscribe = async (tenant: string, suffix: string | null, sink?: DirectSink) => {
-    const { subscribe: run, contextFactory } = yoga.getEnveloped({ tenant });
+  const whoDocument = parse('subscription($s: String) { events { n who label(suffix: $s) } }');
+  const subscribe = async (tenant: string, suffix: string | null, sink?: DirectSink, who?: string) => {
+    const { subscribe: run, contextFactory } = yoga.getEnveloped({ tenant, who });
     const contextValue = Object.assign(await contextFactory(), sink ? { [DIRECT_SINK]: sink } : {});
     const stream = (await run({
       schema: yoga.getEnveloped().schema,
-      document,
+      document: who === undefined ? document : whoDocument,
       variableValues: { s: suffix },
       contextValue,
     })) as AsyncGenerator<{ data: { events: { label: string } } }>;
@@ -256,5 +259,39 @@ describe('cohort execution', () => {
     t.end();
     expect(await Promise.all(ends)).toEqual([1, 2, 3].map(() => ({ value: undefined, done: true })));
     expect(sinks.map((s) => s.frames.length)).toEqual([4, 4, 4]);
+  });
+
+  it("shares one set of arguments per cohort, never across tenants, and drops it with the cohort's last member", async () => {
+    const t = setUp();
+    const label = (r: IteratorResult<{ data: { events: { label: string } } }>) =>
+      r.value!.data.events as { n: number; who: string; label: string };
+    // Two members of one cohort and one of another tenant's: one execution each cohort, with a context of its own.
+    const a = await t.subscribe('acme', null, undefined, 'a');
+    const b = await t.subscribe('acme', null, undefined, 'b');
+    const g = await t.subscribe('globex', null, undefined, 'g');
+    let pending = [a.next(), b.next(), g.next()];
+    await until('3 subscribers to be listening', () => t.listening() === 3, { intervalMs: 1 });
+    t.emit({ n: 1 });
+    const first = (await Promise.all(pending)).map(label);
+    expect(first.map((e) => e.label)).toEqual(['acme:1', 'acme:1', 'globex:1']);
+    expect(first[0].who).toBe(first[1].who);
+    expect(first[2].who).toBe('g');
+    expect(t.resolved()).toBe(2);
+    // Every member of the acme cohort ends: its arguments go with it, so the next acme subscriber's executions
+    // run with its own context, not with one of a subscription that ended.
+    await a.return(undefined);
+    await b.return(undefined);
+    await until('the acme members to be gone', () => t.listening() === 1, { intervalMs: 1 });
+    const c = await t.subscribe('acme', null, undefined, 'c');
+    pending = [c.next(), g.next()];
+    await until('2 subscribers to be listening', () => t.listening() === 2, { intervalMs: 1 });
+    t.emit({ n: 2 });
+    const second = (await Promise.all(pending)).map(label);
+    expect(second).toEqual([
+      { n: 2, who: 'c', label: 'acme:2' },
+      { n: 2, who: 'g', label: 'globex:2' },
+    ]);
+    await c.return(undefined);
+    await g.return(undefined);
   });
 });
