@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Generation, PrismaClient } from '../../src/db/index.ts';
 import { toMessage, type GenerationEvent } from '../../src/generations/events.ts';
 import { WRITTEN_COLUMNS, type WrittenRow } from '../../src/generations/generation-row.ts';
-import { LiveEvents } from '../../src/generations/live-event.ts';
+import { isLive, LiveEvents } from '../../src/generations/live-event.ts';
 import type { GenerationStatus } from '../../src/generations/status.ts';
 import { createGenerationStore } from '../../src/generations/store.ts';
 import { readSubscriptionStart } from '../../src/generations/subscription-reads.ts';
@@ -241,7 +241,11 @@ describe('generation { ... } on events that carry their row', () => {
       expect(event.row).toBeUndefined();
       expect((await resolve(event, 'id status', 'a', loader)).generation.status).toBe('COMPLETED');
     }
-    expect(rowReads()).toBe(1); // one read for the repair read's events (they share one batchMemo)
+    // One read per repair read (its events share one batchMemo). Usually the lost events come back in one repair
+    // read; on a busy machine the 20 ms repair may run between the two writes and find them in two.
+    const reads = new Set(repaired.map((event) => (isLive(event) ? event.batchMemo : event)));
+    expect(reads.size).toBeLessThanOrEqual(2);
+    expect(rowReads()).toBe(reads.size);
     await stream.return?.();
   });
 
