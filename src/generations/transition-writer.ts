@@ -4,6 +4,7 @@ import { ALLOWED_FROM, type GenerationStatus } from './status.ts';
 import type { TransitionDetails } from './store.ts';
 import { type RunSql, TRANSITION_SQL } from './store-sql.ts';
 import { TRANSITIONS_SQL } from './transition-sql.ts';
+import { createCoalescer } from './coalesce.ts';
 
 /** One status change as written: the call's details resolved to the statement's values. */
 interface Request {
@@ -32,26 +33,6 @@ interface Request {
  * deadlock), each is written again on its own, so one change's failure is never another's.
  */
 export function createTransitionWriter(run: RunSql, options: { maxBatch?: number } = {}) {
-  const maxBatch = Math.max(1, options.maxBatch ?? 1_000);
-  let queue: Request[] = [];
-  let writing = false;
-  let scheduled = false;
-
-  function take(): Request[] {
-    const batch: Request[] = [];
-    const ids = new Set<string>();
-    const rest: Request[] = [];
-    for (const request of queue) {
-      const id = request.id.toLowerCase();
-      // Once one of a generation's changes waits, its later ones wait too (order within a generation).
-      if (batch.length >= maxBatch || ids.has(id)) rest.push(request);
-      else batch.push(request);
-      ids.add(id);
-    }
-    queue = rest;
-    return batch;
-  }
-
   async function writeOne(request: Request): Promise<void> {
     const { to, details } = request;
     const video = details.video ?? null;
@@ -110,28 +91,20 @@ export function createTransitionWriter(run: RunSql, options: { maxBatch?: number
 
   const alone = (request: Request) => writeOne(request).catch(request.reject);
 
-  async function drain(): Promise<void> {
-    scheduled = false;
-    if (writing) return;
-    writing = true;
-    try {
-      while (queue.length > 0) {
-        const batch = take();
-        if (batch.length === 1) await alone(batch[0]);
-        else {
-          // Nothing of a failed statement was committed, so each change can be asked for again on its own.
-          await writeMany(batch).catch(() => Promise.all(batch.map(alone)));
-        }
-      }
-    } finally {
-      writing = false;
-    }
-  }
+  const queue = createCoalescer<Request>({
+    max: Math.max(1, options.maxBatch ?? 1_000),
+    weight: () => 1,
+    async write(batch) {
+      if (batch.length === 1) return alone(batch[0]);
+      // Nothing of a failed statement was committed, so each change can be asked for again on its own.
+      await writeMany(batch).catch(() => Promise.all(batch.map(alone)));
+    },
+  });
 
   return {
     /** Moves a generation to `to` (guarded, see store.transition); its STATUS event, or null when refused. */
     transition(id: string, to: GenerationStatus, details: TransitionDetails = {}): Promise<GenerationEvent | null> {
-      return new Promise<GenerationEvent | null>((resolve, reject) => {
+      return new Promise<GenerationEvent | null>((resolve, reject) =>
         queue.push({
           id,
           to,
@@ -141,12 +114,8 @@ export function createTransitionWriter(run: RunSql, options: { maxBatch?: number
           details,
           resolve,
           reject,
-        });
-        if (writing || scheduled) return;
-        scheduled = true;
-        // Wait for the rest of this turn's arrivals (other trackers' reports read in the same I/O phase).
-        setImmediate(() => void drain());
-      });
+        }),
+      );
     },
   };
 }
