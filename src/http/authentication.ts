@@ -81,17 +81,17 @@ export function useAuthentication(options: AuthenticationOptions): Plugin<EdgeCo
 
 /**
  * Authenticates a graphql-ws socket at connection_init: connectionParams.authorization (or Authorization), else
- * the upgrade request's Authorization header. The socket then holds its key until `release`; `end` is called
+ * the upgrade request's Authorization header (`authorization`). The socket then holds its key until `release`; `end` is called
  * if the key is revoked meanwhile. Null when refused.
  */
 export async function authenticateSocket(
   options: Pick<AuthenticationOptions, 'auth' | 'registry'>,
   params: Record<string, unknown> | undefined,
-  request: IncomingMessage,
+  authorization: string | undefined,
   end: () => void,
 ): Promise<{ identity: Identity; release: () => void } | null> {
   const given = [params?.authorization, params?.Authorization].find((value): value is string => typeof value === 'string');
-  const outcome = await options.auth.authenticate(given ?? request.headers.authorization);
+  const outcome = await options.auth.authenticate(given ?? authorization);
   if (!outcome.ok) return null;
   return { identity: outcome.identity, release: options.registry.holdKey(outcome.identity.keyId, end) };
 }

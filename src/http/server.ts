@@ -155,6 +155,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     logger: options.logger,
     metrics: options.metrics,
     closing: () => closing,
+    maxMessageBytes: maxBody,
   });
 
   const sockets = new Set<Socket>();
