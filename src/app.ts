@@ -259,6 +259,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         graphiql: config.graphql.graphiql,
         introspection: config.graphql.introspection,
         maxBodyBytes: config.graphql.maxBodyBytes,
+        wsKeepAliveMs: config.graphql.wsKeepAliveMs,
         // Two frames and the rest of the form.
         maxUploadBodyBytes: 2 * config.uploads.maxBytes + config.graphql.maxBodyBytes,
         routes: withDashboard(async (request) => (await metricsRoute(request)) ?? routes(request), {

@@ -85,6 +85,8 @@ export interface Config {
     /** Schema introspection: on by default, off by default when NODE_ENV=production. */
     introspection: boolean;
     maxBodyBytes: number;
+    /** How often each WebSocket is pinged; one that has not answered the previous ping by then is dropped. */
+    wsKeepAliveMs: number;
   };
   auth: {
     /**
@@ -264,6 +266,7 @@ export const EnvSchema = z.object({
     .min(1024)
     .max(100 * 1024 * 1024)
     .default(1024 * 1024),
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   AUTH: z.enum(['auto', 'required']).default('auto'),
   AUTH_RECHECK_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
   QUOTA_MAX_CONCURRENT: limit(z.number().int().min(1).max(100_000)).default(20),
@@ -397,6 +400,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       graphiql: e.GRAPHIQL ? e.GRAPHIQL === 'true' : e.NODE_ENV !== 'production',
       introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === 'true' : e.NODE_ENV !== 'production',
       maxBodyBytes: e.MAX_BODY_BYTES,
+      wsKeepAliveMs: e.WS_KEEPALIVE_MS,
     },
     auth: { mode: e.AUTH, recheckMs: e.AUTH_RECHECK_MS },
     quotas: {

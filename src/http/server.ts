@@ -32,6 +32,8 @@ export interface HttpServerOptions {
   introspection?: boolean;
   /** Largest request body accepted, in bytes (413 above it). */
   maxBodyBytes?: number;
+  /** How often each WebSocket is pinged (WS_KEEPALIVE_MS); one that missed the previous ping is dropped. */
+  wsKeepAliveMs?: number;
   /** Largest multipart (file upload) request body accepted, in bytes. */
   maxUploadBodyBytes?: number;
   /** Exact browser origins allowed to call the API (CORS_ORIGINS); same-origin only when empty. */
@@ -156,6 +158,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     metrics: options.metrics,
     closing: () => closing,
     maxMessageBytes: maxBody,
+    keepAliveMs: options.wsKeepAliveMs,
   });
 
   const sockets = new Set<Socket>();
