@@ -70,6 +70,8 @@ export interface Target {
   submit(n: number): Promise<string[]>;
   /** Heap and RSS after full GCs, in bytes. */
   memory(): Promise<{ heapUsed: number; rss: number }>;
+  /** Writes a heap snapshot of the server to `path` after full GCs (for finding what a subscription holds). */
+  snapshot(path: string): Promise<unknown>;
   /**
    * With BENCH_PROFILE_DIR set, starts a CPU profile of the server now and returns the function that stops it
    * and writes `<dir>/<label>-<kind>.cpuprofile` (the measured window only); without it, a no-op.
@@ -171,6 +173,7 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
       return ids;
     },
     memory: () => ask(proc.child, { cmd: 'memory' }, 60_000),
+    snapshot: (path) => ask(proc.child, { cmd: 'snapshot', path }, 300_000),
     async profile(label) {
       const dir = process.env.BENCH_PROFILE_DIR;
       if (!dir) return async () => {};

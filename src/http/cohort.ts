@@ -1,4 +1,4 @@
-import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
 import type { ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { isLive, MemoKey } from '../generations/live-event.ts';
@@ -85,19 +85,27 @@ class Execution {
  *
  * Serialise once: a graphql-ws subscription whose context carries a DirectSink gets its error-free results
  * written by this plugin as ready-made frames (the cohort's JSON, serialised once, behind the subscription's
- * own id), instead of passing every result through envelop's result hooks and graphql-ws' message path
- * (a validation, a JSON.stringify, a promise per send). Results with errors or extensions still go the
- * ordinary way, so error masking and the protocol's framing apply to them unchanged.
+ * own id), instead of passing every result through the transport's message path (a JSON.stringify and a send
+ * per subscriber). Results with errors or extensions (already masked, see below) still go the ordinary way,
+ * through the transport's iterator.
  *
  * Push: a stream that can push (generations/push.ts) hands a caught-up subscriber's live events to its writer as
  * the hub publishes them, so the hub's one dispatch loop queues the event for every member, and the cohort's
  * execution, when it settles, writes the frame to each of them in one loop: no iterator step, promise or
  * microtask per subscriber per event (see DirectWriter).
+ *
+ * Mask once: this plugin answers envelop's subscribe itself and ends its onSubscribe hooks there
+ * (setResultAndStopExecution), because the plugins after it, Yoga's masked errors and its AbortError guard,
+ * would each wrap every subscriber's stream in an iterator of their own: about 2 KB and two promise hops per
+ * subscriber (BENCHMARKS.md, M3). Their work is done here instead: a cohort's result is masked once per event,
+ * for all of its members, and a stream's failure as it happens, with the same mask Yoga uses (`maskError`).
  */
-export function useCohortExecution(cohortOf: (context: unknown) => string): Plugin {
+export function useCohortExecution(options: CohortOptions): Plugin {
+  const { cohortOf } = options;
   // This plugin's entry in each LiveEvent's memo: its executions by cohort (one key per plugin, so two Yoga
   // instances in one process, with different schemas, never share results).
   const results = new MemoKey<Map<string, Execution>>('cohort executions');
+  const mask = options.maskError;
   // Yoga caches parsed documents, so equal document strings are one DocumentNode: its identity names it.
   const documentIds = new WeakMap<DocumentNode, number>();
   let nextDocumentId = 1;
@@ -110,27 +118,41 @@ export function useCohortExecution(cohortOf: (context: unknown) => string): Plug
   // its members), not an executor of its own over its own arguments.
   const cohorts = new Map<string, Cohort>();
 
+  const subscribe = async (args: ExecutionArgs) => {
+    const sink = (args.contextValue as { [DIRECT_SINK]?: DirectSink } | null)?.[DIRECT_SINK];
+    provideSlowSubscriberEnd(args.contextValue, sink);
+    const stream = await createSourceEventStream(args);
+    if (!isAsyncIterable(stream)) return masked(stream, mask);
+    const key = [
+      documentId(args.document),
+      args.operationName ?? '',
+      JSON.stringify(args.variableValues ?? {}),
+      cohortOf(args.contextValue),
+    ].join('\u0000');
+    let cohort = cohorts.get(key);
+    if (!cohort) cohorts.set(key, (cohort = new Cohort(key, args, results, cohorts, mask)));
+    cohort.members += 1;
+    if (sink) return new DirectWriter(stream, cohort, sink, mask);
+    return mapAsync(stream, cohort, mask, async (event) => (await cohort.executed(event).promise).result);
+  };
+
   return {
-    onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(async (args: ExecutionArgs) => {
-        const sink = (args.contextValue as { [DIRECT_SINK]?: DirectSink } | null)?.[DIRECT_SINK];
-        provideSlowSubscriberEnd(args.contextValue, sink);
-        const stream = await createSourceEventStream(args);
-        if (!isAsyncIterable(stream)) return stream;
-        const key = [
-          documentId(args.document),
-          args.operationName ?? '',
-          JSON.stringify(args.variableValues ?? {}),
-          cohortOf(args.contextValue),
-        ].join('\u0000');
-        let cohort = cohorts.get(key);
-        if (!cohort) cohorts.set(key, (cohort = new Cohort(key, args, results, cohorts)));
-        cohort.members += 1;
-        if (sink) return new DirectWriter(stream, cohort, sink);
-        return mapAsync(stream, cohort, async (event) => (await cohort.executed(event).promise).result);
-      });
+    onSubscribe({ args, setResultAndStopExecution }) {
+      setResultAndStopExecution(subscribe(args) as unknown as ExecutionResult);
     },
   };
+}
+
+export interface CohortOptions {
+  /** What of a subscription's context its results may depend on (tenant, scope, origin): its cohort's key. */
+  cohortOf: (context: unknown) => string;
+  /** Yoga's error mask: an original GraphQLError as it is, anything else "Unexpected error." (and logged). */
+  maskError: (error: unknown) => GraphQLError;
+}
+
+/** The result with every error masked (the same object when it has none). */
+function masked(result: ExecutionResult, mask: (error: unknown) => GraphQLError): ExecutionResult {
+  return result.errors ? { ...result, errors: result.errors.map(mask) } : result;
 }
 
 /**
@@ -144,12 +166,20 @@ class Cohort {
   private readonly args: ExecutionArgs;
   private readonly results: MemoKey<Map<string, Execution>>;
   private readonly registry: Map<string, Cohort>;
+  private readonly mask: (error: unknown) => GraphQLError;
 
-  constructor(key: string, args: ExecutionArgs, results: MemoKey<Map<string, Execution>>, registry: Map<string, Cohort>) {
+  constructor(
+    key: string,
+    args: ExecutionArgs,
+    results: MemoKey<Map<string, Execution>>,
+    registry: Map<string, Cohort>,
+    mask: (error: unknown) => GraphQLError,
+  ) {
     this.key = key;
     this.args = args;
     this.results = results;
     this.registry = registry;
+    this.mask = mask;
   }
 
   /** The execution of `event` for this cohort: shared through a LiveEvent's memo, run here for anything else. */
@@ -171,7 +201,7 @@ class Cohort {
     return new Execution(
       (async () => {
         const result = await execute({ ...this.args, rootValue: event });
-        return { result, frames: new Map<string, Buffer>() };
+        return { result: masked(result, this.mask), frames: new Map<string, Buffer>() };
       })(),
     );
   }
@@ -216,6 +246,7 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
   /** Null once this subscription ended (and left it). */
   private cohort: Cohort | null;
   private readonly sink: DirectSink;
+  private readonly mask: (error: unknown) => GraphQLError;
   /** Executions whose frames are not written yet, oldest first (made on the first that must wait). */
   private queue: Execution[] | null = null;
   /** The queue's head while it is running (its onSettled is registered once). */
@@ -241,10 +272,11 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
   private stepFailed: ((error: unknown) => void) | null = null;
   private flushBound: (() => void) | null = null;
 
-  constructor(source: AsyncIterable<unknown>, cohort: Cohort, sink: DirectSink) {
+  constructor(source: AsyncIterable<unknown>, cohort: Cohort, sink: DirectSink, mask: (error: unknown) => GraphQLError) {
     this.iterator = source[Symbol.asyncIterator]();
     this.cohort = cohort;
     this.sink = sink;
+    this.mask = mask;
     if (isPushable(this.iterator)) this.iterator[PUSH]((event) => this.push(event));
   }
 
@@ -363,8 +395,8 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
     if (execution.failed) return this.stop({ error: execution.error });
     const entry = execution.value!;
     entry.json ??= Object.keys(entry.result).length === 1 && entry.result.data ? JSON.stringify({ data: entry.result.data }) : null;
-    // Errors or extensions: graphql-ws sends it, through envelop's result hooks (masking), before anything after
-    // it. So does a closing socket (graphql-ws knows what to do with it).
+    // Errors or extensions: the transport sends it (graphql-ws.ts), before anything after it. So does a closing
+    // socket (the transport knows what to do with it).
     if (entry.json === null || !this.sink.open()) {
       this.handOver = entry.result;
       this.blocked = true;
@@ -384,7 +416,7 @@ class DirectWriter implements AsyncIterableIterator<ExecutionResult> {
   }
 
   private stop(failure: { error: unknown }) {
-    this.failure = failure;
+    this.failure = { error: this.mask(failure.error) };
     this.leave();
     this.queue = null;
     this.advance();
@@ -413,9 +445,14 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 
 /**
  * Maps an async iterator, passing return() and throw() through so that unsubscribing ends the source; leaves
- * `cohort` once, when the source ends or is ended.
+ * `cohort` once, when the source ends or is ended, or fails (with its error masked).
  */
-function mapAsync<T, U>(source: AsyncIterable<T>, cohort: Cohort, fn: (value: T) => U | Promise<U>): AsyncIterableIterator<U> {
+function mapAsync<T, U>(
+  source: AsyncIterable<T>,
+  cohort: Cohort,
+  mask: (error: unknown) => GraphQLError,
+  fn: (value: T) => U | Promise<U>,
+): AsyncIterableIterator<U> {
   const iterator = source[Symbol.asyncIterator]();
   const done = { value: undefined, done: true } as IteratorReturnResult<undefined>;
   let member = true;
@@ -428,15 +465,17 @@ function mapAsync<T, U>(source: AsyncIterable<T>, cohort: Cohort, fn: (value: T)
       return this;
     },
     async next() {
-      let step: IteratorResult<T>;
       try {
-        step = await iterator.next();
+        const step = await iterator.next();
+        if (step.done) {
+          leave();
+          return step;
+        }
+        return { value: await fn(step.value), done: false };
       } catch (error) {
         leave();
-        throw error;
+        throw mask(error);
       }
-      if (step.done) leave();
-      return step.done ? step : { value: await fn(step.value), done: false };
     },
     async return() {
       leave();

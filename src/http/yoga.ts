@@ -1,6 +1,6 @@
 import { errorSummary } from '../lib/errors.ts';
-import type { GraphQLSchema } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -13,6 +13,9 @@ import { hardeningPlugins } from './hardening.ts';
 import { useCompiledQueries } from './compiled-queries.ts';
 
 export const GRAPHQL_PATH = '/graphql';
+
+/** What a client sees of an error that is not one of ours (no stack trace, URL or secret leaves the server). */
+const UNEXPECTED_ERROR = 'Unexpected error.';
 
 export interface YogaOptions {
   schema: GraphQLSchema;
@@ -87,7 +90,7 @@ export function createYogaServer(options: YogaOptions): Yoga {
     // the first page asked for: the bundle is a 9 MB module, about 37 MB of RSS in every process that never shows it.
     renderGraphiQL: async (graphiqlOptions) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions),
     // Unexpected errors are masked ("Unexpected error.") so no stack trace, URL or secret leaves the server.
-    maskedErrors: true,
+    maskedErrors: { errorMessage: UNEXPECTED_ERROR },
     logging: {
       debug: () => {},
       info: (...args: unknown[]) => options.logger.info(args.map(String).join(' ')),
@@ -101,9 +104,17 @@ export function createYogaServer(options: YogaOptions): Yoga {
       // Before the routes and authentication, as before Yoga: a cross-site form is refused whoever sends it.
       useCsrfPrevention(GRAPHQL_PATH),
       // One execution per live event per cohort of identical subscriptions of one tenant (see cohort.ts).
-      useCohortExecution((context) => {
-        const ctx = context as GraphQLContext;
-        return `${ctx.caller.tenantId}\u0000${ctx.caller.admin === true}\u0000${ctx.publicOrigin}`;
+      useCohortExecution({
+        cohortOf: (context) => {
+          const ctx = context as GraphQLContext;
+          return `${ctx.caller.tenantId}\u0000${ctx.caller.admin === true}\u0000${ctx.publicOrigin}`;
+        },
+        // Subscriptions are masked there, with the mask Yoga applies to everything else (see cohort.ts).
+        maskError: (error) => {
+          const shown = maskError(error, UNEXPECTED_ERROR) as GraphQLError;
+          if (shown !== error) options.logger.error(errorSummary(error));
+          return shown;
+        },
       }),
       {
         // The plain routes (webhooks, videos, health, dashboard); every other path is not GraphQL's either.

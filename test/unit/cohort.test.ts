@@ -1,6 +1,6 @@
 import { Repeater } from '@repeaterjs/repeater';
-import { parse } from 'graphql';
-import { createSchema, createYoga } from 'graphql-yoga';
+import { GraphQLError, parse } from 'graphql';
+import { createSchema, createYoga, maskError } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { LiveEvents } from '../../src/generations/live-event.ts';
 import { PUSH, type Push, type Pushable } from '../../src/generations/push.ts';
@@ -54,6 +54,9 @@ class PushSource implements AsyncIterableIterator<Event>, Pushable<Event> {
   }
 }
 
+/** Yoga's own mask, as src/http/yoga.ts gives it to the plugin. */
+const mask = (error: unknown) => maskError(error, 'Unexpected error.') as GraphQLError;
+
 // A tiny schema whose subscription hands every subscriber the same LiveEvent (made as the domain's hubs make
 // them: dashboard updates, whose id stands for n here) and counts how often a field of the event is resolved.
 function setUp(options: { pushing?: boolean } = {}) {
@@ -94,7 +97,10 @@ function setUp(options: { pushing?: boolean } = {}) {
       },
     },
   });
-  const yoga = createYoga({ schema, plugins: [useCohortExecution((ctx) => (ctx as { tenant: string }).tenant)] });
+  const yoga = createYoga({
+    schema,
+    plugins: [useCohortExecution({ cohortOf: (ctx) => (ctx as { tenant: string }).tenant, maskError: mask })],
+  });
   const document = parse('subscription($s: String) { events { n label(suffix: $s) } }');
   const whoDocument = parse('subscription($s: String) { events { n who label(suffix: $s) } }');
   const subscribe = async (tenant: string, suffix: string | null, sink?: DirectSink, who?: string) => {
@@ -245,11 +251,15 @@ describe('cohort execution', () => {
     expect(sinks[2].frames.map((f) => JSON.parse(f))).toEqual(
       [1, 2].map((n) => ({ id: '2', type: 'next', payload: { data: { events: { n, label: `acme:${n}` } } } })),
     );
-    // A result with errors goes to the transport (graphql-ws sends it, masked): what follows waits for it.
+    // A result with errors goes to the transport (graphql-ws.ts sends it): what follows waits for it. It is masked
+    // already, once for the whole cohort: the resolver's own message never reaches a subscriber.
     t.emit({ n: 13 });
     t.emit({ n: 14 });
     const handed = await Promise.all(pulls);
     expect(handed.map((r) => r.value!.data)).toEqual([null, null, null]);
+    expect(handed.map((r) => r.value!.errors?.map((e: GraphQLError) => e.message))).toEqual([1, 2, 3].map(() => ['Unexpected error.']));
+    expect(handed[1].value).toBe(handed[0].value);
+    expect(handed[2].value).toBe(handed[0].value);
     expect(sinks[0].frames).toHaveLength(2);
     const ends = members.map((m) => m.next());
     await until('the frame after it', () => sinks.every((s) => s.frames.length === 3), { intervalMs: 1 });
@@ -293,5 +303,58 @@ describe('cohort execution', () => {
     ]);
     await c.return(undefined);
     await g.return(undefined);
+  });
+
+  it('masks what Yoga would: a failing stream, a stream that cannot start, and resolver errors, on the direct and the ordinary path', async () => {
+    let failure: Error = new Error('connection to postgres://user:secret@db failed');
+    const schema = createSchema({
+      typeDefs: 'type Query { ok: Boolean } type Subscription { ticks(start: String): Int! }',
+      resolvers: {
+        Subscription: {
+          ticks: {
+            subscribe: (_root: unknown, args: { start?: string }) => {
+              if (args.start === 'missing') throw new GraphQLError('No such generation', { extensions: { code: 'NOT_FOUND' } });
+              if (args.start === 'broken') throw new Error('relation "generation" does not exist');
+              return (async function* () {
+                yield await Promise.resolve(1);
+                throw failure;
+              })();
+            },
+            resolve: (tick: number) => tick,
+          },
+        },
+      },
+    });
+    const yoga = createYoga({ schema, plugins: [useCohortExecution({ cohortOf: () => '', maskError: mask })] });
+    const run = async (query: string, sink?: DirectSink) => {
+      const { subscribe, contextFactory, schema: enveloped } = yoga.getEnveloped({});
+      const contextValue = Object.assign(await contextFactory(), sink ? { [DIRECT_SINK]: sink } : {});
+      return (await subscribe({ schema: enveloped, document: parse(query), contextValue })) as
+        AsyncGenerator<{ data?: unknown }> | { errors?: GraphQLError[] };
+    };
+    // A stream's failure: "Unexpected error." on the ordinary path (SSE) and the direct one (graphql-ws).
+    const ordinary = (await run('subscription { ticks }')) as AsyncGenerator<{ data?: unknown }>;
+    expect(await ordinary.next()).toEqual({ value: { data: { ticks: 1 } }, done: false });
+    await expect(ordinary.next()).rejects.toThrow(/^Unexpected error\.$/);
+    const frames: string[] = [];
+    const direct = (await run('subscription { ticks }', {
+      prefix: '{"id":"1","type":"next","payload":',
+      open: () => true,
+      send: (frame: Buffer) => void frames.push(String(frame)),
+    })) as AsyncGenerator<{ data?: unknown }>;
+    await expect(direct.next()).rejects.toThrow(/^Unexpected error\.$/);
+    expect(frames).toEqual(['{"id":"1","type":"next","payload":{"data":{"ticks":1}}}']);
+    // Our own errors are shown as they are.
+    failure = new GraphQLError('Generation was deleted', { extensions: { code: 'GONE' } });
+    const ours = (await run('subscription { ticks }')) as AsyncGenerator<{ data?: unknown }>;
+    await ours.next();
+    await expect(ours.next()).rejects.toThrow(/^Generation was deleted$/);
+    // A stream that cannot start: the error result, an original GraphQLError kept as it is.
+    const refused = (await run('subscription { ticks(start: "missing") }')) as { errors?: GraphQLError[] };
+    expect(refused.errors?.map((e: GraphQLError) => [e.message, e.extensions.code])).toEqual([['No such generation', 'NOT_FOUND']]);
+    const broken = (await run('subscription { ticks(start: "broken") }')) as { errors?: GraphQLError[] };
+    expect(broken.errors?.map((e: GraphQLError) => [e.message, e.extensions.code])).toEqual([
+      ['Unexpected error.', 'INTERNAL_SERVER_ERROR'],
+    ]);
   });
 });
