@@ -99,6 +99,8 @@ try {
       // Keep-alives: every subscriber pings, spread over 5 s, three rounds; the round trip is the heartbeat.
       const rtts: number[] = [];
       let sent = 0;
+      // The server's long GC pauses and its longest loop delay during the heartbeats: what a tail there comes from.
+      await m.target.pauses();
       for (let round_ = 0; round_ < 3; round_ += 1) {
         const results = await m.workers.all<{ sent: number; answered: number; rtts: number[] }>(
           { cmd: 'heartbeat', spreadMs: 5000, timeoutMs: 15_000 },
@@ -109,6 +111,7 @@ try {
           sent += r.sent;
         }
       }
+      const serverPauses = await m.target.pauses();
       const stats = await m.workers.all<{ closedEarly: number }>({ cmd: 'stats' });
       max = {
         target: kind,
@@ -118,6 +121,7 @@ try {
         heartbeatsSent: sent,
         heartbeatsAnswered: rtts.length,
         heartbeatRttMs: summary(rtts),
+        serverPauses,
         droppedConnections: stats.reduce((a, s) => a + s.closedEarly, 0),
         connectSeconds: round(m.connectMs / 1000),
         errors: m.errors,

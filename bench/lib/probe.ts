@@ -6,10 +6,13 @@
  * a CPU profile of exactly the measured window (a `--cpu-prof` profile is written only at exit, and a server
  * with a backlog can be killed before it exits), through the inspector protocol in the server's own process; with
  * `alloc: true` (BENCH_ALLOC_PROFILE=1) also a sampling heap profile of the window (`.heapprofile`: who allocates).
+ * `{ cmd: 'pauses' }` answers the garbage collections of 20 ms or more since the last ask (a latency tail's usual
+ * suspect) and the event loop's longest delay over the same time.
  */
 import { Session } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
 import { writeHeapSnapshot } from 'node:v8';
+import { PerformanceObserver, monitorEventLoopDelay, type PerformanceEntry } from 'node:perf_hooks';
 const gc = (globalThis as { gc?: () => void }).gc;
 
 let session: Session | null = null;
@@ -45,12 +48,27 @@ async function profileStop(path: string) {
   return path;
 }
 
+const LONG_GC_MS = 20;
+let longGcs: Array<{ kind: number; ms: number }> = [];
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
 if (process.send) {
+  loopDelay.enable();
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>)
+      if (entry.duration >= LONG_GC_MS) longGcs.push({ kind: entry.detail?.kind ?? 0, ms: Math.round(entry.duration) });
+  }).observe({ entryTypes: ['gc'] });
   process.on('message', (message: { cmd?: string; rid?: number; path?: string; alloc?: boolean }) => {
     const reply = (result: unknown) => process.send!({ rid: message.rid, result });
     const failed = (error: unknown) => process.send!({ rid: message.rid, error: String(error) });
     if (message?.cmd === 'profile-start') return void profileStart(message.alloc === true).then(reply, failed);
     if (message?.cmd === 'profile-stop') return void profileStop(message.path ?? 'server.cpuprofile').then(reply, failed);
+    if (message?.cmd === 'pauses') {
+      const answer = { gcs: longGcs, maxLoopDelayMs: Math.round(loopDelay.max / 1e6) };
+      longGcs = [];
+      loopDelay.reset();
+      return reply(answer);
+    }
     if (message?.cmd !== 'memory' && message?.cmd !== 'snapshot') return;
     const settle = async () => {
       for (let i = 0; i < 3; i += 1) {

@@ -7,6 +7,16 @@
 import http from 'node:http';
 import WebSocket from 'ws';
 import { serveIpc } from './util.ts';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
+
+// This load process's own pauses (GCs of 20 ms or more, its longest loop delay), reported with each heartbeat
+// round: a round trip measured here includes them, so a tail can be told apart from the server's.
+let ownGcs: number[] = [];
+const ownLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+ownLoopDelay.enable();
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) if (entry.duration >= 20) ownGcs.push(Math.round(entry.duration));
+}).observe({ entryTypes: ['gc'] });
 
 interface Sub {
   ws?: WebSocket;
@@ -287,6 +297,8 @@ serveIpc({
   /** Every open WebSocket sends a graphql-transport-ws ping, spread over spreadMs; returns the pong round trips. */
   async heartbeat(m: { spreadMs: number; timeoutMs: number }) {
     rtts = [];
+    ownGcs = [];
+    ownLoopDelay.reset();
     const open = subs.filter((s) => s.ws && s.ws.readyState === WebSocket.OPEN);
     const step = m.spreadMs / Math.max(1, open.length);
     const started = Date.now();
@@ -297,7 +309,7 @@ serveIpc({
       if (due - Date.now() > 5) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
     }
     await until(() => rtts.length >= open.length, m.timeoutMs);
-    return { sent: open.length, answered: rtts.length, rtts };
+    return { sent: open.length, answered: rtts.length, rtts, gcs: ownGcs, maxLoopDelayMs: Math.round(ownLoopDelay.max / 1e6) };
   },
   /** Closes every subscriber: `abrupt` destroys the TCP socket without a close frame, otherwise complete + close. */
   async close(m: { abrupt?: boolean }) {

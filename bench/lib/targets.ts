@@ -72,6 +72,8 @@ export interface Target {
   memory(): Promise<{ heapUsed: number; rss: number }>;
   /** Writes a heap snapshot of the server to `path` after full GCs (for finding what a subscription holds). */
   snapshot(path: string): Promise<unknown>;
+  /** Garbage collections of 20 ms or more since the last call (kind: 1 minor, 2 major, 4 incremental, 8 weak), and the longest loop delay. */
+  pauses(): Promise<{ gcs: Array<{ kind: number; ms: number }>; maxLoopDelayMs: number }>;
   /**
    * With BENCH_PROFILE_DIR set, starts a CPU profile of the server now and returns the function that stops it
    * and writes `<dir>/<label>-<kind>.cpuprofile` (the measured window only); without it, a no-op.
@@ -174,6 +176,7 @@ export async function startTarget(kind: TargetKind, simUrl: string, env: Record<
     },
     memory: () => ask(proc.child, { cmd: 'memory' }, 60_000),
     snapshot: (path) => ask(proc.child, { cmd: 'snapshot', path }, 300_000),
+    pauses: () => ask(proc.child, { cmd: 'pauses' }, 60_000),
     async profile(label) {
       const dir = process.env.BENCH_PROFILE_DIR;
       if (!dir) return async () => {};

@@ -76,8 +76,9 @@ interface Shared {
 // graphql-ws' defaults, which its clients are built around.
 const CONNECTION_INIT_WAIT_MS = 3_000;
 const KEEP_ALIVE_MS = 12_000;
-// The keep-alive sweep pings one slice of the sockets per tick, so 5,000 sockets are not pinged in one burst.
-const KEEP_ALIVE_SLICES = 12;
+// The keep-alive sweep pings one slice of the sockets per tick, a tick this often: the pings (and their pongs) are
+// spread as evenly as a timer per socket would spread them, without a timer per socket.
+const KEEP_ALIVE_TICK_MS = 25;
 
 /**
  * graphql-ws on the GraphQL path of the same port. Upgrades pass the gate (Host, Origin) first; connection_init
@@ -108,16 +109,14 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
   });
 
   const shared: Shared = { options, initWaitMs: options.connectionInitWaitMs ?? CONNECTION_INIT_WAIT_MS };
-  const slices = Array.from({ length: KEEP_ALIVE_SLICES }, () => new Set<SocketConnection>());
+  const sliceCount = Math.max(1, Math.round((options.keepAliveMs ?? KEEP_ALIVE_MS) / KEEP_ALIVE_TICK_MS));
+  const slices = Array.from({ length: sliceCount }, () => new Set<SocketConnection>());
   let nextSlice = 0;
   let sweptSlice = 0;
-  const keepAlive = setInterval(
-    () => {
-      for (const connection of slices[sweptSlice]) connection.keepAlive();
-      sweptSlice = (sweptSlice + 1) % KEEP_ALIVE_SLICES;
-    },
-    Math.max(1, Math.round((options.keepAliveMs ?? KEEP_ALIVE_MS) / KEEP_ALIVE_SLICES)),
-  );
+  const keepAlive = setInterval(() => {
+    for (const connection of slices[sweptSlice]) connection.keepAlive();
+    sweptSlice = (sweptSlice + 1) % sliceCount;
+  }, KEEP_ALIVE_TICK_MS);
   keepAlive.unref();
 
   wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
@@ -129,7 +128,7 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
       return;
     }
     const slice = slices[nextSlice];
-    nextSlice = (nextSlice + 1) % KEEP_ALIVE_SLICES;
+    nextSlice = (nextSlice + 1) % sliceCount;
     const connection = new SocketConnection(shared, socket, req);
     slice.add(connection);
     socket.once('close', () => {
