@@ -46,8 +46,6 @@ export interface GraphqlWsOptions {
   closing: () => boolean;
   /** The largest message a client may send (MAX_BODY_BYTES, as for HTTP bodies); larger ones close the socket with 1009. */
   maxMessageBytes?: number;
-  /** How long a socket may take to send connection_init (graphql-ws' default: 3 s). */
-  connectionInitWaitMs?: number;
   /** How often each socket is pinged; one that has not answered the previous ping by then is dropped. */
   keepAliveMs?: number;
 }
@@ -65,12 +63,6 @@ interface Enveloped {
   contextFactory: () => Promise<GraphQLContext> | GraphQLContext;
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
-}
-
-/** What every socket of one transport shares. */
-interface Shared {
-  options: GraphqlWsOptions;
-  initWaitMs: number;
 }
 
 // graphql-ws' defaults, which its clients are built around.
@@ -108,7 +100,6 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
     });
   });
 
-  const shared: Shared = { options, initWaitMs: options.connectionInitWaitMs ?? CONNECTION_INIT_WAIT_MS };
   const sliceCount = Math.max(1, Math.round((options.keepAliveMs ?? KEEP_ALIVE_MS) / KEEP_ALIVE_TICK_MS));
   const slices = Array.from({ length: sliceCount }, () => new Set<SocketConnection>());
   let nextSlice = 0;
@@ -129,7 +120,7 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
     }
     const slice = slices[nextSlice];
     nextSlice = (nextSlice + 1) % sliceCount;
-    const connection = new SocketConnection(shared, socket, req);
+    const connection = new SocketConnection(options, socket, req);
     slice.add(connection);
     socket.once('close', () => {
       slice.delete(connection);
@@ -151,7 +142,7 @@ export function attachGraphqlWs(options: GraphqlWsOptions): GraphqlWs {
  * handled as they come, each on its own (a subscribe that is still being set up does not hold up a ping).
  */
 class SocketConnection {
-  private readonly shared: Shared;
+  private readonly options: GraphqlWsOptions;
   private readonly socket: WebSocket;
   /** The upgrade request's Authorization header, kept until connection_init (the key may come from either). */
   private authorization: string | undefined;
@@ -166,15 +157,15 @@ class SocketConnection {
   /** False from a keep-alive ping until its pong. */
   private alive = true;
 
-  constructor(shared: Shared, socket: WebSocket, request: IncomingMessage) {
-    this.shared = shared;
+  constructor(options: GraphqlWsOptions, socket: WebSocket, request: IncomingMessage) {
+    this.options = options;
     this.socket = socket;
     this.authorization = request.headers.authorization;
     this.request = { headers: { host: request.headers.host } };
     this.initWait = setTimeout(() => {
       this.initWait = null;
       if (!this.initReceived) this.close(CLOSE.initialisationTimeout);
-    }, shared.initWaitMs);
+    }, CONNECTION_INIT_WAIT_MS);
     socket.on('message', (data: RawData) => this.received(data));
     socket.on('pong', () => (this.alive = true));
   }
@@ -252,7 +243,7 @@ class SocketConnection {
   /** A failure of our own while handling a message: logged, and the socket closed with 4500 (nothing else said). */
   private guard(work: Promise<void>) {
     work.catch((error: unknown) => {
-      this.shared.options.logger.error(`graphql-ws message failed: ${errorMessage(error)}`);
+      this.options.logger.error(`graphql-ws message failed: ${errorMessage(error)}`);
       this.close(CLOSE.internalServerError);
     });
   }
@@ -264,7 +255,7 @@ class SocketConnection {
     this.initWait = null;
     const authorization = this.authorization;
     this.authorization = undefined;
-    const held = await authenticateSocket(this.shared.options, params, authorization, () =>
+    const held = await authenticateSocket(this.options, params, authorization, () =>
       this.close({ code: CLOSE.forbidden.code, reason: 'Forbidden: API key revoked' }),
     );
     if (!held) return this.close(CLOSE.forbidden);
@@ -292,7 +283,7 @@ class SocketConnection {
       [DIRECT_SINK]: new SocketSink(this.socket, id),
       params: payload,
     } as EdgeContext & { [DIRECT_SINK]: DirectSink };
-    const enveloped: Enveloped = this.shared.options.yoga.getEnveloped(initial);
+    const enveloped: Enveloped = this.options.yoga.getEnveloped(initial);
     const { schema, parse, validate, contextFactory } = enveloped;
     // The same envelop pipeline as HTTP: graphql-armor's limits throw from parse and validate, and a thrown
     // error must answer this one operation (an `error` message), as HTTP answers its request.
@@ -316,7 +307,7 @@ class SocketConnection {
     };
     if (operation.stopped) return;
     // Counted until it ends, whichever side ends it.
-    if (kind === OperationTypeNode.SUBSCRIPTION) operation.counted(this.shared.options.metrics?.subscriptionOpened('graphql-ws'));
+    if (kind === OperationTypeNode.SUBSCRIPTION) operation.counted(this.options.metrics?.subscriptionOpened('graphql-ws'));
     const outcome = await (kind === OperationTypeNode.SUBSCRIPTION ? enveloped.subscribe(args) : enveloped.execute(args));
     operation.started(outcome as ExecutionResult | AsyncIterable<ExecutionResult>);
   }
