@@ -28,7 +28,13 @@ async function profileStart(alloc: boolean) {
   if (alloc) {
     // Where the garbage comes from: a sampling heap profile of the same window (one sample per 32 KB allocated).
     await session.post('HeapProfiler.enable');
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768 });
+    // Collected objects too: the garbage is what costs GC time, and without these flags a sample is dropped
+    // once its object dies, leaving only what survives the window.
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 32_768,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
     sampling = true;
   }
   return true;

@@ -3,6 +3,8 @@ import type { ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { isLive, MemoKey } from '../generations/live-event.ts';
 import { isPushable, PUSH } from '../generations/push.ts';
+import type { CompiledQuery } from 'graphql-jit';
+import { compile, isPromise, withLocatedErrors } from './compiled-queries.ts';
 import { END_SLOW_SUBSCRIBER, SLOW_SUBSCRIBER_CLOSE, type SlowSubscriberContext } from '../schema/subscriber.ts';
 
 /**
@@ -39,14 +41,19 @@ interface Executed {
  * loop when it settles (one promise reaction per cohort per event, not one per subscriber).
  */
 class Execution {
-  readonly promise: Promise<Executed>;
   value: Executed | undefined;
   failed = false;
   error: unknown;
+  private run: Promise<Executed> | null = null;
   private waiters: Array<() => void> | null = null;
 
-  constructor(run: Promise<Executed>) {
-    this.promise = run;
+  /** An execution still running (`run`), or one that finished synchronously (`value`): a compiled document's. */
+  constructor(run: Promise<Executed> | Executed) {
+    if (!isPromise(run)) {
+      this.value = run;
+      return;
+    }
+    this.run = run;
     run.then(
       (value) => {
         this.value = value;
@@ -58,6 +65,11 @@ class Execution {
         this.wake();
       },
     );
+  }
+
+  /** For the pull paths (SSE and the ordinary iterator); made on demand for one that finished synchronously. */
+  get promise(): Promise<Executed> {
+    return (this.run ??= Promise.resolve(this.value!));
   }
 
   get settled(): boolean {
@@ -94,6 +106,13 @@ class Execution {
  * execution, when it settles, writes the frame to each of them in one loop: no iterator step, promise or
  * microtask per subscriber per event (see DirectWriter).
  *
+ * Compile once: a cohort executes its document with graphql-jit's function for it (compiled-queries.ts' `compile`,
+ * made when the document's first cohort opens), not graphql-js' generic executor, which walked the selection,
+ * built resolve info and completed every value by type again for every event. Its answer is graphql-js' (errors
+ * located the same way, then masked); a document it cannot compile, or an event it throws on, runs on graphql-js.
+ * When every resolver an event reaches is synchronous (a log line, a status, a row its write carried), the
+ * execution is settled as it is made, and a pushed event's frame is written inside the hub's dispatch.
+ *
  * Mask once: this plugin answers envelop's subscribe itself and ends its onSubscribe hooks there
  * (setResultAndStopExecution), because the plugins after it, Yoga's masked errors and its AbortError guard,
  * would each wrap every subscriber's stream in an iterator of their own: about 2 KB and two promise hops per
@@ -114,6 +133,18 @@ export function useCohortExecution(options: CohortOptions): Plugin {
     if (id === undefined) documentIds.set(document, (id = nextDocumentId++));
     return id;
   };
+  // Compiled forms by document and operation name, made when a document's first cohort opens: a subscription
+  // document is executed once per event for as long as it is open, so compiling at once costs a few events'
+  // worth of CPU once. Null where graphql-jit cannot compile it (graphql-js executes it, as before).
+  const compiledForms = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>();
+  const compiledFor = (args: ExecutionArgs): CompiledQuery | null => {
+    let byName = compiledForms.get(args.document);
+    if (!byName) compiledForms.set(args.document, (byName = new Map<string, CompiledQuery | null>()));
+    const name = args.operationName ?? '';
+    let entry = byName.get(name);
+    if (entry === undefined) byName.set(name, (entry = compile(args.schema, args.document, args.operationName ?? undefined)));
+    return entry;
+  };
   // The open cohorts, each with its member count: a subscription keeps only its cohort (one object for all of
   // its members), not an executor of its own over its own arguments.
   const cohorts = new Map<string, Cohort>();
@@ -130,7 +161,7 @@ export function useCohortExecution(options: CohortOptions): Plugin {
       cohortOf(args.contextValue),
     ].join('\u0000');
     let cohort = cohorts.get(key);
-    if (!cohort) cohorts.set(key, (cohort = new Cohort(key, args, results, cohorts, mask)));
+    if (!cohort) cohorts.set(key, (cohort = new Cohort(key, args, compiledFor(args), results, cohorts, mask)));
     cohort.members += 1;
     if (sink) return new DirectWriter(stream, cohort, sink, mask);
     return mapAsync(stream, cohort, mask, async (event) => (await cohort.executed(event).promise).result);
@@ -168,15 +199,20 @@ class Cohort {
   private readonly registry: Map<string, Cohort>;
   private readonly mask: (error: unknown) => GraphQLError;
 
+  /** graphql-jit's form of the cohort's document, or null where it has none (graphql-js executes it). */
+  private readonly compiled: CompiledQuery | null;
+
   constructor(
     key: string,
     args: ExecutionArgs,
+    compiled: CompiledQuery | null,
     results: MemoKey<Map<string, Execution>>,
     registry: Map<string, Cohort>,
     mask: (error: unknown) => GraphQLError,
   ) {
     this.key = key;
     this.args = args;
+    this.compiled = compiled;
     this.results = results;
     this.registry = registry;
     this.mask = mask;
@@ -197,13 +233,35 @@ class Cohort {
     if (this.members === 0 && this.registry.get(this.key) === this) this.registry.delete(this.key);
   }
 
-  private run(event: unknown) {
-    return new Execution(
-      (async () => {
-        const result = await execute({ ...this.args, rootValue: event });
-        return { result: masked(result, this.mask), frames: new Map<string, Buffer>() };
-      })(),
-    );
+  private run(event: unknown): Execution {
+    const compiled = this.compiled;
+    if (compiled) {
+      // graphql-jit's function for this document: synchronous when every resolver the event reaches is (a log
+      // line, a status, a generation row its write carried), so the execution is settled as it is made and its
+      // frame is written in the same turn of the hub's dispatch, with no promise in between.
+      let result: ReturnType<CompiledQuery['query']>;
+      try {
+        result = compiled.query(event, this.args.contextValue, this.args.variableValues);
+      } catch {
+        // The compiled code failed where graphql-js reports errors in the result: its answer is the reference.
+        return this.interpret(event);
+      }
+      if (isPromise(result)) return new Execution(result.then((settled) => this.finish(settled)));
+      // Variables refused (no `data`): the same variables passed graphql-js when the stream started, so this
+      // does not happen; graphql-js words a refusal its own way, and is asked again if it ever does.
+      if (!('data' in result)) return this.interpret(event);
+      return new Execution(this.finish(result));
+    }
+    return this.interpret(event);
+  }
+
+  /** graphql-js' executor: for a document graphql-jit cannot compile, and its reference answer otherwise. */
+  private interpret(event: unknown): Execution {
+    return new Execution((async () => this.finish(await execute({ ...this.args, rootValue: event })))());
+  }
+
+  private finish(result: ExecutionResult): Executed {
+    return { result: masked(withLocatedErrors(result, this.args.document), this.mask), frames: new Map<string, Buffer>() };
   }
 }
 

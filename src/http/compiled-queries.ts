@@ -27,8 +27,8 @@ type Entry = number | CompiledQuery | null;
  * (withLocatedErrors) and refused variables graphql-js' answer (executeWith), so a client cannot tell which
  * executor answered (test/e2e/compiled-queries.test.ts, test/unit/compiled-queries.test.ts).
  *
- * Only queries: mutations run once each and subscriptions go through graphql-ws and the cohort executor
- * (cohort.ts). A document is compiled on its COMPILE_AFTER_EXECUTIONS-th execution, not its first: compiling
+ * Queries only here: mutations run once each, and subscriptions' events are executed by the cohort plugin
+ * (cohort.ts), which compiles its document with the same `compile` as soon as a cohort opens. A document is compiled on its COMPILE_AFTER_EXECUTIONS-th execution, not its first: compiling
  * costs a few executions' worth of CPU (0.5-2 ms for the history page), so a document sent once (or a stream of distinct documents) costs only
  * what graphql-js costs. Compiled forms are kept per DocumentNode, which Yoga's parser cache keeps the same
  * object for one query text while the text stays cached; a WeakMap lets both go together.
@@ -63,7 +63,7 @@ export function useCompiledQueries(): Plugin {
   };
 }
 
-function compile(schema: ExecutionArgs['schema'], document: DocumentNode, operationName: string | undefined): CompiledQuery | null {
+export function compile(schema: ExecutionArgs['schema'], document: DocumentNode, operationName: string | undefined): CompiledQuery | null {
   try {
     const compiled = compileQuery(schema, document, operationName);
     return isCompiledQuery(compiled) ? compiled : null;
@@ -85,7 +85,7 @@ function executeWith(compiled: CompiledQuery, fallback: (args: ExecutionArgs) =>
   };
 }
 
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | null)?.then === 'function';
 }
 
@@ -95,7 +95,7 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
  * non-null field is its own GraphQLError, where graphql-js wraps a plain Error, which Yoga's masking then
  * answers as "Unexpected error." (a resolver's bug, not the client's). And graphql-js puts errors before data.
  */
-function withLocatedErrors<T extends ExecutionResult>(result: T, document: DocumentNode): T {
+export function withLocatedErrors<T extends ExecutionResult>(result: T, document: DocumentNode): T {
   if (!result.errors?.length) return result;
   const source = document.loc?.source;
   const errors = result.errors.map((error) => {

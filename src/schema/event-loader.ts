@@ -4,7 +4,7 @@ import { WRITTEN_COLUMNS, type WrittenRow } from '../generations/generation-row.
 import { isLive, MemoKey } from '../generations/live-event.ts';
 
 /** Row loads of one event batch: per database (apps in one process may differ), then per tenant and selection. */
-type Loads = Map<object, Map<string, Promise<unknown>>>;
+type Loads = Map<object, Map<string, unknown>>;
 
 /**
  * The generation rows read for a LiveEvent's batch (see generations/live-event.ts). Every subscriber of one
@@ -23,34 +23,35 @@ export interface EventLoader {
   /**
    * The generation an event belongs to, as `query` selects it (a Pothos prisma query), read as `tenantId`: from
    * the row the event's write returned when it carries one (GenerationEvent.row: published in this process) that
-   * `tenantId` owns and the query needs nothing else of, else by `read`.
+   * `tenantId` owns and the query needs nothing else of, else by `read`. A carried row is answered as a value,
+   * not a promise: the event's whole execution then finishes synchronously (see http/cohort.ts).
    */
-  generation<T>(event: GenerationEvent, query: object, tenantId: string, read: () => Promise<T>): Promise<T>;
+  generation<T>(event: GenerationEvent, query: object, tenantId: string, read: () => Promise<T>): T | Promise<T>;
 }
 
 export function createEventLoader(db: PrismaClient | object): EventLoader {
-  const ownLoads = new WeakMap<GenerationEvent, Map<string, Promise<unknown>>>();
-  const loadsOf = (event: GenerationEvent): Map<string, Promise<unknown>> => {
+  const ownLoads = new WeakMap<GenerationEvent, Map<string, unknown>>();
+  const loadsOf = (event: GenerationEvent): Map<string, unknown> => {
     if (isLive(event)) {
       const perDb = event.batchMemo.get(GENERATION_LOADS, (): Loads => new Map());
       let loads = perDb.get(db);
-      if (!loads) perDb.set(db, (loads = new Map<string, Promise<unknown>>()));
+      if (!loads) perDb.set(db, (loads = new Map<string, unknown>()));
       return loads;
     }
     let loads = ownLoads.get(event);
-    if (!loads) ownLoads.set(event, (loads = new Map<string, Promise<unknown>>()));
+    if (!loads) ownLoads.set(event, (loads = new Map<string, unknown>()));
     return loads;
   };
   return {
     generation<T>(event: GenerationEvent, query: object, tenantId: string, read: () => Promise<T>) {
       const loads = loadsOf(event);
       const key = `${tenantId}|${JSON.stringify(query)}`;
-      let load = loads.get(key) as Promise<T> | undefined;
-      if (!load) {
+      let load = loads.get(key) as T | Promise<T> | undefined;
+      if (load === undefined) {
         // The row is as fresh as the batch's events need: it is the row their write left, and every event of
         // one batch comes from that one write (a later write is a later batch, with its own row or read).
         const written = event.row?.tenantId === tenantId ? fromWrittenRow(query, event.row) : null;
-        load = written ? Promise.resolve(written as T) : read();
+        load = written ? (written as T) : read();
         loads.set(key, load);
       }
       return load;

@@ -1,4 +1,5 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type FieldNode, type GraphQLResolveInfo } from 'graphql';
+import { queryFromInfo } from '@pothos/plugin-prisma';
 import { GenerationNotFoundError } from '../generations/errors.ts';
 import type { GenerationEvent, GenerationUpdatedMessage } from '../generations/events.ts';
 import { builder } from './builder.ts';
@@ -7,6 +8,24 @@ import { generationIdFromArg } from './ids.ts';
 import { GenerationLogRef, VideoGenerationRef, VideoGenerationStatusEnum } from './video-generation.ts';
 
 type StatusEvent = Extract<GenerationEvent, { kind: 'STATUS' }>;
+
+/**
+ * The Prisma query for an event's `generation { ... }`, planned once per operation (its context) and field, not
+ * once per event as a prismaField would: a subscription's cohort executes the same selection for every event it
+ * is open for, and planning it was a fifth of the bytes an event's execution allocated (BENCHMARKS.md, M5). The
+ * plan depends only on the selection and the operation's variables, both fixed for one context; the loader
+ * mappings the first planning records (what nested relations, e.g. `video`, were loaded with) stay in that
+ * context's cache under the field's response path, which every later event's execution shares.
+ */
+const plans = new WeakMap<object, WeakMap<FieldNode, object>>();
+function plannedQuery(ctx: object, info: GraphQLResolveInfo): object {
+  let byField = plans.get(ctx);
+  if (!byField) plans.set(ctx, (byField = new WeakMap()));
+  const field = info.fieldNodes[0];
+  let query = byField.get(field);
+  if (!query) byField.set(field, (query = queryFromInfo({ context: ctx, info }) as object));
+  return query;
+}
 type LogEvent = Extract<GenerationEvent, { kind: 'LOG' }>;
 
 const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGenerationEvent').implement({
@@ -14,14 +33,16 @@ const VideoGenerationEventRef = builder.interfaceRef<GenerationEvent>('VideoGene
   resolveType: (event) => (event.kind === 'STATUS' ? 'VideoGenerationStatusEvent' : 'VideoGenerationLogEvent'),
   fields: (t) => ({
     sequence: t.exposeInt('sequence', { description: 'Position in the log, from 1; pass the last one seen as afterSequence to resume.' }),
-    generation: t.prismaField({
-      type: 'Generation',
+    generation: t.field({
+      type: VideoGenerationRef,
       description: 'The generation as it is when this event is delivered (read after the event was recorded).',
       // Read once per event batch, tenant and selection, however many subscribers (see schema/event-loader.ts).
-      resolve: (query, event, _args, ctx) =>
-        ctx.eventLoader.generation(event, query, ctx.caller.tenantId, () =>
+      resolve: (event, _args, ctx, info) => {
+        const query = plannedQuery(ctx, info);
+        return ctx.eventLoader.generation(event, query, ctx.caller.tenantId, () =>
           ctx.db.generation.findUniqueOrThrow({ ...query, where: { id: event.generationId } }),
-        ),
+        );
+      },
     }),
   }),
 });

@@ -1,4 +1,5 @@
 import { execute, parse, subscribe, type ExecutionResult } from 'graphql';
+import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Generation, PrismaClient } from '../../src/db/index.ts';
 import { toMessage, type GenerationEvent } from '../../src/generations/events.ts';
@@ -282,6 +283,44 @@ describe('generation { ... } on events that carry their row', () => {
     const withLogs = await resolve(live.published(done), 'status logs { message }');
     expect(withLogs.generation).toEqual({ status: 'COMPLETED', logs: [{ message: 'line 0' }, { message: 'line 1' }] });
     expect(rowReads()).toBe(2);
+  });
+
+  it('plans a selection once per operation: every later event of the same context still resolves it, relations included, on graphql-js and graphql-jit', async () => {
+    const id = await insertGeneration(database.prisma, { tenantId: 'a' });
+    await transition(id, 'IN_PROGRESS');
+    const done = await transition(id, 'COMPLETED', {
+      video: { sourceUrl: 'https://example.com/w.mp4', contentType: 'video/mp4', fileName: 'w.mp4', fileSize: 10 },
+    });
+    const document = parse(`subscription { videoGenerationEvents(id: "x") { sequence generation { id status video { sourceUrl } } } }`);
+    const compiled = compileQuery(schema, document);
+    if (!isCompiledQuery(compiled)) throw new Error('graphql-jit could not compile the document');
+    const runs: Array<(event: GenerationEvent, contextValue: object) => Promise<ExecutionResult>> = [
+      async (event, contextValue) => execute({ schema, document, rootValue: event, contextValue }),
+      async (event, contextValue) => compiled.query(event, contextValue, {}),
+    ];
+    for (const run of runs) {
+      // One context, as one cohort's executions share it; each event its own batch (each a read of its own).
+      const contextValue = {
+        db,
+        caller: { tenantId: 'a' },
+        eventLoader: createEventLoader(db),
+        publicOrigin: 'http://x',
+        videoPath: (v: string) => `/v/${v}`,
+      };
+      operations.length = 0;
+      for (let n = 1; n <= 3; n += 1) {
+        const result = await run(new LiveEvents().published({ ...done }), contextValue);
+        expect(result.errors).toBeUndefined();
+        expect((result.data as { videoGenerationEvents: Resolved }).videoGenerationEvents.generation).toEqual({
+          id: expect.any(String),
+          status: 'COMPLETED',
+          video: { sourceUrl: 'https://example.com/w.mp4' },
+        });
+        // The video came with the row's read (its include), not from a read of its own.
+        expect(rowReads()).toBe(n);
+        expect(operations.filter((op) => op.startsWith('Video.')).length).toBe(0);
+      }
+    }
   });
 
   it('answers every scalar field of VideoGeneration exactly as the read does', async () => {
