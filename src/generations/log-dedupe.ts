@@ -49,7 +49,7 @@ export function createLogDeduper(stored: NewLogLine[]) {
       return (lines: FalLogLine[], into: LogBatch = new LogBatch()): LogBatch => {
         for (const raw of lines) {
           const ms = falTimestampMs(raw.timestamp);
-          const entry = entryOf(ms, raw.level, raw.message);
+          const entry = entryOf(ms, storableText(raw.level), storableText(raw.message));
           if (entry.src !== id) {
             entry.src = id;
             entry.n = 0;
@@ -117,6 +117,18 @@ export class LogBatch {
   commit(): void {
     for (const line of this.fresh) if (line.n > line.entry.stored) line.entry.stored = line.n;
   }
+}
+
+/**
+ * A line's text as the database can store it, and as it reads back: NUL (which PostgreSQL's text refuses, failing
+ * the whole multi-generation write the line is coalesced into, and every retry of it) and unpaired surrogates
+ * (which have no UTF-8 form; the driver wrote U+FFFD, so the stored line never matched fal's again and was taken
+ * as new on the next poll) become U+FFFD here, before the line is counted, so a poll after a restart recognises
+ * what is stored. Lines are almost always clean: two native scans, no copy.
+ */
+export function storableText(value: string): string {
+  if (value.isWellFormed() && !value.includes('\u0000')) return value;
+  return value.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }
 
 /** fal timestamps carry no zone suffix and are UTC ("2026-02-10T12:00:01.123456"). */

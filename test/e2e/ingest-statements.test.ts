@@ -71,4 +71,50 @@ describe('a stream of IN_PROGRESS reports', () => {
       published.map((e) => [e.sequence, e.kind === 'LOG' ? e.log.message : e.status]),
     );
   });
+
+  it("stores a line PostgreSQL refuses as fal sent it (NUL, an unpaired surrogate) with U+FFFD, and every other generation's lines of the same write", async () => {
+    const ids = [
+      await insertGeneration(db.prisma, { status: 'IN_PROGRESS', falRequestId: 'req-bad' }),
+      await insertGeneration(db.prisma, { status: 'IN_PROGRESS', falRequestId: 'req-good' }),
+    ];
+    // The driver path, as the app writes: both trackers' lines are coalesced into shared statements.
+    const store = createGenerationStore(db.prisma, { sql: db });
+    const lines: Record<string, string[]> = {
+      'req-bad': ['nul \u0000 here', 'lone \udc00 surrogate', 'fine'],
+      'req-good': ['good 1', 'good 2', 'good 3'],
+    };
+    const reportOf = (message: string, n: number): FalStatus => ({
+      status: 'IN_PROGRESS',
+      logs: [{ message, level: 'INFO', timestamp: `2026-01-01T00:00:0${n}.000000` }],
+    });
+    const track = (id: string, request: string) => {
+      const stop = new AbortController();
+      const fal = {
+        status: () => Promise.resolve({ status: 'IN_PROGRESS', logs: [] } satisfies FalStatus),
+        async streamStatus(_endpoint: string, _request: string, onStatuses: (statuses: FalStatus[]) => Promise<void>) {
+          for (const [n, message] of lines[request].entries()) await onStatuses([reportOf(message, n + 1)]);
+          stop.abort();
+          return null;
+        },
+      } as unknown as FalGateway;
+      return trackGeneration(
+        {
+          store,
+          fal,
+          publish: () => {},
+          options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: 60_000 },
+          log: () => {},
+        },
+        { id, endpointId: 'e', falRequestId: request, logsSoFar: [] },
+        stop.signal,
+      );
+    };
+    await Promise.all([track(ids[0], 'req-bad'), track(ids[1], 'req-good')]);
+    const stored = async (id: string) =>
+      (await db.prisma.generationEvent.findMany({ where: { generationId: id, kind: 'LOG' }, orderBy: { sequence: 'asc' } })).map(
+        (row) => row.logMessage,
+      );
+    expect(await stored(ids[0])).toEqual(['nul \uFFFD here', 'lone \uFFFD surrogate', 'fine']);
+    expect(await stored(ids[1])).toEqual(['good 1', 'good 2', 'good 3']);
+  });
 });

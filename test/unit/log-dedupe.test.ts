@@ -34,6 +34,24 @@ describe('log de-duplication', () => {
     expect(stored(deduper.source())([same, same, same])).toHaveLength(1);
   });
 
+  it('makes text the database can store (NUL and unpaired surrogates become U+FFFD), and recognises it stored', () => {
+    const deduper = createLogDeduper([]);
+    const raw = [line(1, 'before\u0000after'), line(2, 'half \ud83d emoji'), { ...line(3), level: 'WA\u0000RN' }];
+    const fresh = stored(deduper.source())(raw);
+    expect(fresh.map((l) => [l.message, l.level])).toEqual([
+      ['before\uFFFDafter', 'INFO'],
+      ['half \uFFFD emoji', 'INFO'],
+      ['line 3', 'WA\uFFFDRN'],
+    ]);
+    // The same raw lines again (the next poll), and after a restart from what was stored: nothing is new.
+    expect(stored(deduper.source())(raw)).toHaveLength(0);
+    const restarted = createLogDeduper(fresh.map(({ message, level, timestamp }) => ({ message, level, timestamp })));
+    expect(stored(restarted.source())([...raw, line(4)]).map((l) => l.message)).toEqual(['line 4']);
+    // Clean text is passed through as it is (the same string).
+    const clean = 'an ordinary line \u00e9\ud83d\ude00';
+    expect(stored(createLogDeduper([]).source())([line(5, clean)])[0].message).toBe(clean);
+  });
+
   it('starts from what is already stored (a resumed tracker)', () => {
     const storedLines = [{ message: 'line 1', level: 'INFO', timestamp: parseFalTimestamp(line(1).timestamp) }];
     expect(stored(createLogDeduper(storedLines).source())([line(1), line(2)]).map((l) => l.message)).toEqual(['line 2']);
