@@ -27,10 +27,12 @@ type Entry = number | CompiledQuery | null;
  * (withLocatedErrors) and refused variables graphql-js' answer (executeWith), so a client cannot tell which
  * executor answered (test/e2e/compiled-queries.test.ts, test/unit/compiled-queries.test.ts).
  *
- * Queries only here: mutations run once each, and subscriptions' events are executed by the cohort plugin
- * (cohort.ts), which compiles its document with the same `compile` as soon as a cohort opens. A document is compiled on its COMPILE_AFTER_EXECUTIONS-th execution, not its first: compiling
- * costs a few executions' worth of CPU (0.5-2 ms for the history page), so a document sent once (or a stream of distinct documents) costs only
- * what graphql-js costs. Compiled forms are kept per DocumentNode, which Yoga's parser cache keeps the same
+ * Queries only here. A mutation stays on graphql-js: executing generateVideo is about 1 % of its server time
+ * (BENCHMARKS.md, M4), so compiling it would buy next to nothing. Subscriptions' events are executed by the
+ * cohort plugin (cohort.ts), which compiles its document with the same `compile` as soon as a cohort opens. A
+ * query is compiled on its COMPILE_AFTER_EXECUTIONS-th execution, not its first: compiling costs a few
+ * executions' worth of CPU (0.5-2 ms for the history page), so a document sent once (or a stream of distinct
+ * documents) costs only what graphql-js costs. Compiled forms are kept per DocumentNode, which Yoga's parser cache keeps the same
  * object for one query text while the text stays cached; a WeakMap lets both go together.
  *
  * A document graphql-jit cannot compile (it reports errors or throws) stays on graphql-js, whose answer for it
