@@ -1,9 +1,9 @@
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
 import type { ServerResponse } from 'node:http';
+import type { CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 import { isLive, MemoKey } from '../generations/live-event.ts';
 import { isPushable, PUSH } from '../generations/push.ts';
-import type { CompiledQuery } from 'graphql-jit';
 import { compile, isPromise, withLocatedErrors } from './compiled-queries.ts';
 import { END_SLOW_SUBSCRIBER, SLOW_SUBSCRIBER_CLOSE, type SlowSubscriberContext } from '../schema/subscriber.ts';
 

@@ -3,9 +3,10 @@ import type { Database } from '../../src/db/index.ts';
 import type { FalGateway, FalStatus } from '../../src/fal/types.ts';
 import type { GenerationEvent } from '../../src/generations/events.ts';
 import { createGenerationStore } from '../../src/generations/store.ts';
-import { trackGeneration } from '../../src/generations/track-generation.ts';
+
 import { createTestDatabase } from '../helpers/db.ts';
 import { insertGeneration } from '../helpers/rows.ts';
+import { followGeneration } from '../helpers/tracker.ts';
 
 // What one upstream report costs in statements: a stream's reports are IN_PROGRESS with their new lines, and only
 // the first may move the generation (PGlite, or PostgreSQL with TEST_DATABASE=postgres).
@@ -45,17 +46,7 @@ describe('a stream of IN_PROGRESS reports', () => {
         return chunks.at(-1)!.at(-1)!;
       },
     } as unknown as FalGateway;
-    await trackGeneration(
-      {
-        store: counted,
-        fal,
-        publish: (events) => published.push(...events),
-        options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: 60_000 },
-        log: () => {},
-      },
-      { id, endpointId: 'e', falRequestId: 'req-1', logsSoFar: [] },
-      stop.signal,
-    );
+    await followGeneration(fal, counted, stop.signal, { id, publish: (events) => published.push(...events) });
     expect(transitions).toEqual(['IN_PROGRESS']);
     expect(published.map((e) => (e.kind === 'LOG' ? e.log.message : e.status))).toEqual([
       'IN_PROGRESS',
@@ -97,17 +88,7 @@ describe('a stream of IN_PROGRESS reports', () => {
           return null;
         },
       } as unknown as FalGateway;
-      return trackGeneration(
-        {
-          store,
-          fal,
-          publish: () => {},
-          options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: 60_000 },
-          log: () => {},
-        },
-        { id, endpointId: 'e', falRequestId: request, logsSoFar: [] },
-        stop.signal,
-      );
+      return followGeneration(fal, store, stop.signal, { id, falRequestId: request });
     };
     await Promise.all([track(ids[0], 'req-bad'), track(ids[1], 'req-good')]);
     const stored = async (id: string) =>

@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { FalGateway, FalStatus } from '../../src/fal/types.ts';
 import type { GenerationStore } from '../../src/generations/store.ts';
-import { SAFETY_BACKOFF_LIMIT, trackGeneration } from '../../src/generations/track-generation.ts';
+import { SAFETY_BACKOFF_LIMIT } from '../../src/generations/track-generation.ts';
+import { followGeneration } from '../helpers/tracker.ts';
 
 // A queued generation's stream can stay silent for a long time; its safety poll (protocol §4.5: a stream that
 // never closes) must not cost one fal status request per interval for all that time.
 /** Tracks one generation with this fal and store, the safety poll every `base` ms, until `signal` aborts. */
 const follow = (fal: FalGateway, store: GenerationStore, base: number, signal: AbortSignal) =>
-  trackGeneration(
-    { store, fal, publish: () => {}, options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: base }, log: () => {} },
-    { id: '00000000-0000-4000-8000-000000000001', endpointId: 'e', falRequestId: 'req-1', logsSoFar: [] },
-    signal,
-  );
+  followGeneration(fal, store, signal, { streamSafetyPollMs: base });
 
 describe("the status stream's safety poll", () => {
   it('asks for the state without logs and doubles its interval while the request is not done, up to its limit', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FalGateway, FalLogLine, FalStatus } from '../../src/fal/types.ts';
 import type { GenerationStore, NewLogLine } from '../../src/generations/store.ts';
-import { trackGeneration } from '../../src/generations/track-generation.ts';
+import { followGeneration } from '../helpers/tracker.ts';
 
 const line = (n: number): FalLogLine => ({ message: `line ${n}`, level: 'INFO', timestamp: `2026-02-10T12:00:0${n}.000000` });
 
@@ -37,17 +37,7 @@ describe('the writes of a followed stream', () => {
         return null;
       },
     } as unknown as FalGateway;
-    await trackGeneration(
-      {
-        store,
-        fal,
-        publish: () => {},
-        options: { pollIntervalMs: 60_000, maxStreamFailures: 3, streamSafetyPollMs: 60_000 },
-        log: () => {},
-      },
-      { id: '00000000-0000-4000-8000-000000000001', endpointId: 'e', falRequestId: 'req-1', logsSoFar: [] },
-      stop.signal,
-    );
+    await followGeneration(fal, store, stop.signal);
     expect(writes).toEqual(['IN_QUEUE', 'line 1', 'IN_QUEUE', 'line 2', 'IN_QUEUE', 'line 3', 'IN_PROGRESS', 'line 4, line 5']);
   });
 });
